@@ -1,0 +1,5 @@
+"""``python -m api``: the ``meshmill`` command."""
+
+from api.cli import main
+
+main()

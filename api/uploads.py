@@ -1,0 +1,91 @@
+"""Uploads: stream to a temp file with a size cap, hash, sniff the format by content,
+store under the content-addressed key."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import tempfile
+import unicodedata
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from werkzeug.datastructures import FileStorage
+
+from api.errors import ApiError
+from pipelines.sniff import SNIFF_BYTES, sniff
+from tasks import connections
+from tasks.settings import get_settings
+from tasks.storage import input_key
+
+CHUNK = 1 << 20
+
+
+@dataclass(frozen=True)
+class StoredInput:
+    key: str
+    sha256: str
+    size: int
+    format: str
+    name: str
+
+
+def safe_name(raw: str | None) -> str:
+    """A display name: no path, no control characters, at most 200 characters."""
+    name = (raw or "upload").replace("\\", "/").rsplit("/", 1)[-1]
+    name = "".join(ch for ch in unicodedata.normalize("NFC", name) if unicodedata.category(ch)[0] != "C")
+    name = re.sub(r"\s+", " ", name).strip(" .") or "upload"
+    return name[:200]
+
+
+def receive(upload: FileStorage | None, allowed: frozenset[str], *, field: str = "file") -> StoredInput:
+    """Store an uploaded file; 422 when missing, 413 over the size limit, 415 for a format not allowed."""
+    if upload is None or upload.stream is None:
+        raise ApiError(422, "VALIDATION_ERROR", "a file is required", {"fields": {field: ["Missing file."]}})
+    limit = get_settings().max_upload_bytes
+    fd, tmp = tempfile.mkstemp(prefix="meshmill-upload-")
+    try:
+        size, digest, head = _copy_capped(upload, fd, limit)
+        if size == 0:
+            raise ApiError(422, "EMPTY_FILE", "the uploaded file is empty", {"field": field})
+        fmt = detect_format(head, size, Path(tmp))
+        if fmt not in allowed:
+            raise ApiError(415, "UNSUPPORTED_MEDIA_TYPE", "file format not supported here (detected by content)",
+                           {"detected": fmt, "allowed": sorted(allowed)})
+        key = input_key(digest)
+        storage = connections.storage()
+        if not storage.exists(key):
+            storage.put_file(key, Path(tmp))
+        return StoredInput(key, digest, size, fmt, safe_name(upload.filename))
+    finally:
+        os.unlink(tmp)
+
+
+def _copy_capped(upload: FileStorage, fd: int, limit: int) -> tuple[int, str, bytes]:
+    digest, size, head = hashlib.sha256(), 0, b""
+    with os.fdopen(fd, "wb") as out:
+        while chunk := upload.stream.read(CHUNK):
+            size += len(chunk)
+            if size > limit:
+                raise ApiError(413, "PAYLOAD_TOO_LARGE", f"file is larger than {limit} bytes",
+                               {"max_bytes": limit})
+            if len(head) < SNIFF_BYTES:
+                head += chunk[: SNIFF_BYTES - len(head)]
+            digest.update(chunk)
+            out.write(chunk)
+    return size, digest.hexdigest(), head
+
+
+def detect_format(head: bytes, size: int, path: Path) -> str:
+    """sniff(), plus telling a 3MF from any other zip by its central directory (no extraction)."""
+    fmt = sniff(head, size) or "unknown"
+    if fmt == "zip":
+        try:
+            with zipfile.ZipFile(path) as archive:
+                names = {n.lower() for n in archive.namelist()}
+        except (zipfile.BadZipFile, OSError):
+            return "zip"
+        return "3mf" if "3d/3dmodel.model" in names else "zip"
+    return fmt

@@ -1,0 +1,1 @@
+"""Celery tasks and the services they use: job store, storage, webhooks, dead letters."""

@@ -1,0 +1,247 @@
+"""JobTask: the one base for every job step.
+
+A step is a plain function ``fn(ctx: StepContext) -> dict | None`` registered with
+:func:`job_step`. JobTask claims the job's lease, keeps it alive from a heartbeat
+thread, gives the step its input, progress callback and artifact writer, and
+decides what an exception means:
+
+- ``InputError`` / ``TooComplexError`` / soft time limit: permanent, ``failed`` at once;
+- ``RemoteError``, connection and storage errors: transient, retried through Celery's
+  ``retry`` with exponential backoff and jitter, then dead-lettered for beat's re-drive;
+- anything else (``DependencyError``, bugs): systemic, dead-lettered, logged at error.
+
+A redelivered or duplicate message finds the lease taken or the job moved on and
+does nothing, so every step is safe to run twice.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy.exc
+import structlog
+from celery import Task
+from celery.exceptions import SoftTimeLimitExceeded
+from celery.utils.time import get_exponential_backoff_interval
+from sqlalchemy.engine import RowMapping
+
+from pipelines.errors import InputError, PipelineError, RemoteError
+from tasks import connections, jobstore, lifecycle
+from tasks.app import app
+from tasks.jobstore import ErrorClass, State
+from tasks.settings import get_settings
+from tasks.storage import StorageError, artifact_key, sha256_bytes
+from tasks.webhooks import notify
+
+log = structlog.get_logger(__name__)
+
+TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
+    RemoteError, StorageError, ConnectionError, TimeoutError, sqlalchemy.exc.OperationalError)
+
+
+class JobCanceled(Exception):
+    """The job was canceled while its step ran."""
+
+
+class LeaseLost(Exception):
+    """Another worker took the job over (this one was presumed dead)."""
+
+
+@dataclass
+class StepContext:
+    """What a step sees: its job, input, parameters, progress and artifact writer."""
+
+    job: RowMapping
+    owner: str
+    task: JobTask
+    _last_write: float = 0.0
+    _pending: tuple[int, str] | None = None
+    _stop: threading.Event = field(default_factory=threading.Event)
+    canceled: bool = False
+
+    @property
+    def job_id(self) -> str:
+        return self.job["id"]
+
+    @property
+    def params(self) -> dict[str, Any]:
+        return self.job["params"] or {}
+
+    def input_bytes(self) -> bytes:
+        return connections.storage().get_bytes(self.job["input_key"])
+
+    def progress(self, pct: int, message: str) -> None:
+        """Pipeline progress callback: coalesced writes to row, events and webhook."""
+        if self.canceled:
+            raise JobCanceled()
+        pct = max(0, min(99, int(pct)))
+        now = time.monotonic()
+        if now - self._last_write < get_settings().progress_interval:
+            self._pending = (pct, message)
+            return
+        self._write_progress(pct, message)
+
+    def _write_progress(self, pct: int, message: str) -> None:
+        self._last_write, self._pending = time.monotonic(), None
+        settings = get_settings()
+        with connections.transaction() as conn:
+            state = jobstore.set_progress(conn, self.job_id, self.owner, pct, message,
+                                          lease_seconds=settings.lease_seconds)
+            if state == State.RUNNING:
+                jobstore.add_event(conn, self.job_id, "job.progress", State.RUNNING, pct, message)
+                row = jobstore.get_job(conn, self.job_id)
+        if state is None:
+            raise LeaseLost()
+        if state != State.RUNNING:
+            self.canceled = True
+            raise JobCanceled()
+        notify(row, "job.progress")
+
+    def save_artifact(self, name: str, data: bytes, media_type: str) -> str:
+        """Store an artifact under ``artifacts/<job>/<name>`` and record it (idempotent)."""
+        key = artifact_key(self.job_id, name)
+        connections.storage().put_bytes(key, data, media_type)
+        with connections.transaction() as conn:
+            jobstore.add_artifact(conn, self.job_id, name, key, media_type, len(data), sha256_bytes(data))
+        return key
+
+    def heartbeat(self) -> None:
+        """Renew the lease until the step ends; notice cancellation."""
+        settings = get_settings()
+        while not self._stop.wait(settings.heartbeat_seconds):
+            try:
+                with connections.transaction() as conn:
+                    state = jobstore.renew_lease(conn, self.job_id, self.owner,
+                                                 lease_seconds=settings.lease_seconds)
+            except sqlalchemy.exc.SQLAlchemyError as exc:
+                log.warning("lease.renew_failed", error=str(exc))
+                continue
+            if state != State.RUNNING:
+                self.canceled = True
+                return
+
+
+StepFn = Callable[[StepContext], "dict[str, Any] | None"]
+
+
+class JobTask(Task):
+    """Base class of every job step; see the module docstring."""
+
+    abstract = True
+    acks_late = True
+    ignore_result = True
+    max_retries = None  # the retry budget is settings.max_attempts, checked in _retry_or_bury
+    too_complex_code = "JOB_TOO_COMPLEX"
+    step_fn: StepFn
+
+    def run(self, job_id: str) -> None:
+        settings = get_settings()
+        owner = uuid.uuid4().hex
+        structlog.contextvars.bind_contextvars(job_id=job_id)
+        row = self._claim(job_id, owner, settings)
+        if row is None:
+            return
+        structlog.contextvars.bind_contextvars(request_id=row["request_id"], attempt=row["attempts"])
+        ctx = StepContext(job=row, owner=owner, task=self)
+        beat = threading.Thread(target=ctx.heartbeat, name=f"lease-{job_id[:8]}", daemon=True)
+        beat.start()
+        try:
+            self._run_step(ctx)
+        finally:
+            ctx._stop.set()
+            beat.join(timeout=2)
+
+    def _claim(self, job_id: str, owner: str, settings) -> RowMapping | None:
+        with connections.transaction() as conn:
+            row = jobstore.claim(conn, job_id, self.name, owner, lease_seconds=settings.lease_seconds)
+            if row is not None:
+                jobstore.add_event(conn, job_id, "job.running", State.RUNNING, row["progress"],
+                                   f"{self.name.rsplit('.', 1)[-1]} started", {"attempt": row["attempts"]})
+        if row is None:
+            log.info("step.skipped", reason="job moved on, ended, or leased by another worker")
+            self.request.chain = None
+            return None
+        if lifecycle.retry_budget_exhausted(row["attempts"]):
+            self.request.chain = None
+            lifecycle.bury(job_id, task_name=self.name, error_class=ErrorClass.SYSTEMIC, owner=owner,
+                           code="WORKER_LOST", message=f"step {self.name} lost its worker "
+                           f"{row['attempts'] - 1} times (crash, OOM or hard time limit)")
+            return None
+        return row
+
+    def _run_step(self, ctx: StepContext) -> None:
+        try:
+            result = type(self).step_fn(ctx)
+            self._complete(ctx, result)
+        except (JobCanceled, LeaseLost) as exc:
+            self.request.chain = None
+            log.info("step.stopped", reason=type(exc).__name__)
+        except SoftTimeLimitExceeded:
+            self.request.chain = None
+            lifecycle.fail(ctx.job_id, self.too_complex_code, "the job exceeded its time limit",
+                           {"soft_time_limit_s": get_settings().soft_time_limit}, owner=ctx.owner)
+        except InputError as exc:
+            self.request.chain = None
+            lifecycle.fail(ctx.job_id, exc.code, exc.message, exc.details, owner=ctx.owner)
+        except TRANSIENT_ERRORS as exc:
+            self._retry_or_bury(ctx, exc)
+        except Exception as exc:
+            self.request.chain = None
+            log.exception("step.crashed")
+            code = exc.code if isinstance(exc, PipelineError) else "INTERNAL_ERROR"
+            message = exc.message if isinstance(exc, PipelineError) else f"{type(exc).__name__}: {exc}"
+            lifecycle.bury(ctx.job_id, task_name=self.name, error_class=ErrorClass.SYSTEMIC, code=code,
+                           message=message, owner=ctx.owner)
+
+    def _complete(self, ctx: StepContext, result: dict[str, Any] | None) -> None:
+        steps: list[str] = ctx.job["steps"]
+        index = steps.index(self.name)
+        if index == len(steps) - 1:
+            lifecycle.succeed(ctx.job_id, ctx.owner, result or {})
+            return
+        settings = get_settings()
+        pct = int(100 * (index + 1) / len(steps))
+        with connections.transaction() as conn:
+            moved = jobstore.hand_off(conn, ctx.job_id, ctx.owner, steps[index + 1], progress=pct,
+                                      message=f"{self.name.rsplit('.', 1)[-1]} done",
+                                      lease_seconds=settings.lease_seconds)
+        if not moved:
+            self.request.chain = None
+
+    def _retry_or_bury(self, ctx: StepContext, exc: Exception) -> None:
+        settings = get_settings()
+        code = exc.code if isinstance(exc, PipelineError) else "TRANSIENT_ERROR"
+        message = exc.message if isinstance(exc, PipelineError) else f"{type(exc).__name__}: {exc}"
+        if self.request.retries < settings.max_attempts:
+            countdown = get_exponential_backoff_interval(
+                factor=2, retries=self.request.retries, maximum=settings.retry_backoff_max, full_jitter=True)
+            countdown = max(1, countdown)
+            with connections.transaction() as conn:
+                jobstore.release_for_retry(conn, ctx.job_id, ctx.owner, delay=countdown,
+                                           lease_seconds=settings.lease_seconds,
+                                           message=f"retrying in {countdown}s: {message}")
+                jobstore.add_event(conn, ctx.job_id, "job.retrying", State.RUNNING, ctx.job["progress"],
+                                   message, {"code": code, "countdown": countdown})
+            log.warning("step.retry", code=code, error=message, countdown=countdown)
+            raise self.retry(exc=exc, countdown=countdown)
+        self.request.chain = None
+        backoff = get_exponential_backoff_interval(factor=30, retries=0, maximum=settings.retry_backoff_max)
+        lifecycle.bury(ctx.job_id, task_name=self.name, error_class=ErrorClass.TRANSIENT, code=code,
+                       message=message, owner=ctx.owner, retry_in=backoff)
+
+
+def job_step(name: str, *, too_complex_code: str = "JOB_TOO_COMPLEX", **options: Any):
+    """Register ``fn(ctx)`` as the Celery task ``name`` (``meshmill.<domain>.<step>``)."""
+
+    def decorate(fn: StepFn) -> JobTask:
+        attrs = {"name": name, "step_fn": staticmethod(fn), "too_complex_code": too_complex_code,
+                 "__doc__": fn.__doc__, "__module__": fn.__module__, **options}
+        cls = type(f"{fn.__name__}_task", (JobTask,), attrs)
+        return app.register_task(cls())
+
+    return decorate

@@ -1,0 +1,99 @@
+"""Moving jobs to their outcomes: each change is one transaction (row + event),
+then the webhook is queued after commit. Every domain, the sweeper, cancel and
+re-drive go through these functions."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import structlog
+
+from tasks import connections, jobstore
+from tasks.jobstore import ErrorClass, State
+from tasks.settings import get_settings
+from tasks.webhooks import notify
+
+log = structlog.get_logger(__name__)
+
+EVENT_FOR_STATE = {State.SUCCEEDED: "job.succeeded", State.FAILED: "job.failed", State.DEAD: "job.dead",
+                   State.CANCELED: "job.canceled"}
+
+
+def succeed(job_id: str, owner: str, result: dict[str, Any], message: str = "done") -> None:
+    """Finish a job's last step with its result (artifacts are already recorded)."""
+    with connections.transaction() as conn:
+        row = jobstore.transition(conn, job_id, State.SUCCEEDED, expect=[State.RUNNING], lease_owner=owner,
+                                  result=result, progress=100, message=message)
+        jobstore.add_event(conn, job_id, "job.succeeded", State.SUCCEEDED, 100, message)
+    notify(row, "job.succeeded")
+
+
+def fail(job_id: str, code: str, message: str, details: dict | None = None, *, owner: str | None = None
+         ) -> None:
+    """A permanent failure: bad input or over a guard. Never retried."""
+    with connections.transaction() as conn:
+        row = jobstore.transition(conn, job_id, State.FAILED, lease_owner=owner, error_code=code,
+                                  error_message=message, error_details=details or {},
+                                  error_class=ErrorClass.PERMANENT.value, message=message)
+        jobstore.add_event(conn, job_id, "job.failed", State.FAILED, row["progress"], message,
+                           {"code": code, "details": details or {}})
+    log.info("job.failed", job_id=job_id, code=code, error=message)
+    notify(row, "job.failed")
+
+
+def bury(job_id: str, *, task_name: str, error_class: ErrorClass, code: str, message: str,
+         details: dict | None = None, owner: str | None = None, retry_in: float | None = None) -> None:
+    """Dead-letter a job: transient ones after their retries, systemic ones at once.
+
+    ``retry_in`` schedules beat's re-drive of a transient dead letter.
+    """
+    next_retry = jobstore.utcnow() + timedelta(seconds=retry_in) if retry_in is not None else None
+    with connections.transaction() as conn:
+        row = jobstore.transition(conn, job_id, State.DEAD, lease_owner=owner, error_code=code,
+                                  error_message=message, error_details=details or {},
+                                  error_class=error_class.value, message=message)
+        jobstore.add_dead_letter(conn, kind="job", job_id=job_id, task_name=task_name,
+                                 error_class=error_class.value, error_code=code, error_message=message,
+                                 attempts=row["attempts"], next_retry_at=next_retry)
+        jobstore.add_event(conn, job_id, "job.dead", State.DEAD, row["progress"], message,
+                           {"code": code, "class": error_class.value, "details": details or {}})
+    level = log.error if error_class is ErrorClass.SYSTEMIC else log.warning
+    level("job.dead", job_id=job_id, code=code, error_class=error_class.value, error=message)
+    notify(row, "job.dead")
+
+
+def cancel(job_id: str, owner_key_id: str | None) -> dict | None:
+    """Cancel a queued or running job; returns the row, or None if it does not exist for this owner.
+
+    Raises IllegalTransition when the job already ended.
+    """
+    with connections.transaction() as conn:
+        if jobstore.get_job(conn, job_id, owner=owner_key_id) is None:
+            return None
+        row = jobstore.transition(conn, job_id, State.CANCELED, expect=[State.QUEUED, State.RUNNING],
+                                  message="canceled")
+        jobstore.add_event(conn, job_id, "job.canceled", State.CANCELED, row["progress"], "canceled")
+    notify(row, "job.canceled")
+    return row
+
+
+def requeue(job_id: str, *, reason: str, from_dead: bool = False) -> dict:
+    """Put a job back in the queue at its current step and send it (sweeper, re-drive)."""
+    from tasks.submit import dispatch
+
+    with connections.transaction() as conn:
+        window = jobstore.utcnow() + timedelta(seconds=get_settings().lease_seconds)
+        values: dict[str, Any] = {"lease_owner": None, "lease_expires_at": window, "message": reason}
+        if from_dead:
+            values.update(error_code=None, error_message=None, error_details=None, error_class=None,
+                          attempts=0, finished_at=None)
+        row = jobstore.transition(conn, job_id, State.QUEUED if from_dead else State.RUNNING,
+                                  expect=[State.DEAD] if from_dead else [State.RUNNING], **values)
+        jobstore.add_event(conn, job_id, "job.requeued", row["state"], row["progress"], reason)
+    dispatch(row)
+    return row
+
+
+def retry_budget_exhausted(attempts: int) -> bool:
+    return attempts > get_settings().max_attempts

@@ -1,0 +1,74 @@
+"""Beat's housekeeping on the ``maintenance`` queue: lease sweeps and dead-letter re-drives.
+
+The sweeper is what makes a killed worker's job come back on any broker: a
+running step renews its lease; when the lease expires, the job's current step is
+sent again. Claims count attempts, so a job that keeps killing its worker ends
+dead instead of looping.
+"""
+
+from __future__ import annotations
+
+import structlog
+
+from tasks import connections, jobstore, lifecycle
+from tasks.app import app
+from tasks.jobstore import IllegalTransition
+from tasks.submit import dispatch
+from tasks.webhooks import DELIVER, deliver
+
+log = structlog.get_logger(__name__)
+
+MAX_REDRIVES = 5
+QUEUED_RESEND_SECONDS = 300
+
+
+@app.task(name="meshmill.maintenance.sweep_leases", ignore_result=True)
+def sweep_leases() -> dict[str, int]:
+    """Re-send steps whose lease expired, and queued jobs whose message seems lost."""
+    with connections.transaction() as conn:
+        expired = jobstore.expired_leases(conn)
+        stale = jobstore.stale_queued(conn, older_than=QUEUED_RESEND_SECONDS)
+        for row in stale:
+            jobstore.touch(conn, row["id"])
+    requeued = 0
+    for row in expired:
+        try:
+            lifecycle.requeue(row["id"], reason=f"worker lost; re-sending {row['step']}")
+            requeued += 1
+        except IllegalTransition:
+            continue
+        log.warning("lease.expired", job_id=row["id"], step=row["step"], attempts=row["attempts"])
+    for row in stale:
+        dispatch(row)
+    return {"requeued": requeued, "resent": len(stale)}
+
+
+@app.task(name="meshmill.maintenance.redrive_dead_letters", ignore_result=True)
+def redrive_dead_letters() -> int:
+    """Re-drive transient dead letters whose back-off has passed."""
+    with connections.transaction() as conn:
+        due = jobstore.due_dead_letters(conn, max_redrives=MAX_REDRIVES)
+    for letter in due:
+        redrive(letter["id"])
+    return len(due)
+
+
+def redrive(dl_id: int) -> bool:
+    """Re-drive one dead letter (beat or an operator); False if it is resolved or gone."""
+    with connections.transaction() as conn:
+        letter = jobstore.get_dead_letter(conn, dl_id)
+        if letter is None or letter["resolved_at"] is not None:
+            return False
+        jobstore.resolve_dead_letter(conn, dl_id)
+    if letter["task_name"] == DELIVER:
+        payload = letter["payload"] or {}
+        deliver.apply_async(args=(letter["job_id"], payload["event_type"], payload["snapshot"],
+                                  payload["message_id"]))
+        return True
+    try:
+        lifecycle.requeue(letter["job_id"], reason=f"re-driven from dead letter {dl_id}", from_dead=True)
+    except IllegalTransition:
+        return False
+    log.info("dead_letter.redriven", dead_letter=dl_id, job_id=letter["job_id"])
+    return True
+

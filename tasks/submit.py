@@ -1,0 +1,76 @@
+"""Creating jobs: store the row (honouring Idempotency-Key), then send its chain after commit.
+
+A domain declares its operations with :func:`register_operation`; the API looks
+them up by (domain, operation) and never names a task itself.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import structlog
+from celery import chain
+from kombu.exceptions import OperationalError as BrokerError
+from sqlalchemy.engine import RowMapping
+
+from tasks import connections, jobstore
+from tasks.app import app
+from tasks.jobstore import NewJob
+from tasks.settings import get_settings
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class Operation:
+    domain: str
+    name: str
+    steps: tuple[str, ...]
+
+
+OPERATIONS: dict[tuple[str, str], Operation] = {}
+
+
+def register_operation(domain: str, name: str, steps: list[str]) -> Operation:
+    """Declare that ``POST /<domain>/<name>`` runs these Celery task names as a chain."""
+    op = Operation(domain, name, tuple(steps))
+    OPERATIONS[(domain, name)] = op
+    return op
+
+
+def get_operation(domain: str, name: str) -> Operation:
+    return OPERATIONS[(domain, name)]
+
+
+@dataclass(frozen=True)
+class Submitted:
+    job: RowMapping
+    created: bool
+
+
+def submit(new: NewJob) -> Submitted:
+    """Insert the job and dispatch it; a repeated Idempotency-Key returns the first job."""
+    settings = get_settings()
+    try:
+        with connections.transaction() as conn:
+            row = jobstore.insert_job(conn, new, lease_seconds=settings.lease_seconds)
+    except jobstore.DuplicateJob as dup:
+        with connections.transaction() as conn:
+            return Submitted(jobstore.get_job(conn, dup.job_id), created=False)
+    dispatch(row)
+    return Submitted(row, created=True)
+
+
+def dispatch(row: RowMapping) -> None:
+    """Send the job's remaining steps, from its current one, as a Celery chain.
+
+    A broker outage is logged, not raised: the job row is committed, and the
+    sweeper re-sends queued jobs whose message never arrived.
+    """
+    steps: list[str] = row["steps"]
+    start = steps.index(row["step"]) if row["step"] in steps else 0
+    signatures = [app.signature(name, args=(row["id"],), immutable=True) for name in steps[start:]]
+    try:
+        (chain(*signatures) if len(signatures) > 1 else signatures[0]).apply_async()
+    except BrokerError as exc:
+        log.error("dispatch.failed", job_id=row["id"], error=str(exc))
