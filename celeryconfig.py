@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from kombu import Exchange, Queue
+from kombu.transport import TRANSPORT_ALIASES
 
 from tasks.settings import get_settings
 
@@ -19,7 +20,9 @@ _s = get_settings()
 CPU_QUEUES = ("mesh", "cad", "contour")
 IO_QUEUES = ("generate", "webhooks", "maintenance")
 
-broker_url = _s.broker
+# the embedded broker: kombu's filesystem transport with atomic writes (tasks/fs_transport.py)
+TRANSPORT_ALIASES["meshmillfs"] = "tasks.fs_transport:Transport"
+broker_url = "meshmillfs://" if _s.embedded_broker else _s.broker
 broker_connection_retry_on_startup = True
 if _s.embedded_broker:
     for _sub in ("messages", "control"):

@@ -12,7 +12,7 @@ from api.schemas import EventListQuery, EventListSchema, JobListQuery, JobListSc
 from api.views import present_job
 from tasks import connections, jobstore, lifecycle
 from tasks.jobstore import IllegalTransition, JobFilter
-from tasks.jobview import event_view
+from tasks.jobview import _iso, event_view
 
 blp = Blueprint("jobs", __name__, url_prefix="/api/v1/jobs", description="Jobs: state, events, artifacts")
 
@@ -92,3 +92,17 @@ class JobArtifact(MethodView):
         headers = {"Content-Length": str(art["size"]), "ETag": f'"{art["sha256"]}"',
                    "Content-Disposition": f'attachment; filename="{art["name"]}"'}
         return Response(stream_with_context(chunks), mimetype=art["media_type"], headers=headers)
+
+
+@blp.route("/<job_id>/webhooks")
+class JobWebhooks(MethodView):
+    @require_key
+    @blp.response(200)
+    def get(self, job_id: str):
+        """Every webhook delivery attempt for the job: event, attempt, status, error, duration."""
+        with connections.transaction() as conn:
+            _job_or_404(conn, job_id)
+            rows = jobstore.list_deliveries(conn, job_id)
+        return {"items": [{"message_id": r["message_id"], "event_type": r["event_type"], "attempt": r["attempt"],
+                           "status_code": r["status_code"], "error": r["error"], "delivered": r["delivered"],
+                           "duration_ms": r["duration_ms"], "at": _iso(r["at"])} for r in rows]}

@@ -31,7 +31,7 @@ class JobErrorSchema(Schema):
     code = fields.String()
     message = fields.String()
     details = fields.Dict()
-    error_class = fields.String(data_key="class")
+    error_class = fields.String(data_key="class", attribute="class")
 
 
 class JobSchema(Schema):

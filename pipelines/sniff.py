@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import struct
 
+from pipelines.limits import LIMITS
+
 SNIFF_BYTES = 4096
 
 MESH_FORMATS = frozenset({"stl", "obj", "ply", "off", "3mf", "glb"})
@@ -31,10 +33,17 @@ def sniff(head: bytes, total_size: int | None = None) -> str | None:
 
 
 def _is_binary_stl(head: bytes, total_size: int) -> bool:
+    """Exact binary STL length, or a truncated one: a plausible count the file is too short for.
+
+    A truncated STL is still an STL, so the loader can say "truncated" rather than
+    "unsupported format".
+    """
     if len(head) < 84:
         return False
     (count,) = struct.unpack_from("<I", head, 80)
-    return total_size == 84 + 50 * count
+    if total_size == 84 + 50 * count:
+        return True
+    return total_size >= 84 + 50 and 0 < count <= LIMITS.max_triangles and 84 + 50 * count > total_size
 
 
 _MAGIC: tuple[tuple[str, object], ...] = (

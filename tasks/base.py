@@ -165,13 +165,6 @@ class JobTask(Task):
         if row is None:
             log.info("step.skipped", reason="job moved on, ended, or leased by another worker")
             self.request.chain = None
-            return None
-        if lifecycle.retry_budget_exhausted(row["attempts"]):
-            self.request.chain = None
-            lifecycle.bury(job_id, task_name=self.name, error_class=ErrorClass.SYSTEMIC, owner=owner,
-                           code="WORKER_LOST", message=f"step {self.name} lost its worker "
-                           f"{row['attempts'] - 1} times (crash, OOM or hard time limit)")
-            return None
         return row
 
     def _run_step(self, ctx: StepContext) -> None:

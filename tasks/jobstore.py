@@ -92,6 +92,7 @@ jobs = sa.Table(
     sa.Column("error_details", JSONType),
     sa.Column("error_class", sa.String(16)),
     sa.Column("attempts", sa.Integer, nullable=False, default=0),
+    sa.Column("lost_leases", sa.Integer, nullable=False, default=0),
     sa.Column("steps", JSONType, nullable=False),
     sa.Column("step", sa.String(120)),
     sa.Column("lease_owner", sa.String(64)),
@@ -299,7 +300,7 @@ def insert_job(conn: Connection, new: NewJob, *, lease_seconds: float) -> RowMap
         id=job_id, owner_key_id=new.owner_key_id, domain=new.domain, operation=new.operation,
         state=State.QUEUED.value, progress=0, message="queued", params=new.params,
         input_key=new.input_key, input_name=new.input_name, input_format=new.input_format,
-        input_size=new.input_size, attempts=0, steps=new.steps, step=new.steps[0],
+        input_size=new.input_size, attempts=0, lost_leases=0, steps=new.steps, step=new.steps[0],
         lease_expires_at=None, idempotency_key=new.idempotency_key, callback_url=new.callback_url,
         request_id=new.request_id, created_at=now, updated_at=now)
     if new.idempotency_key:
@@ -366,10 +367,10 @@ def list_events(conn: Connection, job_id: str, *, after: int = 0, limit: int = 5
 
 
 def transition(conn: Connection, job_id: str, target: State, *, expect: Iterable[State] | None = None,
-               lease_owner: str | None = None, **values: Any) -> RowMapping:
+               held_by: str | None = None, **values: Any) -> RowMapping:
     """Move a job to ``target`` if the state machine allows it; refuses otherwise.
 
-    ``expect`` narrows the allowed source states further; ``lease_owner``, when given,
+    ``expect`` narrows the allowed source states further; ``held_by``, when given,
     requires the caller still to hold the lease (a stale worker cannot overwrite).
     The update is a compare-and-set on the current state, so concurrent writers
     cannot both win.
@@ -384,8 +385,8 @@ def transition(conn: Connection, job_id: str, target: State, *, expect: Iterable
         values.setdefault("lease_owner", None)
         values.setdefault("lease_expires_at", None)
     query = jobs.update().where(jobs.c.id == job_id, jobs.c.state.in_([s.value for s in sources]))
-    if lease_owner is not None:
-        query = query.where(jobs.c.lease_owner == lease_owner)
+    if held_by is not None:
+        query = query.where(jobs.c.lease_owner == held_by)
     res = conn.execute(query.values(state=target.value, **values))
     if res.rowcount != 1:
         row = get_job(conn, job_id)
@@ -400,7 +401,7 @@ def claim(conn: Connection, job_id: str, step: str, owner: str, *, lease_seconds
     """Take the lease for ``step`` of a job; None if another worker holds it or it moved on.
 
     A claim succeeds when the job is queued or running at this step and nobody holds a
-    live lease. It counts an attempt, so a step that keeps killing its worker ends dead.
+    live lease. It counts an attempt (shown to clients).
     """
     now = utcnow()
     free = sa.or_(jobs.c.lease_owner.is_(None), jobs.c.lease_expires_at < now)

@@ -23,9 +23,10 @@ EVENT_FOR_STATE = {State.SUCCEEDED: "job.succeeded", State.FAILED: "job.failed",
 def succeed(job_id: str, owner: str, result: dict[str, Any], message: str = "done") -> None:
     """Finish a job's last step with its result (artifacts are already recorded)."""
     with connections.transaction() as conn:
-        row = jobstore.transition(conn, job_id, State.SUCCEEDED, expect=[State.RUNNING], lease_owner=owner,
+        row = jobstore.transition(conn, job_id, State.SUCCEEDED, expect=[State.RUNNING], held_by=owner,
                                   result=result, progress=100, message=message)
         jobstore.add_event(conn, job_id, "job.succeeded", State.SUCCEEDED, 100, message)
+    log.info("job.succeeded", job_id=job_id)
     notify(row, "job.succeeded")
 
 
@@ -33,7 +34,7 @@ def fail(job_id: str, code: str, message: str, details: dict | None = None, *, o
          ) -> None:
     """A permanent failure: bad input or over a guard. Never retried."""
     with connections.transaction() as conn:
-        row = jobstore.transition(conn, job_id, State.FAILED, lease_owner=owner, error_code=code,
+        row = jobstore.transition(conn, job_id, State.FAILED, held_by=owner, error_code=code,
                                   error_message=message, error_details=details or {},
                                   error_class=ErrorClass.PERMANENT.value, message=message)
         jobstore.add_event(conn, job_id, "job.failed", State.FAILED, row["progress"], message,
@@ -50,7 +51,7 @@ def bury(job_id: str, *, task_name: str, error_class: ErrorClass, code: str, mes
     """
     next_retry = jobstore.utcnow() + timedelta(seconds=retry_in) if retry_in is not None else None
     with connections.transaction() as conn:
-        row = jobstore.transition(conn, job_id, State.DEAD, lease_owner=owner, error_code=code,
+        row = jobstore.transition(conn, job_id, State.DEAD, held_by=owner, error_code=code,
                                   error_message=message, error_details=details or {},
                                   error_class=error_class.value, message=message)
         jobstore.add_dead_letter(conn, kind="job", job_id=job_id, task_name=task_name,
@@ -78,22 +79,24 @@ def cancel(job_id: str, owner_key_id: str | None) -> dict | None:
     return row
 
 
-def requeue(job_id: str, *, reason: str, from_dead: bool = False) -> dict:
-    """Put a job back in the queue at its current step and send it (sweeper, re-drive)."""
+def requeue(job_id: str, *, reason: str, from_dead: bool = False, lost: bool = False) -> dict:
+    """Put a job back in the queue at its current step and send it (sweeper, re-drive).
+
+    ``lost`` counts a lost lease (the worker died); see the sweeper for the limit.
+    """
     from tasks.submit import dispatch
 
     with connections.transaction() as conn:
         window = jobstore.utcnow() + timedelta(seconds=get_settings().lease_seconds)
         values: dict[str, Any] = {"lease_owner": None, "lease_expires_at": window, "message": reason}
+        if lost:
+            values["lost_leases"] = jobstore.jobs.c.lost_leases + 1
         if from_dead:
             values.update(error_code=None, error_message=None, error_details=None, error_class=None,
-                          attempts=0, finished_at=None)
+                          attempts=0, lost_leases=0, finished_at=None)
         row = jobstore.transition(conn, job_id, State.QUEUED if from_dead else State.RUNNING,
                                   expect=[State.DEAD] if from_dead else [State.RUNNING], **values)
         jobstore.add_event(conn, job_id, "job.requeued", row["state"], row["progress"], reason)
     dispatch(row)
     return row
 
-
-def retry_budget_exhausted(attempts: int) -> bool:
-    return attempts > get_settings().max_attempts

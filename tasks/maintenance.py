@@ -12,7 +12,8 @@ import structlog
 
 from tasks import connections, jobstore, lifecycle
 from tasks.app import app
-from tasks.jobstore import IllegalTransition
+from tasks.jobstore import ErrorClass, IllegalTransition
+from tasks.settings import get_settings
 from tasks.submit import dispatch
 from tasks.webhooks import DELIVER, deliver
 
@@ -33,14 +34,24 @@ def sweep_leases() -> dict[str, int]:
     requeued = 0
     for row in expired:
         try:
-            lifecycle.requeue(row["id"], reason=f"worker lost; re-sending {row['step']}")
-            requeued += 1
+            requeued += _recover(row)
         except IllegalTransition:
             continue
-        log.warning("lease.expired", job_id=row["id"], step=row["step"], attempts=row["attempts"])
     for row in stale:
         dispatch(row)
     return {"requeued": requeued, "resent": len(stale)}
+
+
+def _recover(row) -> int:
+    """Re-send a lost step, or bury the job when its step keeps losing its worker."""
+    if row["lost_leases"] >= get_settings().max_attempts:
+        lifecycle.bury(row["id"], task_name=row["step"], error_class=ErrorClass.SYSTEMIC, code="WORKER_LOST",
+                       message=f"step {row['step']} lost its worker {row['lost_leases'] + 1} times "
+                       "(crash, out of memory or hard time limit)")
+        return 0
+    log.warning("lease.expired", job_id=row["id"], step=row["step"], lost_leases=row["lost_leases"] + 1)
+    lifecycle.requeue(row["id"], reason=f"worker lost; re-sending {row['step']}", lost=True)
+    return 1
 
 
 @app.task(name="meshmill.maintenance.redrive_dead_letters", ignore_result=True)

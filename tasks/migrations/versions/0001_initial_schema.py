@@ -48,6 +48,7 @@ def upgrade() -> None:
     sa.Column('error_details', JSON_TYPE, nullable=True),
     sa.Column('error_class', sa.String(length=16), nullable=True),
     sa.Column('attempts', sa.Integer(), nullable=False),
+    sa.Column('lost_leases', sa.Integer(), nullable=False),
     sa.Column('steps', JSON_TYPE, nullable=False),
     sa.Column('step', sa.String(length=120), nullable=True),
     sa.Column('lease_owner', sa.String(length=64), nullable=True),
