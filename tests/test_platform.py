@@ -13,6 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 import trimesh
+from standardwebhooks.webhooks import WebhookVerificationError
 
 from tests.stack import poll
 
@@ -76,7 +77,7 @@ def test_analyze_walk_with_signed_webhook(stack, user, receiver):
     payload = hook.verified(key["webhook_secret"])
     assert payload["id"] == job["id"] and payload["state"] == "succeeded"
     assert payload["result"] == done["result"]
-    with pytest.raises(Exception):
+    with pytest.raises(WebhookVerificationError):
         hook.verified("whsec_" + "A" * 32)  # a wrong secret does not verify
 
 

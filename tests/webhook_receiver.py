@@ -38,7 +38,7 @@ class WebhookReceiver:
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):  # noqa: N802 - http.server's naming
+            def do_POST(self):
                 body = self.rfile.read(int(self.headers.get("content-length", 0)))
                 key = (self.path, json.loads(body).get("type", ""))
                 with receiver.lock:
@@ -72,7 +72,8 @@ class WebhookReceiver:
                 if item.json().get("type") == event_type:
                     return item
             time.sleep(0.05)
-        raise TimeoutError(f"no {event_type} webhook on {path}; got {[r.json().get('type') for r in self.for_path(path)]}")
+        got = [r.json().get("type") for r in self.for_path(path)]
+        raise TimeoutError(f"no {event_type} webhook on {path}; got {got}")
 
     def stop(self) -> None:
         self.server.shutdown()
