@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import enum
 import hashlib
+import json
 import secrets
 import uuid
 from collections.abc import Iterable, Sequence
@@ -98,6 +99,7 @@ jobs = sa.Table(
     sa.Column("lease_owner", sa.String(64)),
     sa.Column("lease_expires_at", UTCDateTime),
     sa.Column("idempotency_key", sa.String(200)),
+    sa.Column("reuse_key", sa.String(64)),
     sa.Column("callback_url", sa.Text),
     sa.Column("request_id", sa.String(64)),
     sa.Column("created_at", UTCDateTime, nullable=False),
@@ -109,6 +111,7 @@ jobs = sa.Table(
 sa.Index("ix_jobs_owner_created", jobs.c.owner_key_id, jobs.c.created_at)
 sa.Index("ix_jobs_state_lease", jobs.c.state, jobs.c.lease_expires_at)
 sa.Index("ix_jobs_domain_state", jobs.c.domain, jobs.c.state)
+sa.Index("ix_jobs_reuse", jobs.c.reuse_key, jobs.c.state, jobs.c.finished_at)
 
 job_events = sa.Table(
     "job_events", metadata,
@@ -290,6 +293,38 @@ class NewJob:
     idempotency_key: str | None = None
     callback_url: str | None = None
     request_id: str | None = None
+    reuse_key: str | None = None
+
+
+def reuse_key(domain: str, operation: str, input_key: str | None, params: dict[str, Any]) -> str:
+    """Identical input plus identical parameters: the key under which a result may be reused."""
+    canonical = json.dumps([domain, operation, input_key, params], sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def find_reusable(conn: Connection, key: str, *, max_age_seconds: float) -> RowMapping | None:
+    """The newest succeeded job with this reuse key, finished within ``max_age_seconds``."""
+    cutoff = utcnow() - timedelta(seconds=max_age_seconds)
+    return conn.execute(sa.select(jobs).where(
+        jobs.c.reuse_key == key, jobs.c.state == State.SUCCEEDED.value, jobs.c.finished_at > cutoff,
+    ).order_by(jobs.c.finished_at.desc()).limit(1)).mappings().first()
+
+
+def copy_outcome(conn: Connection, job_id: str, source: RowMapping) -> RowMapping:
+    """Finish a queued job with another job's result and artifacts (same storage keys)."""
+    now = utcnow()
+    conn.execute(jobs.update().where(jobs.c.id == job_id).values(
+        state=State.SUCCEEDED.value, progress=100, message=f"reused result of job {source['id']}",
+        result=source["result"], started_at=now, finished_at=now, updated_at=now, step=None))
+    for art in list_artifacts(conn, source["id"]):
+        conn.execute(artifacts.insert().values(job_id=job_id, name=art["name"], key=art["key"],
+                                               media_type=art["media_type"], size=art["size"],
+                                               sha256=art["sha256"], created_at=now))
+    add_event(conn, job_id, "job.succeeded", State.SUCCEEDED, 100, "reused an identical finished job",
+              {"reused_job_id": source["id"]})
+    row = get_job(conn, job_id)
+    assert row is not None
+    return row
 
 
 def insert_job(conn: Connection, new: NewJob, *, lease_seconds: float) -> RowMapping:
@@ -301,7 +336,8 @@ def insert_job(conn: Connection, new: NewJob, *, lease_seconds: float) -> RowMap
         state=State.QUEUED.value, progress=0, message="queued", params=new.params,
         input_key=new.input_key, input_name=new.input_name, input_format=new.input_format,
         input_size=new.input_size, attempts=0, lost_leases=0, steps=new.steps, step=new.steps[0],
-        lease_expires_at=None, idempotency_key=new.idempotency_key, callback_url=new.callback_url,
+        lease_expires_at=None, idempotency_key=new.idempotency_key, reuse_key=new.reuse_key,
+        callback_url=new.callback_url,
         request_id=new.request_id, created_at=now, updated_at=now)
     if new.idempotency_key:
         existing = find_by_idempotency_key(conn, new.owner_key_id, new.idempotency_key)

@@ -17,6 +17,7 @@ from tasks import connections, jobstore
 from tasks.app import app
 from tasks.jobstore import NewJob
 from tasks.settings import get_settings
+from tasks.webhooks import notify
 
 log = structlog.get_logger(__name__)
 
@@ -26,14 +27,19 @@ class Operation:
     domain: str
     name: str
     steps: tuple[str, ...]
+    reuse_seconds: float = 0.0
 
 
 OPERATIONS: dict[tuple[str, str], Operation] = {}
 
 
-def register_operation(domain: str, name: str, steps: list[str]) -> Operation:
-    """Declare that ``POST /<domain>/<name>`` runs these Celery task names as a chain."""
-    op = Operation(domain, name, tuple(steps))
+def register_operation(domain: str, name: str, steps: list[str], *, reuse_seconds: float = 0.0) -> Operation:
+    """Declare that ``POST /<domain>/<name>`` runs these Celery task names as a chain.
+
+    ``reuse_seconds`` > 0: a job with identical input and parameters finishes at once
+    with the result of one that succeeded within that time (seed 003 caches 24 h).
+    """
+    op = Operation(domain, name, tuple(steps), reuse_seconds)
     OPERATIONS[(domain, name)] = op
     return op
 
@@ -49,15 +55,28 @@ class Submitted:
 
 
 def submit(new: NewJob) -> Submitted:
-    """Insert the job and dispatch it; a repeated Idempotency-Key returns the first job."""
+    """Insert the job and dispatch it; a repeated Idempotency-Key returns the first job.
+
+    For an operation that allows reuse, an identical recent success finishes the job at once.
+    """
     settings = get_settings()
+    op = get_operation(new.domain, new.operation)
+    if op.reuse_seconds:
+        new.reuse_key = jobstore.reuse_key(new.domain, new.operation, new.input_key, new.params)
     try:
         with connections.transaction() as conn:
             row = jobstore.insert_job(conn, new, lease_seconds=settings.lease_seconds)
+            source = (jobstore.find_reusable(conn, new.reuse_key, max_age_seconds=op.reuse_seconds)
+                      if new.reuse_key else None)
+            if source is not None:
+                row = jobstore.copy_outcome(conn, row["id"], source)
     except jobstore.DuplicateJob as dup:
         with connections.transaction() as conn:
             return Submitted(jobstore.get_job(conn, dup.job_id), created=False)
-    dispatch(row)
+    if source is not None:
+        notify(row, "job.succeeded")
+    else:
+        dispatch(row)
     return Submitted(row, created=True)
 
 

@@ -54,6 +54,7 @@ def upgrade() -> None:
     sa.Column('lease_owner', sa.String(length=64), nullable=True),
     sa.Column('lease_expires_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('idempotency_key', sa.String(length=200), nullable=True),
+    sa.Column('reuse_key', sa.String(length=64), nullable=True),
     sa.Column('callback_url', sa.Text(), nullable=True),
     sa.Column('request_id', sa.String(length=64), nullable=True),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
@@ -68,6 +69,7 @@ def upgrade() -> None:
         batch_op.create_index('ix_jobs_domain_state', ['domain', 'state'], unique=False)
         batch_op.create_index('ix_jobs_owner_created', ['owner_key_id', 'created_at'], unique=False)
         batch_op.create_index('ix_jobs_state_lease', ['state', 'lease_expires_at'], unique=False)
+        batch_op.create_index('ix_jobs_reuse', ['reuse_key', 'state', 'finished_at'], unique=False)
 
     op.create_table('artifacts',
     sa.Column('job_id', sa.String(length=36), nullable=False),
