@@ -1,0 +1,138 @@
+"""Sprite mesher benchmark: ``python -m bench.contour [sprites dir]``.
+
+Over the shared sprite corpus, for the default parameters and for the plain baseline
+(largest contour -> approxPolyDP(0.01 * perimeter) -> Triangle 'pq'), reports opaque coverage
+(share of pixels with alpha >= 128 the mesh covers, supersampled), wasted area (share of mesh
+area over alpha-0 pixels), vertex count, min angle and time p50/p95. Writes
+bench/results/contour.json and prints a table.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import triangle
+
+from pipelines.contour import _hull_first, coverage_stats, mesh_sprite, min_angles
+from pipelines.contour_params import ContourParams
+from pipelines.errors import PipelineError
+from pipelines.image_io import load_rgba
+
+OPAQUE_ALPHA = 128
+SAMPLES_BUDGET = 16_000_000   # supersampled points per image for the coverage raster
+MAX_SCALE = 4
+MID_SIZE = (96, 192)          # "~128 px sprites": longest side in this range
+RESULTS = Path(__file__).parent / "results" / "contour.json"
+
+
+def sprites_dir() -> Path:
+    """The shared sprite corpus: argv[1], $MESHMILL_SHARED_DIR/sprites or <repo>/../shared/sprites."""
+    if len(sys.argv) > 1:
+        return Path(sys.argv[1])
+    shared = os.environ.get("MESHMILL_SHARED_DIR")
+    base = Path(shared) if shared else Path(__file__).resolve().parents[2] / "shared"
+    return base / "sprites"
+
+
+def baseline_mesh(rgba: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Seed 002's mesher: largest contour, approxPolyDP(0.01 * perimeter), Triangle 'pq'."""
+    mask = ((rgba[..., 3] > 10) * 255).astype(np.uint8)
+    contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    contour = max(contours, key=cv2.contourArea)
+    approx = cv2.approxPolyDP(contour, 0.01 * cv2.arcLength(contour, True), True).reshape(-1, 2)
+    points = approx.astype(float) + 0.5  # pixel centres in the corner convention
+    n = len(points)
+    segments = np.stack([np.arange(n), (np.arange(n) + 1) % n], axis=1)
+    result = triangle.triangulate({"vertices": points, "segments": segments}, "pqQ")
+    return result["vertices"], result["triangles"]
+
+
+def measure(vertices: np.ndarray, triangles: np.ndarray, alpha: np.ndarray, seconds: float) -> dict:
+    """Coverage, waste, counts and quality of one mesh."""
+    h, w = alpha.shape
+    scale = max(1, min(MAX_SCALE, int((SAMPLES_BUDGET / (w * h)) ** 0.5)))
+    mesh = _hull_first(vertices, triangles)
+    loops = [mesh.vertices[loop] for loop in mesh.loops]
+    stats = coverage_stats(loops, alpha, OPAQUE_ALPHA, scale)
+    return {**stats, "vertices": len(mesh.vertices), "min_angle": float(min_angles(mesh.vertices,
+            mesh.triangles).min()), "ms": seconds * 1000, "size": max(w, h)}
+
+
+def run_one(path: Path, params: ContourParams) -> tuple[dict, dict]:
+    """(ours, baseline) measurements for one sprite."""
+    data = path.read_bytes()
+    start = time.perf_counter()
+    result = mesh_sprite(data, params)
+    ours_s = time.perf_counter() - start
+    alpha = load_rgba(data)[..., 3]
+    ours = measure(np.array(result["vertices"]), np.array(result["triangles"]), alpha, ours_s)
+    start = time.perf_counter()
+    rgba = load_rgba(data)
+    base_v, base_t = baseline_mesh(rgba)
+    base = measure(base_v, base_t, alpha, time.perf_counter() - start)
+    return ours, base
+
+
+def summarise(rows: list[dict]) -> dict:
+    """Percentiles over the corpus."""
+    col = {k: np.array([r[k] for r in rows], dtype=float) for k in rows[0]}
+    mid = col["vertices"][(col["size"] >= MID_SIZE[0]) & (col["size"] <= MID_SIZE[1])]
+    return {
+        "opaque_coverage_p10": float(np.percentile(col["opaque_coverage"], 10)),
+        "opaque_coverage_median": float(np.median(col["opaque_coverage"])),
+        "opaque_coverage_min": float(col["opaque_coverage"].min()),
+        "wasted_area_median": float(np.median(col["wasted_area"])),
+        "wasted_area_p90": float(np.percentile(col["wasted_area"], 90)),
+        "vertices_median": float(np.median(col["vertices"])),
+        "vertices_median_128px": float(np.median(mid)) if len(mid) else None,
+        "sprites_128px": len(mid),
+        "min_angle_median": float(np.median(col["min_angle"])),
+        "min_angle_p10": float(np.percentile(col["min_angle"], 10)),
+        "time_ms_p50": float(np.percentile(col["ms"], 50)),
+        "time_ms_p95": float(np.percentile(col["ms"], 95)),
+    }
+
+
+def main() -> None:
+    """Run both meshers over the corpus, write the JSON and print a table."""
+    folder = sprites_dir()
+    paths = sorted(folder.glob("*.png"))
+    params = ContourParams()
+    per_sprite, ours_rows, base_rows = [], [], []
+    errors = {}
+    mesh_sprite(paths[0].read_bytes(), params)  # warm imports and caches once
+    for path in paths:
+        try:
+            ours, base = run_one(path, params)
+        except PipelineError as exc:
+            errors[path.name] = exc.as_dict()
+            continue
+        ours_rows.append(ours)
+        base_rows.append(base)
+        per_sprite.append({"name": path.name, "ours": ours, "baseline": base})
+    summary = {"defaults": summarise(ours_rows), "baseline": summarise(base_rows)}
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps({"corpus": str(folder), "count": len(paths), "params": params.as_dict(),
+                                   "summary": summary, "errors": errors,
+                                   "sprites": per_sprite}, indent=1))
+    print(f"{len(paths)} sprites from {folder}; {len(errors)} refused: {sorted(errors)}")
+    print(f"{'metric':28}{'defaults':>12}{'baseline':>12}")
+    for key in summary["defaults"]:
+        a, b = summary["defaults"][key], summary["baseline"][key]
+        print(f"{key:28}{_fmt(a):>12}{_fmt(b):>12}")
+    print(f"wrote {RESULTS}")
+
+
+def _fmt(value: float | None) -> str:
+    """Four significant figures, or '-'."""
+    return "-" if value is None else f"{value:.4g}"
+
+
+if __name__ == "__main__":
+    main()

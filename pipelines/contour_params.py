@@ -1,0 +1,157 @@
+"""Sprite meshing parameters (seed 002's nine plus ours), presets, validation and tolerances.
+
+Directions, so every knob does what its name says:
+
+- ``detail_factor`` (0.001-0.05): higher keeps more outline detail, so more vertices. The
+  simplification tolerance in pixels is ``TOL.detail_scale * island diagonal / detail_factor``.
+- ``alpha_threshold`` (0-255): pixels with alpha >= it form the mask; higher drops faint pixels.
+- ``concave_factor`` (0-100): radius in pixels of a morphological closing of the mask; higher
+  bridges wider concavities and gaps (fewer vertices, more wasted area). 0 follows the outline.
+- ``internal_vertex_density`` (0-100): interior vertices for deformation, about
+  ``density * mesh area / density_scaling_factor``; 0 adds none beyond quality refinement.
+- ``blur_kernel_size`` (1-21, odd; even -> next odd): Gaussian blur of the mask before
+  ``binary_threshold``; larger smooths the outline. It only ever grows the mask.
+- ``binary_threshold`` (0-255): threshold on the blurred mask (0-255); lower grows the outline.
+  Pixels at or above ``alpha_threshold`` are always kept.
+- ``min_contour_area`` (1-1000): islands of fewer pixels are dropped, holes of fewer pixels
+  are filled; higher gives fewer islands and holes.
+- ``density_scaling_factor`` (100-10000): pixels of area per interior vertex at density 1;
+  higher gives fewer interior vertices.
+- ``min_triangle_area`` (0.1-100): smallest triangle (px^2) quality refinement may create;
+  higher lowers the refinement angle sooner (fewer, larger triangles near sharp corners).
+- ``padding_px`` (0-64): extra outward margin in pixels (clamped to the image).
+- ``all_islands`` / ``holes``: mesh every island (else the largest) / cut holes out.
+- ``max_vertices`` (3-20000): vertex budget; the tolerance grows and interior vertices are
+  capped until the mesh fits.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields, replace
+from typing import Any
+
+from pipelines.errors import InputError
+
+
+@dataclass(frozen=True)
+class ContourTol:
+    """Every numeric tolerance of the sprite mesher, in one place."""
+
+    detail_scale: float = 0.0002      # tolerance px = detail_scale * island diagonal / detail_factor
+    min_tolerance_px: float = 0.5     # never simplify finer than this
+    max_tolerance_px: float = 64.0    # nor coarser than this
+    budget_growth: float = 1.5        # tolerance multiplier per vertex-budget retry
+    budget_retries: int = 12
+    min_angle_deg: float = 20.0       # Triangle quality refinement
+    angle_ladder: tuple[float, ...] = (20.0, 10.0, 0.0)
+    bevel_ratio: float = 2.0          # miter longer than this * (tol + offset) is bevelled
+    parallel_sin: float = 1e-3        # lines closer to parallel than this are bevelled
+    geom_eps: float = 1e-7            # point-on-line slack in containment tests
+    coverage_samples: int = 4_000_000  # supersampling budget for metadata coverage
+    max_supersample: int = 4
+
+
+TOL = ContourTol()
+
+
+@dataclass(frozen=True)
+class ContourParams:
+    """Sprite meshing parameters; see the module docstring for each one's direction."""
+
+    detail_factor: float = 0.01
+    alpha_threshold: int = 10
+    concave_factor: float = 0.0
+    internal_vertex_density: int = 0
+    blur_kernel_size: int = 1
+    binary_threshold: int = 128
+    min_contour_area: float = 10.0
+    density_scaling_factor: float = 1000.0
+    min_triangle_area: float = 1.0
+    padding_px: int = 0
+    all_islands: bool = True
+    holes: bool = True
+    max_vertices: int = 5000
+
+    def as_dict(self) -> dict[str, Any]:
+        """The parameters as a JSON-able dict."""
+        return asdict(self)
+
+
+# (low, high) per numeric field, inclusive; seed 002's ranges for its nine.
+RANGES: dict[str, tuple[float, float]] = {
+    "detail_factor": (0.001, 0.05),
+    "alpha_threshold": (0, 255),
+    "concave_factor": (0.0, 100.0),
+    "internal_vertex_density": (0, 100),
+    "blur_kernel_size": (1, 21),
+    "binary_threshold": (0, 255),
+    "min_contour_area": (1, 1000),
+    "density_scaling_factor": (100, 10000),
+    "min_triangle_area": (0.1, 100),
+    "padding_px": (0, 64),
+    "max_vertices": (3, 20000),
+}
+
+PRESETS: dict[str, dict[str, Any]] = {
+    "high_detail": {"detail_factor": 0.03, "internal_vertex_density": 20, "min_contour_area": 4,
+                    "min_triangle_area": 0.5, "max_vertices": 4000},
+    "balanced": {"detail_factor": 0.01, "internal_vertex_density": 4, "max_vertices": 1000},
+    "performance": {"detail_factor": 0.004, "internal_vertex_density": 0, "min_contour_area": 50,
+                    "max_vertices": 128},
+    "simple_shapes": {"detail_factor": 0.002, "concave_factor": 6.0, "blur_kernel_size": 5,
+                      "internal_vertex_density": 0, "min_contour_area": 100, "max_vertices": 64},
+}
+
+_BOOL_FIELDS = frozenset({"all_islands", "holes"})
+_INT_FIELDS = frozenset({"alpha_threshold", "internal_vertex_density", "blur_kernel_size",
+                         "binary_threshold", "padding_px", "max_vertices"})
+
+
+def make_params(values: dict[str, Any] | None = None, preset: str | None = None) -> ContourParams:
+    """Validated params: defaults, then ``preset``'s values, then ``values``; every bad field listed."""
+    values = dict(values or {})
+    preset = values.pop("preset", None) if preset is None else preset
+    errors: dict[str, str] = {}
+    merged: dict[str, Any] = {}
+    if preset is not None:
+        if preset in PRESETS:
+            merged.update(PRESETS[preset])
+        else:
+            errors["preset"] = f"unknown preset {preset!r}; one of {sorted(PRESETS)}"
+    known = {f.name for f in fields(ContourParams)}
+    for name, value in values.items():
+        if name not in known:
+            errors[name] = "unknown parameter"
+        elif value is not None:
+            merged[name] = value
+    coerced = {}
+    for name, value in merged.items():
+        ok, result = _coerce(name, value)
+        if ok:
+            coerced[name] = result
+        else:
+            errors[name] = result
+    if errors:
+        raise InputError("INVALID_PARAMETER", f"invalid parameters: {', '.join(sorted(errors))}",
+                         {"fields": errors})
+    return replace(ContourParams(), **coerced)
+
+
+def _coerce(name: str, value: Any) -> tuple[bool, Any]:
+    """(True, value in range and of the field's type) or (False, the reason)."""
+    if name in _BOOL_FIELDS:
+        return (True, value) if isinstance(value, bool) else (False, "must be true or false")
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False, "must be a number"
+    if name in _INT_FIELDS:
+        if float(value) != int(value):
+            return False, "must be an integer"
+        value = int(value)
+    else:
+        value = float(value)
+    low, high = RANGES[name]
+    if not low <= value <= high:
+        return False, f"must be between {low} and {high}"
+    if name == "blur_kernel_size" and value % 2 == 0:
+        value += 1
+    return True, value

@@ -1,0 +1,255 @@
+"""Sprite mesher: coverage, ring order, UVs, quality, parameter directions, errors, real sprites."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from pipelines.contour import mesh_sprite, mesh_sprite_batch
+from pipelines.contour_params import ContourParams, make_params
+from pipelines.errors import InputError
+
+SAMPLES = 4  # supersampling per pixel side in the coverage check
+
+
+def png(rgba: np.ndarray) -> bytes:
+    """Encode an RGBA array (channel order is irrelevant for the alpha-only tests)."""
+    ok, buf = cv2.imencode(".png", rgba)
+    assert ok
+    return buf.tobytes()
+
+
+def canvas(size: int = 128) -> np.ndarray:
+    return np.zeros((size, size, 4), np.uint8)
+
+
+def circle_sprite(size: int = 128, radius: int = 40) -> np.ndarray:
+    img = canvas(size)
+    cv2.circle(img, (size // 2, size // 2), radius, (255, 255, 255, 255), -1, cv2.LINE_AA)
+    return img
+
+
+def ring_sprite() -> np.ndarray:
+    img = circle_sprite()
+    cv2.circle(img, (64, 64), 18, (0, 0, 0, 0), -1, cv2.LINE_AA)
+    return img
+
+
+def islands_sprite() -> np.ndarray:
+    img = canvas()
+    cv2.circle(img, (30, 30), 12, (255, 255, 255, 255), -1, cv2.LINE_AA)
+    cv2.rectangle(img, (70, 60), (110, 115), (255, 255, 255, 255), -1)
+    return img
+
+
+def thin_sprite() -> np.ndarray:
+    img = canvas()
+    cv2.line(img, (10, 10), (118, 100), (255, 255, 255, 255), 1, cv2.LINE_AA)
+    cv2.line(img, (20, 110), (110, 110), (255, 255, 255, 255), 1)
+    cv2.circle(img, (64, 40), 12, (255, 255, 255, 255), -1)
+    return img
+
+
+def noisy_sprite() -> np.ndarray:
+    img = circle_sprite()
+    rng = np.random.default_rng(7)
+    ys, xs = rng.integers(0, 128, 60), rng.integers(0, 128, 60)
+    img[ys, xs, 3] = 255
+    return img
+
+
+def covered(result: dict, height: int, width: int) -> np.ndarray:
+    """``(h, w)`` share of each pixel's supersamples inside some triangle (independent raster)."""
+    v = np.array(result["vertices"])
+    tri = v[np.array(result["triangles"])]
+    offs = (np.arange(SAMPLES) + 0.5) / SAMPLES
+    ys, xs = np.meshgrid(np.arange(height * SAMPLES), np.arange(width * SAMPLES), indexing="ij")
+    pts = np.stack([(xs // SAMPLES + offs[xs % SAMPLES]).ravel(), (ys // SAMPLES + offs[ys % SAMPLES]).ravel()], 1)
+    inside = np.zeros(len(pts), bool)
+    for a, b, c in tri:
+        lo, hi = np.minimum(np.minimum(a, b), c), np.maximum(np.maximum(a, b), c)
+        sel = np.flatnonzero(((pts >= lo - 1e-9) & (pts <= hi + 1e-9)).all(1))
+        p = pts[sel]
+        d1 = (b[0] - a[0]) * (p[:, 1] - a[1]) - (b[1] - a[1]) * (p[:, 0] - a[0])
+        d2 = (c[0] - b[0]) * (p[:, 1] - b[1]) - (c[1] - b[1]) * (p[:, 0] - b[0])
+        d3 = (a[0] - c[0]) * (p[:, 1] - c[1]) - (a[1] - c[1]) * (p[:, 0] - c[0])
+        eps = 1e-9
+        ok = ((d1 >= -eps) & (d2 >= -eps) & (d3 >= -eps)) | ((d1 <= eps) & (d2 <= eps) & (d3 <= eps))
+        inside[sel[ok]] = True
+    return inside.reshape(height, SAMPLES, width, SAMPLES).mean(axis=(1, 3))
+
+
+def assert_covers(result: dict, alpha: np.ndarray, threshold: int = 10) -> None:
+    cover = covered(result, *alpha.shape)
+    assert cover[alpha >= threshold].min() == 1.0
+
+
+def assert_hull_first(result: dict) -> None:
+    """Boundary edges are loops over vertices 0..hull-1, each loop consecutive in index order."""
+    hull = result["hull"]
+    edges = np.array(result["boundary_edges"])
+    assert set(edges.ravel()) == set(range(hull))
+    for a, b in edges:
+        assert b == a + 1 or b < a  # next in ring, or the loop closing back to its start
+
+
+MESHES = {"circle": circle_sprite, "ring": ring_sprite, "islands": islands_sprite, "thin": thin_sprite,
+          "noise": noisy_sprite}
+
+
+@pytest.mark.parametrize("name", sorted(MESHES))
+def test_mesh_covers_every_pixel_hull_first_uvs_in_range(name):
+    img = MESHES[name]()
+    result = mesh_sprite(png(img))
+    alpha = img[..., 3].copy()
+    if name == "noise":  # single-pixel specks are under min_contour_area by design
+        alpha = circle_sprite()[..., 3]
+    assert_covers(result, alpha)
+    assert_hull_first(result)
+    uvs = np.array(result["uvs"])
+    assert uvs.min() >= 0 and uvs.max() <= 1
+    v = np.array(result["vertices"])
+    assert np.allclose(uvs, np.clip(v / 128, 0, 1), atol=1e-5)
+    md = result["metadata"]
+    assert md["vertex_count"] == len(v) and md["triangle_count"] == len(result["triangles"])
+    assert md["opaque_coverage"] == 1.0 or name == "noise"
+
+
+def test_circle_is_small_quality_and_tight():
+    result = mesh_sprite(png(circle_sprite()))
+    md = result["metadata"]
+    assert md["min_angle_deg"] >= 19.9
+    assert md["vertex_count"] <= 40
+    assert md["wasted_area"] < 0.15
+    assert md["islands"] == 1 and md["holes"] == 0
+
+
+def test_islands_and_holes_flags():
+    assert mesh_sprite(png(islands_sprite()))["metadata"]["islands"] == 2
+    assert mesh_sprite(png(islands_sprite()), make_params({"all_islands": False}))["metadata"]["islands"] == 1
+    ring = mesh_sprite(png(ring_sprite()))
+    assert ring["metadata"]["holes"] == 1
+    centre = covered(ring, 128, 128)[60:68, 60:68]
+    assert centre.max() == 0.0
+    assert mesh_sprite(png(ring_sprite()), make_params({"holes": False}))["metadata"]["holes"] == 0
+
+
+def test_noise_specks_dropped():
+    result = mesh_sprite(png(noisy_sprite()))
+    assert result["metadata"]["islands"] == 1
+    assert result["metadata"]["vertex_count"] <= 60
+
+
+def mesh_area(result: dict) -> float:
+    v = np.array(result["vertices"])
+    t = v[np.array(result["triangles"])]
+    return float(0.5 * np.abs(np.cross(t[:, 1] - t[:, 0], t[:, 2] - t[:, 0])).sum())
+
+
+def count(img: np.ndarray, **kw) -> int:
+    return mesh_sprite(png(img), make_params(kw))["metadata"]["vertex_count"]
+
+
+def area(img: np.ndarray, **kw) -> float:
+    return mesh_area(mesh_sprite(png(img), make_params(kw)))
+
+
+def soft_sprite() -> np.ndarray:
+    img = canvas()
+    yy, xx = np.mgrid[:128, :128]
+    img[..., 3] = np.clip(255 - np.hypot(xx - 64, yy - 64) * 5, 0, 255).astype(np.uint8)
+    return img
+
+
+def star_sprite() -> np.ndarray:
+    img = canvas()
+    angles = np.linspace(0, 2 * np.pi, 11)[:-1]
+    radii = np.where(np.arange(10) % 2 == 0, 58, 22)
+    pts = np.stack([64 + radii * np.cos(angles), 64 + radii * np.sin(angles)], 1).astype(np.int32)
+    cv2.fillPoly(img, [pts], (255, 255, 255, 255), cv2.LINE_AA)
+    return img
+
+
+def test_parameter_directions():
+    img, star = ring_sprite(), star_sprite()
+    assert count(img, detail_factor=0.05) > count(img, detail_factor=0.002)
+    assert area(soft_sprite(), alpha_threshold=200) < area(soft_sprite(), alpha_threshold=10)
+    assert area(star, concave_factor=20) > area(star)
+    assert count(img, internal_vertex_density=50) > count(img, internal_vertex_density=5) > count(img)
+    assert count(img, internal_vertex_density=20, density_scaling_factor=5000) < \
+        count(img, internal_vertex_density=20, density_scaling_factor=500)
+    assert area(star, blur_kernel_size=9) >= area(star)
+    assert area(star, blur_kernel_size=9, binary_threshold=20) > area(star, blur_kernel_size=9, binary_threshold=200)
+    assert mesh_sprite(png(islands_sprite()), make_params({"min_contour_area": 1000}))["metadata"]["islands"] == 1
+    assert area(img, padding_px=4) > area(img)
+    assert count(img, internal_vertex_density=100, max_vertices=60) <= 60
+    small = mesh_sprite(png(star), make_params({"min_triangle_area": 100, "internal_vertex_density": 0}))
+    assert small["metadata"]["vertex_count"] <= count(star, min_triangle_area=0.1)
+
+
+def test_padding_stays_in_image():
+    img = canvas(64)
+    img[:, :32, 3] = 255
+    result = mesh_sprite(png(img), make_params({"padding_px": 8}))
+    v = np.array(result["vertices"])
+    assert v.min() >= 0 and v[:, 0].max() <= 64 and v[:, 1].max() <= 64
+
+
+def test_progress_steps():
+    seen = []
+    mesh_sprite(png(circle_sprite()), progress=lambda pct, msg: seen.append(pct))
+    assert seen == [10, 20, 30, 40, 50, 70, 85, 95, 100]
+
+
+def test_fully_transparent_and_one_pixel():
+    with pytest.raises(InputError) as err:
+        mesh_sprite(png(canvas(16)))
+    assert err.value.code == "CONTOUR_NOT_FOUND"
+    with pytest.raises(InputError) as err:
+        mesh_sprite(png(np.zeros((1, 1, 4), np.uint8)))
+    assert err.value.code == "CONTOUR_NOT_FOUND"
+    one = mesh_sprite(png(np.full((1, 1, 4), 255, np.uint8)))
+    assert sorted(map(tuple, one["vertices"])) == [(0, 0), (0, 1), (1, 0), (1, 1)]
+    assert len(one["triangles"]) == 2
+
+
+def test_non_image_and_batch():
+    with pytest.raises(InputError) as err:
+        mesh_sprite(b"definitely not an image")
+    assert err.value.code == "IMAGE_LOAD_FAILED"
+    out = mesh_sprite_batch([("a.png", png(circle_sprite())), ("b.png", b"junk"), ("c.png", png(canvas(8)))],
+                            ContourParams())
+    assert "result" in out[0] and out[1]["error"]["code"] == "IMAGE_LOAD_FAILED"
+    assert out[2]["error"]["code"] == "CONTOUR_NOT_FOUND"
+
+
+def shared_sprites() -> Path | None:
+    base = Path(os.environ.get("MESHMILL_SHARED_DIR", Path(__file__).resolve().parents[3] / "shared"))
+    folder = base / "sprites"
+    return folder if folder.is_dir() else None
+
+
+REAL = ["godot__face_happy.png", "godot__creeps_enemyFlyingAlt_1.png", "bevy__rpg_hat_guy.png",
+        "freedoom__spida1.png", "mtg__ladder_wood_16px.png", "tiled__sticker_knight_hero.png",
+        "gdquest__root_01_16bit.png", "godot__fsm_shadow.png"]
+
+
+@pytest.mark.parametrize("name", REAL)
+def test_real_sprites(name):
+    folder = shared_sprites()
+    if folder is None or not (folder / name).exists():
+        pytest.skip("shared sprite corpus not present")
+    from pipelines.image_io import load_rgba
+
+    data = (folder / name).read_bytes()
+    result = mesh_sprite(data)
+    alpha = load_rgba(data)[..., 3]
+    cover = covered(result, *alpha.shape) if alpha.size <= 300 * 300 else None
+    if cover is not None:
+        assert cover[alpha >= 128].mean() >= 0.999
+    assert result["metadata"]["opaque_coverage"] >= 0.99
+    assert_hull_first(result)
