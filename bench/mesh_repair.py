@@ -1,0 +1,251 @@
+"""Benchmark: Meshmill's ``repair_mesh`` against plain ``pymeshfix.MeshFix(v, f).repair()``.
+
+Run from the repository root::
+
+    python -m bench.mesh_repair [--limit N] [--timeout S] [--workers 2]
+
+Every mesh listed in ``<shared>/meshes/MANIFEST.csv`` (``<shared>`` is ``$MESHMILL_SHARED_DIR`` or
+``../shared`` next to the repository) is loaded with ``pipelines.mesh_io.load_mesh`` and repaired
+by both tools in one child process per mesh (at most ``--workers`` at a time), killed after
+``--timeout`` seconds; whatever finished before is kept and the rest is recorded as a timeout.
+
+A mesh is *clean* when every shell is watertight and winding-consistent, else *broken*. For each
+tool: watertight (analysis of the result), coverage of the original surface, volume change,
+wall time, and for clean inputs whether the result changed beyond tolerance (not identical and
+either coverage in either direction < ``CHANGE_COVERAGE``, a volume change over
+``CHANGE_VOLUME_PERCENT``, or another shell count). Writes ``bench/results/mesh_repair.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import multiprocessing as mp
+import os
+import statistics
+import time
+from pathlib import Path
+from typing import Any
+
+CHANGE_COVERAGE = 0.999
+CHANGE_VOLUME_PERCENT = 0.1
+GOOD_COVERAGE = 0.99
+SLOW_S = 30.0
+RESULTS = Path(__file__).parent / "results" / "mesh_repair.json"
+
+
+def shared_dir() -> Path:
+    """The shared folder holding ``meshes/``."""
+    env = os.environ.get("MESHMILL_SHARED_DIR")
+    return Path(env) if env else Path(__file__).resolve().parents[1].parent / "shared"
+
+
+def mesh_paths(root: Path) -> list[str]:
+    """Relative paths of the mesh files in MANIFEST.csv (non-mesh files skipped)."""
+    skip = {".md", ".json", ".mtl", ".txt", ".png", ".jpg", ".jpeg"}
+    with open(root / "MANIFEST.csv", newline="") as handle:
+        rows = [row["local_path"] for row in csv.DictReader(handle)]
+    return [path for path in rows if Path(path).suffix.lower() not in skip]
+
+
+def _measure(original: Any, repaired: Any, seconds: float, units_stats: dict[str, Any]) -> dict[str, Any]:
+    """Figures of one tool's result against the original."""
+    from pipelines.mesh_analysis import analyze_mesh
+    from pipelines.mesh_coverage import surface_coverage
+
+    after = analyze_mesh(repaired)
+    before_volume = units_stats["volume"]
+    change = 100.0 * (after["volume"] - before_volume) / abs(before_volume) if abs(before_volume) > 1e-12 else 0.0
+    identical = (repaired.vertices.shape == original.vertices.shape and repaired.faces.shape == original.faces.shape
+                 and (repaired.vertices == original.vertices).all() and (repaired.faces == original.faces).all())
+    forward = surface_coverage(original, repaired)
+    row = {"seconds": round(seconds, 6), "watertight": bool(after["is_watertight"]),
+           "coverage": round(forward, 4), "volume_change_percent": round(change, 3),
+           "identical": bool(identical), "shells": after["shells"], "faces": after["faces"]}
+    if identical:
+        row["changed"] = False
+    else:
+        backward = surface_coverage(repaired, original) if len(repaired.faces) else 0.0
+        row["changed"] = bool(min(forward, backward) < CHANGE_COVERAGE or abs(change) > CHANGE_VOLUME_PERCENT
+                              or after["shells"] != units_stats["shells"])
+    return row
+
+
+def _run_one(path: str, root: str, queue: Any) -> None:
+    """Child process: load, repair with both tools, put partial rows on ``queue`` as they finish."""
+    import numpy as np
+    import pymeshfix
+
+    from pipelines.errors import PipelineError
+    from pipelines.mesh_analysis import analyze_mesh
+    from pipelines.mesh_io import load_mesh
+    from pipelines.mesh_repair import repair_mesh
+    from pipelines.mesh_shells import is_clean
+
+    start = time.perf_counter()
+    try:
+        mesh = load_mesh(Path(root, path).read_bytes(), Path(path).suffix.lstrip(".").lower() or None)
+    except PipelineError as exc:
+        queue.put({"load_error": exc.code})
+        return
+    stats = analyze_mesh(mesh)
+    queue.put({"faces": len(mesh.faces), "clean": is_clean(mesh), "load_s": round(time.perf_counter() - start, 3)})
+    start = time.perf_counter()
+    try:
+        result = repair_mesh(mesh)
+        queue.put({"meshmill": _measure(mesh, result.mesh, time.perf_counter() - start, stats)})
+    except PipelineError as exc:
+        queue.put({"meshmill": {"error": exc.code, "seconds": round(time.perf_counter() - start, 6)}})
+    start = time.perf_counter()
+    fixer = pymeshfix.MeshFix(np.asarray(mesh.vertices, dtype=np.float64), np.asarray(mesh.faces, dtype=np.int32))
+    fixer.repair()
+    seconds = time.perf_counter() - start
+    import trimesh
+
+    fixed = trimesh.Trimesh(np.asarray(fixer.points), np.asarray(fixer.faces), process=False)
+    queue.put({"pymeshfix": _measure(mesh, fixed, seconds, stats)})
+
+
+def _collect(queue: Any, row: dict[str, Any]) -> None:
+    while not queue.empty():
+        row.update(queue.get_nowait())
+
+
+def run_all(paths: list[str], root: Path, timeout: float, workers: int) -> list[dict[str, Any]]:
+    """Run every mesh in a child process, ``workers`` at a time, each killed after ``timeout`` s."""
+    context = mp.get_context("fork")
+    pending = list(paths)
+    running: dict[str, tuple[Any, Any, float, dict[str, Any]]] = {}
+    rows: list[dict[str, Any]] = []
+    while pending or running:
+        while pending and len(running) < workers:
+            path = pending.pop(0)
+            queue = context.Queue()
+            process = context.Process(target=_run_one, args=(path, str(root), queue), daemon=True)
+            process.start()
+            running[path] = (process, queue, time.monotonic(), {"path": path})
+        time.sleep(0.05)
+        for path, (process, queue, started, row) in list(running.items()):
+            _collect(queue, row)
+            if process.is_alive() and time.monotonic() - started < timeout:
+                continue
+            if process.is_alive():
+                process.kill()
+                row["timeout"] = True
+            process.join()
+            time.sleep(0.01)
+            _collect(queue, row)
+            rows.append(row)
+            del running[path]
+            print(_line(row), flush=True)
+    return sorted(rows, key=lambda row: row["path"])
+
+
+def _line(row: dict[str, Any]) -> str:
+    def cell(tool: str) -> str:
+        data = row.get(tool)
+        if data is None:
+            return "-"
+        if "error" in data:
+            return f"{data['error']} {data['seconds']}s"
+        return f"wt={int(data['watertight'])} cov={data['coverage']:.3f} ch={int(data['changed'])} {data['seconds']}s"
+
+    kind = "?" if "clean" not in row else ("clean" if row["clean"] else "broken")
+    flags = " TIMEOUT" if row.get("timeout") else ""
+    return f"{row['path']:<60} {kind:<6} {cell('meshmill'):<40} {cell('pymeshfix')}{flags}"
+
+
+def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Counts side by side for both tools."""
+    loaded = [row for row in rows if "clean" in row]
+    broken = [row for row in loaded if not row["clean"]]
+    clean = [row for row in loaded if row["clean"]]
+    summary: dict[str, Any] = {"meshes": len(rows), "loaded": len(loaded), "broken": len(broken),
+                               "clean": len(clean), "load_errors": sum("load_error" in row for row in rows),
+                               "timeouts_before_repair": sum(row.get("timeout", False) and "clean" not in row
+                                                             for row in rows)}
+    for tool in ("meshmill", "pymeshfix"):
+        summary[tool] = _tool_summary(tool, broken, clean, loaded)
+    both = [row for row in loaded if _ok(row.get("meshmill")) and _ok(row.get("pymeshfix"))]
+    ratios = [row["meshmill"]["seconds"] / max(row["pymeshfix"]["seconds"], 1e-6) for row in both]
+    summary["time_ratio"] = {
+        "median_per_mesh": round(statistics.median(ratios), 3) if ratios else None,
+        "of_medians": _ratio([r["meshmill"]["seconds"] for r in both], [r["pymeshfix"]["seconds"] for r in both],
+                             statistics.median),
+        "of_totals": _ratio([r["meshmill"]["seconds"] for r in both], [r["pymeshfix"]["seconds"] for r in both], sum),
+    }
+    return summary
+
+
+def _ratio(mine: list[float], theirs: list[float], how: Any) -> float | None:
+    if not mine:
+        return None
+    return round(how(mine) / max(how(theirs), 1e-6), 3)
+
+
+def _ok(data: dict[str, Any] | None) -> bool:
+    return bool(data) and "error" not in data
+
+
+def _tool_summary(tool: str, broken: list[dict], clean: list[dict], loaded: list[dict]) -> dict[str, Any]:
+    done = [row[tool] for row in loaded if _ok(row.get(tool))]
+    seconds = [data["seconds"] for data in done]
+    return {
+        "broken_watertight": sum(_ok(r.get(tool)) and r[tool]["watertight"] for r in broken),
+        "broken_watertight_coverage_ge_0_99": sum(
+            _ok(r.get(tool)) and r[tool]["watertight"] and r[tool]["coverage"] >= GOOD_COVERAGE
+            for r in broken
+        ),
+        "clean_changed": sum(_ok(r.get(tool)) and r[tool]["changed"] for r in clean),
+        "clean_identical": sum(_ok(r.get(tool)) and r[tool]["identical"] for r in clean),
+        "errors": sum(bool(r.get(tool)) and "error" in r[tool] for r in loaded),
+        "no_result": sum(tool not in r for r in loaded),
+        "median_s": round(statistics.median(seconds), 3) if seconds else None,
+        "max_s": max(seconds) if seconds else None,
+        "over_30s_without_error": sum(s > SLOW_S for s in seconds),
+    }
+
+
+def print_table(summary: dict[str, Any]) -> None:
+    """The side-by-side summary as a text table."""
+    print(f"\nmeshes {summary['meshes']}  loaded {summary['loaded']}  broken {summary['broken']}  "
+          f"clean {summary['clean']}  load errors {summary['load_errors']}  "
+          f"timeouts before repair {summary['timeouts_before_repair']}")
+    print(f"{'figure':<40} {'meshmill':>10} {'pymeshfix':>10}")
+    for key in summary["meshmill"]:
+        print(f"{key:<40} {summary['meshmill'][key]!s:>10} {summary['pymeshfix'][key]!s:>10}")
+    print(f"wall-time ratio meshmill/pymeshfix: {summary['time_ratio']}")
+
+
+def _preload() -> None:
+    """Import the heavy modules once so every forked child starts warm."""
+    import pymeshfix  # noqa: F401
+
+    import pipelines.mesh_io
+    import pipelines.mesh_repair  # noqa: F401
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--limit", type=int, default=None, help="only the first N meshes")
+    parser.add_argument("--timeout", type=float, default=240.0, help="seconds per mesh (load + both tools)")
+    parser.add_argument("--workers", type=int, default=2, help="child processes at a time (max 2)")
+    parser.add_argument("--only", default=None, help="only paths containing this text")
+    args = parser.parse_args()
+    _preload()
+    root = shared_dir() / "meshes"
+    paths = mesh_paths(root)
+    if args.only:
+        paths = [path for path in paths if args.only in path]
+    paths = paths[: args.limit] if args.limit else paths
+    rows = run_all(paths, root, args.timeout, max(1, min(2, args.workers)))
+    summary = summarise(rows)
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps({"summary": summary, "rows": rows}, indent=1))
+    print_table(summary)
+    print(f"wrote {RESULTS}")
+
+
+if __name__ == "__main__":
+    main()

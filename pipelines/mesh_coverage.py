@@ -1,0 +1,113 @@
+"""Surface coverage: how much of an original surface a repaired surface still covers.
+
+``surface_coverage(original, repaired)`` is the share of the original's area whose points lie
+within ``TOL.coverage_distance`` x bounding-box diagonal of the repaired surface. It is fast on
+repairs that keep most triangles: an original triangle found unchanged in the repaired mesh is
+covered as a whole; only the rest is sampled, checked against a KD-tree of dense samples of the
+repaired surface, and the few points that tree cannot settle are measured exactly.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import trimesh
+from scipy.spatial import cKDTree
+
+from pipelines.mesh_repair_tol import TOL, RepairTol
+
+_SEED = 20240604
+_NEIGHBOURS = 16  # faces of this many nearest samples are measured exactly
+
+
+def surface_coverage(original: trimesh.Trimesh, repaired: trimesh.Trimesh, *, tol: RepairTol = TOL) -> float:
+    """Share (0..1) of ``original``'s area within ``tol.coverage_distance`` of ``repaired``."""
+    areas = original.area_faces
+    total = float(areas.sum())
+    if len(original.faces) == 0 or total <= 0.0:
+        return 1.0
+    if len(repaired.faces) == 0:
+        return 0.0
+    kept = kept_faces(original, repaired)
+    rest_area = float(areas[~kept].sum())
+    if rest_area <= 0.0:
+        return 1.0
+    limit = tol.coverage_distance * _diagonal(original)
+    share = _sampled_share(original, ~kept, repaired, limit, tol)
+    return float(min(1.0, (total - rest_area + share * rest_area) / total))
+
+
+def kept_faces(original: trimesh.Trimesh, repaired: trimesh.Trimesh) -> np.ndarray:
+    """(n,) bool: original faces whose triangle (same three points, any order) is in ``repaired``."""
+    before = _triangle_keys(original.vertices[original.faces])
+    after = _triangle_keys(repaired.vertices[repaired.faces])
+    return np.isin(before, after)
+
+
+def _triangle_keys(triangles: np.ndarray) -> np.ndarray:
+    """(n,) void: an order-independent exact key per (n, 3, 3) float triangle."""
+    tri = np.ascontiguousarray(triangles, dtype=np.float64) + 0.0  # -0.0 -> 0.0
+    order = np.lexsort((tri[:, :, 2], tri[:, :, 1], tri[:, :, 0]), axis=1)
+    tri = np.take_along_axis(tri, order[:, :, None], axis=1).reshape(len(tri), 9)
+    tri = np.ascontiguousarray(tri)
+    return tri.view(np.dtype((np.void, tri.dtype.itemsize * 9))).ravel()
+
+
+def _diagonal(mesh: trimesh.Trimesh) -> float:
+    bounds = np.ptp(mesh.vertices[np.unique(mesh.faces)], axis=0) if len(mesh.faces) else np.zeros(3)
+    return float(np.linalg.norm(bounds)) or 1.0
+
+
+def _sample(
+    mesh: trimesh.Trimesh, mask: np.ndarray, count: int, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """((count, 3) float points, (count,) int face index): area-weighted on the faces in ``mask``."""
+    index = np.nonzero(mask)[0]
+    weights = mesh.area_faces[index]
+    if weights.sum() <= 0:
+        weights = np.ones(len(index))
+    chosen = index[rng.choice(len(index), size=count, p=weights / weights.sum())]
+    tri = mesh.vertices[mesh.faces[chosen]]
+    uv = rng.random((count, 2))
+    flip = uv.sum(axis=1) > 1.0
+    uv[flip] = 1.0 - uv[flip]
+    points = tri[:, 0] + uv[:, :1] * (tri[:, 1] - tri[:, 0]) + uv[:, 1:] * (tri[:, 2] - tri[:, 0])
+    return points, chosen
+
+
+def _sampled_share(
+    original: trimesh.Trimesh, mask: np.ndarray, repaired: trimesh.Trimesh, limit: float, tol: RepairTol
+) -> float:
+    """Share of sample points on ``original[mask]`` within ``limit`` of ``repaired``."""
+    rng = np.random.default_rng(_SEED)
+    points, _ = _sample(original, mask, tol.coverage_samples, rng)
+    dense_count = int(min(tol.coverage_dense_cap, max(1000, 16 * repaired.area / max(limit, 1e-300) ** 2)))
+    everywhere = np.ones(len(repaired.faces), dtype=bool)
+    dense, dense_face = _sample(repaired, everywhere, dense_count, rng)
+    spacing = float(np.sqrt(repaired.area / dense_count))
+    tree = cKDTree(dense)
+    distance, _ = tree.query(points, distance_upper_bound=limit + 3.0 * spacing)
+    near = distance <= limit
+    # past limit + 3 sample spacings a point is taken as uncovered without an exact check
+    unsure = np.nonzero(~near & np.isfinite(distance))[0]
+    if len(unsure) > tol.coverage_exact_cap:
+        picked = rng.choice(unsure, size=tol.coverage_exact_cap, replace=False)
+        exact = _exact_distance(repaired, points[picked], tree, dense_face) <= limit
+        return float((near.sum() + exact.mean() * len(unsure)) / len(points))
+    if len(unsure) == 0:
+        return float(near.mean())
+    exact = _exact_distance(repaired, points[unsure], tree, dense_face) <= limit
+    return float((near.sum() + exact.sum()) / len(points))
+
+
+def _exact_distance(
+    mesh: trimesh.Trimesh, points: np.ndarray, tree: cKDTree, sample_face: np.ndarray
+) -> np.ndarray:
+    """(n,) float: distance from each point to the nearest of the faces of its nearest samples."""
+    k = min(_NEIGHBOURS, len(sample_face))
+    _, nearest = tree.query(points, k=k)
+    faces = sample_face[nearest.reshape(len(points), -1)]
+    tri = mesh.vertices[mesh.faces[faces.ravel()]]
+    repeated = np.repeat(points, faces.shape[1], axis=0)
+    closest = trimesh.triangles.closest_point(tri, repeated)
+    distance = np.linalg.norm(closest - repeated, axis=1).reshape(len(points), -1)
+    return distance.min(axis=1)

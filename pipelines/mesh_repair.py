@@ -1,0 +1,408 @@
+"""Mesh repair for manufacturing that keeps what it should: per shell, cheapest fix first.
+
+``repair_mesh(mesh, ...)`` returns a ``RepairResult`` (repaired mesh + JSON-able report).
+
+How it works:
+
+1. Guards: more faces than ``limits.max_triangles`` -> ``TooComplexError("MESH_TOO_COMPLEX")``.
+2. An input whose every shell is watertight and winding-consistent comes back unchanged: the
+   very same vertex and face arrays (copied), not even reordered; its volume sign is not touched.
+3. Otherwise faces are split into clean shells (passed through untouched) and broken ones. The
+   broken part gets the cheap fixes of ``mesh_shells.cheap_fixes`` (merge vertices, drop
+   degenerate/duplicate faces, stitch cracks, fix winding) and is split into shells again. Each
+   broken shell on its own:
+   - an *intentionally open surface* (a zero-thickness sheet, or holes whose fan area is at least
+     ``TOL.open_hole_area_ratio`` of its surface) is left as is and reported in ``open_surfaces``;
+   - boundary loops of at most ``max_hole_size`` edges are closed with fans (``mesh_holes``);
+   - only if it is still not clean, pymeshfix (fill + clean) runs on that shell alone; its result
+     is kept only when the shell comes out clean and keeps at least 1 - ``TOL.coverage_loss``
+     (``coverage_loss_aggressive`` when ``aggressive``) of the shell's surface; otherwise the
+     cheaper result is kept and ``pymeshfix_rejected(shell k)`` is reported;
+   - a shell that is still open and smaller than ``TOL.debris_area`` of the total area (the
+     larger ``debris_area_aggressive`` when ``aggressive``) is dropped as debris;
+   - a closed shell with negative volume is turned outward unless its box lies inside another
+     shell's box (then it is taken for a cavity).
+4. Shells are merged back by concatenation: separate closed shells are a valid solid for volume
+   as long as they do not overlap. With ``remove_self_intersections`` closed shells whose boxes
+   overlap are united with manifold3d (float32 coordinates) and each shell's self-intersecting
+   triangles are removed by pymeshfix, under the same coverage check.
+
+Time: ``time_budget_s`` is checked between shells; once it is spent the repair ends in
+``TooComplexError("MESH_TOO_COMPLEX")``. pymeshfix runs in C and cannot be interrupted, so before
+each call its time is estimated from the face count (``TOL.pymeshfix_s_per_face``); a call that
+would overrun the budget is skipped (``pymeshfix_skipped(shell k)``) and the shell keeps its
+cheaper repair. The task layer still runs the whole job under Celery's soft/hard time limits.
+
+Quality score (0-100), reported as ``quality_score``::
+
+    100 * (0.35 * W + 0.15 * M + 0.35 * C + 0.15 * V)
+
+    W = share of the repaired area in watertight shells (open surfaces kept on purpose count)
+    M = 1 if the repaired mesh has no non-manifold edges else 0
+    C = clamp((coverage - 0.90) / 0.10, 0, 1)
+    V = 1 - min(1, |volume_change_percent| / 25)   (1 when the original volume is ~0)
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pymeshfix
+import trimesh
+
+from pipelines.errors import InputError, TooComplexError
+from pipelines.limits import LIMITS, Limits
+from pipelines.mesh_analysis import analyze_mesh
+from pipelines.mesh_coverage import surface_coverage
+from pipelines.mesh_holes import boundary_loops, fill_loops, loop_area
+from pipelines.mesh_repair_tol import TOL
+from pipelines.mesh_shells import (
+    cheap_fixes,
+    clean_face_mask,
+    diagonal,
+    is_clean,
+    principal_thickness,
+    shell_labels,
+)
+from pipelines.progress import Progress, no_progress
+
+STAT_KEYS = ("volume_cm3", "holes_count", "is_watertight", "is_manifold", "shells")
+
+
+@dataclass
+class RepairResult:
+    """The repaired mesh and its JSON-able report."""
+
+    mesh: trimesh.Trimesh
+    report: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Options:
+    """The caller's choices, passed down to each shell."""
+
+    aggressive: bool
+    fill_holes: bool
+    max_hole_size: int | None
+    deadline: float
+    scale: float
+    total_area: float
+
+    @property
+    def coverage_loss(self) -> float:
+        return TOL.coverage_loss_aggressive if self.aggressive else TOL.coverage_loss
+
+    @property
+    def debris_area(self) -> float:
+        return (TOL.debris_area_aggressive if self.aggressive else TOL.debris_area) * self.total_area
+
+
+@dataclass
+class Outcome:
+    """What happened to the shells: kept pieces and the report's running figures."""
+
+    pieces: list[trimesh.Trimesh] = field(default_factory=list)
+    closed: list[bool] = field(default_factory=list)
+    operations: list[str] = field(default_factory=list)
+    open_surfaces: list[dict[str, Any]] = field(default_factory=list)
+    holes_filled: int = 0
+
+    def keep(self, mesh: trimesh.Trimesh, closed: bool) -> None:
+        self.pieces.append(mesh)
+        self.closed.append(closed)
+
+
+def repair_mesh(
+    mesh: trimesh.Trimesh,
+    *,
+    aggressive: bool = False,
+    keep_all_shells: bool = True,
+    fill_holes: bool = True,
+    max_hole_size: int | None = None,
+    remove_self_intersections: bool = False,
+    units: str = "mm",
+    time_budget_s: float = 25.0,
+    progress: Progress = no_progress,
+    limits: Limits = LIMITS,
+) -> RepairResult:
+    """Repair ``mesh`` shell by shell (see the module docstring); ``mesh`` is not modified."""
+    _check_input(mesh, max_hole_size, time_budget_s, limits)
+    deadline = time.monotonic() + time_budget_s
+    progress(5, "analysing mesh")
+    before = analyze_mesh(mesh, units=units)
+    work, outcome = _select_shells(mesh, keep_all_shells)
+    if outcome.operations == [] and is_clean(mesh) and not remove_self_intersections:
+        progress(100, "done: mesh already clean")
+        return _unchanged(mesh, before)
+    opts = Options(aggressive, fill_holes, max_hole_size, deadline, diagonal(mesh), float(mesh.area))
+    _repair_shells(work, opts, outcome, progress)
+    if remove_self_intersections:
+        progress(85, "removing self-intersections")
+        _remove_intersections(outcome, opts)
+    progress(90, "merging shells")
+    repaired = _merge(outcome.pieces)
+    if len(repaired.faces) == 0:
+        raise InputError("MESH_DEGENERATE", "No face of the mesh survives removing degenerate faces.",
+                         {"faces": len(mesh.faces)})
+    progress(95, "writing report")
+    report = _report(mesh, repaired, before, analyze_mesh(repaired, units=units), outcome)
+    progress(100, "done")
+    return RepairResult(repaired, report)
+
+
+def _check_input(mesh: trimesh.Trimesh, max_hole_size: int | None, budget: float, limits: Limits) -> None:
+    """Reject empty, oversized or badly parameterised requests before any work."""
+    if len(mesh.faces) == 0:
+        raise InputError("MESH_EMPTY", "The mesh has no faces.")
+    if len(mesh.faces) > limits.max_triangles:
+        raise TooComplexError(
+            "MESH_TOO_COMPLEX",
+            f"{len(mesh.faces)} triangles is over the limit of {limits.max_triangles}.",
+            {"faces": len(mesh.faces), "max_triangles": limits.max_triangles},
+        )
+    if max_hole_size is not None and max_hole_size < 3:
+        raise InputError("INVALID_PARAMETER", "max_hole_size must be at least 3 edges.",
+                         {"max_hole_size": max_hole_size})
+    if budget <= 0:
+        raise InputError("INVALID_PARAMETER", "time_budget_s must be positive.", {"time_budget_s": budget})
+
+
+def _check_time(deadline: float, where: str) -> None:
+    if time.monotonic() > deadline:
+        raise TooComplexError("MESH_TOO_COMPLEX", f"Repair ran out of its time budget while {where}.",
+                              {"stage": where})
+
+
+def _select_shells(mesh: trimesh.Trimesh, keep_all: bool) -> tuple[trimesh.Trimesh, Outcome]:
+    """The mesh to repair: all of it, or only its largest shell (by area) when not ``keep_all``."""
+    outcome = Outcome()
+    if keep_all:
+        return mesh, outcome
+    labels = shell_labels(np.asarray(mesh.faces), len(mesh.vertices))
+    if labels.max(initial=0) == 0:
+        return mesh, outcome
+    area = np.bincount(labels, weights=mesh.area_faces)
+    outcome.operations.append(f"keep_largest_shell(dropped {len(area) - 1})")
+    return _submesh(mesh, labels == int(area.argmax())), outcome
+
+
+def _unchanged(mesh: trimesh.Trimesh, stats: dict[str, Any]) -> RepairResult:
+    """The result for a clean input: identical arrays, a report with nothing done."""
+    same = trimesh.Trimesh(vertices=mesh.vertices.copy(), faces=mesh.faces.copy(), process=False)
+    picked = _pick(stats)
+    report = {
+        "original_stats": picked, "repaired_stats": dict(picked),
+        "volume_change_cm3": 0.0, "volume_change_percent": 0.0, "holes_filled": 0,
+        "quality_score": _quality(stats, 1.0, 0.0, 1.0), "coverage": 1.0,
+        "operations": [], "open_surfaces": [], "unchanged": True,
+    }
+    return RepairResult(same, report)
+
+
+def _submesh(mesh: trimesh.Trimesh, mask: np.ndarray) -> trimesh.Trimesh:
+    """Faces in ``mask`` with only the vertices they use, order kept."""
+    faces = np.asarray(mesh.faces)[mask]
+    used, inverse = np.unique(faces, return_inverse=True)
+    return trimesh.Trimesh(mesh.vertices[used], inverse.reshape(-1, 3), process=False)
+
+
+def _split(mesh: trimesh.Trimesh) -> list[trimesh.Trimesh]:
+    """Shells of ``mesh`` (faces linked by any shared edge), largest first."""
+    labels = shell_labels(np.asarray(mesh.faces), len(mesh.vertices))
+    if len(labels) == 0:
+        return []
+    order = np.argsort(-np.bincount(labels, weights=mesh.area_faces), kind="stable")
+    return [_submesh(mesh, labels == label) for label in order]
+
+
+def _repair_shells(mesh: trimesh.Trimesh, opts: Options, outcome: Outcome, progress: Progress) -> None:
+    """Pass clean shells through; cheap-fix, then repair each broken shell on its own."""
+    clean, _ = clean_face_mask(np.asarray(mesh.faces), len(mesh.vertices))
+    if clean.any():
+        outcome.keep(_submesh(mesh, clean), True)
+    if clean.all():
+        return
+    progress(10, "cheap fixes on broken shells")
+    fixed, ops = cheap_fixes(_submesh(mesh, ~clean), opts.scale)
+    outcome.operations += ops
+    shells = _split(fixed)
+    for index, shell in enumerate(shells):
+        _check_time(opts.deadline, f"repairing shell {index + 1} of {len(shells)}")
+        progress(15 + 65 * index // len(shells), f"repairing shell {index + 1} of {len(shells)}")
+        _repair_shell(shell, index + 1, opts, outcome)
+    _orient_outward(outcome)
+
+
+def _repair_shell(shell: trimesh.Trimesh, number: int, opts: Options, outcome: Outcome) -> None:
+    """Close one broken shell with the cheapest fix that works, or keep/report/drop it."""
+    if is_clean(shell):
+        outcome.keep(shell, True)
+        return
+    if shell.area < TOL.debris_flat_area * opts.total_area and _is_flat(shell, opts):
+        outcome.operations.append(f"drop_debris(shell {number})")
+        return
+    loops = boundary_loops(np.asarray(shell.faces))
+    if loops and _is_open_surface(shell, loops, opts):
+        outcome.keep(shell, True)
+        outcome.open_surfaces.append(_open_entry(shell, loops, number))
+        return
+    cheap = shell
+    if opts.fill_holes and loops:
+        vertices, faces, filled = fill_loops(shell.vertices, shell.faces, loops, opts.max_hole_size)
+        if filled:
+            cheap = trimesh.Trimesh(vertices, faces, process=False)
+            outcome.holes_filled += filled
+            outcome.operations.append(f"fill_holes(shell {number}: {filled})")
+    if is_clean(cheap):
+        outcome.keep(cheap, True)
+        return
+    better = _try_pymeshfix(cheap, shell, number, opts, outcome) if opts.fill_holes else None
+    if better is not None:
+        outcome.keep(better, True)
+    elif cheap.area < opts.debris_area:
+        outcome.operations.append(f"drop_debris(shell {number})")
+    else:
+        outcome.keep(cheap, False)
+
+
+def _is_flat(shell: trimesh.Trimesh, opts: Options) -> bool:
+    return principal_thickness(shell.vertices) <= TOL.flat_thickness * opts.scale
+
+
+def _is_open_surface(shell: trimesh.Trimesh, loops: list[np.ndarray], opts: Options) -> bool:
+    """A zero-thickness sheet, or (unless aggressive) a sheet with one opening about its own size."""
+    if _is_flat(shell, opts):
+        return True
+    if opts.aggressive or len(loops) != 1:
+        return False
+    return loop_area(shell.vertices, loops[0]) >= TOL.open_hole_area_ratio * shell.area
+
+
+def _open_entry(shell: trimesh.Trimesh, loops: list[np.ndarray], number: int) -> dict[str, Any]:
+    return {"shell": number, "faces": len(shell.faces), "area": float(shell.area),
+            "boundary_loops": len(loops), "boundary_edges": int(sum(len(loop) for loop in loops))}
+
+
+def _try_pymeshfix(
+    cheap: trimesh.Trimesh, shell: trimesh.Trimesh, number: int, opts: Options, outcome: Outcome
+) -> trimesh.Trimesh | None:
+    """pymeshfix on one shell, kept only if it closes it without losing surface."""
+    estimate = TOL.pymeshfix_overhead_s + TOL.pymeshfix_s_per_face * len(cheap.faces)
+    if time.monotonic() + estimate > opts.deadline:
+        outcome.operations.append(f"pymeshfix_skipped(shell {number}: over time budget)")
+        return None
+    fixed = run_pymeshfix(cheap, opts.max_hole_size)
+    coverage = surface_coverage(shell, fixed) if len(fixed.faces) else 0.0
+    if len(fixed.faces) and is_clean(fixed) and coverage >= 1.0 - opts.coverage_loss:
+        outcome.operations.append(f"pymeshfix(shell {number})")
+        outcome.holes_filled += len(boundary_loops(np.asarray(shell.faces)) or [])
+        return fixed
+    outcome.operations.append(f"pymeshfix_rejected(shell {number}: coverage {coverage:.3f})")
+    return None
+
+
+def run_pymeshfix(mesh: trimesh.Trimesh, max_hole_size: int | None = None) -> trimesh.Trimesh:
+    """pymeshfix fill (loops up to ``max_hole_size`` edges) and clean, keeping every component."""
+    tmesh = pymeshfix.PyTMesh()
+    tmesh.set_quiet(1)
+    tmesh.load_array(np.ascontiguousarray(mesh.vertices, dtype=np.float64),
+                     np.ascontiguousarray(mesh.faces, dtype=np.int32))
+    tmesh.fill_small_boundaries(max_hole_size or 0, True)
+    tmesh.clean(10, 3)
+    vertices, faces = tmesh.return_arrays()
+    return trimesh.Trimesh(np.asarray(vertices, dtype=np.float64), np.asarray(faces, dtype=np.int64),
+                           process=False)
+
+
+def _orient_outward(outcome: Outcome) -> None:
+    """Flip closed shells with negative volume unless another shell's box contains theirs."""
+    boxes = [piece.bounds for piece in outcome.pieces]
+    for index, piece in enumerate(outcome.pieces):
+        if not outcome.closed[index] or not is_clean(piece) or piece.volume >= 0:
+            continue
+        inside = any(j != index and (boxes[j][0] <= boxes[index][0]).all()
+                     and (boxes[j][1] >= boxes[index][1]).all() for j in range(len(boxes)))
+        if not inside:
+            piece.invert()
+            outcome.operations.append("fix_inversion")
+
+
+def _remove_intersections(outcome: Outcome, opts: Options) -> None:
+    """Clean self-intersecting closed shells with pymeshfix, then unite overlapping closed shells."""
+    from pipelines.mesh_union import unite_overlapping  # manifold3d only when asked for
+
+    pieces, closed = [], []
+    for piece, ok in zip(outcome.pieces, outcome.closed, strict=True):
+        shells = _split(piece)
+        pieces += shells
+        closed += [ok] * len(shells)
+    outcome.pieces, outcome.closed = pieces, closed
+    for index, piece in enumerate(outcome.pieces):
+        _check_time(opts.deadline, "removing self-intersections")
+        if outcome.closed[index] and _self_intersects(piece):
+            fixed = run_pymeshfix(piece)
+            if len(fixed.faces) and surface_coverage(piece, fixed) >= 1.0 - opts.coverage_loss:
+                outcome.pieces[index] = fixed
+                outcome.operations.append("remove_self_intersections")
+    outcome.pieces, outcome.closed, united = unite_overlapping(outcome.pieces, outcome.closed)
+    if united:
+        outcome.operations.append(f"union({united} shells)")
+
+
+def _self_intersects(mesh: trimesh.Trimesh) -> bool:
+    tmesh = pymeshfix.PyTMesh()
+    tmesh.set_quiet(1)
+    tmesh.load_array(np.ascontiguousarray(mesh.vertices, dtype=np.float64),
+                     np.ascontiguousarray(mesh.faces, dtype=np.int32))
+    return len(tmesh.select_intersecting_triangles()) > 0
+
+
+def _merge(pieces: list[trimesh.Trimesh]) -> trimesh.Trimesh:
+    """Concatenate shells into one mesh, vertex arrays stacked in order."""
+    pieces = [piece for piece in pieces if len(piece.faces)]
+    if not pieces:
+        return trimesh.Trimesh(np.zeros((0, 3)), np.zeros((0, 3), dtype=np.int64), process=False)
+    offsets = np.cumsum([0] + [len(piece.vertices) for piece in pieces[:-1]])
+    vertices = np.vstack([piece.vertices for piece in pieces])
+    pairs = zip(pieces, offsets, strict=True)
+    faces = np.vstack([np.asarray(piece.faces) + offset for piece, offset in pairs])
+    return trimesh.Trimesh(vertices, faces, process=False)
+
+
+def _pick(stats: dict[str, Any]) -> dict[str, Any]:
+    return {key: stats[key] for key in STAT_KEYS}
+
+
+def _report(
+    original: trimesh.Trimesh, repaired: trimesh.Trimesh, before: dict[str, Any], after: dict[str, Any],
+    outcome: Outcome,
+) -> dict[str, Any]:
+    """The JSON-able report of seed 000's shape plus coverage, operations and open surfaces."""
+    coverage = surface_coverage(original, repaired)
+    change = after["volume_cm3"] - before["volume_cm3"]
+    percent = 100.0 * change / abs(before["volume_cm3"]) if abs(before["volume_cm3"]) > 1e-12 else 0.0
+    closed_area = sum(p.area for p, ok in zip(outcome.pieces, outcome.closed, strict=True) if ok)
+    watertight = closed_area / repaired.area if repaired.area > 0 else 0.0
+    return {
+        "original_stats": _pick(before),
+        "repaired_stats": _pick(after),
+        "volume_change_cm3": float(change),
+        "volume_change_percent": float(percent),
+        "holes_filled": int(outcome.holes_filled),
+        "quality_score": _quality(after, watertight, percent, coverage),
+        "coverage": float(coverage),
+        "operations": outcome.operations,
+        "open_surfaces": outcome.open_surfaces,
+        "unchanged": False,
+    }
+
+
+def _quality(after: dict[str, Any], watertight: float, percent: float, coverage: float) -> float:
+    """The documented 0-100 score (module docstring)."""
+    manifold = 1.0 if after["is_manifold"] else 0.0
+    cover = min(1.0, max(0.0, (coverage - 0.90) / 0.10))
+    volume = 1.0 - min(1.0, abs(percent) / 25.0)
+    return round(100.0 * (0.35 * watertight + 0.15 * manifold + 0.35 * cover + 0.15 * volume), 1)

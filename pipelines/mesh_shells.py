@@ -1,0 +1,221 @@
+"""Shells of a triangle mesh and the cheap fixes applied to broken ones.
+
+A *shell* is a set of faces connected through shared edges (any number of faces per edge, so a
+non-manifold edge does not cut a shell in two). A shell is *clean* when every edge is used by
+exactly two of its faces, walked once in each direction (watertight and winding-consistent).
+Everything here is vectorised over ``(m, 3) int`` face arrays except the small union-find used
+for stitching.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import trimesh
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
+from scipy.spatial import cKDTree
+
+from pipelines.mesh_repair_tol import TOL, RepairTol
+
+
+def _edges(faces: np.ndarray, n_vertices: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per directed edge (3m,): the undirected edge id, use count of that id, and +1/-1 direction."""
+    directed = faces[:, [0, 1, 1, 2, 2, 0]].reshape(-1, 2).astype(np.int64)
+    low, high = directed.min(axis=1), directed.max(axis=1)
+    _, edge_id, counts = np.unique(low * np.int64(max(n_vertices, 1)) + high, return_inverse=True,
+                                   return_counts=True)
+    sign = np.where(directed[:, 0] < directed[:, 1], 1, -1)
+    return edge_id.ravel(), counts[edge_id.ravel()], sign
+
+
+def shell_labels(faces: np.ndarray, n_vertices: int) -> np.ndarray:
+    """(m,) int: shell label of each face; faces sharing any edge share a label."""
+    m = len(faces)
+    if m == 0:
+        return np.zeros(0, dtype=np.int64)
+    edge_id, _, _ = _edges(faces, n_vertices)
+    face_of = np.repeat(np.arange(m), 3)
+    order = np.argsort(edge_id, kind="stable")
+    same = edge_id[order][1:] == edge_id[order][:-1]
+    a, b = face_of[order][:-1][same], face_of[order][1:][same]
+    graph = coo_matrix((np.ones(len(a), dtype=np.int8), (a, b)), shape=(m, m))
+    return connected_components(graph, directed=False)[1]
+
+
+def bad_faces(faces: np.ndarray, n_vertices: int) -> np.ndarray:
+    """(m,) bool: faces on a boundary, non-manifold or badly wound edge, or with repeated indices."""
+    if len(faces) == 0:
+        return np.zeros(0, dtype=bool)
+    edge_id, uses, sign = _edges(faces, n_vertices)
+    balance = np.bincount(edge_id, weights=sign)[edge_id]
+    bad_edge = (uses != 2) | (balance != 0)
+    repeated = (faces[:, 0] == faces[:, 1]) | (faces[:, 1] == faces[:, 2]) | (faces[:, 2] == faces[:, 0])
+    return bad_edge.reshape(-1, 3).any(axis=1) | repeated
+
+
+def clean_face_mask(faces: np.ndarray, n_vertices: int) -> tuple[np.ndarray, np.ndarray]:
+    """((m,) bool faces whose whole shell is clean, (m,) int shell labels)."""
+    labels = shell_labels(faces, n_vertices)
+    bad = bad_faces(faces, n_vertices)
+    bad_labels = np.unique(labels[bad])
+    return ~np.isin(labels, bad_labels), labels
+
+
+def is_clean(mesh: trimesh.Trimesh) -> bool:
+    """True when every shell of ``mesh`` is watertight and winding-consistent."""
+    return len(mesh.faces) > 0 and not bad_faces(np.asarray(mesh.faces), len(mesh.vertices)).any()
+
+
+def diagonal(mesh: trimesh.Trimesh) -> float:
+    """Bounding-box diagonal of the vertices ``mesh``'s faces use (1.0 when empty)."""
+    if len(mesh.faces) == 0:
+        return 1.0
+    used = mesh.vertices[np.unique(mesh.faces)]
+    return float(np.linalg.norm(np.ptp(used, axis=0))) or 1.0
+
+
+def cheap_fixes(
+    mesh: trimesh.Trimesh, scale: float, tol: RepairTol = TOL
+) -> tuple[trimesh.Trimesh, list[str]]:
+    """Merge, drop degenerate/duplicate faces, stitch cracks, fix winding; returns (mesh, operations)."""
+    mesh = mesh.copy()
+    ops: list[str] = []
+    before = len(mesh.vertices)
+    mesh.merge_vertices()
+    if len(mesh.vertices) != before:
+        ops.append("merge_vertices")
+    ops += _drop_faces(mesh)
+    welded = stitch_boundary(mesh, tol.stitch_distance * scale)
+    if welded:
+        ops.append(f"stitch({welded})")
+        ops += _drop_faces(mesh)
+    if bad_faces(mesh.faces, len(mesh.vertices)).any():
+        before_faces = mesh.faces.copy()
+        trimesh.repair.fix_winding(mesh)
+        if not np.array_equal(before_faces, mesh.faces):
+            ops.append("fix_winding")
+    mesh, cut = unglue_non_manifold(mesh)
+    if cut:
+        ops.append(f"split_non_manifold_edges({cut})")
+    mesh.remove_unreferenced_vertices()
+    return mesh, ops
+
+
+def _drop_faces(mesh: trimesh.Trimesh) -> list[str]:
+    """Drop degenerate then duplicate faces in place; the operations it applied."""
+    ops = []
+    keep = mesh.nondegenerate_faces()
+    if not keep.all():
+        ops.append(f"remove_degenerate({int((~keep).sum())})")
+        mesh.update_faces(keep)
+    unique = np.zeros(len(mesh.faces), dtype=bool)
+    unique[mesh.unique_faces()] = True
+    if not unique.all():
+        ops.append(f"remove_duplicate({int((~unique).sum())})")
+        mesh.update_faces(unique)
+    return ops
+
+
+def stitch_boundary(mesh: trimesh.Trimesh, distance: float) -> int:
+    """Weld open-boundary vertices closer than ``distance`` in place; returns how many were welded."""
+    if distance <= 0 or len(mesh.faces) == 0:
+        return 0
+    _, uses, _ = _edges(mesh.faces, len(mesh.vertices))
+    directed = mesh.faces[:, [0, 1, 1, 2, 2, 0]].reshape(-1, 2)
+    open_vertices = np.unique(directed[uses == 1])
+    if len(open_vertices) < 2:
+        return 0
+    pairs = cKDTree(mesh.vertices[open_vertices]).query_pairs(distance, output_type="ndarray")
+    if len(pairs) == 0:
+        return 0
+    n = len(open_vertices)
+    graph = coo_matrix((np.ones(len(pairs), dtype=np.int8), (pairs[:, 0], pairs[:, 1])), shape=(n, n))
+    _, group = connected_components(graph, directed=False)
+    first = np.full(group.max() + 1, -1)
+    first[group[::-1]] = open_vertices[::-1]  # lowest vertex index of each group
+    remap = np.arange(len(mesh.vertices))
+    remap[open_vertices] = first[group]
+    welded = int((remap != np.arange(len(remap))).sum())
+    mesh.faces = remap[mesh.faces]
+    return welded
+
+
+def principal_thickness(vertices: np.ndarray) -> float:
+    """Extent of ``(n, 3) float`` points along their direction of least spread."""
+    if len(vertices) < 4:
+        return 0.0
+    centred = vertices - vertices.mean(axis=0)
+    _, _, axes = np.linalg.svd(centred, full_matrices=False)
+    return float(np.ptp(centred @ axes[-1]))
+
+
+def unglue_non_manifold(mesh: trimesh.Trimesh) -> tuple[trimesh.Trimesh, int]:
+    """Cut edges used by more than two faces into manifold pairs; returns (mesh, edges cut).
+
+    Around such an edge the faces are sorted by angle and neighbours whose normals point away
+    from the sector between them (a solid wedge) are paired; unpaired faces keep the edge as a
+    boundary. Corners are then re-joined only across paired or ordinary edges, so solids that
+    touched along an edge or at a vertex come apart into separate watertight shells.
+    """
+    faces = np.asarray(mesh.faces, dtype=np.int64)
+    edge_id, uses, _ = _edges(faces, len(mesh.vertices))
+    if not (uses > 2).any():
+        return mesh, 0
+    half = np.arange(len(edge_id))
+    mate = np.full(len(half), -1)
+    ordinary = np.nonzero(uses == 2)[0]
+    order = ordinary[np.argsort(edge_id[ordinary], kind="stable")]
+    mate[order[0::2]], mate[order[1::2]] = order[1::2], order[0::2]
+    crowded = np.nonzero(uses > 2)[0]
+    groups = np.split(crowded[np.argsort(edge_id[crowded], kind="stable")],
+                      np.nonzero(np.diff(np.sort(edge_id[crowded])))[0] + 1)
+    for group in groups:
+        for a, b in _pair_around_edge(mesh, faces, group):
+            mate[a], mate[b] = b, a
+    return _rebuild_from_corners(mesh, faces, mate), len(groups)
+
+
+def _pair_around_edge(mesh: trimesh.Trimesh, faces: np.ndarray, group: np.ndarray) -> list[tuple[int, int]]:
+    """Pairs of half-edges (ids 3*face+corner) around one crowded edge that bound a solid wedge."""
+    face, corner = group // 3, group % 3
+    start, end = faces[face, corner], faces[face, (corner + 1) % 3]
+    u, v = (start[0], end[0])
+    axis = mesh.vertices[v] - mesh.vertices[u]
+    axis = axis / (np.linalg.norm(axis) or 1.0)
+    wing = mesh.vertices[faces[face, (corner + 2) % 3]] - mesh.vertices[u]
+    wing -= np.outer(wing @ axis, axis)
+    base = wing[0] / (np.linalg.norm(wing[0]) or 1.0)
+    angle = np.arctan2(wing @ np.cross(axis, base), wing @ base)
+    side = np.einsum("ij,ij->i", mesh.face_normals[face], np.cross(axis, wing))
+    forward = start == u
+    ring = list(np.argsort(angle))
+    pairs = []
+    changed = True
+    while changed and len(ring) > 1:
+        changed = False
+        for k in range(len(ring)):
+            i, j = ring[k], ring[(k + 1) % len(ring)]
+            if i != j and side[i] < 0 < side[j] and forward[i] != forward[j]:
+                pairs.append((int(group[i]), int(group[j])))
+                ring = [r for r in ring if r not in (i, j)]
+                changed = True
+                break
+    return pairs
+
+
+def _rebuild_from_corners(mesh: trimesh.Trimesh, faces: np.ndarray, mate: np.ndarray) -> trimesh.Trimesh:
+    """New vertices: corners at one vertex joined through mated half-edges share a vertex."""
+    n = len(mate)
+    glued = np.nonzero(mate >= 0)[0]
+    other = mate[glued]
+    nxt = lambda h: (h // 3) * 3 + (h % 3 + 1) % 3  # noqa: E731
+    # half-edge h runs corner h -> corner nxt(h); its mate runs the other way
+    a = np.concatenate([glued, nxt(glued)])
+    b = np.concatenate([nxt(other), other])
+    graph = coo_matrix((np.ones(len(a), dtype=np.int8), (a, b)), shape=(n, n))
+    _, label = connected_components(graph, directed=False)
+    corner_vertex = faces.ravel()
+    _, first = np.unique(label, return_index=True)
+    vertices = mesh.vertices[corner_vertex[first]]
+    _, new_index = np.unique(label, return_inverse=True)
+    return trimesh.Trimesh(vertices, new_index.reshape(-1, 3), process=False)

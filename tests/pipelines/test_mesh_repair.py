@@ -1,0 +1,208 @@
+"""Tests of the per-shell mesh repair: options, bad inputs and the unchanged-clean guarantee."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import trimesh
+
+from pipelines.errors import InputError, TooComplexError
+from pipelines.limits import Limits
+from pipelines.mesh_coverage import kept_faces, surface_coverage
+from pipelines.mesh_repair import repair_mesh
+from pipelines.mesh_shells import is_clean
+
+
+def _box(offset: tuple[float, float, float] = (0, 0, 0), size: float = 10.0) -> trimesh.Trimesh:
+    box = trimesh.creation.box(extents=(size, size, size))
+    box.apply_translation(offset)
+    return trimesh.Trimesh(box.vertices, box.faces, process=False)
+
+
+def _sphere(offset: tuple[float, float, float] = (0, 0, 0), radius: float = 5.0) -> trimesh.Trimesh:
+    sphere = trimesh.creation.icosphere(subdivisions=3, radius=radius)
+    sphere.apply_translation(offset)
+    return trimesh.Trimesh(sphere.vertices, sphere.faces, process=False)
+
+
+def _without(mesh: trimesh.Trimesh, drop: list[int]) -> trimesh.Trimesh:
+    keep = np.ones(len(mesh.faces), dtype=bool)
+    keep[drop] = False
+    return trimesh.Trimesh(mesh.vertices, mesh.faces[keep], process=False)
+
+
+def _join(*meshes: trimesh.Trimesh) -> trimesh.Trimesh:
+    joined = trimesh.util.concatenate(meshes)
+    return trimesh.Trimesh(joined.vertices, joined.faces, process=False)
+
+
+def _plane(n: int = 6) -> trimesh.Trimesh:
+    grid = np.stack(np.meshgrid(np.arange(n + 1), np.arange(n + 1), indexing="ij"), -1).reshape(-1, 2)
+    vertices = np.column_stack([grid, np.zeros(len(grid))]).astype(float)
+    index = np.arange((n + 1) ** 2).reshape(n + 1, n + 1)
+    a, b, c, d = index[:-1, :-1].ravel(), index[1:, :-1].ravel(), index[1:, 1:].ravel(), index[:-1, 1:].ravel()
+    faces = np.vstack([np.column_stack([a, b, c]), np.column_stack([a, c, d])])
+    return trimesh.Trimesh(vertices, faces, process=False)
+
+
+def _panel() -> trimesh.Trimesh:
+    """A gently curved sheet: one opening about its own size, a deliberate open surface."""
+    plane = _plane()
+    x = plane.vertices[:, 0]
+    vertices = np.column_stack([plane.vertices[:, :2], 0.5 * ((x - 3.0) / 3.0) ** 2])
+    return trimesh.Trimesh(vertices, plane.faces, process=False)
+
+
+def test_clean_input_comes_back_identical() -> None:
+    mesh = _join(_box(), _sphere((30, 0, 0)))
+    result = repair_mesh(mesh)
+    assert result.report["unchanged"] is True
+    assert result.report["operations"] == []
+    assert np.array_equal(result.mesh.vertices, mesh.vertices)
+    assert np.array_equal(result.mesh.faces, mesh.faces)
+    assert result.mesh.vertices is not mesh.vertices
+    assert result.report["quality_score"] == 100.0
+
+
+def test_multi_shell_keeps_clean_shell_and_closes_broken_one() -> None:
+    clean = _sphere((30, 0, 0))
+    mesh = _join(_without(_box(), [0]), clean)
+    result = repair_mesh(mesh)
+    report = result.report
+    assert report["original_stats"]["is_watertight"] is False
+    assert report["repaired_stats"]["is_watertight"] is True
+    assert report["repaired_stats"]["shells"] == 2
+    assert report["holes_filled"] == 1
+    assert kept_faces(clean, result.mesh).all()
+    assert report["coverage"] == pytest.approx(1.0)
+    assert report["repaired_stats"]["volume_cm3"] == pytest.approx((1000 + clean.volume) / 1000, rel=1e-6)
+    json.dumps(report)
+
+
+def test_keep_all_shells_false_keeps_only_largest() -> None:
+    mesh = _join(_box(size=10), _box((40, 0, 0), size=2))
+    result = repair_mesh(mesh, keep_all_shells=False)
+    assert result.report["repaired_stats"]["shells"] == 1
+    assert result.mesh.volume == pytest.approx(1000.0)
+    assert any(op.startswith("keep_largest_shell") for op in result.report["operations"])
+
+
+def test_fill_holes_false_leaves_holes_open() -> None:
+    mesh = _without(_sphere(), [0])
+    result = repair_mesh(mesh, fill_holes=False)
+    assert result.report["repaired_stats"]["is_watertight"] is False
+    assert result.report["repaired_stats"]["holes_count"] == 1
+    assert result.report["holes_filled"] == 0
+
+
+def test_max_hole_size_limits_which_holes_are_filled() -> None:
+    sphere = _sphere()
+    cap = np.nonzero(sphere.triangles_center[:, 2] > 4.0)[0]  # one long loop at the top
+    bottom = int(np.argmin(sphere.triangles_center[:, 2]))  # one three-edge loop at the bottom
+    mesh = _without(sphere, [*list(cap), bottom])
+    loops_before = repair_mesh(mesh, fill_holes=False).report["repaired_stats"]["holes_count"]
+    result = repair_mesh(mesh, max_hole_size=3)
+    assert loops_before == 2
+    assert result.report["holes_filled"] == 1
+    assert result.report["repaired_stats"]["holes_count"] == 1
+    assert repair_mesh(mesh).report["repaired_stats"]["is_watertight"] is True
+
+
+def test_open_surface_is_reported_not_destroyed() -> None:
+    plane = _plane()
+    result = repair_mesh(plane)
+    report = result.report
+    assert len(report["open_surfaces"]) == 1
+    assert report["open_surfaces"][0]["boundary_loops"] == 1
+    assert report["repaired_stats"]["is_watertight"] is False
+    assert len(result.mesh.faces) == len(plane.faces)
+    assert kept_faces(plane, result.mesh).all()
+
+
+def test_aggressive_closes_open_surfaces_that_have_volume() -> None:
+    tube = _panel()
+    gentle = repair_mesh(tube)
+    assert gentle.report["open_surfaces"] and gentle.report["repaired_stats"]["is_watertight"] is False
+    strong = repair_mesh(tube, aggressive=True)
+    assert strong.report["open_surfaces"] == []
+    assert strong.report["repaired_stats"]["is_watertight"] is True
+    assert strong.mesh.volume > 0
+
+
+def test_zero_volume_double_sided_sheet_is_left_alone() -> None:
+    vertices = np.array([[0, 0, 0], [10, 0, 0], [0, 10, 0]], dtype=float)
+    sheet = trimesh.Trimesh(vertices, np.array([[0, 1, 2], [0, 2, 1]]), process=False)
+    result = repair_mesh(sheet)
+    assert result.report["unchanged"] is True
+    assert result.report["repaired_stats"]["volume_cm3"] == pytest.approx(0.0, abs=1e-12)
+
+
+def test_all_degenerate_input_is_an_input_error() -> None:
+    vertices = np.array([[0, 0, 0], [1, 0, 0], [2, 0, 0], [3, 0, 0]], dtype=float)
+    mesh = trimesh.Trimesh(vertices, np.array([[0, 1, 2], [1, 2, 3]]), process=False)
+    with pytest.raises(InputError) as error:
+        repair_mesh(mesh)
+    assert error.value.code == "MESH_DEGENERATE"
+
+
+def test_overlapping_shells_united_only_when_asked() -> None:
+    mesh = _join(_box(), _box((5, 0, 0)))
+    kept = repair_mesh(mesh)
+    assert kept.report["unchanged"] is True and kept.report["repaired_stats"]["shells"] == 2
+    united = repair_mesh(mesh, remove_self_intersections=True)
+    assert united.report["repaired_stats"]["shells"] == 1
+    assert united.report["repaired_stats"]["is_watertight"] is True
+    assert united.mesh.volume == pytest.approx(1500.0, rel=1e-4)
+
+
+def test_self_intersecting_broken_shell_is_closed() -> None:
+    mesh = _join(_without(_box(), [3]), _box((5, 0, 0)))
+    result = repair_mesh(mesh)
+    assert result.report["repaired_stats"]["is_watertight"] is True
+    assert result.report["coverage"] >= 0.99
+
+
+def test_non_manifold_fin_is_repaired() -> None:
+    sphere = _sphere(radius=10.0)
+    a, b = sphere.faces[0][:2]
+    tip = len(sphere.vertices)
+    fin_vertex = (sphere.vertices[a] + sphere.vertices[b]) / 2 * 1.05
+    mesh = trimesh.Trimesh(np.vstack([sphere.vertices, fin_vertex]),
+                           np.vstack([sphere.faces, [[a, b, tip]]]), process=False)
+    result = repair_mesh(mesh)
+    assert result.report["original_stats"]["is_manifold"] is False
+    assert result.report["repaired_stats"]["is_manifold"] is True
+    assert result.report["repaired_stats"]["is_watertight"] is True
+    assert result.report["coverage"] >= 0.99
+
+
+def test_too_many_faces_is_too_complex() -> None:
+    with pytest.raises(TooComplexError) as error:
+        repair_mesh(_sphere(), limits=Limits(max_triangles=100))
+    assert error.value.code == "MESH_TOO_COMPLEX"
+
+
+def test_time_budget_ends_in_too_complex() -> None:
+    with pytest.raises(TooComplexError) as error:
+        repair_mesh(_without(_sphere(), [0]), time_budget_s=1e-9)
+    assert error.value.code == "MESH_TOO_COMPLEX"
+
+
+def test_progress_reports_shells_in_order() -> None:
+    seen: list[tuple[int, str]] = []
+    repair_mesh(_join(_without(_box(), [0]), _without(_sphere((30, 0, 0)), [0])),
+                progress=lambda pct, msg: seen.append((pct, msg)))
+    percents = [pct for pct, _ in seen]
+    assert percents == sorted(percents) and percents[-1] == 100
+    messages = " | ".join(msg for _, msg in seen)
+    assert "repairing shell 2 of 2" in messages and "merging" in messages
+
+
+def test_coverage_sees_lost_surface() -> None:
+    box = _box()
+    half = _without(box, list(range(6)))
+    assert surface_coverage(box, box) == 1.0
+    assert surface_coverage(box, half) == pytest.approx(0.5, abs=0.03)
+    assert is_clean(box) and not is_clean(half)
