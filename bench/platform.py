@@ -1,0 +1,187 @@
+"""Platform overhead: Meshmill analyze jobs vs a bare Celery no-op, same Redis, same run.
+
+    python -m bench.platform [--jobs 500] [--burst 2000]
+
+Starts a real stack (API over HTTP, a prefork worker with 2 processes, beat) on the Redis
+broker with PostgreSQL jobs and local file storage, and a bare Celery app on another Redis
+database with its own 2-process worker. Measures:
+
+- latency: submit -> succeeded for ``--jobs`` sequential small analyze jobs (client side,
+  polling every 1 ms, and server side from the job row), against a bare ``noop.delay().get()``;
+- throughput: ``--jobs`` analyze jobs submitted at once (8 client threads) until all succeeded,
+  against ``--burst`` bare no-op tasks sent at once until all results are in.
+
+Writes ``bench/results/platform.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
+from pathlib import Path
+
+import httpx
+
+from tests.stack import REDIS_URL, Stack, base_env, create_database, drop_database, free_port
+
+REPO = Path(__file__).resolve().parents[1]
+RESULTS = REPO / "bench" / "results" / "platform.json"
+CUBE = (REPO / "tests" / "data" / "sample_cube.stl").read_bytes()
+NOOP_BROKER = REDIS_URL.rsplit("/", 1)[0] + "/14"
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def summary_ms(values: list[float]) -> dict[str, float]:
+    return {"p50_ms": round(pct(values, 0.5) * 1000, 2), "p95_ms": round(pct(values, 0.95) * 1000, 2),
+            "mean_ms": round(statistics.fmean(values) * 1000, 2), "n": len(values)}
+
+
+# ---------------------------------------------------------------- bare Celery
+
+
+def bare_celery(jobs: int, burst: int) -> dict:
+    import redis
+
+    redis.Redis.from_url(NOOP_BROKER).flushdb()
+    worker = subprocess.Popen([sys.executable, "-m", "celery", "-A", "bench.noop_app", "worker", "-c", "2",
+                               "-P", "prefork", "--loglevel", "WARNING", "-n", "noop@%h"], cwd=REPO,
+                              env={**os.environ, "NOOP_BROKER": NOOP_BROKER},
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        from bench.noop_app import app, noop
+
+        app.conf.broker_url = app.conf.result_backend = NOOP_BROKER
+        noop.delay().get(timeout=60)  # warm up: worker ready
+        for _ in range(50):
+            noop.delay().get(timeout=10)
+        latencies = []
+        for _ in range(jobs):
+            start = time.perf_counter()
+            noop.delay().get(timeout=10)
+            latencies.append(time.perf_counter() - start)
+        start = time.perf_counter()
+        results = [noop.delay() for _ in range(burst)]
+        for result in results:
+            result.get(timeout=120)
+        elapsed = time.perf_counter() - start
+        return {"latency": summary_ms(latencies), "burst": {"tasks": burst, "seconds": round(elapsed, 3),
+                                                            "per_second": round(burst / elapsed, 1)}}
+    finally:
+        worker.terminate()
+        worker.wait(30)
+
+
+# ---------------------------------------------------------------- Meshmill
+
+
+def start_stack(home: Path) -> tuple[Stack, str]:
+    import redis
+
+    redis.Redis.from_url(REDIS_URL).flushdb()
+    db_name = f"meshmill_bench_{int(time.time())}"
+    port = free_port()
+    env = base_env(home, port, MESHMILL_BROKER_URL=REDIS_URL, MESHMILL_DATABASE_URL=create_database(db_name),
+                   MESHMILL_LOG_LEVEL="WARNING", MESHMILL_PROGRESS_INTERVAL="0.5",
+                   MESHMILL_HEARTBEAT_SECONDS="5", MESHMILL_LEASE_SECONDS="30", MESHMILL_SWEEP_SECONDS="10")
+    stack = Stack("bench", home, env, port)
+    stack.start()
+    return stack, db_name
+
+
+def submit(client: httpx.Client) -> tuple[str, float]:
+    start = time.perf_counter()
+    response = client.post("/mesh/analyze", files={"file": ("cube.stl", CUBE)})
+    response.raise_for_status()
+    return response.json()["id"], start
+
+
+def wait_done(client: httpx.Client, job_id: str) -> dict:
+    while True:
+        job = client.get(f"/jobs/{job_id}").json()
+        if job["state"] in ("succeeded", "failed", "dead"):
+            return job
+        time.sleep(0.001)
+
+
+def server_seconds(job: dict) -> float:
+    created = datetime.fromisoformat(job["created_at"].replace("Z", "+00:00"))
+    finished = datetime.fromisoformat(job["finished_at"].replace("Z", "+00:00"))
+    return (finished - created).total_seconds()
+
+
+def meshmill(stack: Stack, jobs: int) -> dict:
+    key = stack.new_key("bench")
+    with stack.client(key["api_key"]) as client:
+        for _ in range(20):
+            wait_done(client, submit(client)[0])
+        client_side, server_side, failed = [], [], 0
+        for _ in range(jobs):
+            job_id, start = submit(client)
+            job = wait_done(client, job_id)
+            client_side.append(time.perf_counter() - start)
+            server_side.append(server_seconds(job))
+            failed += job["state"] != "succeeded"
+        burst = burst_meshmill(stack, key["api_key"], jobs)
+    return {"latency_client": summary_ms(client_side), "latency_server": summary_ms(server_side),
+            "failed": failed, "burst": burst}
+
+
+def burst_meshmill(stack: Stack, token: str, jobs: int) -> dict:
+    def one(_i: int) -> str:
+        with stack.client(token) as client:
+            return submit(client)[0]
+
+    start = time.perf_counter()
+    with ThreadPoolExecutor(8) as pool:
+        ids = list(pool.map(one, range(jobs)))
+    submitted = time.perf_counter() - start
+    with stack.client(token) as client:
+        for job_id in ids:
+            wait_done(client, job_id)
+        elapsed = time.perf_counter() - start
+        states = [client.get(f"/jobs/{i}").json()["state"] for i in ids]
+    return {"jobs": jobs, "submit_seconds": round(submitted, 3), "seconds": round(elapsed, 3),
+            "per_second": round(jobs / elapsed, 1), "succeeded": states.count("succeeded")}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--jobs", type=int, default=500)
+    parser.add_argument("--burst", type=int, default=2000)
+    args = parser.parse_args()
+    bare = bare_celery(args.jobs, args.burst)
+    with tempfile.TemporaryDirectory(prefix="meshmill-bench-") as tmp:
+        stack, db_name = start_stack(Path(tmp))
+        try:
+            ours = meshmill(stack, args.jobs)
+        finally:
+            stack.stop()
+            drop_database(db_name)
+    out = {
+        "bench": "platform", "broker": "redis", "database": "postgresql", "storage": "local",
+        "worker": "prefork, 2 processes", "bare_celery": bare, "meshmill": ours,
+        "ratios": {
+            "latency_p50_client": round(ours["latency_client"]["p50_ms"] / bare["latency"]["p50_ms"], 2),
+            "latency_p50_server": round(ours["latency_server"]["p50_ms"] / bare["latency"]["p50_ms"], 2),
+            "throughput_vs_bare_burst": round(ours["burst"]["per_second"] / bare["burst"]["per_second"], 3),
+        },
+    }
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(out, indent=2) + "\n")
+    print(json.dumps(out, indent=2))
+
+
+if __name__ == "__main__":
+    main()
