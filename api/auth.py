@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 import uuid
 from functools import wraps
 
@@ -23,13 +24,33 @@ def current_key() -> ApiKey:
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise ApiError(401, "UNAUTHORIZED", "send 'Authorization: Bearer <api key>'")
-        with connections.transaction() as conn:
-            key = jobstore.find_api_key(conn, token.strip())
+        key = _lookup(token.strip())
         if key is None:
             raise ApiError(401, "UNAUTHORIZED", "unknown or revoked API key")
         g.api_key = key
         structlog.contextvars.bind_contextvars(api_key_id=key.id)
     return g.api_key
+
+
+_CACHE_SECONDS = 5.0
+_cache: dict[str, tuple[float, ApiKey | None]] = {}
+
+
+def _lookup(token: str) -> ApiKey | None:
+    """Key by token, cached briefly per process: one DB round trip saved per request.
+
+    A revoked key stops working within ``_CACHE_SECONDS``.
+    """
+    now = time.monotonic()
+    hit = _cache.get(token)
+    if hit is not None and now - hit[0] < _CACHE_SECONDS:
+        return hit[1]
+    with connections.transaction() as conn:
+        key = jobstore.find_api_key(conn, token)
+    if len(_cache) > 10_000:
+        _cache.clear()
+    _cache[token] = (now, key)
+    return key
 
 
 def owner_filter() -> str | None:

@@ -37,8 +37,11 @@ def create_job(domain: str, operation: str, params: dict[str, Any], stored: Stor
     done = submit(new)
     if not done.created:
         _check_same_request(done.job, new)
-    with connections.transaction() as conn:
-        body = present_job(conn, done.job)
+    if done.job["state"] == "queued":
+        body = present_job(None, done.job)
+    else:
+        with connections.transaction() as conn:
+            body = present_job(conn, done.job)
     headers = {"Location": f"/api/v1/jobs/{done.job['id']}"}
     if not done.created:
         headers["Idempotent-Replayed"] = "true"

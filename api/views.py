@@ -11,9 +11,10 @@ from tasks.jobview import job_view
 from tasks.settings import get_settings
 
 
-def present_job(conn: Connection, row: RowMapping) -> dict[str, Any]:
+def present_job(conn: Connection | None, row: RowMapping) -> dict[str, Any]:
+    """The job view; ``conn`` None means the job has no artifacts yet (just queued)."""
     settings = get_settings()
-    arts = jobstore.list_artifacts(conn, row["id"])
+    arts = jobstore.list_artifacts(conn, row["id"]) if conn is not None else []
     view = job_view(row, arts, settings.public_url)
     storage = connections.storage()
     for art, item in zip(arts, view["artifacts"], strict=True):

@@ -7,6 +7,8 @@ How it works:
 1. Guards: more faces than ``limits.max_triangles`` -> ``TooComplexError("MESH_TOO_COMPLEX")``.
 2. An input whose every shell is watertight and winding-consistent comes back unchanged: the
    very same vertex and face arrays (copied), not even reordered; its volume sign is not touched.
+   This check is one sort of the edge list (``mesh_shells.clean_summary``), which also yields the
+   report's figures, so a clean input costs no more than that.
 3. Otherwise faces are split into clean shells (passed through untouched) and broken ones. The
    broken part gets the cheap fixes of ``mesh_shells.cheap_fixes`` (merge vertices, drop
    degenerate/duplicate faces, stitch cracks, fix winding) and is split into shells again. Each
@@ -55,12 +57,13 @@ import trimesh
 
 from pipelines.errors import InputError, TooComplexError
 from pipelines.limits import LIMITS, Limits
-from pipelines.mesh_analysis import analyze_mesh
+from pipelines.mesh_analysis import UNIT_TO_CM3, analyze_mesh
 from pipelines.mesh_coverage import surface_coverage
 from pipelines.mesh_holes import boundary_loops, fill_loops, loop_area
 from pipelines.mesh_repair_tol import TOL
 from pipelines.mesh_shells import (
     cheap_fixes,
+    clean_summary,
     clean_face_mask,
     diagonal,
     is_clean,
@@ -129,14 +132,16 @@ def repair_mesh(
     limits: Limits = LIMITS,
 ) -> RepairResult:
     """Repair ``mesh`` shell by shell (see the module docstring); ``mesh`` is not modified."""
-    _check_input(mesh, max_hole_size, time_budget_s, limits)
+    _check_input(mesh, max_hole_size, time_budget_s, units, limits)
     deadline = time.monotonic() + time_budget_s
     progress(5, "analysing mesh")
+    if not remove_self_intersections:
+        summary = clean_summary(mesh.vertices, mesh.faces)
+        if summary is not None and (keep_all_shells or summary[0] == 1):
+            progress(100, "done: mesh already clean")
+            return _unchanged(mesh, _clean_stats(*summary, units))
     before = analyze_mesh(mesh, units=units)
     work, outcome = _select_shells(mesh, keep_all_shells)
-    if outcome.operations == [] and is_clean(mesh) and not remove_self_intersections:
-        progress(100, "done: mesh already clean")
-        return _unchanged(mesh, before)
     opts = Options(aggressive, fill_holes, max_hole_size, deadline, diagonal(mesh), float(mesh.area))
     _repair_shells(work, opts, outcome, progress)
     if remove_self_intersections:
@@ -153,7 +158,9 @@ def repair_mesh(
     return RepairResult(repaired, report)
 
 
-def _check_input(mesh: trimesh.Trimesh, max_hole_size: int | None, budget: float, limits: Limits) -> None:
+def _check_input(
+    mesh: trimesh.Trimesh, max_hole_size: int | None, budget: float, units: str, limits: Limits
+) -> None:
     """Reject empty, oversized or badly parameterised requests before any work."""
     if len(mesh.faces) == 0:
         raise InputError("MESH_EMPTY", "The mesh has no faces.")
@@ -168,6 +175,9 @@ def _check_input(mesh: trimesh.Trimesh, max_hole_size: int | None, budget: float
                          {"max_hole_size": max_hole_size})
     if budget <= 0:
         raise InputError("INVALID_PARAMETER", "time_budget_s must be positive.", {"time_budget_s": budget})
+    if units not in UNIT_TO_CM3:
+        raise InputError("INVALID_UNITS", f"Unknown units {units!r}.",
+                         {"units": units, "allowed": list(UNIT_TO_CM3)})
 
 
 def _check_time(deadline: float, where: str) -> None:
@@ -187,6 +197,12 @@ def _select_shells(mesh: trimesh.Trimesh, keep_all: bool) -> tuple[trimesh.Trime
     area = np.bincount(labels, weights=mesh.area_faces)
     outcome.operations.append(f"keep_largest_shell(dropped {len(area) - 1})")
     return _submesh(mesh, labels == int(area.argmax())), outcome
+
+
+def _clean_stats(shells: int, volume: float, units: str) -> dict[str, Any]:
+    """``analyze_mesh``'s figures that the report uses, for a mesh whose every shell is clean."""
+    return {"volume_cm3": volume * UNIT_TO_CM3[units], "holes_count": 0, "is_watertight": True,
+            "is_manifold": True, "shells": shells}
 
 
 def _unchanged(mesh: trimesh.Trimesh, stats: dict[str, Any]) -> RepairResult:

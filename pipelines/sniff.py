@@ -68,8 +68,7 @@ def _sniff_text(head: bytes) -> str | None:
         except UnicodeDecodeError:
             return None
     stripped = text.lstrip("\ufeff \t\r\n")
-    upper = stripped[:64].upper()
-    if upper.startswith("ISO-10303-21"):
+    if _skip_c_comments(stripped)[:64].upper().startswith("ISO-10303-21"):
         return "step"
     if stripped.startswith(("OFF", "COFF", "NOFF", "STOFF")) and stripped[:6].split()[0].endswith("OFF"):
         return "off"
@@ -78,6 +77,16 @@ def _sniff_text(head: bytes) -> str | None:
     if _looks_like_obj(stripped):
         return "obj"
     return None
+
+
+def _skip_c_comments(text: str) -> str:
+    """The text after any leading ``/* ... */`` comments and whitespace (STEP allows them first)."""
+    while text.startswith("/*"):
+        end = text.find("*/", 2)
+        if end < 0:
+            return ""
+        text = text[end + 2:].lstrip(" \t\r\n")
+    return text
 
 
 def _looks_like_obj(text: str) -> bool:

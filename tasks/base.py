@@ -59,7 +59,7 @@ class StepContext:
     job: RowMapping
     owner: str
     task: JobTask
-    _last_write: float = 0.0
+    _last_write: float = field(default_factory=time.monotonic)  # the claim just wrote the row
     _pending: tuple[int, str] | None = None
     _stop: threading.Event = field(default_factory=threading.Event)
     canceled: bool = False
@@ -94,13 +94,12 @@ class StepContext:
                                           lease_seconds=settings.lease_seconds)
             if state == State.RUNNING:
                 jobstore.add_event(conn, self.job_id, "job.progress", State.RUNNING, pct, message)
-                row = jobstore.get_job(conn, self.job_id)
         if state is None:
             raise LeaseLost()
         if state != State.RUNNING:
             self.canceled = True
             raise JobCanceled()
-        notify(row, "job.progress")
+        notify({**self.job, "state": state, "progress": pct, "message": message}, "job.progress")
 
     def save_artifact(self, name: str, data: bytes, media_type: str) -> str:
         """Store an artifact under ``artifacts/<job>/<name>`` and record it (idempotent)."""

@@ -339,20 +339,28 @@ def insert_job(conn: Connection, new: NewJob, *, lease_seconds: float) -> RowMap
         lease_expires_at=None, idempotency_key=new.idempotency_key, reuse_key=new.reuse_key,
         callback_url=new.callback_url,
         request_id=new.request_id, created_at=now, updated_at=now)
-    if new.idempotency_key:
-        existing = find_by_idempotency_key(conn, new.owner_key_id, new.idempotency_key)
-        if existing is not None:
-            raise DuplicateJob(existing)
+    insert = jobs.insert().values(**values).returning(*jobs.c)
+    if not new.idempotency_key:
+        row = conn.execute(insert).mappings().one()
+    else:
+        row = _insert_idempotent(conn, insert, new)
+    add_event(conn, job_id, "job.queued", State.QUEUED, 0, "queued", at=now)
+    return row
+
+
+def _insert_idempotent(conn: Connection, insert: sa.Insert, new: NewJob) -> RowMapping:
+    """Insert under a savepoint; a concurrent twin's unique-key conflict becomes DuplicateJob."""
+    existing = find_by_idempotency_key(conn, new.owner_key_id, new.idempotency_key or "")
+    if existing is not None:
+        raise DuplicateJob(existing)
     try:
         with conn.begin_nested():
-            conn.execute(jobs.insert().values(**values))
+            return conn.execute(insert).mappings().one()
     except sa.exc.IntegrityError:
         existing = find_by_idempotency_key(conn, new.owner_key_id, new.idempotency_key or "")
         if existing is None:
             raise
         raise DuplicateJob(existing) from None
-    add_event(conn, job_id, "job.queued", State.QUEUED, 0, "queued", at=now)
-    return get_job(conn, job_id)
 
 
 def find_by_idempotency_key(conn: Connection, owner: str, key: str) -> str | None:
@@ -423,13 +431,10 @@ def transition(conn: Connection, job_id: str, target: State, *, expect: Iterable
     query = jobs.update().where(jobs.c.id == job_id, jobs.c.state.in_([s.value for s in sources]))
     if held_by is not None:
         query = query.where(jobs.c.lease_owner == held_by)
-    res = conn.execute(query.values(state=target.value, **values))
-    if res.rowcount != 1:
-        row = get_job(conn, job_id)
-        current = row["state"] if row else "missing"
+    row = conn.execute(query.values(state=target.value, **values).returning(*jobs.c)).mappings().first()
+    if row is None:
+        current = conn.execute(sa.select(jobs.c.state).where(jobs.c.id == job_id)).scalar() or "missing"
         raise IllegalTransition(f"job {job_id}: {current} -> {target.value} refused")
-    row = get_job(conn, job_id)
-    assert row is not None
     return row
 
 
@@ -441,16 +446,13 @@ def claim(conn: Connection, job_id: str, step: str, owner: str, *, lease_seconds
     """
     now = utcnow()
     free = sa.or_(jobs.c.lease_owner.is_(None), jobs.c.lease_expires_at < now)
-    res = conn.execute(jobs.update().where(
+    return conn.execute(jobs.update().where(
         jobs.c.id == job_id, jobs.c.step == step,
         jobs.c.state.in_([State.QUEUED.value, State.RUNNING.value]), free,
     ).values(state=State.RUNNING.value, lease_owner=owner,
              lease_expires_at=now + timedelta(seconds=lease_seconds),
              attempts=jobs.c.attempts + 1, updated_at=now,
-             started_at=sa.func.coalesce(jobs.c.started_at, now)))
-    if res.rowcount != 1:
-        return None
-    return get_job(conn, job_id)
+             started_at=sa.func.coalesce(jobs.c.started_at, now)).returning(*jobs.c)).mappings().first()
 
 
 def renew_lease(conn: Connection, job_id: str, owner: str, *, lease_seconds: float) -> str | None:

@@ -53,6 +53,14 @@ def test_step_and_png() -> None:
     assert _sniff(b"\x89PNG\r\n\x1a\n" + b"\0" * 64) == "png"
 
 
+def test_step_after_leading_comments() -> None:
+    head = b"ISO-10303-21;\nHEADER;\nFILE_SCHEMA(('AUTOMOTIVE_DESIGN'));\n"
+    assert _sniff(b"/* written by hand:\n OPEN_SHELL */\n" + head) == "step"
+    assert _sniff(b"\xef\xbb\xbf /* a */ /* b */\r\n" + head) == "step"
+    assert _sniff(b"/* never closed ISO-10303-21;\n") is None
+    assert _sniff(b"/* a comment */\nhello world\n") is None
+
+
 @pytest.mark.parametrize("data", [b"", b"hello world\n", b"\0\1\2\3" * 100, b"OFFICE party\n",
                                   b"solid but nothing else\n"])
 def test_junk_is_unknown(data: bytes) -> None:
