@@ -38,6 +38,8 @@ if _s.embedded_broker:
 else:
     # Redis redelivers unacked messages only after this; keep it above the longest hard limit
     broker_transport_options = {"visibility_timeout": max(3600, _s.hard_time_limit * 2)}
+    if _s.broker_prefix:
+        broker_transport_options["global_keyprefix"] = _s.broker_prefix
 
 # The job row is the source of truth: no result backend.
 task_ignore_result = True

@@ -9,7 +9,7 @@ from marshmallow import fields, validate
 from api.auth import require_key
 from api.schemas import JobCreateForm, JobSchema, UploadSchema
 from api.submission import create_job
-from api.uploads import receive
+from api.uploads import multipart_body, receive
 from pipelines.sniff import MESH_FORMATS
 
 blp = Blueprint("mesh", __name__, url_prefix="/api/v1/mesh", description="Triangle meshes (seed 000)")
@@ -17,16 +17,17 @@ blp = Blueprint("mesh", __name__, url_prefix="/api/v1/mesh", description="Triang
 UNITS = ["mm", "cm", "m", "in", "ft"]
 
 
-class AnalyzeForm(JobCreateForm):
+class MeshAnalyzeForm(JobCreateForm):
     units = fields.String(load_default="mm", validate=validate.OneOf(UNITS),
                           metadata={"description": "model units, for volume_cm3"})
 
 
 @blp.route("/analyze")
 class Analyze(MethodView):
+    @multipart_body(MeshAnalyzeForm)
     @require_key
     @blp.arguments(UploadSchema, location="files")
-    @blp.arguments(AnalyzeForm, location="form")
+    @blp.arguments(MeshAnalyzeForm, location="form")
     @blp.response(202, JobSchema)
     def post(self, files, form):
         """Analyse a mesh (STL, OBJ, PLY, OFF, 3MF, GLB): topology, volume, holes, recommendations."""

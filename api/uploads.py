@@ -12,6 +12,8 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from flask_smorest import Blueprint
+from marshmallow import Schema, fields
 from werkzeug.datastructures import FileStorage
 
 from api.errors import ApiError
@@ -89,3 +91,27 @@ def detect_format(head: bytes, size: int, path: Path) -> str:
             return "zip"
         return "3mf" if "3d/3dmodel.model" in names else "zip"
     return fmt
+
+
+def multipart_body(form_schema: type[Schema], *, json_schema: type[Schema] | None = None, file_required=True):
+    """Document one request body: multipart/form-data (the form fields plus a binary ``file``),
+    and optionally application/json.
+
+    flask-smorest documents only the first body location of stacked ``@blp.arguments`` and
+    lists the others as OAS 2 ``formData`` parameters; they are parsed all the same. Put this
+    decorator above the ``@blp.arguments`` of an upload view.
+    """
+    upload = form_schema.from_dict(  # a subclass: the form fields plus the file part
+        {"file": fields.Raw(required=file_required, metadata={"type": "string", "format": "binary"})},
+        name=f"{form_schema.__name__}Upload")
+    content: dict = {"multipart/form-data": {"schema": upload}}
+    if json_schema is not None:
+        content["application/json"] = {"schema": json_schema}
+
+    def decorate(view):
+        view = Blueprint.doc(requestBody={"required": True, "content": content})(view)
+        params = view._apidoc.get("arguments", {}).get("parameters", [])
+        params[:] = [p for p in params if p["in"] == "json" and json_schema is not None]
+        return view
+
+    return decorate

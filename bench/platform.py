@@ -87,13 +87,11 @@ def bare_celery(jobs: int, burst: int) -> dict:
 
 
 def start_stack(home: Path) -> tuple[Stack, str]:
-    import redis
-
-    redis.Redis.from_url(REDIS_URL).flushdb()
     db_name = f"meshmill_bench_{int(time.time())}"
     port = free_port()
     env = base_env(home, port, MESHMILL_BROKER_URL=REDIS_URL, MESHMILL_DATABASE_URL=create_database(db_name),
-                   MESHMILL_LOG_LEVEL="WARNING", MESHMILL_PROGRESS_INTERVAL="0.5",
+                   MESHMILL_LOG_LEVEL="WARNING",
+                   MESHMILL_BROKER_PREFIX=f"bench-{int(time.time())}:", MESHMILL_PROGRESS_INTERVAL="0.5",
                    MESHMILL_HEARTBEAT_SECONDS="5", MESHMILL_LEASE_SECONDS="30", MESHMILL_SWEEP_SECONDS="10")
     stack = Stack("bench", home, env, port)
     stack.start()

@@ -21,6 +21,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy.exc
@@ -54,13 +55,20 @@ class LeaseLost(Exception):
 
 @dataclass
 class StepContext:
-    """What a step sees: its job, input, parameters, progress and artifact writer."""
+    """What a step sees: its job, input, parameters, progress and artifact writer.
+
+    Progress is coalesced: at most one row write (and webhook) per ``progress_interval``.
+    Reports held back in between are not lost: the heartbeat writes them while the step
+    runs, and the step's outcome writes the rest as events in its own transaction, so
+    the history keeps every step a pipeline reported.
+    """
 
     job: RowMapping
     owner: str
     task: JobTask
     _last_write: float = field(default_factory=time.monotonic)  # the claim just wrote the row
-    _pending: tuple[int, str] | None = None
+    _held: list[tuple[int, str, datetime]] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
     _stop: threading.Event = field(default_factory=threading.Event)
     canceled: bool = False
 
@@ -76,30 +84,47 @@ class StepContext:
         return connections.storage().get_bytes(self.job["input_key"])
 
     def progress(self, pct: int, message: str) -> None:
-        """Pipeline progress callback: coalesced writes to row, events and webhook."""
+        """Pipeline progress callback (0-99; the outcome sets 100)."""
         if self.canceled:
             raise JobCanceled()
-        pct = max(0, min(99, int(pct)))
-        now = time.monotonic()
-        if now - self._last_write < get_settings().progress_interval:
-            self._pending = (pct, message)
-            return
-        self._write_progress(pct, message)
+        with self._lock:
+            self._held.append((max(0, min(99, int(pct))), message, jobstore.utcnow()))
+            due = time.monotonic() - self._last_write >= get_settings().progress_interval
+        if due:
+            self.flush_progress()
 
-    def _write_progress(self, pct: int, message: str) -> None:
-        self._last_write, self._pending = time.monotonic(), None
+    def take_held(self) -> list[tuple[int, str, datetime]]:
+        """Reports not yet written; the caller writes them as events."""
+        with self._lock:
+            held, self._held = self._held, []
+            self._last_write = time.monotonic()
+        return held
+
+    def flush_progress(self) -> None:
+        """Write held reports: the latest to the row and webhook, all of them as events."""
+        held = self.take_held()
+        if not held:
+            return
+        pct, message, _ = held[-1]
         settings = get_settings()
         with connections.transaction() as conn:
             state = jobstore.set_progress(conn, self.job_id, self.owner, pct, message,
                                           lease_seconds=settings.lease_seconds)
             if state == State.RUNNING:
-                jobstore.add_event(conn, self.job_id, "job.progress", State.RUNNING, pct, message)
+                add_progress_events(conn, self.job_id, held)
         if state is None:
             raise LeaseLost()
         if state != State.RUNNING:
             self.canceled = True
             raise JobCanceled()
         notify({**self.job, "state": state, "progress": pct, "message": message}, "job.progress")
+
+    def record(self, events: list[tuple[str, str, dict[str, Any] | None]]) -> None:
+        """Append domain events ``(type, message, data)`` to the job's history in one transaction."""
+        progress = int(self.job["progress"] or 0)
+        with connections.transaction() as conn:
+            for type_, message, data in events:
+                jobstore.add_event(conn, self.job_id, type_, State.RUNNING, progress, message, data)
 
     def save_artifact(self, name: str, data: bytes, media_type: str) -> str:
         """Store an artifact under ``artifacts/<job>/<name>`` and record it (idempotent)."""
@@ -113,6 +138,13 @@ class StepContext:
         """Renew the lease until the step ends; notice cancellation."""
         settings = get_settings()
         while not self._stop.wait(settings.heartbeat_seconds):
+            try:
+                self.flush_progress()
+            except (JobCanceled, LeaseLost):
+                self.canceled = True
+                return
+            except sqlalchemy.exc.SQLAlchemyError as exc:
+                log.warning("progress.flush_failed", error=str(exc))
             try:
                 with connections.transaction() as conn:
                     state = jobstore.renew_lease(conn, self.job_id, self.owner,
@@ -194,11 +226,13 @@ class JobTask(Task):
         steps: list[str] = ctx.job["steps"]
         index = steps.index(self.name)
         if index == len(steps) - 1:
-            lifecycle.succeed(ctx.job_id, ctx.owner, result or {})
+            lifecycle.succeed(ctx.job_id, ctx.owner, result or {},
+                              before=lambda conn: add_progress_events(conn, ctx.job_id, ctx.take_held()))
             return
         settings = get_settings()
         pct = int(100 * (index + 1) / len(steps))
         with connections.transaction() as conn:
+            add_progress_events(conn, ctx.job_id, ctx.take_held())
             moved = jobstore.hand_off(conn, ctx.job_id, ctx.owner, steps[index + 1], progress=pct,
                                       message=f"{self.name.rsplit('.', 1)[-1]} done",
                                       lease_seconds=settings.lease_seconds)
@@ -225,6 +259,11 @@ class JobTask(Task):
         backoff = get_exponential_backoff_interval(factor=30, retries=0, maximum=settings.retry_backoff_max)
         lifecycle.bury(ctx.job_id, task_name=self.name, error_class=ErrorClass.TRANSIENT, code=code,
                        message=message, owner=ctx.owner, retry_in=backoff)
+
+
+def add_progress_events(conn, job_id: str, held: list[tuple[int, str, datetime]]) -> None:
+    for pct, message, at in held:
+        jobstore.add_event(conn, job_id, "job.progress", State.RUNNING, pct, message, at=at)
 
 
 def job_step(name: str, *, too_complex_code: str = "JOB_TOO_COMPLEX", **options: Any):

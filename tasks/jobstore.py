@@ -296,9 +296,12 @@ class NewJob:
     reuse_key: str | None = None
 
 
-def reuse_key(domain: str, operation: str, input_key: str | None, params: dict[str, Any]) -> str:
-    """Identical input plus identical parameters: the key under which a result may be reused."""
-    canonical = json.dumps([domain, operation, input_key, params], sort_keys=True, separators=(",", ":"))
+def reuse_key(owner: str, domain: str, operation: str, input_key: str | None, params: dict[str, Any]) -> str:
+    """Identical input plus identical parameters, per API key: the key under which a result may be reused.
+
+    Scoped to the key so one tenant never learns of (or gets the job id of) another's upload.
+    """
+    canonical = json.dumps([owner, domain, operation, input_key, params], sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 

@@ -4,10 +4,12 @@ re-drive go through these functions."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
 import structlog
+from sqlalchemy.engine import Connection
 
 from tasks import connections, jobstore
 from tasks.jobstore import ErrorClass, State
@@ -20,9 +22,15 @@ EVENT_FOR_STATE = {State.SUCCEEDED: "job.succeeded", State.FAILED: "job.failed",
                    State.CANCELED: "job.canceled"}
 
 
-def succeed(job_id: str, owner: str, result: dict[str, Any], message: str = "done") -> None:
-    """Finish a job's last step with its result (artifacts are already recorded)."""
+def succeed(job_id: str, owner: str, result: dict[str, Any], message: str = "done",
+            before: Callable[[Connection], None] | None = None) -> None:
+    """Finish a job's last step with its result (artifacts are already recorded).
+
+    ``before`` writes more in the same transaction (the step's held progress events).
+    """
     with connections.transaction() as conn:
+        if before is not None:
+            before(conn)
         row = jobstore.transition(conn, job_id, State.SUCCEEDED, expect=[State.RUNNING], held_by=owner,
                                   result=result, progress=100, message=message)
         jobstore.add_event(conn, job_id, "job.succeeded", State.SUCCEEDED, 100, message)

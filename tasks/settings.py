@@ -32,6 +32,7 @@ class Settings:
     database_url: str = ""
     storage_url: str = ""
     redis_url: str = ""
+    broker_prefix: str = ""  # Redis broker: prefix every key, so environments can share one Redis
     s3_endpoint_url: str = ""
     s3_region: str = "us-east-1"
     public_url: str = "http://127.0.0.1:8000"
@@ -49,6 +50,7 @@ class Settings:
     # progress: coalesce row/event/webhook writes to at most one per interval
     progress_interval: float = 0.5
     # webhooks
+    fetch_timeout: float = 30.0  # image_url and other fetched inputs: whole fetch, redirects included
     webhook_timeout: float = 5.0
     webhook_max_retries: int = 8
     url_allowlist: tuple[str, ...] = field(default_factory=tuple)

@@ -62,7 +62,8 @@ def submit(new: NewJob) -> Submitted:
     settings = get_settings()
     op = get_operation(new.domain, new.operation)
     if op.reuse_seconds:
-        new.reuse_key = jobstore.reuse_key(new.domain, new.operation, new.input_key, new.params)
+        new.reuse_key = jobstore.reuse_key(new.owner_key_id, new.domain, new.operation, new.input_key,
+                                          new.params)
     try:
         with connections.transaction() as conn:
             row = jobstore.insert_job(conn, new, lease_seconds=settings.lease_seconds)

@@ -198,9 +198,7 @@ def drop_database(name: str) -> None:
 def servers_stack(home: Path) -> Stack:
     """Redis broker, PostgreSQL job store, moto S3 storage."""
     import boto3
-    import redis
 
-    redis.Redis.from_url(REDIS_URL).flushdb()
     moto, endpoint = start_moto(home)
     bucket = f"meshmill-{uuid.uuid4().hex[:8]}"
     creds = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}
@@ -210,6 +208,7 @@ def servers_stack(home: Path) -> Stack:
     db_url = create_database(db_name)
     port = free_port()
     env = base_env(home, port, MESHMILL_BROKER_URL=REDIS_URL, MESHMILL_DATABASE_URL=db_url,
+                   MESHMILL_BROKER_PREFIX=f"test-{uuid.uuid4().hex[:8]}:",
                    MESHMILL_STORAGE_URL=f"s3://{bucket}", MESHMILL_S3_ENDPOINT_URL=endpoint, **creds)
     stack = Stack("servers", home, env, port)
     stack.cleanup += [lambda: (moto.terminate(), moto.wait(10)), lambda: drop_database(db_name)]

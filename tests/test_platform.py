@@ -13,6 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 import trimesh
+from openapi_spec_validator import validate as validate_spec
 from standardwebhooks.webhooks import WebhookVerificationError
 
 from tests.stack import poll
@@ -291,7 +292,10 @@ def test_openapi_and_metrics(stack, user):
     client, _ = user
     analyze(client, CUBE)
     spec = httpx.get(f"{stack.url}/openapi.json").json()
+    validate_spec(spec)  # a valid OpenAPI 3 document: uploads are multipart bodies, not OAS 2 formData
     assert "/api/v1/mesh/analyze" in spec["paths"] and "/api/v1/jobs/{job_id}" in spec["paths"]
+    upload = spec["paths"]["/api/v1/mesh/analyze"]["post"]["requestBody"]["content"]["multipart/form-data"]
+    assert upload["schema"]["$ref"].endswith("MeshAnalyzeFormUpload")
     metrics = httpx.get(f"{stack.url}/api/v1/metrics").text
     assert 'meshmill_jobs{domain="mesh",state="succeeded"}' in metrics
     assert "meshmill_http_requests_total" in metrics
