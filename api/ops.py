@@ -16,6 +16,7 @@ from tasks import connections, jobstore
 from tasks.app import app as celery_app
 from tasks.jobview import _iso
 from tasks.maintenance import redrive
+from tasks.submit import OPERATIONS
 
 blp = Blueprint("ops", __name__, url_prefix="/api/v1", description="Health, metrics, stats, operations")
 
@@ -69,8 +70,14 @@ class Stats(MethodView):
     @blp.response(200)
     def get(self):
         """Per domain and operation: totals by state, success rate, timings."""
+        owner = owner_filter()
         with connections.transaction() as conn:
-            return {"domains": jobstore.domain_stats(conn, owner_filter())}
+            domains = jobstore.domain_stats(conn, owner)
+            for entry in domains:
+                op = OPERATIONS.get((entry["domain"], entry["operation"]))
+                if op is not None and op.figures is not None:
+                    entry["figures"] = op.figures(conn, owner)
+        return {"domains": domains}
 
 
 class DeadLetterQuery(Schema):

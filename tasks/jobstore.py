@@ -383,6 +383,8 @@ class JobFilter:
     owner: str | None = None
     state: str | None = None
     domain: str | None = None
+    operation: str | None = None
+    input_key: str | None = None
 
 
 def list_jobs(conn: Connection, flt: JobFilter, *, limit: int, offset: int) -> tuple[list[RowMapping], int]:
@@ -394,6 +396,10 @@ def list_jobs(conn: Connection, flt: JobFilter, *, limit: int, offset: int) -> t
         where.append(jobs.c.state == flt.state)
     if flt.domain:
         where.append(jobs.c.domain == flt.domain)
+    if flt.operation:
+        where.append(jobs.c.operation == flt.operation)
+    if flt.input_key:
+        where.append(jobs.c.input_key == flt.input_key)
     total = conn.execute(sa.select(sa.func.count()).select_from(jobs).where(*where)).scalar_one()
     rows = conn.execute(sa.select(jobs).where(*where)
                         .order_by(jobs.c.created_at.desc(), jobs.c.id).limit(limit).offset(offset))
@@ -635,6 +641,16 @@ def _timings(conn: Connection, domain: str, op: str, where: list) -> dict[str, f
     return {"count": len(totals), "mean_s": round(sum(totals) / len(totals), 4),
             "p50_s": round(totals[len(totals) // 2], 4),
             "p95_s": round(totals[min(len(totals) - 1, int(len(totals) * 0.95))], 4)}
+
+
+def finished_results(conn: Connection, domain: str, operation: str, owner: str | None, *, limit: int = 10_000
+                     ) -> list[RowMapping]:
+    """State, timestamps and result of the newest jobs of one operation (for per-domain figures)."""
+    where = [jobs.c.domain == domain, jobs.c.operation == operation]
+    if owner:
+        where.append(jobs.c.owner_key_id == owner)
+    return list(conn.execute(sa.select(jobs.c.state, jobs.c.created_at, jobs.c.result).where(*where)
+                             .order_by(jobs.c.created_at.desc()).limit(limit)).mappings())
 
 
 def count_by_state(conn: Connection) -> list[tuple[str, str, int]]:

@@ -6,12 +6,14 @@ them up by (domain, operation) and never names a task itself.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import structlog
 from celery import chain
 from kombu.exceptions import OperationalError as BrokerError
-from sqlalchemy.engine import RowMapping
+from sqlalchemy.engine import Connection, RowMapping
 
 from tasks import connections, jobstore
 from tasks.app import app
@@ -28,18 +30,21 @@ class Operation:
     name: str
     steps: tuple[str, ...]
     reuse_seconds: float = 0.0
+    figures: Callable[[Connection, str | None], dict[str, Any]] | None = None  # extra /stats figures
 
 
 OPERATIONS: dict[tuple[str, str], Operation] = {}
 
 
-def register_operation(domain: str, name: str, steps: list[str], *, reuse_seconds: float = 0.0) -> Operation:
+def register_operation(domain: str, name: str, steps: list[str], *, reuse_seconds: float = 0.0,
+                       figures: Callable[[Connection, str | None], dict[str, Any]] | None = None) -> Operation:
     """Declare that ``POST /<domain>/<name>`` runs these Celery task names as a chain.
 
     ``reuse_seconds`` > 0: a job with identical input and parameters finishes at once
     with the result of one that succeeded within that time (seed 003 caches 24 h).
+    ``figures(conn, owner)`` adds the operation's own figures to ``GET /stats``.
     """
-    op = Operation(domain, name, tuple(steps), reuse_seconds)
+    op = Operation(domain, name, tuple(steps), reuse_seconds, figures)
     OPERATIONS[(domain, name)] = op
     return op
 
