@@ -17,6 +17,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 import triangle
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
 
 from pipelines.contour_params import TOL, ContourParams
 from pipelines.errors import InputError, PipelineError
@@ -190,10 +192,20 @@ def _corner_grid(mask: np.ndarray) -> np.ndarray:
         grid |= fill
 
 
+def _next(a: np.ndarray) -> np.ndarray:
+    """``np.roll(a, -1, axis=0)`` without its overhead (hot in the per-ring simplification)."""
+    return np.concatenate((a[1:], a[:1]))
+
+
+def _prev(a: np.ndarray) -> np.ndarray:
+    """``np.roll(a, 1, axis=0)`` without its overhead."""
+    return np.concatenate((a[-1:], a[:-1]))
+
+
 def signed_area(points: np.ndarray) -> float:
     """Shoelace area; positive when the interior is on the left of the walk (x right, y down)."""
     x, y = points[:, 0], points[:, 1]
-    return 0.5 * float(np.dot(x, np.roll(y, -1)) - np.dot(np.roll(x, -1), y))
+    return 0.5 * float(np.dot(x, _next(y)) - np.dot(_next(x), y))
 
 
 def _orient(points: np.ndarray, hole: bool) -> np.ndarray:
@@ -212,8 +224,9 @@ def simplify_within_budget(rings: list[Ring], params: ContourParams, width: int,
         raise InputError("TRIANGULATION_FAILED", "more outlines than max_vertices allows",
                          {"rings": len(rings), "minimum_required": 3 * len(rings),
                           "max_vertices": params.max_vertices})
+    solid = solid_pixels([r.points for r in rings], width, height)
     for _ in range(TOL.budget_retries):
-        outline = simplify_rings(rings, params, width, height, scale)
+        outline = simplify_rings(rings, params, width, height, scale, solid=solid)
         count = sum(len(r.points) for r in outline)
         if count <= params.max_vertices:
             return outline
@@ -223,24 +236,27 @@ def simplify_within_budget(rings: list[Ring], params: ContourParams, width: int,
 
 
 def simplify_rings(rings: list[Ring], params: ContourParams, width: int, height: int,
-                   scale: float = 1.0) -> list[Ring]:
-    """Simplify each ring with its island's tolerance; rings that would cross others stay finer."""
+                   scale: float = 1.0, *, solid: np.ndarray | None = None) -> list[Ring]:
+    """Simplify each ring with its island's tolerance, then check all of them at once: every
+    opaque pixel must be whole inside the simplified outline (exact test on the pixel grid) and no
+    ring may touch or cross another ring or itself. Rings to blame are retried at half their
+    tolerance, and after ``TOL.crossing_retries`` rounds kept as traced (always valid)."""
+    if solid is None:
+        solid = solid_pixels([r.points for r in rings], width, height)
     diag = _island_diagonals(rings)
     tols = [scale * _tolerance(min(diag[r.island], _diagonal(r.points) if r.is_hole else math.inf), params)
             for r in rings]
-    out = [Ring(simplify_ring(r.points, t, width, height), r.is_hole, r.island)
-           for r, t in zip(rings, tols, strict=True)]
-    for _ in range(8):
-        bad = _crossing_rings([r.points for r in out])
-        if not bad:
-            break
+    points = [simplify_ring(r.points, t, width, height) for r, t in zip(rings, tols, strict=True)]
+    traced = [p is r.points for p, r in zip(points, rings, strict=True)]
+    attempt = 0
+    while bad := {i for i in _crossing_rings(points) | _uncovering_rings(points, solid) if not traced[i]}:
+        attempt += 1
         for i in bad:
             tols[i] /= 2
-            pts = rings[i].points if tols[i] < TOL.min_tolerance_px else None
-            out[i].points = pts if pts is not None else simplify_ring(rings[i].points, tols[i], width, height)
-    else:
-        out = [Ring(r.points.copy(), r.is_hole, r.island) for r in rings]
-    return out
+            retry = attempt <= TOL.crossing_retries and tols[i] >= TOL.min_tolerance_px
+            points[i] = simplify_ring(rings[i].points, tols[i], width, height) if retry else rings[i].points
+            traced[i] = points[i] is rings[i].points
+    return [Ring(p, r.is_hole, r.island) for p, r in zip(points, rings, strict=True)]
 
 
 def _island_diagonals(rings: list[Ring]) -> dict[int, float]:
@@ -260,10 +276,14 @@ def _tolerance(diagonal: float, params: ContourParams) -> float:
 
 
 def simplify_ring(ring: np.ndarray, tol: float, width: int, height: int) -> np.ndarray:
-    """Fewer points whose polygon contains the ring's solid; falls back to finer tolerances."""
+    """Fewer points, pushed outward past every traced point (``ring`` itself when that fails);
+    the caller checks pixel coverage and crossings (``simplify_rings``, ``holds_ring``)."""
+    if len(ring) <= TOL.min_ring_points:
+        return ring
+    hole = signed_area(ring) < 0
     while tol >= TOL.min_tolerance_px:
         candidate = _offset_simplify(ring, tol, width, height)
-        if candidate is not None and _encloses(candidate, ring):
+        if candidate is not None and len(candidate) < len(ring) and (signed_area(candidate) < 0) == hole:
             return candidate
         tol /= 2
     return ring
@@ -277,7 +297,7 @@ def _offset_simplify(ring: np.ndarray, tol: float, width: int, height: int) -> n
     ring = np.roll(ring, -keep[0], axis=0)
     keep = keep - keep[0]
     anchors = ring[keep]
-    direction = np.roll(anchors, -1, axis=0) - anchors
+    direction = _next(anchors) - anchors
     length = np.linalg.norm(direction, axis=1)
     if (length <= 0).any():
         return None
@@ -301,11 +321,11 @@ def _span_offsets(ring: np.ndarray, anchors: np.ndarray, normal: np.ndarray, u: 
         return np.maximum.reduceat(dist, keep)  # per span of the points
 
     own = np.maximum(reach(0), 0.0)
-    u_prev = np.roll(u, 1, axis=0)
+    u_prev = _prev(u)
     convex = (u_prev[:, 0] * u[:, 1] - u_prev[:, 1] * u[:, 0]) > 0   # at anchor i
-    from_prev = np.roll(reach(1), 1)    # span i-1's points against line i
-    from_next = np.roll(reach(-1), -1)  # span i+1's points against line i
-    convex_next = np.roll(convex, -1)   # corner at anchor i+1
+    from_prev = _prev(reach(1))    # span i-1's points against line i
+    from_next = _next(reach(-1))  # span i+1's points against line i
+    convex_next = _next(convex)   # corner at anchor i+1
     offset = np.where(convex, np.maximum(own, from_prev), own)
     return np.where(convex_next, np.maximum(offset, from_next), offset)
 
@@ -313,16 +333,24 @@ def _span_offsets(ring: np.ndarray, anchors: np.ndarray, normal: np.ndarray, u: 
 def _dp_indices(ring: np.ndarray, tol: float) -> np.ndarray:
     """Indices (sorted) of the points cv2.approxPolyDP keeps on the closed ring."""
     approx = cv2.approxPolyDP(ring.astype(np.float32).reshape(-1, 1, 2), tol, True).reshape(-1, 2)
-    lookup = {(float(x), float(y)): i for i, (x, y) in enumerate(ring)}
-    idx = [lookup.get((float(x), float(y))) for x, y in approx]
-    if any(i is None for i in idx):
+    keys = _point_keys(ring.astype(np.float32).astype(float))
+    order = np.argsort(keys, kind="stable")
+    wanted = _point_keys(approx.astype(float))
+    pos = np.searchsorted(keys[order], wanted).clip(0, len(ring) - 1)
+    idx = order[pos]
+    if not np.array_equal(keys[idx], wanted):
         return np.arange(len(ring))
-    return np.unique(np.array(idx, dtype=int))
+    return np.unique(idx)
+
+
+def _point_keys(points: np.ndarray) -> np.ndarray:
+    """One sortable float per point (exact for the float32 pixel-corner coordinates of a ring)."""
+    return points[:, 0] * 1048576.0 + points[:, 1]
 
 
 def _bisectors(normal: np.ndarray) -> np.ndarray:
     """Unit outward bisector at each anchor (between the previous edge's normal and this one's)."""
-    bis = np.roll(normal, 1, axis=0) + normal
+    bis = _prev(normal) + normal
     length = np.linalg.norm(bis, axis=1, keepdims=True)
     return np.where(length > TOL.parallel_sin, bis / np.maximum(length, 1e-12), normal)
 
@@ -335,7 +363,7 @@ def _bevel_offsets(ring: np.ndarray, anchors: np.ndarray, normal: np.ndarray, ke
     start = np.einsum("ij,ij->i", ring - anchors[span], bis[span])
     nxt = (span + 1) % m
     end = np.einsum("ij,ij->i", ring - anchors[nxt], bis[nxt])
-    return np.maximum(np.maximum(np.maximum.reduceat(start, keep), np.roll(np.maximum.reduceat(end, keep), 1)), 0)
+    return np.maximum(np.maximum(np.maximum.reduceat(start, keep), _prev(np.maximum.reduceat(end, keep))), 0)
 
 
 def _meet(n1: np.ndarray, c1: np.ndarray, n2: np.ndarray, c2: np.ndarray) -> np.ndarray:
@@ -348,7 +376,7 @@ def _meet(n1: np.ndarray, c1: np.ndarray, n2: np.ndarray, c2: np.ndarray) -> np.
 def _join_lines(anchors: np.ndarray, u: np.ndarray, normal: np.ndarray, offset: np.ndarray,
                 tol: float, bevel_offset: np.ndarray) -> np.ndarray:
     """Corner points of consecutive offset lines: miters, bevelled when long or near-parallel."""
-    u_prev, n_prev, d_prev = np.roll(u, 1, axis=0), np.roll(normal, 1, axis=0), np.roll(offset, 1)
+    u_prev, n_prev, d_prev = _prev(u), _prev(normal), _prev(offset)
     a = anchors + d_prev[:, None] * n_prev       # on the previous offset line
     b = anchors + offset[:, None] * normal        # on this edge's offset line
     sin = u_prev[:, 0] * u[:, 1] - u_prev[:, 1] * u[:, 0]
@@ -399,11 +427,11 @@ def _drop_repeats(points: np.ndarray) -> np.ndarray | None:
     """Remove consecutive duplicates and collinear points; None when fewer than 3 remain."""
     if len(points) < 3:
         return None
-    keep = np.linalg.norm(points - np.roll(points, 1, axis=0), axis=1) > TOL.geom_eps
+    keep = np.linalg.norm(points - _prev(points), axis=1) > TOL.geom_eps
     points = points[keep]
     if len(points) < 3:
         return None
-    prev, nxt = np.roll(points, 1, axis=0), np.roll(points, -1, axis=0)
+    prev, nxt = _prev(points), _next(points)
     cross = (points[:, 0] - prev[:, 0]) * (nxt[:, 1] - prev[:, 1]) - \
         (points[:, 1] - prev[:, 1]) * (nxt[:, 0] - prev[:, 0])
     points = points[np.abs(cross) > TOL.geom_eps]
@@ -413,21 +441,123 @@ def _drop_repeats(points: np.ndarray) -> np.ndarray | None:
 # ---------------------------------------------------------------- geometry predicates
 
 
-def _encloses(candidate: np.ndarray, ring: np.ndarray) -> bool:
-    """Whether the simple polygon ``candidate`` contains the solid side of ``ring``."""
-    if _self_crossing(candidate) or (signed_area(candidate) > 0) != (signed_area(ring) > 0):
-        return False
+def holds_ring(candidate: np.ndarray, ring: np.ndarray) -> bool:
+    """Whether ``candidate`` (same orientation) keeps every pixel on the solid side of the traced
+    ``ring`` on its own solid side, exactly on the pixel grid: for an outer ring every pixel inside
+    it must be inside the candidate with no candidate edge through its interior; for a hole every
+    pixel outside it must be outside the candidate's hole, again untouched by its edges. Pixels
+    the trace itself halves (its diagonal steps) are not opaque pixels and are not required.
+    """
     hole = signed_area(ring) < 0
-    outer, inner = (ring, candidate) if hole else (candidate, ring)
-    inside, _ = points_in_polygon(inner, outer)
-    _, strictly = points_in_polygon(outer, inner)
-    return bool(inside.all() and not strictly.any())
+    if (signed_area(candidate) < 0) != hole:
+        return False
+    lo = np.floor(np.minimum(candidate.min(axis=0), ring.min(axis=0))) - 1
+    hi = np.ceil(np.maximum(candidate.max(axis=0), ring.max(axis=0))) + 1
+    width, height = (int(v) for v in hi - lo)
+    inside = winding_grid([ring - lo], width, height) != 0
+    whole = ~edge_pixels([ring - lo], width, height)  # not halved by a diagonal step of the trace
+    wind = winding_grid([candidate - lo], width, height)
+    cut = edge_pixels([candidate - lo], width, height)
+    if hole:
+        return not ((wind != 0) | cut)[~inside & whole].any()
+    return bool(((wind == 1) & ~cut)[inside & whole].all())
+
+
+def solid_pixels(rings: list[np.ndarray], width: int, height: int) -> np.ndarray:
+    """``(height, width) bool``: pixels whole inside the traced rings (nonzero winding): the mask."""
+    return (winding_grid(rings, width, height) != 0) & ~edge_pixels(rings, width, height)
+
+
+def _uncovering_rings(rings: list[np.ndarray], solid: np.ndarray) -> set[int]:
+    """Rings to blame for solid pixels that the outline does not hold whole: the owners of edges
+    through such a pixel, and for a pixel left outside, every ring whose bounding box reaches it."""
+    height, width = solid.shape
+    cut_spans = _cut_spans(*_ring_edges(rings), width, height)
+    row, c0, c1, edge = cut_spans
+    cut = _span_grid(row, c0, c1, width, height)
+    wind = winding_grid(rings, width, height)
+    fail = solid & ((wind <= 0) | cut)
+    if not fail.any():
+        return set()
+    owner = np.repeat(np.arange(len(rings)), [len(r) for r in rings])
+    prefix = np.zeros((height, width + 1), dtype=np.int64)
+    np.cumsum(fail, axis=1, out=prefix[:, 1:])
+    hits = prefix[row, c1] - prefix[row, c0] > 0
+    bad = set(owner[edge[hits]].tolist())
+    ys, xs = np.nonzero(solid & (wind <= 0) & ~cut)
+    if len(ys):
+        boxes = np.array([[*r.min(axis=0), *r.max(axis=0)] for r in rings])
+        for start in range(0, len(ys), 4096):
+            y, x = ys[start:start + 4096, None], xs[start:start + 4096, None]
+            near = (x + 1 >= boxes[:, 0]) & (x <= boxes[:, 2]) & (y + 1 >= boxes[:, 1]) & (y <= boxes[:, 3])
+            bad.update(np.flatnonzero(near.any(axis=0)).tolist())
+    return bad
+
+
+def _ring_edges(rings: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """(start, end) points of every edge of the closed rings, ``(n, 2)`` each."""
+    return np.concatenate(rings), np.concatenate([_next(r) for r in rings])
+
+
+def winding_grid(rings: list[np.ndarray], width: int, height: int) -> np.ndarray:
+    """``(height, width) int`` winding number of the closed rings at each pixel centre (solid-left
+    rings count +1), by signed scanline crossings: O(crossings + pixels)."""
+    a, b = _ring_edges(rings)
+    row, edge = _row_spans(np.ceil(np.minimum(a[:, 1], b[:, 1]) - 0.5),
+                           np.ceil(np.maximum(a[:, 1], b[:, 1]) - 0.5), height)
+    ay, by = a[edge, 1], b[edge, 1]
+    x = a[edge, 0] + (row + 0.5 - ay) / (by - ay) * (b[edge, 0] - a[edge, 0])
+    col = np.ceil(x - 0.5).clip(0, width).astype(np.int64)
+    sign = np.where(by > ay, -1.0, 1.0)
+    diff = np.bincount(row * (width + 1) + col, weights=sign, minlength=height * (width + 1))
+    return np.rint(np.cumsum(diff.reshape(height, width + 1), axis=1)[:, :width]).astype(np.int32)
+
+
+def edge_pixels(rings: list[np.ndarray], width: int, height: int) -> np.ndarray:
+    """``(height, width) bool``: pixels whose open interior an edge of the closed rings passes
+    through (edges along pixel borders touch none)."""
+    row, c0, c1, _ = _cut_spans(*_ring_edges(rings), width, height)
+    return _span_grid(row, c0, c1, width, height)
+
+
+def _cut_spans(a: np.ndarray, b: np.ndarray, width: int,
+               height: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(row, first col, end col, edge) of the pixel runs each edge a-b passes through, per row."""
+    y0, y1 = np.minimum(a[:, 1], b[:, 1]), np.maximum(a[:, 1], b[:, 1])
+    row, edge = _row_spans(np.floor(y0), np.ceil(y1), height)
+    ax, ay, dx, dy = a[edge, 0], a[edge, 1], b[edge, 0] - a[edge, 0], b[edge, 1] - a[edge, 1]
+    flat = dy == 0
+    slope = dx / np.where(flat, 1.0, dy)
+    xa = np.where(flat, ax, ax + (np.maximum(y0[edge], row) - ay) * slope)
+    xb = np.where(flat, ax + dx, ax + (np.minimum(y1[edge], row + 1) - ay) * slope)
+    eps = TOL.geom_eps
+    c0 = np.floor(np.minimum(xa, xb) + eps).clip(0, width).astype(np.int64)
+    c1 = np.ceil(np.maximum(xa, xb) - eps).clip(0, width).astype(np.int64)
+    ok = c1 > c0
+    return row[ok], c0[ok], c1[ok], edge[ok]
+
+
+def _span_grid(row: np.ndarray, c0: np.ndarray, c1: np.ndarray, width: int, height: int) -> np.ndarray:
+    """``(height, width) bool`` union of the column runs [c0, c1) in each row."""
+    idx = np.concatenate([row * (width + 1) + c0, row * (width + 1) + c1])
+    weights = np.concatenate([np.ones(len(row)), -np.ones(len(row))])
+    diff = np.bincount(idx, weights=weights, minlength=height * (width + 1))
+    return np.cumsum(diff.reshape(height, width + 1), axis=1)[:, :width] > 0.5
+
+
+def _row_spans(first: np.ndarray, last: np.ndarray, height: int) -> tuple[np.ndarray, np.ndarray]:
+    """(row, edge) for every row in [first, last) of each edge, clipped to [0, height)."""
+    first = first.clip(0, height).astype(np.int64)
+    counts = np.maximum(last.clip(0, height).astype(np.int64) - first, 0)
+    edge = np.repeat(np.arange(len(first)), counts)
+    row = np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts) + first[edge]
+    return row, edge
 
 
 def points_in_polygon(points: np.ndarray, polygon: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(inside or on the boundary, strictly inside) per point, ``(n,) bool`` each."""
     a = polygon[None, :, :]
-    b = np.roll(polygon, -1, axis=0)[None, :, :]
+    b = _next(polygon)[None, :, :]
     p = points[:, None, :]
     ab, ap = b - a, p - a
     cross = ab[..., 0] * ap[..., 1] - ab[..., 1] * ap[..., 0]
@@ -445,52 +575,60 @@ def points_in_polygon(points: np.ndarray, polygon: np.ndarray) -> tuple[np.ndarr
     return strictly | on, strictly
 
 
-def _segments(points: np.ndarray) -> np.ndarray:
-    """``(n, 2, 2)`` closed-ring segments."""
-    return np.stack([points, np.roll(points, -1, axis=0)], axis=1)
-
-
-def _proper_crossings(s: np.ndarray, t: np.ndarray) -> np.ndarray:
-    """``(len(s), len(t)) bool``: segments that cross or touch, shared endpoints included."""
-    p, r = s[:, None, 0], s[:, None, 1] - s[:, None, 0]
-    q, v = t[None, :, 0], t[None, :, 1] - t[None, :, 0]
+def segments_touch(p: np.ndarray, p2: np.ndarray, q: np.ndarray, q2: np.ndarray) -> np.ndarray:
+    """``(n,) bool``: segment p-p2 crosses or touches segment q-q2, row by row."""
+    r, v = p2 - p, q2 - q
 
     def cross(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-        return x[..., 0] * y[..., 1] - x[..., 1] * y[..., 0]
+        return x[:, 0] * y[:, 1] - x[:, 1] * y[:, 0]
 
-    d1, d2 = cross(r, q - p), cross(r, q + v - p)
-    d3, d4 = cross(v, p - q), cross(v, p + r - q)
+    def on(point: np.ndarray, start: np.ndarray, d: np.ndarray, side: np.ndarray) -> np.ndarray:
+        length2 = (d * d).sum(1)
+        dot = ((point - start) * d).sum(1)
+        return (np.abs(side) <= eps * np.sqrt(length2)) & (dot >= -eps) & (dot <= length2 + eps)
+
     eps = TOL.geom_eps
+    d1, d2 = cross(r, q - p), cross(r, q2 - p)
+    d3, d4 = cross(v, p - q), cross(v, p2 - q)
     proper = (((d1 > eps) & (d2 < -eps)) | ((d1 < -eps) & (d2 > eps))) & \
         (((d3 > eps) & (d4 < -eps)) | ((d3 < -eps) & (d4 > eps)))
-    touching = ((np.abs(d1) <= eps) | (np.abs(d2) <= eps) | (np.abs(d3) <= eps) | (np.abs(d4) <= eps))
-    boxes = (np.minimum(s[:, None, 0], s[:, None, 1]) <= np.maximum(t[None, :, 0], t[None, :, 1]) + eps).all(-1) \
-        & (np.minimum(t[None, :, 0], t[None, :, 1]) <= np.maximum(s[:, None, 0], s[:, None, 1]) + eps).all(-1)
-    return proper | (touching & boxes)
-
-
-def _self_crossing(points: np.ndarray) -> bool:
-    """Whether a closed ring's non-adjacent edges touch or cross."""
-    seg = _segments(points)
-    hits = _proper_crossings(seg, seg)
-    n = len(points)
-    idx = np.arange(n)
-    hits[idx, idx] = False
-    hits[idx, (idx + 1) % n] = False
-    hits[(idx + 1) % n, idx] = False
-    return bool(hits.any())
+    return proper | on(q, p, r, d1) | on(q2, p, r, d2) | on(p, q, v, d3) | on(p2, q, v, d4)
 
 
 def _crossing_rings(rings: list[np.ndarray]) -> set[int]:
-    """Indices of rings whose edges touch or cross another ring's."""
-    boxes = np.array([[*r.min(axis=0), *r.max(axis=0)] for r in rings])
+    """Indices of rings whose edges touch or cross another ring's, or their own non-adjacent ones.
+
+    Sweep over x: only edge pairs whose bounding boxes overlap are tested, in bounded chunks."""
+    sizes = np.array([len(r) for r in rings])
+    a = np.concatenate(rings)
+    b = np.concatenate([_next(r) for r in rings])
+    owner = np.repeat(np.arange(len(rings)), sizes)
+    local = np.arange(len(a)) - np.repeat(np.cumsum(sizes) - sizes, sizes)
+    eps = TOL.geom_eps
+    lo, hi = np.minimum(a, b) - eps, np.maximum(a, b) + eps
+    order = np.argsort(lo[:, 0], kind="stable")
+    a, b, owner, local, lo, hi = a[order], b[order], owner[order], local[order], lo[order], hi[order]
+    n = len(a)
+    counts = np.searchsorted(lo[:, 0], hi[:, 0], side="right") - np.arange(n) - 1
+    counts = np.maximum(counts, 0)
     bad: set[int] = set()
-    for i in range(len(rings)):
-        near = np.flatnonzero((boxes[i + 1:, 0] <= boxes[i, 2]) & (boxes[i + 1:, 2] >= boxes[i, 0])
-                              & (boxes[i + 1:, 1] <= boxes[i, 3]) & (boxes[i + 1:, 3] >= boxes[i, 1]))
-        for j in near + i + 1:
-            if _proper_crossings(_segments(rings[i]), _segments(rings[j])).any():
-                bad.update((i, int(j)))
+    start = 0
+    budget = np.cumsum(counts)
+    while start < n:
+        stop = max(int(np.searchsorted(budget, budget[start] - counts[start] + TOL.pair_chunk, side="right")),
+                   start + 1)
+        c = counts[start:stop]
+        i = np.repeat(np.arange(start, stop), c)
+        j = i + 1 + np.arange(int(c.sum())) - np.repeat(np.cumsum(c) - c, c)
+        near = (lo[j, 1] <= hi[i, 1]) & (lo[i, 1] <= hi[j, 1])
+        step = np.abs(local[i] - local[j])
+        ring_size = sizes[owner[i]]
+        near &= ~((owner[i] == owner[j]) & ((step == 1) | (step == ring_size - 1)))
+        i, j = i[near], j[near]
+        hit = segments_touch(a[i], b[i], a[j], b[j])
+        bad.update(owner[i[hit]].tolist())
+        bad.update(owner[j[hit]].tolist())
+        start = stop
     return bad
 
 
@@ -516,20 +654,50 @@ def _ring_segments(sizes: list[int]) -> np.ndarray:
     out, start = [], 0
     for n in sizes:
         idx = np.arange(start, start + n)
-        out.append(np.stack([idx, np.roll(idx, -1)], axis=1))
+        out.append(np.stack([idx, _next(idx)], axis=1))
         start += n
     return np.concatenate(out)
 
 
 def _hole_points(vertices: np.ndarray, segments: np.ndarray, outline: list[Ring]) -> np.ndarray | None:
-    """Centroids of the plain triangulation's triangles that lie outside the solid (winding 0)."""
-    plain = triangle.triangulate({"vertices": vertices, "segments": segments}, "pQ")
-    if "triangles" not in plain:
+    """One point in each empty region (winding 0) of the plain triangulation of the outline.
+
+    The plain triangulation's triangles are grouped into regions bounded by outline segments
+    (connected components across non-segment edges); each region's winding number is that of
+    its largest triangle's centroid, so only one point per region is classified."""
+    plain = triangle.triangulate({"vertices": vertices, "segments": segments}, "pQn")
+    if "triangles" not in plain or not len(plain["triangles"]):
         raise InputError("TRIANGULATION_FAILED", "Triangle produced no triangles",
                          {"vertex_count": len(vertices)})
-    centroids = plain["vertices"][plain["triangles"]].mean(axis=1)
-    outside = winding_numbers(centroids, [r.points for r in outline]) == 0
-    return centroids[outside] if outside.any() else None
+    tris, points = plain["triangles"], plain["vertices"]
+    centroids = points[tris].mean(axis=1)
+    rings = [r.points for r in outline]
+    if len(points) != len(vertices):  # segments were split: classify every triangle
+        outside = winding_numbers(centroids, rings) == 0
+        return centroids[outside] if outside.any() else None
+    labels = _regions(tris, plain["neighbors"], segments, len(points))
+    area = triangle_areas(points, tris)
+    order = np.lexsort((-area, labels))
+    _, first = np.unique(labels[order], return_index=True)
+    reps = centroids[order[first]]
+    outside = winding_numbers(reps, rings) == 0
+    return reps[outside] if outside.any() else None
+
+
+def _regions(tris: np.ndarray, neighbors: np.ndarray, segments: np.ndarray, n: int) -> np.ndarray:
+    """``(t,) int`` label of each triangle's region: connected across edges that are not segments."""
+    seg_keys = np.sort(segments, axis=1)
+    seg_keys = seg_keys[:, 0].astype(np.int64) * n + seg_keys[:, 1]
+    src, dst = [], []
+    for k in range(3):
+        e = np.sort(tris[:, [(k + 1) % 3, (k + 2) % 3]], axis=1)
+        key = e[:, 0].astype(np.int64) * n + e[:, 1]
+        ok = (neighbors[:, k] >= 0) & ~np.isin(key, seg_keys)
+        src.append(np.flatnonzero(ok))
+        dst.append(neighbors[ok, k])
+    src_a, dst_a = np.concatenate(src), np.concatenate(dst)
+    graph = coo_matrix((np.ones(len(src_a)), (src_a, dst_a)), shape=(len(tris), len(tris)))
+    return connected_components(graph, directed=False)[1]
 
 
 def winding_numbers(points: np.ndarray, rings: list[np.ndarray]) -> np.ndarray:
@@ -541,7 +709,7 @@ def winding_numbers(points: np.ndarray, rings: list[np.ndarray]) -> np.ndarray:
         if not len(sel):
             continue
         p = points[sel][:, None, :]
-        a, b = ring[None], np.roll(ring, -1, axis=0)[None]
+        a, b = ring[None], _next(ring)[None]
         side = (b[..., 0] - a[..., 0]) * (p[..., 1] - a[..., 1]) - (b[..., 1] - a[..., 1]) * (p[..., 0] - a[..., 0])
         up = (a[..., 1] <= p[..., 1]) & (b[..., 1] > p[..., 1]) & (side > 0)
         down = (a[..., 1] > p[..., 1]) & (b[..., 1] <= p[..., 1]) & (side < 0)
@@ -591,6 +759,33 @@ def triangle_areas(vertices: np.ndarray, triangles: np.ndarray) -> np.ndarray:
 
 def _hull_first(vertices: np.ndarray, triangles: np.ndarray) -> Mesh:
     """Reorder so boundary loops come first in walk order, then interior vertices; drop unused."""
+    n = len(vertices)
+    directed = np.concatenate([triangles[:, [0, 1]], triangles[:, [1, 2]], triangles[:, [2, 0]]]).astype(np.int64)
+    key = directed[:, 0] * n + directed[:, 1]
+    rev = directed[:, 1] * n + directed[:, 0]
+    boundary = np.unique(key[~np.isin(rev, key)])
+    heads, tails = boundary // n, boundary % n
+    if len(np.unique(heads)) != len(heads):  # a vertex on two loops: walk them in order
+        return _hull_first_pinched(vertices, triangles)
+    following = np.full(n, -1, dtype=np.int64)
+    following[heads] = tails
+    nxt = following.tolist()
+    seen = [False] * n
+    loops = []
+    for start in heads.tolist():  # ascending, so each loop starts at its smallest vertex
+        if seen[start]:
+            continue
+        loop, v = [], start
+        while not seen[v]:
+            seen[v] = True
+            loop.append(v)
+            v = nxt[v]
+        loops.append(loop)
+    return _reorder(vertices, triangles, loops)
+
+
+def _hull_first_pinched(vertices: np.ndarray, triangles: np.ndarray) -> Mesh:
+    """``_hull_first`` for boundaries where a vertex starts more than one boundary edge."""
     directed = np.concatenate([triangles[:, [0, 1]], triangles[:, [1, 2]], triangles[:, [2, 0]]])
     pairs = {(int(a), int(b)) for a, b in directed}
     following: dict[int, list[int]] = {}
@@ -605,24 +800,30 @@ def _hull_first(vertices: np.ndarray, triangles: np.ndarray) -> Mesh:
                 loop.append(v)
                 v = following[v].pop(0)
             loops.append(loop)
-    order = list(dict.fromkeys(v for loop in loops for v in loop))
-    on_hull = set(order)
-    order += [int(v) for v in np.unique(triangles) if int(v) not in on_hull]
-    remap = np.full(len(vertices), -1, dtype=int)
+    return _reorder(vertices, triangles, loops)
+
+
+def _reorder(vertices: np.ndarray, triangles: np.ndarray, loops: list[list[int]]) -> Mesh:
+    """Loop vertices first (in loop order), then the other used vertices ascending."""
+    order = np.array(list(dict.fromkeys(v for loop in loops for v in loop)), dtype=np.int64)
+    inner = np.setdiff1d(np.unique(triangles), order)
+    order = np.concatenate([order, inner]).astype(np.int64)
+    remap = np.full(len(vertices), -1, dtype=np.int64)
     remap[order] = np.arange(len(order))
-    new_loops = [remap[np.array(loop)] for loop in loops]
+    new_loops = [remap[np.array(loop, dtype=np.int64)] for loop in loops]
     return Mesh(vertices[order], remap[triangles], new_loops)
 
 
 def mesh_edges(mesh: Mesh) -> tuple[np.ndarray, np.ndarray]:
     """(boundary edges in loop order, other undirected edges), ``(k, 2) int`` each."""
-    boundary = np.concatenate([np.stack([loop, np.roll(loop, -1)], axis=1) for loop in mesh.loops])
+    boundary = np.concatenate([np.stack([loop, _next(loop)], axis=1) for loop in mesh.loops])
     tris = mesh.triangles
-    edges = np.sort(np.concatenate([tris[:, [0, 1]], tris[:, [1, 2]], tris[:, [2, 0]]]), axis=1)
-    edges = np.unique(edges, axis=0)
-    on_hull = {tuple(sorted(map(int, e))) for e in boundary}
-    internal = np.array([e for e in edges.tolist() if tuple(e) not in on_hull], dtype=int).reshape(-1, 2)
-    return boundary, internal
+    n = max(len(mesh.vertices), 1)
+    edges = np.unique(np.sort(np.concatenate([tris[:, [0, 1]], tris[:, [1, 2]], tris[:, [2, 0]]]), axis=1), axis=0)
+    hull = np.sort(boundary, axis=1)
+    on_hull = np.isin(edges[:, 0].astype(np.int64) * n + edges[:, 1], hull[:, 0].astype(np.int64) * n + hull[:, 1])
+    internal = edges[~on_hull]
+    return boundary, internal.reshape(-1, 2)
 
 
 # ---------------------------------------------------------------- metrics
@@ -642,26 +843,16 @@ def min_angles(vertices: np.ndarray, triangles: np.ndarray) -> np.ndarray:
 
 def rasterize_loops(loops: list[np.ndarray], width: int, height: int, scale: int) -> np.ndarray:
     """``(height*scale, width*scale) bool``: sample centres inside the loops (even-odd rule)."""
-    a = np.concatenate([loop for loop in loops]) * scale
-    b = np.concatenate([np.roll(loop, -1, axis=0) for loop in loops]) * scale
-    rows_h = height * scale
-    y0, y1 = np.minimum(a[:, 1], b[:, 1]), np.maximum(a[:, 1], b[:, 1])
-    first = np.ceil(y0 - 0.5).astype(int).clip(0, rows_h)
-    last = np.ceil(y1 - 0.5).astype(int).clip(0, rows_h)  # rows [first, last)
-    counts = last - first
-    edge = np.repeat(np.arange(len(a)), counts)
-    row = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts) + first[edge]
-    yc = row + 0.5
-    t = (yc - a[edge, 1]) / (b[edge, 1] - a[edge, 1])
+    a = np.concatenate(list(loops)) * scale
+    b = np.concatenate([_next(loop) for loop in loops]) * scale
+    rows_h, cols_w = height * scale, width * scale
+    row, edge = _row_spans(np.ceil(np.minimum(a[:, 1], b[:, 1]) - 0.5),
+                           np.ceil(np.maximum(a[:, 1], b[:, 1]) - 0.5), rows_h)
+    t = (row + 0.5 - a[edge, 1]) / (b[edge, 1] - a[edge, 1])
     x = a[edge, 0] + t * (b[edge, 0] - a[edge, 0])
-    order = np.lexsort((x, row))
-    row, x = row[order], x[order]
-    cols_w = width * scale
-    col = np.ceil(x - 0.5).astype(int).clip(0, cols_w)
-    diff = np.zeros((rows_h, cols_w + 1), dtype=np.int32)
-    sign = np.where(np.arange(len(row)) % 2 == 0, 1, -1)
-    np.add.at(diff, (row, col), sign)
-    return np.cumsum(diff, axis=1)[:, :cols_w] > 0
+    col = np.ceil(x - 0.5).clip(0, cols_w).astype(np.int64)
+    crossings = np.bincount(row * (cols_w + 1) + col, minlength=rows_h * (cols_w + 1))
+    return (np.cumsum(crossings.reshape(rows_h, cols_w + 1), axis=1)[:, :cols_w] & 1).astype(bool)
 
 
 def coverage_stats(loops: list[np.ndarray], alpha: np.ndarray, opaque_at: int, scale: int) -> dict:

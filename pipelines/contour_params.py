@@ -37,7 +37,7 @@ from pipelines.errors import InputError
 class ContourTol:
     """Every numeric tolerance of the sprite mesher, in one place."""
 
-    detail_scale: float = 0.0002      # tolerance px = detail_scale * island diagonal / detail_factor
+    detail_scale: float = 0.0003      # tolerance px = detail_scale * island diagonal / detail_factor
     min_tolerance_px: float = 0.5     # never simplify finer than this
     max_tolerance_px: float = 64.0    # nor coarser than this
     budget_growth: float = 1.5        # tolerance multiplier per vertex-budget retry
@@ -47,7 +47,10 @@ class ContourTol:
     bevel_ratio: float = 2.0          # miter longer than this * (tol + offset) is bevelled
     parallel_sin: float = 1e-3        # lines closer to parallel than this are bevelled
     geom_eps: float = 1e-7            # point-on-line slack in containment tests
-    coverage_samples: int = 4_000_000  # supersampling budget for metadata coverage
+    crossing_retries: int = 8         # halvings of a ring's tolerance while it touches another ring
+    min_ring_points: int = 4          # rings this small are kept as traced
+    pair_chunk: int = 2_000_000       # edge pairs tested at once by the crossing sweep
+    coverage_samples: int = 1_000_000  # supersampling budget for metadata coverage
     max_supersample: int = 4
 
 

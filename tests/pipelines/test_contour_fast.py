@@ -1,0 +1,103 @@
+"""Sprite mesher internals: exact pixel-grid containment, crossing sweep, many-island sheets."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from pipelines.contour import (
+    _crossing_rings,
+    _uncovering_rings,
+    build_mask,
+    clean_mask,
+    edge_pixels,
+    holds_ring,
+    mesh_sprite,
+    signed_area,
+    simplify_rings,
+    solid_pixels,
+    trace_rings,
+    winding_grid,
+)
+from pipelines.contour_params import ContourParams
+from tests.pipelines.test_contour import assert_covers, assert_hull_first, png, star_sprite
+
+
+def rings_of(img: np.ndarray, params: ContourParams | None = None):
+    params = params or ContourParams()
+    mask = clean_mask(build_mask(img[..., 3], params), params)
+    return mask, trace_rings(mask)
+
+
+def sheet_sprite(n: int = 12, size: int = 384) -> np.ndarray:
+    """A sheet of n x n small islands (circles with a hole, plus crosses), close together."""
+    img = np.zeros((size, size, 4), np.uint8)
+    step = size // n
+    for i in range(n):
+        for j in range(n):
+            cx, cy = i * step + step // 2, j * step + step // 2
+            if (i + j) % 2:
+                cv2.circle(img, (cx, cy), step // 2 - 3, (255, 255, 255, 255), -1, cv2.LINE_AA)
+                cv2.circle(img, (cx, cy), step // 5, (0, 0, 0, 0), -1)
+            else:
+                cv2.line(img, (cx - step // 3, cy), (cx + step // 3, cy), (255, 255, 255, 255), 2)
+                cv2.line(img, (cx, cy - step // 3), (cx, cy + step // 3), (255, 255, 255, 255), 2)
+    return img
+
+
+def test_winding_and_edge_pixels_on_the_grid():
+    square = np.array([[1.0, 1.0], [4.0, 1.0], [4.0, 3.0], [1.0, 3.0]])
+    wind = winding_grid([square], 6, 5)
+    inside = np.zeros((5, 6), bool)
+    inside[1:3, 1:4] = True
+    assert set(np.unique(np.abs(wind[inside]))) == {1} and not wind[~inside].any()
+    assert not edge_pixels([square], 6, 5).any()  # edges on pixel borders cut nothing
+    diagonal = np.array([[0.0, 0.0], [3.0, 3.0], [0.0, 3.0]])
+    cut = edge_pixels([diagonal], 4, 4)
+    assert cut[0, 0] and cut[1, 1] and cut[2, 2] and cut.sum() == 3
+    shifted = square + 0.25
+    assert edge_pixels([shifted], 6, 5)[1, 1] and edge_pixels([shifted], 6, 5)[3, 4]
+
+
+def test_solid_pixels_rebuild_the_mask():
+    for img in (star_sprite(), sheet_sprite(6, 192)):
+        mask, rings = rings_of(img)
+        solid = solid_pixels([r.points for r in rings], *mask.shape[::-1])
+        assert solid[mask].all()  # every opaque pixel is whole inside the trace (pinches may add a few)
+        assert solid.sum() <= mask.sum() * 1.01
+
+
+def test_simplified_rings_hold_every_pixel_and_never_cross():
+    img = sheet_sprite()
+    mask, rings = rings_of(img)
+    out = simplify_rings(rings, ContourParams(), img.shape[1], img.shape[0])
+    points = [r.points for r in out]
+    assert _crossing_rings(points) == set()
+    assert _uncovering_rings(points, mask) == set()
+    assert sum(len(p) for p in points) < sum(len(r.points) for r in rings)
+    for ring, simple in zip(rings, out, strict=True):
+        assert holds_ring(simple.points, ring.points)
+
+
+def test_holds_ring_rejects_a_cut_and_crossing_is_found():
+    square = np.array([[2.0, 2.0], [2.0, 6.0], [6.0, 6.0], [6.0, 2.0]])
+    if signed_area(square) < 0:
+        square = square[::-1].copy()
+    assert holds_ring(4 + (square - 4) * 1.3, square)
+    assert not holds_ring(4 + (square - 4) * 1.3, square[::-1].copy())  # orientation must match
+    cut = square.copy()
+    cut[0] = cut[0] + (np.array([4.0, 4.0]) - cut[0]) * 0.3  # one corner pulled inward
+    assert not holds_ring(cut, square)
+    far = square + 10
+    assert _crossing_rings([square, far]) == set()
+    assert _crossing_rings([square, square + 2]) == {0, 1}
+    assert _crossing_rings([square, square + np.array([4.0, 0.0])]) == {0, 1}  # touching along an edge
+
+
+def test_many_island_sheet_covers_every_island_and_hole():
+    """Timing of such sheets is in `make bench` (bench/contour.py), not here."""
+    img = sheet_sprite(8, 192)
+    result = mesh_sprite(png(img))
+    assert_covers(result, img[..., 3])
+    assert_hull_first(result)
+    assert result["metadata"]["islands"] == 64 and result["metadata"]["holes"] == 32
