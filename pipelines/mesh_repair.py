@@ -21,7 +21,10 @@ How it works:
      (``coverage_loss_aggressive`` when ``aggressive``) of the shell's surface; otherwise the
      cheaper result is kept and ``pymeshfix_rejected(shell k)`` is reported;
    - a shell that is still open and smaller than ``TOL.debris_area`` of the total area (the
-     larger ``debris_area_aggressive`` when ``aggressive``) is dropped as debris;
+     larger ``debris_area_aggressive`` when ``aggressive``) is dropped as debris, and so is a flat
+     fragment under ``TOL.debris_flat_area``; but all dropped debris together never exceeds the
+     coverage budget (``coverage_loss`` of the total area): past it, fragments are kept open, so a
+     triangle soup is returned whole rather than silently thinned out;
    - a closed shell with negative volume is turned outward unless its box lies inside another
      shell's box (then it is taken for a cavity).
 4. Shells are merged back by concatenation: separate closed shells are a valid solid for volume
@@ -63,8 +66,8 @@ from pipelines.mesh_holes import boundary_loops, fill_loops, loop_area
 from pipelines.mesh_repair_tol import TOL
 from pipelines.mesh_shells import (
     cheap_fixes,
-    clean_summary,
     clean_face_mask,
+    clean_summary,
     diagonal,
     is_clean,
     principal_thickness,
@@ -112,6 +115,14 @@ class Outcome:
     operations: list[str] = field(default_factory=list)
     open_surfaces: list[dict[str, Any]] = field(default_factory=list)
     holes_filled: int = 0
+    dropped_area: float = 0.0
+
+    def may_drop(self, area: float, opts: Options) -> bool:
+        """True (and counted) when dropping ``area`` keeps all debris within the coverage budget."""
+        if self.dropped_area + area > opts.coverage_loss * opts.total_area:
+            return False
+        self.dropped_area += area
+        return True
 
     def keep(self, mesh: trimesh.Trimesh, closed: bool) -> None:
         self.pieces.append(mesh)
@@ -257,7 +268,8 @@ def _repair_shell(shell: trimesh.Trimesh, number: int, opts: Options, outcome: O
     if is_clean(shell):
         outcome.keep(shell, True)
         return
-    if shell.area < TOL.debris_flat_area * opts.total_area and _is_flat(shell, opts):
+    if shell.area < TOL.debris_flat_area * opts.total_area and _is_flat(shell, opts) \
+            and outcome.may_drop(shell.area, opts):
         outcome.operations.append(f"drop_debris(shell {number})")
         return
     loops = boundary_loops(np.asarray(shell.faces))
@@ -278,7 +290,7 @@ def _repair_shell(shell: trimesh.Trimesh, number: int, opts: Options, outcome: O
     better = _try_pymeshfix(cheap, shell, number, opts, outcome) if opts.fill_holes else None
     if better is not None:
         outcome.keep(better, True)
-    elif cheap.area < opts.debris_area:
+    elif cheap.area < opts.debris_area and outcome.may_drop(shell.area, opts):
         outcome.operations.append(f"drop_debris(shell {number})")
     else:
         outcome.keep(cheap, False)

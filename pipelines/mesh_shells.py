@@ -108,12 +108,39 @@ def _drop_faces(mesh: trimesh.Trimesh) -> list[str]:
     if not keep.all():
         ops.append(f"remove_degenerate({int((~keep).sum())})")
         mesh.update_faces(keep)
-    unique = np.zeros(len(mesh.faces), dtype=bool)
-    unique[mesh.unique_faces()] = True
+    unique = _non_duplicate_mask(np.asarray(mesh.faces))
     if not unique.all():
         ops.append(f"remove_duplicate({int((~unique).sum())})")
         mesh.update_faces(unique)
     return ops
+
+
+def _non_duplicate_mask(faces: np.ndarray) -> np.ndarray:
+    """(m,) bool: faces to keep among faces on the same three vertices.
+
+    A copy wound the other way is not redundant: with its twin it is the shared wall of two
+    solids that touch (``unglue_non_manifold`` takes them apart), so opposite copies are kept in
+    pairs and only the surplus of one winding is cut to a single face.
+    """
+    if len(faces) < 2:
+        return np.ones(len(faces), dtype=bool)
+    ordered = np.sort(faces, axis=1)
+    # winding parity: the face is an even permutation of its sorted vertices, or an odd one
+    rank = np.argsort(faces, axis=1)
+    even = (rank[:, 0] - rank[:, 1]) * (rank[:, 1] - rank[:, 2]) * (rank[:, 2] - rank[:, 0]) > 0
+    _, group = np.unique(ordered, axis=0, return_inverse=True)
+    group = group.ravel()
+    order = np.lexsort((np.arange(len(faces)), ~even, group))
+    g, e = group[order], even[order]
+    start = np.r_[True, (g[1:] != g[:-1]) | (e[1:] != e[:-1])]
+    nth = np.arange(len(order)) - np.maximum.accumulate(np.where(start, np.arange(len(order)), 0))
+    n_even = np.bincount(group, weights=even, minlength=group.max() + 1)[g]
+    n_odd = np.bincount(group, weights=~even, minlength=group.max() + 1)[g]
+    mine, other = np.where(e, n_even, n_odd), np.where(e, n_odd, n_even)
+    allowed = other + (mine > other)  # as many as the other winding has, plus one of the surplus
+    keep = np.zeros(len(faces), dtype=bool)
+    keep[order] = nth < np.minimum(mine, allowed)
+    return keep
 
 
 def stitch_boundary(mesh: trimesh.Trimesh, distance: float) -> int:
@@ -188,7 +215,9 @@ def _pair_around_edge(mesh: trimesh.Trimesh, faces: np.ndarray, group: np.ndarra
     angle = np.arctan2(wing @ np.cross(axis, base), wing @ base)
     side = np.einsum("ij,ij->i", mesh.face_normals[face], np.cross(axis, wing))
     forward = start == u
-    ring = list(np.argsort(angle))
+    # coplanar faces (equal angles) put the face that ends a wedge before the one that starts the
+    # next: solids sharing a face come apart the same way at every edge of that face
+    ring = list(np.lexsort((~forward, np.round(angle, 9))))
     pairs = []
     changed = True
     while changed and len(ring) > 1:

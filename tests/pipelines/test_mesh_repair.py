@@ -206,3 +206,65 @@ def test_coverage_sees_lost_surface() -> None:
     assert surface_coverage(box, box) == 1.0
     assert surface_coverage(box, half) == pytest.approx(0.5, abs=0.03)
     assert is_clean(box) and not is_clean(half)
+
+
+def _welded(*meshes: trimesh.Trimesh) -> trimesh.Trimesh:
+    """Meshes joined with coincident vertices merged (shared walls become shared edges)."""
+    joined = _join(*meshes)
+    joined.merge_vertices()
+    return trimesh.Trimesh(joined.vertices, joined.faces, process=False)
+
+
+def test_clean_fast_path_reports_what_analysis_reports() -> None:
+    from pipelines.mesh_analysis import analyze_mesh
+
+    inverted = _sphere((30, 0, 0))
+    inverted.invert()
+    for mesh in (_box(), _join(_box(), inverted), _join(_box(), _box((5, 0, 0)))):
+        for units in ("mm", "in"):
+            result = repair_mesh(mesh, units=units)
+            stats = analyze_mesh(mesh, units=units)
+            assert result.report["unchanged"] is True
+            assert result.report["original_stats"] == {key: stats[key] for key in result.report["original_stats"]}
+
+
+def test_unknown_units_are_an_input_error_on_clean_and_broken_input() -> None:
+    for mesh in (_box(), _without(_box(), [0])):
+        with pytest.raises(InputError) as error:
+            repair_mesh(mesh, units="furlong")
+        assert error.value.code == "INVALID_UNITS"
+
+
+def test_solids_sharing_a_wall_come_apart_into_closed_shells() -> None:
+    # both boxes keep their copy of the shared square: four faces on each of its edges
+    mesh = _welded(_box(size=10), _box((10, 0, 0), size=10))
+    assert not is_clean(mesh)
+    result = repair_mesh(mesh)
+    report = result.report
+    assert report["repaired_stats"]["is_watertight"] is True
+    assert report["repaired_stats"]["is_manifold"] is True
+    assert report["coverage"] == pytest.approx(1.0)
+    assert result.mesh.volume == pytest.approx(2000.0)
+
+
+def test_opposite_duplicate_faces_are_kept_as_a_wall() -> None:
+    from pipelines.mesh_shells import _non_duplicate_mask
+
+    faces = np.array([[0, 1, 2], [1, 2, 0], [0, 2, 1], [3, 4, 5], [5, 4, 3], [6, 7, 8], [7, 8, 6], [8, 6, 7]])
+    keep = _non_duplicate_mask(faces)
+    assert keep.tolist() == [True, True, True, True, True, True, False, False]
+    box = _box()
+    doubled = trimesh.Trimesh(box.vertices, np.vstack([box.faces, box.faces[:3]]), process=False)
+    result = repair_mesh(doubled)
+    assert result.report["repaired_stats"]["is_watertight"] is True
+    assert result.mesh.volume == pytest.approx(1000.0)
+
+
+def test_triangle_soup_is_not_thinned_out_as_debris() -> None:
+    rng = np.random.default_rng(7)
+    vertices = rng.random((300, 3)) * 10.0
+    soup = trimesh.Trimesh(vertices, np.arange(300).reshape(-1, 3), process=False)
+    result = repair_mesh(soup)
+    assert result.report["coverage"] >= 0.99
+    assert result.mesh.area >= 0.99 * soup.area  # at most the coverage budget goes as debris
+    assert len(result.report["open_surfaces"]) >= 90
