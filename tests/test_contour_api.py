@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import struct
+import sys
 import threading
 import time
 import uuid
@@ -69,6 +70,14 @@ def zip_of(members: dict[str, bytes]) -> bytes:
 # ---------------------------------------------------------------- a real image server on loopback
 
 
+class QuietServer(ThreadingHTTPServer):
+    """The fetcher hangs up on oversized and slow bodies on purpose: that is not an error here."""
+
+    def handle_error(self, request, client_address):
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
+
 class ImageServer:
     """Serves ``files`` on 127.0.0.1, plus redirects, errors, a slow and an endless answer."""
 
@@ -122,7 +131,7 @@ class ImageServer:
                 self.send_header("Content-Length", "0")
                 self.end_headers()
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd = QuietServer(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
