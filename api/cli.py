@@ -122,7 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=f"start {'the API' if name == 'api' else 'everything'}")
         p.add_argument("--host", default="127.0.0.1")
         p.add_argument("--port", type=int, default=8000)
-        p.add_argument("--workers", type=int, default=1)
+        p.add_argument("--workers", type=int, default=max(2, os.cpu_count() or 1))
         p.add_argument("--threads", type=int, default=8)
         p.set_defaults(fn=fn)
     worker = sub.add_parser("worker", help="start a Celery worker")

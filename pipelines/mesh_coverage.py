@@ -3,8 +3,10 @@
 ``surface_coverage(original, repaired)`` is the share of the original's area whose points lie
 within ``TOL.coverage_distance`` x bounding-box diagonal of the repaired surface. It is fast on
 repairs that keep most triangles: an original triangle found unchanged in the repaired mesh is
-covered as a whole; only the rest is sampled, checked against a KD-tree of dense samples of the
-repaired surface, and the few points that tree cannot settle are measured exactly.
+covered as a whole; only the rest is sampled (fewer points when the rest is a small share of the
+area: the sampling error stays below ``TOL.coverage_samples``' on the whole), checked against a
+KD-tree of dense samples of the repaired faces that can reach those points, and the few points
+that tree cannot settle are measured exactly.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ from pipelines.mesh_repair_tol import TOL, RepairTol
 
 _SEED = 20240604
 _NEIGHBOURS = 16  # faces of this many nearest samples are measured exactly
+_MIN_SAMPLES = 2_000  # points on the changed part of the original, however small it is
+_NEGLIGIBLE = 1e-9  # a changed part under this share of the area is not sampled
 
 
 def surface_coverage(original: trimesh.Trimesh, repaired: trimesh.Trimesh, *, tol: RepairTol = TOL) -> float:
@@ -31,8 +35,12 @@ def surface_coverage(original: trimesh.Trimesh, repaired: trimesh.Trimesh, *, to
     rest_area = float(areas[~kept].sum())
     if rest_area <= 0.0:
         return 1.0
+    if rest_area <= _NEGLIGIBLE * total:  # e.g. only degenerate faces went: not worth sampling
+        return (total - rest_area) / total  # counted as uncovered, so never more than the truth
     limit = tol.coverage_distance * _diagonal(original)
-    share = _sampled_share(original, ~kept, repaired, limit, tol)
+    # the sampling error on the whole scales with the rest's share: fewer points keep it the same
+    count = int(min(tol.coverage_samples, max(_MIN_SAMPLES, tol.coverage_samples * rest_area / total)))
+    share = _sampled_share(original, ~kept, repaired, limit, tol, count)
     return float(min(1.0, (total - rest_area + share * rest_area) / total))
 
 
@@ -75,15 +83,19 @@ def _sample(
 
 
 def _sampled_share(
-    original: trimesh.Trimesh, mask: np.ndarray, repaired: trimesh.Trimesh, limit: float, tol: RepairTol
+    original: trimesh.Trimesh, mask: np.ndarray, repaired: trimesh.Trimesh, limit: float, tol: RepairTol,
+    count: int | None = None,
 ) -> float:
     """Share of sample points on ``original[mask]`` within ``limit`` of ``repaired``."""
     rng = np.random.default_rng(_SEED)
-    points, _ = _sample(original, mask, tol.coverage_samples, rng)
-    dense_count = int(min(tol.coverage_dense_cap, max(1000, 16 * repaired.area / max(limit, 1e-300) ** 2)))
-    everywhere = np.ones(len(repaired.faces), dtype=bool)
-    dense, dense_face = _sample(repaired, everywhere, dense_count, rng)
-    spacing = float(np.sqrt(repaired.area / dense_count))
+    points, _ = _sample(original, mask, count or tol.coverage_samples, rng)
+    reach = _reaching_faces(repaired, points, limit)
+    if not reach.any():
+        return 0.0
+    area = float(repaired.area_faces[reach].sum())
+    dense_count = int(min(tol.coverage_dense_cap, max(1000, 16 * area / max(limit, 1e-300) ** 2)))
+    dense, dense_face = _sample(repaired, reach, dense_count, rng)
+    spacing = float(np.sqrt(area / dense_count))
     tree = cKDTree(dense)
     distance, _ = tree.query(points, distance_upper_bound=limit + 3.0 * spacing)
     near = distance <= limit
@@ -97,6 +109,20 @@ def _sampled_share(
         return float(near.mean())
     exact = _exact_distance(repaired, points[unsure], tree, dense_face) <= limit
     return float((near.sum() + exact.sum()) / len(points))
+
+
+def _reaching_faces(mesh: trimesh.Trimesh, points: np.ndarray, limit: float) -> np.ndarray:
+    """(f,) bool: faces of ``mesh`` some point of which may lie within ``limit`` of ``points``.
+
+    A face lies within its circumradius about its centroid (``radius``), so a face whose centroid
+    is farther than ``limit + radius`` from every point cannot matter; the test is exact, not a
+    heuristic, and keeps dense sampling to the neighbourhood of what changed.
+    """
+    tri = mesh.vertices[mesh.faces]
+    centre = tri.mean(axis=1)
+    radius = np.sqrt(((tri - centre[:, None, :]) ** 2).sum(axis=2).max(axis=1))
+    distance, _ = cKDTree(points).query(centre, distance_upper_bound=limit + float(radius.max()) + 1e-12)
+    return distance <= limit + radius + 1e-12
 
 
 def _exact_distance(

@@ -128,6 +128,19 @@ class Outcome:
         self.pieces.append(mesh)
         self.closed.append(closed)
 
+    def absorb(self, other: Outcome) -> None:
+        """Add ``other``'s pieces and figures to these."""
+        self.pieces += other.pieces
+        self.closed += other.closed
+        self.operations += other.operations
+        self.open_surfaces += other.open_surfaces
+        self.holes_filled += other.holes_filled
+        self.dropped_area += other.dropped_area
+
+    def clean_area(self) -> float:
+        """Area of the kept pieces that are watertight and consistently wound."""
+        return float(sum(piece.area for piece in self.pieces if is_clean(piece)))
+
 
 def repair_mesh(
     mesh: trimesh.Trimesh,
@@ -246,21 +259,51 @@ def _split(mesh: trimesh.Trimesh) -> list[trimesh.Trimesh]:
 
 
 def _repair_shells(mesh: trimesh.Trimesh, opts: Options, outcome: Outcome, progress: Progress) -> None:
-    """Pass clean shells through; cheap-fix, then repair each broken shell on its own."""
+    """Pass clean shells through; cheap-fix, then repair each broken shell on its own.
+
+    The broken part is read first with shared walls kept (``cheap_fixes(walls=True)``); when that
+    leaves a shell open and the other reading (every duplicate redundant, coplanar faces closing
+    fins) gives different faces, that reading is repaired too and the one with more area in
+    clean shells is kept.
+    """
     clean, _ = clean_face_mask(np.asarray(mesh.faces), len(mesh.vertices))
     if clean.any():
         outcome.keep(_submesh(mesh, clean), True)
     if clean.all():
         return
     progress(10, "cheap fixes on broken shells")
-    fixed, ops = cheap_fixes(_submesh(mesh, ~clean), opts.scale)
-    outcome.operations += ops
+    broken = _submesh(mesh, ~clean)
+    fixed, ops = cheap_fixes(broken, opts.scale)
+    first = _repair_fixed(fixed, ops, opts, progress)
+    outcome.absorb(_second_reading(broken, fixed, first, opts, progress))
+    _orient_outward(outcome)
+
+
+def _second_reading(
+    broken: trimesh.Trimesh, fixed: trimesh.Trimesh, first: Outcome, opts: Options, progress: Progress
+) -> Outcome:
+    """``first``, or the repair of the other reading of ``broken`` when that closes more area."""
+    if all(first.closed) and not first.open_surfaces:
+        return first
+    other, ops = cheap_fixes(broken, opts.scale, walls=False)
+    if np.array_equal(other.faces, fixed.faces) and np.array_equal(other.vertices, fixed.vertices):
+        return first
+    second = _repair_fixed(other, ops, opts, progress)
+    if second.clean_area() > first.clean_area():
+        second.operations.append("reread_duplicates_and_walls")
+        return second
+    return first
+
+
+def _repair_fixed(fixed: trimesh.Trimesh, ops: list[str], opts: Options, progress: Progress) -> Outcome:
+    """Repair each shell of the cheap-fixed broken part; a fresh ``Outcome`` for it."""
+    outcome = Outcome(operations=list(ops))
     shells = _split(fixed)
     for index, shell in enumerate(shells):
         _check_time(opts.deadline, f"repairing shell {index + 1} of {len(shells)}")
         progress(15 + 65 * index // len(shells), f"repairing shell {index + 1} of {len(shells)}")
         _repair_shell(shell, index + 1, opts, outcome)
-    _orient_outward(outcome)
+    return outcome
 
 
 def _repair_shell(shell: trimesh.Trimesh, number: int, opts: Options, outcome: Outcome) -> None:

@@ -75,44 +75,60 @@ def diagonal(mesh: trimesh.Trimesh) -> float:
 
 
 def cheap_fixes(
-    mesh: trimesh.Trimesh, scale: float, tol: RepairTol = TOL
+    mesh: trimesh.Trimesh, scale: float, tol: RepairTol = TOL, *, walls: bool = True
 ) -> tuple[trimesh.Trimesh, list[str]]:
-    """Merge, drop degenerate/duplicate faces, stitch cracks, fix winding; returns (mesh, operations)."""
+    """Merge, drop degenerate/duplicate faces, stitch cracks, fix winding; returns (mesh, operations).
+
+    ``walls`` picks how ambiguous input is read. True (the first reading): an opposite-wound
+    duplicate pair is the shared wall of two touching solids and is kept, and coplanar faces of
+    opposite winding at a crowded edge go to different solids. False (the fallback reading, for
+    when the first leaves shells open): every duplicate is redundant (a double-sided surface)
+    and coplanar opposite faces are paired with each other (a zero-thickness fin).
+    """
     mesh = mesh.copy()
     ops: list[str] = []
     before = len(mesh.vertices)
     mesh.merge_vertices()
     if len(mesh.vertices) != before:
         ops.append("merge_vertices")
-    ops += _drop_faces(mesh)
+    ops += _drop_faces(mesh, walls)
     welded = stitch_boundary(mesh, tol.stitch_distance * scale)
     if welded:
         ops.append(f"stitch({welded})")
-        ops += _drop_faces(mesh)
+        ops += _drop_faces(mesh, walls)
     if bad_faces(mesh.faces, len(mesh.vertices)).any():
         before_faces = mesh.faces.copy()
         trimesh.repair.fix_winding(mesh)
         if not np.array_equal(before_faces, mesh.faces):
             ops.append("fix_winding")
-    mesh, cut = unglue_non_manifold(mesh)
+    mesh, cut = unglue_non_manifold(mesh, split_coplanar=walls)
     if cut:
         ops.append(f"split_non_manifold_edges({cut})")
     mesh.remove_unreferenced_vertices()
     return mesh, ops
 
 
-def _drop_faces(mesh: trimesh.Trimesh) -> list[str]:
-    """Drop degenerate then duplicate faces in place; the operations it applied."""
+def _drop_faces(mesh: trimesh.Trimesh, walls: bool = True) -> list[str]:
+    """Drop degenerate then duplicate faces in place (opposite pairs kept when ``walls``)."""
     ops = []
     keep = mesh.nondegenerate_faces()
     if not keep.all():
         ops.append(f"remove_degenerate({int((~keep).sum())})")
         mesh.update_faces(keep)
-    unique = _non_duplicate_mask(np.asarray(mesh.faces))
+    unique = _non_duplicate_mask(np.asarray(mesh.faces)) if walls else _first_of_each(mesh.faces)
     if not unique.all():
         ops.append(f"remove_duplicate({int((~unique).sum())})")
         mesh.update_faces(unique)
     return ops
+
+
+def _first_of_each(faces: np.ndarray) -> np.ndarray:
+    """(m,) bool: the first face on each set of three vertices, whatever its winding."""
+    keep = np.zeros(len(faces), dtype=bool)
+    if len(faces):
+        _, first = np.unique(np.sort(faces, axis=1), axis=0, return_index=True)
+        keep[first] = True
+    return keep
 
 
 def _non_duplicate_mask(faces: np.ndarray) -> np.ndarray:
@@ -176,13 +192,15 @@ def principal_thickness(vertices: np.ndarray) -> float:
     return float(np.ptp(centred @ axes[-1]))
 
 
-def unglue_non_manifold(mesh: trimesh.Trimesh) -> tuple[trimesh.Trimesh, int]:
+def unglue_non_manifold(mesh: trimesh.Trimesh, split_coplanar: bool = True) -> tuple[trimesh.Trimesh, int]:
     """Cut edges used by more than two faces into manifold pairs; returns (mesh, edges cut).
 
     Around such an edge the faces are sorted by angle and neighbours whose normals point away
     from the sector between them (a solid wedge) are paired; unpaired faces keep the edge as a
     boundary. Corners are then re-joined only across paired or ordinary edges, so solids that
-    touched along an edge or at a vertex come apart into separate watertight shells.
+    touched along an edge or at a vertex come apart into separate watertight shells. Coplanar
+    faces of opposite winding go to different wedges when ``split_coplanar`` (solids sharing a
+    wall), else they are paired with each other (a zero-thickness fin closed on its own).
     """
     faces = np.asarray(mesh.faces, dtype=np.int64)
     edge_id, uses, _ = _edges(faces, len(mesh.vertices))
@@ -197,12 +215,14 @@ def unglue_non_manifold(mesh: trimesh.Trimesh) -> tuple[trimesh.Trimesh, int]:
     groups = np.split(crowded[np.argsort(edge_id[crowded], kind="stable")],
                       np.nonzero(np.diff(np.sort(edge_id[crowded])))[0] + 1)
     for group in groups:
-        for a, b in _pair_around_edge(mesh, faces, group):
+        for a, b in _pair_around_edge(mesh, faces, group, split_coplanar):
             mate[a], mate[b] = b, a
     return _rebuild_from_corners(mesh, faces, mate), len(groups)
 
 
-def _pair_around_edge(mesh: trimesh.Trimesh, faces: np.ndarray, group: np.ndarray) -> list[tuple[int, int]]:
+def _pair_around_edge(
+    mesh: trimesh.Trimesh, faces: np.ndarray, group: np.ndarray, split_coplanar: bool = True
+) -> list[tuple[int, int]]:
     """Pairs of half-edges (ids 3*face+corner) around one crowded edge that bound a solid wedge."""
     face, corner = group // 3, group % 3
     start, end = faces[face, corner], faces[face, (corner + 1) % 3]
@@ -215,9 +235,10 @@ def _pair_around_edge(mesh: trimesh.Trimesh, faces: np.ndarray, group: np.ndarra
     angle = np.arctan2(wing @ np.cross(axis, base), wing @ base)
     side = np.einsum("ij,ij->i", mesh.face_normals[face], np.cross(axis, wing))
     forward = start == u
-    # coplanar faces (equal angles) put the face that ends a wedge before the one that starts the
-    # next: solids sharing a face come apart the same way at every edge of that face
-    ring = list(np.lexsort((~forward, np.round(angle, 9))))
+    # coplanar faces (equal angles): with split_coplanar the face that ends a wedge comes before
+    # the one that starts the next, so solids sharing a face come apart the same way at every
+    # edge of that face; otherwise the other way round, so the two close a fin between them
+    ring = list(np.lexsort((~forward if split_coplanar else forward, np.round(angle, 9))))
     pairs = []
     changed = True
     while changed and len(ring) > 1:

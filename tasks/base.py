@@ -111,7 +111,7 @@ class StepContext:
             state = jobstore.set_progress(conn, self.job_id, self.owner, pct, message,
                                           lease_seconds=settings.lease_seconds)
             if state == State.RUNNING:
-                add_progress_events(conn, self.job_id, held)
+                jobstore.add_progress_events(conn, self.job_id, held)
         if state is None:
             raise LeaseLost()
         if state != State.RUNNING:
@@ -227,12 +227,12 @@ class JobTask(Task):
         index = steps.index(self.name)
         if index == len(steps) - 1:
             lifecycle.succeed(ctx.job_id, ctx.owner, result or {},
-                              before=lambda conn: add_progress_events(conn, ctx.job_id, ctx.take_held()))
+                              before=lambda conn: jobstore.add_progress_events(conn, ctx.job_id, ctx.take_held()))
             return
         settings = get_settings()
         pct = int(100 * (index + 1) / len(steps))
         with connections.transaction() as conn:
-            add_progress_events(conn, ctx.job_id, ctx.take_held())
+            jobstore.add_progress_events(conn, ctx.job_id, ctx.take_held())
             moved = jobstore.hand_off(conn, ctx.job_id, ctx.owner, steps[index + 1], progress=pct,
                                       message=f"{self.name.rsplit('.', 1)[-1]} done",
                                       lease_seconds=settings.lease_seconds)
@@ -259,11 +259,6 @@ class JobTask(Task):
         backoff = get_exponential_backoff_interval(factor=30, retries=0, maximum=settings.retry_backoff_max)
         lifecycle.bury(ctx.job_id, task_name=self.name, error_class=ErrorClass.TRANSIENT, code=code,
                        message=message, owner=ctx.owner, retry_in=backoff)
-
-
-def add_progress_events(conn, job_id: str, held: list[tuple[int, str, datetime]]) -> None:
-    for pct, message, at in held:
-        jobstore.add_event(conn, job_id, "job.progress", State.RUNNING, pct, message, at=at)
 
 
 def job_step(name: str, *, too_complex_code: str = "JOB_TOO_COMPLEX", **options: Any):

@@ -413,6 +413,14 @@ def add_event(conn: Connection, job_id: str, type_: str, state: State | str, pro
         message=message, data=data))
 
 
+def add_progress_events(conn: Connection, job_id: str, held: list[tuple[int, str, datetime]]) -> None:
+    """Many ``job.progress`` events in one round trip (executemany)."""
+    if held:
+        conn.execute(job_events.insert(), [
+            {"job_id": job_id, "at": at, "type": "job.progress", "state": State.RUNNING.value, "progress": pct,
+             "message": message, "data": None} for pct, message, at in held])
+
+
 def list_events(conn: Connection, job_id: str, *, after: int = 0, limit: int = 500) -> list[RowMapping]:
     rows = conn.execute(sa.select(job_events).where(job_events.c.job_id == job_id, job_events.c.id > after)
                         .order_by(job_events.c.id).limit(limit))
