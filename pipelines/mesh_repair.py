@@ -114,8 +114,11 @@ class Outcome:
     closed: list[bool] = field(default_factory=list)
     operations: list[str] = field(default_factory=list)
     open_surfaces: list[dict[str, Any]] = field(default_factory=list)
+    open_pieces: list[trimesh.Trimesh] = field(default_factory=list)  # the piece of each entry
     holes_filled: int = 0
     dropped_area: float = 0.0
+    # shells the cheap fixes left open: (cheap result, shell, number), for pymeshfix later
+    deferred: list[tuple[trimesh.Trimesh, trimesh.Trimesh, int]] = field(default_factory=list)
 
     def may_drop(self, area: float, opts: Options) -> bool:
         """True (and counted) when dropping ``area`` keeps all debris within the coverage budget."""
@@ -134,8 +137,10 @@ class Outcome:
         self.closed += other.closed
         self.operations += other.operations
         self.open_surfaces += other.open_surfaces
+        self.open_pieces += other.open_pieces
         self.holes_filled += other.holes_filled
         self.dropped_area += other.dropped_area
+        self.deferred += other.deferred
 
     def clean_area(self) -> float:
         """Area of the kept pieces that are watertight and consistently wound."""
@@ -264,7 +269,7 @@ def _repair_shells(mesh: trimesh.Trimesh, opts: Options, outcome: Outcome, progr
     The broken part is read first with shared walls kept (``cheap_fixes(walls=True)``); when that
     leaves a shell open and the other reading (every duplicate redundant, coplanar faces closing
     fins) gives different faces, that reading is repaired too and the one with more area in
-    clean shells is kept.
+    clean shells is kept. pymeshfix only runs after that choice, on the shells still open.
     """
     clean, _ = clean_face_mask(np.asarray(mesh.faces), len(mesh.vertices))
     if clean.any():
@@ -275,7 +280,13 @@ def _repair_shells(mesh: trimesh.Trimesh, opts: Options, outcome: Outcome, progr
     broken = _submesh(mesh, ~clean)
     fixed, ops = cheap_fixes(broken, opts.scale)
     first = _repair_fixed(fixed, ops, opts, progress)
-    outcome.absorb(_second_reading(broken, fixed, first, opts, progress))
+    chosen = _second_reading(broken, fixed, first, opts, progress)
+    for cheap, shell, number in chosen.deferred:
+        _check_time(opts.deadline, f"repairing shell {number}")
+        _finish_shell(cheap, shell, number, opts, chosen)
+    chosen.deferred = []
+    outcome.absorb(chosen)
+    _drop_covered(outcome, opts)
     _orient_outward(outcome)
 
 
@@ -283,7 +294,7 @@ def _second_reading(
     broken: trimesh.Trimesh, fixed: trimesh.Trimesh, first: Outcome, opts: Options, progress: Progress
 ) -> Outcome:
     """``first``, or the repair of the other reading of ``broken`` when that closes more area."""
-    if all(first.closed) and not first.open_surfaces:
+    if not first.deferred and not first.open_surfaces:
         return first
     other, ops = cheap_fixes(broken, opts.scale, walls=False)
     if np.array_equal(other.faces, fixed.faces) and np.array_equal(other.vertices, fixed.vertices):
@@ -296,7 +307,7 @@ def _second_reading(
 
 
 def _repair_fixed(fixed: trimesh.Trimesh, ops: list[str], opts: Options, progress: Progress) -> Outcome:
-    """Repair each shell of the cheap-fixed broken part; a fresh ``Outcome`` for it."""
+    """Cheap repair of each shell of the cheap-fixed broken part; a fresh ``Outcome`` for it."""
     outcome = Outcome(operations=list(ops))
     shells = _split(fixed)
     for index, shell in enumerate(shells):
@@ -307,7 +318,7 @@ def _repair_fixed(fixed: trimesh.Trimesh, ops: list[str], opts: Options, progres
 
 
 def _repair_shell(shell: trimesh.Trimesh, number: int, opts: Options, outcome: Outcome) -> None:
-    """Close one broken shell with the cheapest fix that works, or keep/report/drop it."""
+    """Close one broken shell with cheap fixes, or keep/report/drop it; else defer it to pymeshfix."""
     if is_clean(shell):
         outcome.keep(shell, True)
         return
@@ -319,6 +330,7 @@ def _repair_shell(shell: trimesh.Trimesh, number: int, opts: Options, outcome: O
     if loops and _is_open_surface(shell, loops, opts):
         outcome.keep(shell, True)
         outcome.open_surfaces.append(_open_entry(shell, loops, number))
+        outcome.open_pieces.append(shell)
         return
     cheap = shell
     if opts.fill_holes and loops:
@@ -330,6 +342,12 @@ def _repair_shell(shell: trimesh.Trimesh, number: int, opts: Options, outcome: O
     if is_clean(cheap):
         outcome.keep(cheap, True)
         return
+    outcome.deferred.append((cheap, shell, number))
+
+
+def _finish_shell(cheap: trimesh.Trimesh, shell: trimesh.Trimesh, number: int, opts: Options,
+                  outcome: Outcome) -> None:
+    """A shell the cheap fixes left open: pymeshfix if it keeps the surface, else debris or kept open."""
     better = _try_pymeshfix(cheap, shell, number, opts, outcome) if opts.fill_holes else None
     if better is not None:
         outcome.keep(better, True)
@@ -337,6 +355,38 @@ def _repair_shell(shell: trimesh.Trimesh, number: int, opts: Options, outcome: O
         outcome.operations.append(f"drop_debris(shell {number})")
     else:
         outcome.keep(cheap, False)
+
+
+def _drop_covered(outcome: Outcome, opts: Options) -> None:
+    """Drop open pieces (reported open surfaces included) that the closed pieces already cover.
+
+    Such a piece is a leftover copy of surface that was closed another way (e.g. a patch that
+    met the rest only through zero-area faces, whose hole was then filled): dropping it loses
+    nothing, which ``surface_coverage`` of the piece by the closed pieces (at least
+    1 - ``TOL.covered_loss``) confirms.
+    """
+    solid = [i for i, piece in enumerate(outcome.pieces) if outcome.closed[i] and is_clean(piece)]
+    loose = [i for i, piece in enumerate(outcome.pieces) if i not in solid]
+    if not solid or not loose:
+        return
+    rest = _merge([outcome.pieces[i] for i in solid])
+    low, high = rest.bounds
+    dropped = set()
+    for i in loose:
+        piece = outcome.pieces[i]
+        if (piece.bounds[0] > high).any() or (piece.bounds[1] < low).any():
+            continue
+        if surface_coverage(piece, rest) >= 1.0 - TOL.covered_loss:
+            dropped.add(i)
+    if not dropped:
+        return
+    gone = [outcome.pieces[i] for i in dropped]
+    kept = [k for k, piece in enumerate(outcome.open_pieces) if not any(piece is g for g in gone)]
+    outcome.open_surfaces = [outcome.open_surfaces[k] for k in kept]
+    outcome.open_pieces = [outcome.open_pieces[k] for k in kept]
+    outcome.pieces = [p for i, p in enumerate(outcome.pieces) if i not in dropped]
+    outcome.closed = [c for i, c in enumerate(outcome.closed) if i not in dropped]
+    outcome.operations.append(f"drop_covered({len(dropped)})")
 
 
 def _is_flat(shell: trimesh.Trimesh, opts: Options) -> bool:

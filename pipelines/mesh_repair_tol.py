@@ -29,6 +29,8 @@ class RepairTol:
     # an open shell with one boundary loop whose fan area is at least this share of its own
     # surface is a deliberate, gently curved sheet (a panel), not a solid with a hole
     open_hole_area_ratio: float = 0.95
+    # an open piece the closed pieces cover but for this share of its area is a redundant copy
+    covered_loss: float = 0.001
     # unclosable open fragments under this share of the total area are dropped as debris
     debris_area: float = 0.001
     debris_area_aggressive: float = 0.01
