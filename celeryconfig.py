@@ -61,7 +61,6 @@ task_routes["meshmill.maintenance.*"] = {"queue": "maintenance", "routing_key": 
 
 task_acks_late = True
 task_reject_on_worker_lost = True
-task_acks_on_failure_or_timeout = True
 worker_prefetch_multiplier = 1
 task_soft_time_limit = _s.soft_time_limit
 task_time_limit = _s.hard_time_limit

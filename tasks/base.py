@@ -16,6 +16,8 @@ does nothing, so every step is safe to run twice.
 
 from __future__ import annotations
 
+import os
+import socket
 import threading
 import time
 import uuid
@@ -43,6 +45,26 @@ log = structlog.get_logger(__name__)
 
 TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
     RemoteError, StorageError, ConnectionError, TimeoutError, sqlalchemy.exc.OperationalError)
+
+
+def lease_owner_id() -> str:
+    """``host:pid:random``: unique per run, and tells the sweeper where the holder lives."""
+    return f"{socket.gethostname()[:40]}:{os.getpid()}:{uuid.uuid4().hex}"
+
+
+def holder_alive_here(owner: str) -> bool:
+    """True when the lease holder is a live process on this host (it may be busy in native code)."""
+    host, _, rest = owner.partition(":")
+    pid = rest.partition(":")[0]
+    if host != socket.gethostname()[:40] or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 class JobCanceled(Exception):
@@ -172,7 +194,7 @@ class JobTask(Task):
 
     def run(self, job_id: str) -> None:
         settings = get_settings()
-        owner = uuid.uuid4().hex
+        owner = lease_owner_id()
         structlog.contextvars.bind_contextvars(job_id=job_id)
         row = self._claim(job_id, owner, settings)
         if row is None:

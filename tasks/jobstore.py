@@ -96,8 +96,9 @@ jobs = sa.Table(
     sa.Column("lost_leases", sa.Integer, nullable=False, default=0),
     sa.Column("steps", JSONType, nullable=False),
     sa.Column("step", sa.String(120)),
-    sa.Column("lease_owner", sa.String(64)),
+    sa.Column("lease_owner", sa.String(96)),
     sa.Column("lease_expires_at", UTCDateTime),
+    sa.Column("claimed_at", UTCDateTime),
     sa.Column("idempotency_key", sa.String(200)),
     sa.Column("reuse_key", sa.String(64)),
     sa.Column("callback_url", sa.Text),
@@ -468,7 +469,7 @@ def claim(conn: Connection, job_id: str, step: str, owner: str, *, lease_seconds
         jobs.c.state.in_([State.QUEUED.value, State.RUNNING.value]), free,
     ).values(state=State.RUNNING.value, lease_owner=owner,
              lease_expires_at=now + timedelta(seconds=lease_seconds),
-             attempts=jobs.c.attempts + 1, updated_at=now,
+             attempts=jobs.c.attempts + 1, updated_at=now, claimed_at=now,
              started_at=sa.func.coalesce(jobs.c.started_at, now)).returning(*jobs.c)).mappings().first()
 
 
@@ -536,6 +537,12 @@ def stale_queued(conn: Connection, *, older_than: float, limit: int = 100) -> Se
     return list(conn.execute(sa.select(jobs).where(
         jobs.c.state == State.QUEUED.value, jobs.c.updated_at < cutoff,
     ).order_by(jobs.c.updated_at).limit(limit)).mappings())
+
+
+def extend_lease(conn: Connection, job_id: str, owner: str, *, lease_seconds: float) -> None:
+    """Give a holder that is alive but silent (busy in native code) another lease period."""
+    conn.execute(jobs.update().where(jobs.c.id == job_id, jobs.c.lease_owner == owner)
+                 .values(lease_expires_at=utcnow() + timedelta(seconds=lease_seconds)))
 
 
 def touch(conn: Connection, job_id: str, **values: Any) -> None:

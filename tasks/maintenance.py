@@ -12,6 +12,7 @@ import structlog
 
 from tasks import connections, jobstore, lifecycle
 from tasks.app import app
+from tasks.base import holder_alive_here
 from tasks.jobstore import ErrorClass, IllegalTransition
 from tasks.settings import get_settings
 from tasks.submit import dispatch
@@ -43,8 +44,29 @@ def sweep_leases() -> dict[str, int]:
 
 
 def _recover(row) -> int:
-    """Re-send a lost step, or bury the job when its step keeps losing its worker."""
-    if row["lost_leases"] >= get_settings().max_attempts:
+    """Decide what an expired lease means and act on it.
+
+    - the holder is a live process on this host: it is busy in native code that keeps the
+      heartbeat thread from running (OCCT, pymeshfix hold the GIL) -> extend the lease;
+    - the step has run past Celery's hard time limit: it was killed for its time ->
+      fail the job permanently with its domain's TOO_COMPLEX code;
+    - the step keeps losing its worker -> dead (WORKER_LOST);
+    - otherwise the worker died -> re-send the step.
+    """
+    settings = get_settings()
+    owner = row["lease_owner"]
+    if owner and holder_alive_here(owner):
+        with connections.transaction() as conn:
+            jobstore.extend_lease(conn, row["id"], owner, lease_seconds=settings.lease_seconds)
+        log.info("lease.holder_busy", job_id=row["id"], step=row["step"])
+        return 0
+    claimed = jobstore._aware(row["claimed_at"])
+    if owner and claimed and (jobstore.utcnow() - claimed).total_seconds() >= settings.hard_time_limit:
+        code = getattr(app.tasks.get(row["step"]), "too_complex_code", "JOB_TOO_COMPLEX")
+        lifecycle.fail(row["id"], code, "the job was stopped at the hard time limit",
+                       {"hard_time_limit_s": settings.hard_time_limit})
+        return 0
+    if row["lost_leases"] >= settings.max_attempts:
         lifecycle.bury(row["id"], task_name=row["step"], error_class=ErrorClass.SYSTEMIC, code="WORKER_LOST",
                        message=f"step {row['step']} lost its worker {row['lost_leases'] + 1} times "
                        "(crash, out of memory or hard time limit)")
