@@ -3,13 +3,11 @@ images served by a real HTTP server on loopback; plus the safe fetcher on its ow
 
 from __future__ import annotations
 
-import io
 import struct
 import sys
 import threading
 import time
 import uuid
-import zipfile
 import zlib
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -19,6 +17,7 @@ import numpy as np
 import pytest
 
 from pipelines.errors import InputError, RemoteError
+from tests.archives import zip_bytes
 from tests.stack import poll
 
 TERMINAL = {"succeeded", "failed", "dead", "canceled"}
@@ -59,12 +58,6 @@ def png_header_bomb(width: int = 20000, height: int = 20000) -> bytes:
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
 
 
-def zip_of(members: dict[str, bytes]) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        for name, data in members.items():
-            archive.writestr(name, data)
-    return buffer.getvalue()
 
 
 # ---------------------------------------------------------------- a real image server on loopback
@@ -259,7 +252,7 @@ def test_private_image_urls_refused_at_the_api(stack, user, url):
 
 def test_zip_batch_with_a_transparent_member(stack, user):
     client, _ = user
-    data = zip_of({"sprites/a.png": sprite(), "sprites/blank.png": transparent(), "b.png": sprite(seed=2),
+    data = zip_bytes({"sprites/a.png": sprite(), "sprites/blank.png": transparent(), "b.png": sprite(seed=2),
                    "__MACOSX/._a.png": b"junk"})
     job = run(client, post_file(client, data, name="sheet.zip"))
     assert job["state"] == "succeeded", job

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import struct
-import zipfile
 import zlib
 
 import cv2
@@ -14,6 +13,7 @@ from PIL import Image
 
 from pipelines.errors import InputError, TooComplexError
 from pipelines.image_io import iter_zip_images, load_rgba
+from tests.archives import zip_bytes
 
 
 def pil_png(image: Image.Image, **kw) -> bytes:
@@ -77,20 +77,14 @@ def test_non_image(data):
     assert err.value.code == "IMAGE_LOAD_FAILED"
 
 
-def zipped(members: dict[str, bytes]) -> bytes:
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
-        for name, data in members.items():
-            zf.writestr(name, data)
-    return buf.getvalue()
 
 
 def test_zip_images_and_bomb():
     good = pil_png(Image.new("RGBA", (2, 2)))
-    names = [n for n, _ in iter_zip_images(zipped({"a.png": good, "__MACOSX/a.png": good, "notes.txt": b"x"}))]
+    names = [n for n, _ in iter_zip_images(zip_bytes({"a.png": good, "__MACOSX/a.png": good, "notes.txt": b"x"}))]
     assert names == ["a.png"]
     with pytest.raises(TooComplexError) as err:
-        list(iter_zip_images(zipped({"big.png": b"\0" * 5_000_000})))
+        list(iter_zip_images(zip_bytes({"big.png": b"\0" * 5_000_000})))
     assert err.value.code == "ARCHIVE_TOO_LARGE"
     with pytest.raises(InputError):
         list(iter_zip_images(b"not a zip"))

@@ -14,6 +14,7 @@ import trimesh
 from pipelines.errors import InputError, TooComplexError
 from pipelines.limits import Limits
 from pipelines.mesh_io import EXPORT_FORMATS, FORMAT_MEDIA_TYPES, LOAD_FORMATS, export_mesh, load_mesh
+from tests.archives import zip_bytes
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 
@@ -163,12 +164,6 @@ def test_triangle_limit(fmt: str) -> None:
     assert info.value.details["max_triangles"] == 100
 
 
-def _zip(entries: dict[str, bytes]) -> bytes:
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
-        for name, body in entries.items():
-            archive.writestr(name, body)
-    return out.getvalue()
 
 
 def test_3mf_zip_bomb_is_refused_before_extracting() -> None:
@@ -193,7 +188,7 @@ def test_3mf_over_byte_cap_is_refused() -> None:
 
 
 def test_3mf_with_lying_header_is_capped_while_reading() -> None:
-    data = bytearray(_zip({"3D/3dmodel.model": b"<model>" + b" " * 5000 + b"</model>"}))
+    data = bytearray(zip_bytes({"3D/3dmodel.model": b"<model>" + b" " * 5000 + b"</model>"}))
     # shrink the declared size in the central directory: the read must still stop
     at = data.rindex(b"PK\x01\x02")
     struct.pack_into("<I", data, at + 24, 10)
@@ -202,13 +197,13 @@ def test_3mf_with_lying_header_is_capped_while_reading() -> None:
 
 
 def test_zip_without_model_is_not_3mf() -> None:
-    data = _zip({"readme.txt": b"hello"})
+    data = zip_bytes({"readme.txt": b"hello"})
     assert _code(data) == "MESH_UNSUPPORTED_FORMAT"
     assert _code(data, "3mf") == "MESH_PARSE_ERROR"
 
 
 def test_3mf_with_broken_model_xml() -> None:
-    assert _code(_zip({"3D/3dmodel.model": b"<model><resources><object"}), "3mf") == "MESH_PARSE_ERROR"
+    assert _code(zip_bytes({"3D/3dmodel.model": b"<model><resources><object"}), "3mf") == "MESH_PARSE_ERROR"
 
 
 def test_corrupt_zip() -> None:
