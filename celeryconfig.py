@@ -67,8 +67,10 @@ task_time_limit = _s.hard_time_limit
 worker_max_tasks_per_child = _s.max_tasks_per_child
 worker_max_memory_per_child = _s.max_memory_per_child_kb
 worker_hijack_root_logger = False
-worker_send_task_events = True
-task_send_sent_event = True
+# Monitoring events cost broker round trips on every task; Flower switches them on
+# (enable_events) while it runs, so they are off otherwise.
+worker_send_task_events = False
+task_send_sent_event = False
 worker_cancel_long_running_tasks_on_connection_loss = True
 
 beat_schedule = {

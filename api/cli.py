@@ -55,7 +55,7 @@ def cmd_worker(args: argparse.Namespace) -> None:
 
     concurrency = args.concurrency or get_settings().worker_concurrency or os.cpu_count() or 1
     argv = ["worker", "-Q", args.queues, "-P", args.pool, "-c", str(concurrency),
-            "-n", f"{args.name}@%h", "--loglevel", get_settings().log_level, "-E"]
+            "-n", f"{args.name}@%h", "--loglevel", get_settings().log_level]
     app.worker_main(argv)
 
 
