@@ -12,7 +12,7 @@ from api.schemas import EventListQuery, EventListSchema, JobListQuery, JobListSc
 from api.views import present_job
 from tasks import connections, jobstore, lifecycle
 from tasks.jobstore import IllegalTransition, JobFilter
-from tasks.jobview import _iso, event_view
+from tasks.jobview import event_view, iso
 
 blp = Blueprint("jobs", __name__, url_prefix="/api/v1/jobs", description="Jobs: state, events, artifacts")
 
@@ -105,4 +105,4 @@ class JobWebhooks(MethodView):
             rows = jobstore.list_deliveries(conn, job_id)
         return {"items": [{"message_id": r["message_id"], "event_type": r["event_type"], "attempt": r["attempt"],
                            "status_code": r["status_code"], "error": r["error"], "delivered": r["delivered"],
-                           "duration_ms": r["duration_ms"], "at": _iso(r["at"])} for r in rows]}
+                           "duration_ms": r["duration_ms"], "at": iso(r["at"])} for r in rows]}

@@ -9,12 +9,12 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from api.auth import owner_filter, require_admin, require_key
+from api.auth import current_key, owner_filter, require_admin, require_key
 from api.errors import ApiError
 from api.metrics import REGISTRY
 from tasks import connections, jobstore
 from tasks.app import app as celery_app
-from tasks.jobview import _iso
+from tasks.jobview import iso
 from tasks.maintenance import redrive
 from tasks.submit import OPERATIONS
 
@@ -89,7 +89,7 @@ class DeadLetterQuery(Schema):
 def _letter(row) -> dict:
     out = dict(row)
     for name in ("created_at", "next_retry_at", "resolved_at"):
-        out[name] = _iso(out[name])
+        out[name] = iso(out[name])
     return out
 
 
@@ -173,8 +173,6 @@ class Me(MethodView):
     @blp.response(200)
     def get(self):
         """The calling key: id, name, admin, credits, webhook secret (to verify webhooks)."""
-        from api.auth import current_key
-
         key = current_key()
         return {"id": key.id, "name": key.name, "admin": key.is_admin, "credits": key.credits,
                 "webhook_secret": key.webhook_secret}

@@ -202,7 +202,7 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:
     cur.close()
 
 
-def _aware(value: datetime | None) -> datetime | None:
+def as_utc(value: datetime | None) -> datetime | None:
     """SQLite returns naive datetimes; every timestamp here is UTC."""
     if value is not None and value.tzinfo is None:
         return value.replace(tzinfo=UTC)
@@ -650,7 +650,7 @@ def _timings(conn: Connection, domain: str, op: str, where: list) -> dict[str, f
     rows = conn.execute(sa.select(jobs.c.created_at, jobs.c.started_at, jobs.c.finished_at).where(
         jobs.c.domain == domain, jobs.c.operation == op, jobs.c.state == State.SUCCEEDED.value, *where,
     ).order_by(jobs.c.finished_at.desc()).limit(1000)).all()
-    totals = sorted((_aware(f) - _aware(c)).total_seconds() for c, _s, f in rows if f and c)
+    totals = sorted((as_utc(f) - as_utc(c)).total_seconds() for c, _s, f in rows if f and c)
     if not totals:
         return {"count": 0, "mean_s": None, "p50_s": None, "p95_s": None}
     return {"count": len(totals), "mean_s": round(sum(totals) / len(totals), 4),

@@ -8,11 +8,11 @@ from typing import Any
 
 from sqlalchemy.engine import RowMapping
 
-from tasks.jobstore import _aware
+from tasks.jobstore import as_utc
 
 
-def _iso(value: datetime | None) -> str | None:
-    value = _aware(value)
+def iso(value: datetime | None) -> str | None:
+    value = as_utc(value)
     return value.isoformat().replace("+00:00", "Z") if value else None
 
 
@@ -43,13 +43,13 @@ def job_view(row: RowMapping, artifacts: Sequence[RowMapping], public_url: str) 
                        "sha256": a["sha256"], "url": artifact_url(public_url, row["id"], a["name"])}
                       for a in artifacts],
         "callback_url": row["callback_url"],
-        "created_at": _iso(row["created_at"]),
-        "updated_at": _iso(row["updated_at"]),
-        "started_at": _iso(row["started_at"]),
-        "finished_at": _iso(row["finished_at"]),
+        "created_at": iso(row["created_at"]),
+        "updated_at": iso(row["updated_at"]),
+        "started_at": iso(row["started_at"]),
+        "finished_at": iso(row["finished_at"]),
     }
 
 
 def event_view(row: RowMapping) -> dict[str, Any]:
-    return {"id": row["id"], "at": _iso(row["at"]), "type": row["type"], "state": row["state"],
+    return {"id": row["id"], "at": iso(row["at"]), "type": row["type"], "state": row["state"],
             "progress": row["progress"], "message": row["message"], "data": row["data"]}

@@ -60,7 +60,7 @@ def _recover(row) -> int:
             jobstore.extend_lease(conn, row["id"], owner, lease_seconds=settings.lease_seconds)
         log.info("lease.holder_busy", job_id=row["id"], step=row["step"])
         return 0
-    claimed = jobstore._aware(row["claimed_at"])
+    claimed = jobstore.as_utc(row["claimed_at"])
     if owner and claimed and (jobstore.utcnow() - claimed).total_seconds() >= settings.hard_time_limit:
         code = getattr(app.tasks.get(row["step"]), "too_complex_code", "JOB_TOO_COMPLEX")
         lifecycle.fail(row["id"], code, "the job was stopped at the hard time limit",

@@ -59,7 +59,7 @@ def repair_figures(conn: Connection, owner: str | None) -> dict[str, Any]:
     rows = jobstore.finished_results(conn, "mesh", "repair", owner)
     done = [r["result"] for r in rows if r["state"] == "succeeded" and r["result"]]
     now = jobstore.utcnow()
-    ages = [(now - jobstore._aware(r["created_at"])).total_seconds() for r in rows]
+    ages = [(now - jobstore.as_utc(r["created_at"])).total_seconds() for r in rows]
     return {
         "total_repairs": len(rows),
         "successful_repairs": len(done),

@@ -57,7 +57,7 @@ def test_live_holder_on_this_host_keeps_its_job(store):
     assert sweep_leases() == {"requeued": 0, "resent": 0}
     row = state_of(job_id)
     assert row["state"] == "running" and row["lease_owner"] == me
-    assert jobstore._aware(row["lease_expires_at"]) > jobstore.utcnow()
+    assert jobstore.as_utc(row["lease_expires_at"]) > jobstore.utcnow()
 
 
 def test_step_past_the_hard_limit_fails_with_its_domain_code(store):
