@@ -92,6 +92,7 @@ class StepContext:
     _held: list[tuple[int, str, datetime]] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _stop: threading.Event = field(default_factory=threading.Event)
+    _beat: threading.Thread | None = None
     canceled: bool = False
 
     @property
@@ -156,8 +157,18 @@ class StepContext:
             jobstore.add_artifact(conn, self.job_id, name, key, media_type, len(data), sha256_bytes(data))
         return key
 
+    def start_heartbeat(self) -> None:
+        self._beat = threading.Thread(target=self.heartbeat, name=f"lease-{self.job_id[:8]}", daemon=True)
+        self._beat.start()
+
+    def stop_heartbeat(self) -> None:
+        """Stop renewing before the outcome is written, so nothing lands after it."""
+        self._stop.set()
+        if self._beat is not None and self._beat is not threading.current_thread():
+            self._beat.join(timeout=5)
+
     def heartbeat(self) -> None:
-        """Renew the lease until the step ends; notice cancellation."""
+        """Renew the lease until the step ends; write held progress; notice cancellation."""
         settings = get_settings()
         while not self._stop.wait(settings.heartbeat_seconds):
             try:
@@ -201,13 +212,11 @@ class JobTask(Task):
             return
         structlog.contextvars.bind_contextvars(request_id=row["request_id"], attempt=row["attempts"])
         ctx = StepContext(job=row, owner=owner, task=self)
-        beat = threading.Thread(target=ctx.heartbeat, name=f"lease-{job_id[:8]}", daemon=True)
-        beat.start()
+        ctx.start_heartbeat()
         try:
             self._run_step(ctx)
         finally:
-            ctx._stop.set()
-            beat.join(timeout=2)
+            ctx.stop_heartbeat()
 
     def _claim(self, job_id: str, owner: str, settings) -> RowMapping | None:
         with connections.transaction() as conn:
@@ -223,6 +232,7 @@ class JobTask(Task):
     def _run_step(self, ctx: StepContext) -> None:
         try:
             result = type(self).step_fn(ctx)
+            ctx.stop_heartbeat()
             self._complete(ctx, result)
         except (JobCanceled, LeaseLost) as exc:
             self.request.chain = None
