@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 
+import httpx
 import numpy as np
 import pytest
 import trimesh
@@ -52,6 +53,13 @@ def test_repair_keeps_every_shell_and_fills_the_hole(stack, user):
     assert result["repaired_stats"]["volume_cm3"] == pytest.approx(box_and_sphere_cm3, rel=1e-6)
     repaired = download_mesh(client, job, "stl")
     assert repaired.is_watertight and len(repaired.split(only_watertight=False)) == 2
+    (artifact,) = job["artifacts"]
+    if stack.kind == "servers":  # S3 storage also hands out a presigned link to the same bytes
+        direct = httpx.get(artifact["download_url"])
+        assert direct.status_code == 200
+        assert direct.content == client.get(f"/jobs/{job['id']}/artifacts/repaired.stl").content
+    else:
+        assert "download_url" not in artifact
     events = [e["message"] for e in client.get(f"/jobs/{job['id']}/events").json()["items"]]
     assert "loading mesh" in events and any(m.startswith("writing") for m in events)
 
