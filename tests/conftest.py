@@ -33,7 +33,18 @@ def require_services() -> None:
     pytest.skip(message)
 
 
-_STACKS: dict[str, object] = {}
+def require_service(name: str, host_port: str) -> None:
+    """Fail in CI, skip elsewhere, when a service does not accept connections."""
+    import socket
+
+    host, _, port = host_port.rpartition(":")
+    try:
+        socket.create_connection((host, int(port)), timeout=2).close()
+    except OSError:
+        message = f"{name} not reachable at {host_port} (start it; see README)"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
 
 
 @pytest.fixture(scope="session", params=["embedded", "servers"])
