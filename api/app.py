@@ -15,6 +15,7 @@ import api
 from api.auth import install_request_context
 from api.errors import MeshmillApi, register_error_handlers
 from api.metrics import install_metrics
+from api.ratelimit import install_rate_limits
 from tasks.app import app as celery_app
 from tasks.logs import configure_logging
 from tasks.settings import get_settings
@@ -53,6 +54,7 @@ def create_app() -> Flask:
     for blp in blueprints():
         smorest.register_blueprint(blp)
     install_request_context(app)
+    install_rate_limits(app)
     install_metrics(app)
     register_error_handlers(app)
     return app

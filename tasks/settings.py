@@ -36,6 +36,7 @@ class Settings:
     s3_endpoint_url: str = ""
     s3_region: str = "us-east-1"
     public_url: str = "http://127.0.0.1:8000"
+    rate_limit: str = "600/minute"  # per API key (flask-limiter syntax); empty: no limit
     max_upload_bytes: int = 100 * 2**20
     max_triangles: int = 5_000_000
     presign_seconds: int = 3600

@@ -58,6 +58,7 @@ def base_env(home: Path, port: int, **extra: str) -> dict[str, str]:
         "MESHMILL_WEBHOOK_TIMEOUT": "2",
         "MESHMILL_MAX_UPLOAD_BYTES": str(24 * 2**20),
         "MESHMILL_PROGRESS_INTERVAL": "0.05",
+        "MESHMILL_RATE_LIMIT": "",  # tests poll fast; test_ratelimit.py sets its own
         "MESHMILL_LOG_LEVEL": "INFO",
         "PYTHONUNBUFFERED": "1",
     })
