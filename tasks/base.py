@@ -130,7 +130,7 @@ class StepContext:
             return
         pct, message, _ = held[-1]
         settings = get_settings()
-        with connections.transaction() as conn:
+        with connections.transaction(durable=False) as conn:
             state = jobstore.set_progress(conn, self.job_id, self.owner, pct, message,
                                           lease_seconds=settings.lease_seconds)
             if state == State.RUNNING:
@@ -179,7 +179,7 @@ class StepContext:
             except sqlalchemy.exc.SQLAlchemyError as exc:
                 log.warning("progress.flush_failed", error=str(exc))
             try:
-                with connections.transaction() as conn:
+                with connections.transaction(durable=False) as conn:
                     state = jobstore.renew_lease(conn, self.job_id, self.owner,
                                                  lease_seconds=settings.lease_seconds)
             except sqlalchemy.exc.SQLAlchemyError as exc:
@@ -219,7 +219,7 @@ class JobTask(Task):
             ctx.stop_heartbeat()
 
     def _claim(self, job_id: str, owner: str, settings) -> RowMapping | None:
-        with connections.transaction() as conn:
+        with connections.transaction(durable=False) as conn:
             row = jobstore.claim(conn, job_id, self.name, owner, lease_seconds=settings.lease_seconds)
             if row is not None:
                 jobstore.add_event(conn, job_id, "job.running", State.RUNNING, row["progress"],

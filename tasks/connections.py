@@ -35,9 +35,16 @@ def storage() -> Storage:
 
 
 @contextmanager
-def transaction() -> Iterator[Connection]:
-    """One database transaction, committed on exit."""
+def transaction(*, durable: bool = True) -> Iterator[Connection]:
+    """One database transaction, committed on exit.
+
+    ``durable=False`` (PostgreSQL): the commit does not wait for the WAL flush. For
+    writes a crash may lose harmlessly: a claim (the sweeper re-sends the step), a
+    lease renewal, progress. Job creation and outcomes stay durable.
+    """
     with engine().begin() as conn:
+        if not durable and conn.dialect.name == "postgresql":
+            conn.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
         yield conn
 
 
