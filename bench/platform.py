@@ -113,10 +113,18 @@ def wait_done(client: httpx.Client, job_id: str) -> dict:
         time.sleep(0.001)
 
 
+def stamp(job: dict, name: str) -> datetime:
+    return datetime.fromisoformat(job[name].replace("Z", "+00:00"))
+
+
 def server_seconds(job: dict) -> float:
-    created = datetime.fromisoformat(job["created_at"].replace("Z", "+00:00"))
-    finished = datetime.fromisoformat(job["finished_at"].replace("Z", "+00:00"))
-    return (finished - created).total_seconds()
+    return (stamp(job, "finished_at") - stamp(job, "created_at")).total_seconds()
+
+
+def phases(job: dict) -> tuple[float, float]:
+    """(created -> started: dispatch and queue, started -> finished: the worker's step)."""
+    return ((stamp(job, "started_at") - stamp(job, "created_at")).total_seconds(),
+            (stamp(job, "finished_at") - stamp(job, "started_at")).total_seconds())
 
 
 def meshmill(stack: Stack, jobs: int) -> dict:
@@ -124,15 +132,21 @@ def meshmill(stack: Stack, jobs: int) -> dict:
     with stack.client(key["api_key"]) as client:
         for _ in range(20):
             wait_done(client, submit(client)[0])
-        client_side, server_side, failed = [], [], 0
+        client_side, server_side, posts, queued, worked, failed = [], [], [], [], [], 0
         for _ in range(jobs):
             job_id, start = submit(client)
+            posts.append(time.perf_counter() - start)
             job = wait_done(client, job_id)
             client_side.append(time.perf_counter() - start)
             server_side.append(server_seconds(job))
+            queue_s, work_s = phases(job)
+            queued.append(queue_s)
+            worked.append(work_s)
             failed += job["state"] != "succeeded"
         burst = burst_meshmill(stack, key["api_key"], jobs)
     return {"latency_client": summary_ms(client_side), "latency_server": summary_ms(server_side),
+            "phases": {"post": summary_ms(posts), "dispatch_and_queue": summary_ms(queued),
+                       "worker_step": summary_ms(worked)},
             "failed": failed, "burst": burst}
 
 
