@@ -3,8 +3,11 @@
 Over the shared sprite corpus, for the default parameters and for the plain baseline
 (largest contour -> approxPolyDP(0.01 * perimeter) -> Triangle 'pq'), reports opaque coverage
 (share of pixels with alpha >= 128 the mesh covers, supersampled), wasted area (share of mesh
-area over alpha-0 pixels), vertex count, min angle and time p50/p95. Writes
-bench/results/contour.json and prints a table.
+area over alpha-0 pixels), vertex count, min angle and time p50/p95. Time is split into
+decoding (``load_rgba``: PNG bytes -> RGBA) and meshing (``mesh_rgba``: everything after),
+with their sum as the total (what ``mesh_sprite`` costs); wall-clock (``perf_counter``) and
+process CPU time (``process_time``, less sensitive to a busy machine) are both recorded.
+Writes bench/results/contour.json and prints a table.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ import cv2
 import numpy as np
 import triangle
 
-from pipelines.contour import _hull_first, coverage_stats, mesh_sprite, min_angles
+from pipelines.contour import _hull_first, coverage_stats, mesh_rgba, mesh_sprite, min_angles
 from pipelines.contour_params import ContourParams
 from pipelines.errors import PipelineError
 from pipelines.image_io import load_rgba
@@ -53,29 +56,38 @@ def baseline_mesh(rgba: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return result["vertices"], result["triangles"]
 
 
-def measure(vertices: np.ndarray, triangles: np.ndarray, alpha: np.ndarray, seconds: float) -> dict:
-    """Coverage, waste, counts and quality of one mesh."""
+def measure(vertices: np.ndarray, triangles: np.ndarray, alpha: np.ndarray, seconds: float,
+            timings: dict | None = None) -> dict:
+    """Coverage, waste, counts and quality of one mesh; ``timings`` adds the time split."""
     h, w = alpha.shape
     scale = max(1, min(MAX_SCALE, int((SAMPLES_BUDGET / (w * h)) ** 0.5)))
     mesh = _hull_first(vertices, triangles)
     loops = [mesh.vertices[loop] for loop in mesh.loops]
     stats = coverage_stats(loops, alpha, OPAQUE_ALPHA, scale)
     return {**stats, "vertices": len(mesh.vertices), "min_angle": float(min_angles(mesh.vertices,
-            mesh.triangles).min()), "ms": seconds * 1000, "size": max(w, h)}
+            mesh.triangles).min()), "ms": seconds * 1000, **(timings or {}), "size": max(w, h)}
 
 
 def run_one(path: Path, params: ContourParams) -> tuple[dict, dict]:
     """(ours, baseline) measurements for one sprite."""
     data = path.read_bytes()
-    start = time.perf_counter()
-    result = mesh_sprite(data, params)
-    ours_s = time.perf_counter() - start
-    alpha = load_rgba(data)[..., 3]
-    ours = measure(np.array(result["vertices"]), np.array(result["triangles"]), alpha, ours_s)
+    wall, cpu = time.perf_counter(), time.process_time()
+    rgba = load_rgba(data)
+    wall_decoded, cpu_decoded = time.perf_counter(), time.process_time()
+    result = mesh_rgba(rgba, params)
+    wall_end, cpu_end = time.perf_counter(), time.process_time()
+    alpha = rgba[..., 3]
+    timings = {"decode_ms": (wall_decoded - wall) * 1000, "mesh_ms": (wall_end - wall_decoded) * 1000,
+               "cpu_ms": (cpu_end - cpu) * 1000, "cpu_decode_ms": (cpu_decoded - cpu) * 1000,
+               "cpu_mesh_ms": (cpu_end - cpu_decoded) * 1000}
+    ours = measure(np.array(result["vertices"]), np.array(result["triangles"]), alpha, wall_end - wall, timings)
     start = time.perf_counter()
     rgba = load_rgba(data)
+    decoded = time.perf_counter()
     base_v, base_t = baseline_mesh(rgba)
-    base = measure(base_v, base_t, alpha, time.perf_counter() - start)
+    end = time.perf_counter()
+    base = measure(base_v, base_t, alpha, end - start,
+                   {"decode_ms": (decoded - start) * 1000, "mesh_ms": (end - decoded) * 1000})
     return ours, base
 
 
@@ -83,6 +95,12 @@ def summarise(rows: list[dict]) -> dict:
     """Percentiles over the corpus."""
     col = {k: np.array([r[k] for r in rows], dtype=float) for k in rows[0]}
     mid = col["vertices"][(col["size"] >= MID_SIZE[0]) & (col["size"] <= MID_SIZE[1])]
+    times = {}
+    for key, name in (("ms", "time_ms"), ("decode_ms", "decode_ms"), ("mesh_ms", "mesh_ms"),
+                      ("cpu_ms", "cpu_ms"), ("cpu_mesh_ms", "cpu_mesh_ms")):
+        if key in col:
+            times[f"{name}_p50"] = float(np.percentile(col[key], 50))
+            times[f"{name}_p95"] = float(np.percentile(col[key], 95))
     return {
         "opaque_coverage_p10": float(np.percentile(col["opaque_coverage"], 10)),
         "opaque_coverage_median": float(np.median(col["opaque_coverage"])),
@@ -94,8 +112,7 @@ def summarise(rows: list[dict]) -> dict:
         "sprites_128px": len(mid),
         "min_angle_median": float(np.median(col["min_angle"])),
         "min_angle_p10": float(np.percentile(col["min_angle"], 10)),
-        "time_ms_p50": float(np.percentile(col["ms"], 50)),
-        "time_ms_p95": float(np.percentile(col["ms"], 95)),
+        **times,
     }
 
 
@@ -124,7 +141,7 @@ def main() -> None:
     print(f"{len(paths)} sprites from {folder}; {len(errors)} refused: {sorted(errors)}")
     print(f"{'metric':28}{'defaults':>12}{'baseline':>12}")
     for key in summary["defaults"]:
-        a, b = summary["defaults"][key], summary["baseline"][key]
+        a, b = summary["defaults"][key], summary["baseline"].get(key)
         print(f"{key:28}{_fmt(a):>12}{_fmt(b):>12}")
     print(f"wrote {RESULTS}")
 

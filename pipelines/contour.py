@@ -225,14 +225,52 @@ def simplify_within_budget(rings: list[Ring], params: ContourParams, width: int,
                          {"rings": len(rings), "minimum_required": 3 * len(rings),
                           "max_vertices": params.max_vertices})
     solid = solid_pixels([r.points for r in rings], width, height)
-    for _ in range(TOL.budget_retries):
+    step = 0
+    while step < TOL.budget_retries:
         outline = simplify_rings(rings, params, width, height, scale, solid=solid)
         count = sum(len(r.points) for r in outline)
         if count <= params.max_vertices:
             return outline
-        scale *= TOL.budget_growth
+        if step == 0:  # skip the steps whose Douglas-Peucker anchors alone exceed the budget
+            step = _first_feasible_step(rings, params, params.max_vertices)
+        else:
+            step += 1
+        scale = TOL.budget_growth ** step
     raise InputError("TRIANGULATION_FAILED", "outline needs more vertices than max_vertices",
                      {"vertex_count": count, "max_vertices": params.max_vertices, "rings": len(outline)})
+
+
+def _first_feasible_step(rings: list[Ring], params: ContourParams, budget: int) -> int:
+    """Smallest budget step ``k >= 1`` (tolerance scale ``TOL.budget_growth ** k``) at which the
+    Douglas-Peucker anchors of all rings fit ``budget``, by bisection on the anchor count alone
+    (cheap: no offsets or checks). The outward offset keeps at least one point per anchor, so
+    the steps before it cannot fit either; the caller then simplifies for real from there."""
+    tols = _ring_tolerances(rings, params, 1.0)
+    small = [len(r.points) <= TOL.min_ring_points for r in rings]
+    f32 = [r.points.astype(np.float32).reshape(-1, 1, 2) for r in rings]
+
+    def anchors(step: int) -> int:
+        scale = TOL.budget_growth ** step
+        return sum(len(p) if s else len(cv2.approxPolyDP(p, t * scale, True)) for p, t, s in
+                   zip(f32, tols, small, strict=True))
+
+    lo, hi = 1, TOL.budget_retries - 1
+    if anchors(hi) > budget:
+        return hi
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if anchors(mid) <= budget:
+            hi = mid
+        else:
+            lo = mid + 1
+    return lo
+
+
+def _ring_tolerances(rings: list[Ring], params: ContourParams, scale: float) -> list[float]:
+    """Each ring's simplification tolerance: its island's, or a hole's own when smaller."""
+    diag = _island_diagonals(rings)
+    return [scale * _tolerance(min(diag[r.island], _diagonal(r.points) if r.is_hole else math.inf), params)
+            for r in rings]
 
 
 def simplify_rings(rings: list[Ring], params: ContourParams, width: int, height: int,
@@ -243,19 +281,27 @@ def simplify_rings(rings: list[Ring], params: ContourParams, width: int, height:
     tolerance, and after ``TOL.crossing_retries`` rounds kept as traced (always valid)."""
     if solid is None:
         solid = solid_pixels([r.points for r in rings], width, height)
-    diag = _island_diagonals(rings)
-    tols = [scale * _tolerance(min(diag[r.island], _diagonal(r.points) if r.is_hole else math.inf), params)
-            for r in rings]
-    points = [simplify_ring(r.points, t, width, height) for r, t in zip(rings, tols, strict=True)]
+    tols = _ring_tolerances(rings, params, scale)
+    points = simplify_ring_batch([r.points for r in rings], tols, width, height)
     traced = [p is r.points for p, r in zip(points, rings, strict=True)]
     attempt = 0
-    while bad := {i for i in _crossing_rings(points) | _uncovering_rings(points, solid) if not traced[i]}:
+    uncovering = _uncovering_rings(points, solid)
+    while bad := {i for i in _crossing_rings(points) | uncovering if not traced[i]}:
         attempt += 1
-        for i in bad:
+        before = {i: points[i] for i in bad}
+        redo = []
+        for i in sorted(bad):
             tols[i] /= 2
-            retry = attempt <= TOL.crossing_retries and tols[i] >= TOL.min_tolerance_px
-            points[i] = simplify_ring(rings[i].points, tols[i], width, height) if retry else rings[i].points
+            if attempt <= TOL.crossing_retries and tols[i] >= TOL.min_tolerance_px:
+                redo.append(i)
+            else:
+                points[i] = rings[i].points
+        for i, p in zip(redo, simplify_ring_batch([rings[i].points for i in redo], [tols[i] for i in redo],
+                                                  width, height), strict=True):
+            points[i] = p
+        for i in bad:
             traced[i] = points[i] is rings[i].points
+        uncovering = _recheck_uncovering(points, solid, [(before[i], points[i]) for i in bad])
     return [Ring(p, r.is_hole, r.island) for p, r in zip(points, rings, strict=True)]
 
 
@@ -278,105 +324,156 @@ def _tolerance(diagonal: float, params: ContourParams) -> float:
 def simplify_ring(ring: np.ndarray, tol: float, width: int, height: int) -> np.ndarray:
     """Fewer points, pushed outward past every traced point (``ring`` itself when that fails);
     the caller checks pixel coverage and crossings (``simplify_rings``, ``holds_ring``)."""
-    if len(ring) <= TOL.min_ring_points:
-        return ring
-    hole = signed_area(ring) < 0
-    while tol >= TOL.min_tolerance_px:
-        candidate = _offset_simplify(ring, tol, width, height)
-        if candidate is not None and len(candidate) < len(ring) and (signed_area(candidate) < 0) == hole:
-            return candidate
-        tol /= 2
-    return ring
+    return simplify_ring_batch([ring], [tol], width, height)[0]
 
 
-def _offset_simplify(ring: np.ndarray, tol: float, width: int, height: int) -> np.ndarray | None:
-    """Douglas-Peucker, then push each kept edge outward past every point it replaced."""
-    keep = _dp_indices(ring, tol)
-    if len(keep) < 3:
-        return None
-    ring = np.roll(ring, -keep[0], axis=0)
-    keep = keep - keep[0]
-    anchors = ring[keep]
-    direction = _next(anchors) - anchors
+def simplify_ring_batch(rings: list[np.ndarray], tols: Sequence[float], width: int,
+                        height: int) -> list[np.ndarray]:
+    """``simplify_ring`` of every ring at once: all rings go through each offset pass together,
+    and a ring whose candidate fails (too few points, no fewer points, flipped orientation) is
+    retried at half its tolerance in the next pass, down to ``TOL.min_tolerance_px``."""
+    out = list(rings)
+    tol = np.asarray(tols, dtype=float).copy()
+    active = [i for i, r in enumerate(rings) if len(r) > TOL.min_ring_points]
+    if not active:
+        return out
+    hole = {i: signed_area(rings[i]) < 0 for i in active}
+    while active := [i for i in active if tol[i] >= TOL.min_tolerance_px]:
+        candidates, areas = _offset_simplify_batch([rings[i] for i in active], tol[active], width, height)
+        retry = []
+        for i, cand, area in zip(active, candidates, areas, strict=True):
+            if cand is not None and len(cand) < len(rings[i]) and (area < 0) == hole[i]:
+                out[i] = cand
+            else:
+                tol[i] /= 2
+                retry.append(i)
+        active = retry
+    return out
+
+
+@dataclass
+class _Packed:
+    """Rings concatenated into one array, with each point's ring and its ring's neighbours."""
+
+    points: np.ndarray  # (n, 2)
+    ring: np.ndarray    # (n,) ring of each point, non-decreasing
+    starts: np.ndarray  # (r + 1,) first point of each ring, then n
+    nxt: np.ndarray     # (n,) next point of the same ring (wrapping)
+    prv: np.ndarray     # (n,) previous point of the same ring (wrapping)
+
+
+def _pack(points: np.ndarray, ring: np.ndarray, count: int) -> _Packed:
+    """Per-ring neighbour indices for points grouped by ring (``ring`` non-decreasing)."""
+    sizes = np.bincount(ring, minlength=count)
+    starts = np.concatenate([[0], np.cumsum(sizes)])
+    idx = np.arange(len(points))
+    nxt, prv = idx + 1, idx - 1
+    nonempty = sizes > 0
+    last, first = starts[1:][nonempty] - 1, starts[:-1][nonempty]
+    nxt[last] = first
+    prv[first] = last
+    return _Packed(points, ring, starts, nxt, prv)
+
+
+def _split(packed: _Packed) -> list[np.ndarray]:
+    """The packed rings as a list of arrays."""
+    return np.split(packed.points, packed.starts[1:-1])
+
+
+def _ring_areas(packed: _Packed) -> np.ndarray:
+    """``signed_area`` of every packed ring."""
+    p, q = packed.points, packed.points[packed.nxt]
+    cross = p[:, 0] * q[:, 1] - q[:, 0] * p[:, 1]
+    return 0.5 * np.bincount(packed.ring, weights=cross, minlength=len(packed.starts) - 1)
+
+
+def _offset_simplify_batch(rings: list[np.ndarray], tols: np.ndarray, width: int,
+                           height: int) -> tuple[list[np.ndarray | None], np.ndarray]:
+    """Douglas-Peucker on each ring, then push each kept edge outward past every point it
+    replaced, for all rings in one vectorised pass. Returns each ring's candidate (None when
+    fewer than 3 points remain or an edge is degenerate) and its signed area."""
+    count = len(rings)
+    keeps = _dp_indices_batch(rings, tols)
+    ok = np.array([len(k) >= 3 for k in keeps], dtype=bool)
+    rolled = [np.roll(r, -k[0], axis=0) if o else r[:0] for r, k, o in zip(rings, keeps, ok, strict=True)]
+    sizes = np.array([len(r) for r in rolled], dtype=np.int64)
+    pk = _pack(np.concatenate(rolled) if sizes.sum() else np.zeros((0, 2)), np.repeat(np.arange(count), sizes),
+               count)
+    ring_pts = pk.points
+    # anchors: global indices into ring_pts, sorted, each ring's first anchor at its first point
+    keep = np.concatenate([k[:0] if not o else (k - k[0]) + s for k, o, s in zip(keeps, ok, pk.starts[:-1],
+                                                                               strict=True)]).astype(np.int64)
+    anchor_ring = pk.ring[keep]
+    ak = _pack(ring_pts[keep], anchor_ring, count)
+    anchors, anext, aprev = ak.points, ak.nxt, ak.prv
+    direction = anchors[anext] - anchors
     length = np.linalg.norm(direction, axis=1)
-    if (length <= 0).any():
-        return None
-    u = direction / length[:, None]
+    degenerate = np.bincount(anchor_ring[length <= 0], minlength=count) > 0
+    u = direction / np.where(length > 0, length, 1.0)[:, None]
     normal = np.stack([u[:, 1], -u[:, 0]], axis=1)  # right side = away from the solid
-    span = np.searchsorted(keep, np.arange(len(ring)), side="right") - 1
-    offset = _span_offsets(ring, anchors, normal, u, keep, span)
-    points = _join_lines(anchors, u, normal, offset, tol, _bevel_offsets(ring, anchors, normal, keep, span))
-    return _drop_repeats(clip_to_box(points, width, height))
+    span = np.searchsorted(keep, np.arange(len(ring_pts)), side="right") - 1
+    tol_a = np.asarray(tols, dtype=float)[anchor_ring]
+    if len(keep):
+        offset = _span_offsets_batch(ring_pts, anchors, normal, u, keep, span, anext, aprev)
+        bevel_off = _bevel_offsets_batch(ring_pts, anchors, normal, keep, span, anext, aprev)
+        points, owner = _join_lines_batch(anchors, u, normal, offset, tol_a, bevel_off, anext, aprev, anchor_ring)
+    else:
+        points, owner = np.zeros((0, 2)), np.zeros(0, dtype=np.int64)
+    points, owner = _clip_batch(points, owner, count, width, height)
+    packed, alive = _drop_repeats_batch(points, owner, count)
+    alive &= ok & ~degenerate
+    areas = _ring_areas(packed)
+    pieces = _split(packed)
+    return [p if a else None for p, a in zip(pieces, alive, strict=True)], areas
 
 
-def _span_offsets(ring: np.ndarray, anchors: np.ndarray, normal: np.ndarray, u: np.ndarray,
-                  keep: np.ndarray, span: np.ndarray) -> np.ndarray:
+def _dp_indices_batch(rings: list[np.ndarray], tols: np.ndarray) -> list[np.ndarray]:
+    """``_dp_indices`` of each ring with its tolerance."""
+    return [_dp_indices(r, float(t)) for r, t in zip(rings, tols, strict=True)]
+
+
+def _span_offsets_batch(ring: np.ndarray, anchors: np.ndarray, normal: np.ndarray, u: np.ndarray,
+                        keep: np.ndarray, span: np.ndarray, anext: np.ndarray, aprev: np.ndarray) -> np.ndarray:
     """How far each kept edge must move outward to pass its own points, and at convex corners
     also its neighbours' points (there the outline is the intersection of both half-planes)."""
-    m = len(anchors)
 
-    def reach(shift: int) -> np.ndarray:
-        line = (span + shift) % m
+    def reach(line: np.ndarray) -> np.ndarray:
         dist = np.einsum("ij,ij->i", ring - anchors[line], normal[line])
         return np.maximum.reduceat(dist, keep)  # per span of the points
 
-    own = np.maximum(reach(0), 0.0)
-    u_prev = _prev(u)
+    own = np.maximum(reach(span), 0.0)
+    u_prev = u[aprev]
     convex = (u_prev[:, 0] * u[:, 1] - u_prev[:, 1] * u[:, 0]) > 0   # at anchor i
-    from_prev = _prev(reach(1))    # span i-1's points against line i
-    from_next = _next(reach(-1))  # span i+1's points against line i
-    convex_next = _next(convex)   # corner at anchor i+1
+    from_prev = reach(anext[span])[aprev]   # span i-1's points against line i
+    from_next = reach(aprev[span])[anext]   # span i+1's points against line i
+    convex_next = convex[anext]             # corner at anchor i+1
     offset = np.where(convex, np.maximum(own, from_prev), own)
     return np.where(convex_next, np.maximum(offset, from_next), offset)
 
 
-def _dp_indices(ring: np.ndarray, tol: float) -> np.ndarray:
-    """Indices (sorted) of the points cv2.approxPolyDP keeps on the closed ring."""
-    approx = cv2.approxPolyDP(ring.astype(np.float32).reshape(-1, 1, 2), tol, True).reshape(-1, 2)
-    keys = _point_keys(ring.astype(np.float32).astype(float))
-    order = np.argsort(keys, kind="stable")
-    wanted = _point_keys(approx.astype(float))
-    pos = np.searchsorted(keys[order], wanted).clip(0, len(ring) - 1)
-    idx = order[pos]
-    if not np.array_equal(keys[idx], wanted):
-        return np.arange(len(ring))
-    return np.unique(idx)
-
-
-def _point_keys(points: np.ndarray) -> np.ndarray:
-    """One sortable float per point (exact for the float32 pixel-corner coordinates of a ring)."""
-    return points[:, 0] * 1048576.0 + points[:, 1]
-
-
-def _bisectors(normal: np.ndarray) -> np.ndarray:
+def _bisectors(normal: np.ndarray, aprev: np.ndarray) -> np.ndarray:
     """Unit outward bisector at each anchor (between the previous edge's normal and this one's)."""
-    bis = _prev(normal) + normal
+    bis = normal[aprev] + normal
     length = np.linalg.norm(bis, axis=1, keepdims=True)
     return np.where(length > TOL.parallel_sin, bis / np.maximum(length, 1e-12), normal)
 
 
-def _bevel_offsets(ring: np.ndarray, anchors: np.ndarray, normal: np.ndarray, keep: np.ndarray,
-                   span: np.ndarray) -> np.ndarray:
+def _bevel_offsets_batch(ring: np.ndarray, anchors: np.ndarray, normal: np.ndarray, keep: np.ndarray,
+                         span: np.ndarray, anext: np.ndarray, aprev: np.ndarray) -> np.ndarray:
     """How far out along its bisector a bevel at each anchor must sit to pass both spans' points."""
-    m = len(anchors)
-    bis = _bisectors(normal)
+    bis = _bisectors(normal, aprev)
     start = np.einsum("ij,ij->i", ring - anchors[span], bis[span])
-    nxt = (span + 1) % m
+    nxt = anext[span]
     end = np.einsum("ij,ij->i", ring - anchors[nxt], bis[nxt])
-    return np.maximum(np.maximum(np.maximum.reduceat(start, keep), _prev(np.maximum.reduceat(end, keep))), 0)
+    return np.maximum(np.maximum(np.maximum.reduceat(start, keep), np.maximum.reduceat(end, keep)[aprev]), 0)
 
 
-def _meet(n1: np.ndarray, c1: np.ndarray, n2: np.ndarray, c2: np.ndarray) -> np.ndarray:
-    """Points x with n1.x = c1 and n2.x = c2, row-wise (Cramer's rule)."""
-    det = n1[:, 0] * n2[:, 1] - n1[:, 1] * n2[:, 0]
-    det = np.where(np.abs(det) < 1e-12, 1e-12, det)
-    return np.stack([(c1 * n2[:, 1] - c2 * n1[:, 1]) / det, (n1[:, 0] * c2 - n2[:, 0] * c1) / det], axis=1)
-
-
-def _join_lines(anchors: np.ndarray, u: np.ndarray, normal: np.ndarray, offset: np.ndarray,
-                tol: float, bevel_offset: np.ndarray) -> np.ndarray:
-    """Corner points of consecutive offset lines: miters, bevelled when long or near-parallel."""
-    u_prev, n_prev, d_prev = _prev(u), _prev(normal), _prev(offset)
+def _join_lines_batch(anchors: np.ndarray, u: np.ndarray, normal: np.ndarray, offset: np.ndarray,
+                      tol: np.ndarray, bevel_offset: np.ndarray, anext: np.ndarray, aprev: np.ndarray,
+                      owner: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Corner points of consecutive offset lines: miters, bevelled when long or near-parallel.
+    Returns the points and the ring of each."""
+    u_prev, n_prev, d_prev = u[aprev], normal[aprev], offset[aprev]
     a = anchors + d_prev[:, None] * n_prev       # on the previous offset line
     b = anchors + offset[:, None] * normal        # on this edge's offset line
     sin = u_prev[:, 0] * u[:, 1] - u_prev[:, 1] * u[:, 0]
@@ -389,17 +486,36 @@ def _join_lines(anchors: np.ndarray, u: np.ndarray, normal: np.ndarray, offset: 
     bevel = (np.abs(sin) < TOL.parallel_sin) | (reach > limit)
     convex = bevel & (sin > TOL.parallel_sin)
     if convex.any():
-        bis = _bisectors(normal)
+        bis = _bisectors(normal, aprev)
         ob = np.einsum("ij,ij->i", anchors, bis) + bevel_offset
         a = np.where(convex[:, None], _meet(n_prev, np.einsum("ij,ij->i", a, n_prev), bis, ob), a)
         b = np.where(convex[:, None], _meet(normal, np.einsum("ij,ij->i", b, normal), bis, ob), b)
-    out: list[np.ndarray] = []
-    for i in range(len(anchors)):
-        if bevel[i]:
-            out.extend((a[i], b[i]))
-        else:
-            out.append(miter[i])
-    return np.array(out)
+    counts = 1 + bevel.astype(np.int64)
+    pos = np.cumsum(counts) - counts
+    out = np.empty((int(counts.sum()), 2))
+    out[pos] = np.where(bevel[:, None], a, miter)
+    out[pos[bevel] + 1] = b[bevel]
+    return out, np.repeat(owner, counts)
+
+
+def _meet(n1: np.ndarray, c1: np.ndarray, n2: np.ndarray, c2: np.ndarray) -> np.ndarray:
+    """Points x with n1.x = c1 and n2.x = c2, row-wise (Cramer's rule)."""
+    det = n1[:, 0] * n2[:, 1] - n1[:, 1] * n2[:, 0]
+    det = np.where(np.abs(det) < 1e-12, 1e-12, det)
+    return np.stack([(c1 * n2[:, 1] - c2 * n1[:, 1]) / det, (n1[:, 0] * c2 - n2[:, 0] * c1) / det], axis=1)
+
+
+def _clip_batch(points: np.ndarray, owner: np.ndarray, count: int, width: float,
+                height: float) -> tuple[np.ndarray, np.ndarray]:
+    """``clip_to_box`` of the rings that leave the image (the others are untouched)."""
+    out_of_box = (points[:, 0] < 0) | (points[:, 0] > width) | (points[:, 1] < 0) | (points[:, 1] > height)
+    if not out_of_box.any():
+        return points, owner
+    pieces = _split(_pack(points, owner, count))
+    for i in np.unique(owner[out_of_box]).tolist():
+        pieces[i] = clip_to_box(pieces[i], width, height)
+    sizes = [len(p) for p in pieces]
+    return np.concatenate(pieces).reshape(-1, 2), np.repeat(np.arange(count), sizes)
 
 
 def clip_to_box(points: np.ndarray, width: float, height: float) -> np.ndarray:
@@ -423,19 +539,40 @@ def clip_to_box(points: np.ndarray, width: float, height: float) -> np.ndarray:
     return points
 
 
-def _drop_repeats(points: np.ndarray) -> np.ndarray | None:
-    """Remove consecutive duplicates and collinear points; None when fewer than 3 remain."""
-    if len(points) < 3:
-        return None
-    keep = np.linalg.norm(points - _prev(points), axis=1) > TOL.geom_eps
-    points = points[keep]
-    if len(points) < 3:
-        return None
-    prev, nxt = _prev(points), _next(points)
+def _drop_repeats_batch(points: np.ndarray, owner: np.ndarray, count: int) -> tuple[_Packed, np.ndarray]:
+    """Remove consecutive duplicates, then collinear points, in every ring; also whether each
+    ring keeps at least 3 points (``_drop_repeats`` per ring)."""
+    alive = np.bincount(owner, minlength=count) >= 3
+    pk = _pack(points, owner, count)
+    keep = np.linalg.norm(points - points[pk.prv], axis=1) > TOL.geom_eps
+    points, owner = points[keep], owner[keep]
+    alive &= np.bincount(owner, minlength=count) >= 3
+    pk = _pack(points, owner, count)
+    prev, nxt = points[pk.prv], points[pk.nxt]
     cross = (points[:, 0] - prev[:, 0]) * (nxt[:, 1] - prev[:, 1]) - \
         (points[:, 1] - prev[:, 1]) * (nxt[:, 0] - prev[:, 0])
-    points = points[np.abs(cross) > TOL.geom_eps]
-    return points if len(points) >= 3 else None
+    keep = np.abs(cross) > TOL.geom_eps
+    points, owner = points[keep], owner[keep]
+    alive &= np.bincount(owner, minlength=count) >= 3
+    return _pack(points, owner, count), alive
+
+
+def _dp_indices(ring: np.ndarray, tol: float) -> np.ndarray:
+    """Indices (sorted) of the points cv2.approxPolyDP keeps on the closed ring."""
+    approx = cv2.approxPolyDP(ring.astype(np.float32).reshape(-1, 1, 2), tol, True).reshape(-1, 2)
+    keys = _point_keys(ring.astype(np.float32).astype(float))
+    order = np.argsort(keys, kind="stable")
+    wanted = _point_keys(approx.astype(float))
+    pos = np.searchsorted(keys[order], wanted).clip(0, len(ring) - 1)
+    idx = order[pos]
+    if not np.array_equal(keys[idx], wanted):
+        return np.arange(len(ring))
+    return np.unique(idx)
+
+
+def _point_keys(points: np.ndarray) -> np.ndarray:
+    """One sortable float per point (exact for the float32 pixel-corner coordinates of a ring)."""
+    return points[:, 0] * 1048576.0 + points[:, 1]
 
 
 # ---------------------------------------------------------------- geometry predicates
@@ -468,10 +605,39 @@ def solid_pixels(rings: list[np.ndarray], width: int, height: int) -> np.ndarray
     return (winding_grid(rings, width, height) != 0) & ~edge_pixels(rings, width, height)
 
 
+def _recheck_uncovering(rings: list[np.ndarray], solid: np.ndarray,
+                        changed: list[tuple[np.ndarray, np.ndarray]]) -> set[int]:
+    """``_uncovering_rings`` after some rings changed (``(before, after)`` pairs): only pixels
+    in the bounding boxes of a changed ring's old or new outline can change their verdict or
+    were blamed on a changed ring, so only those windows are checked again (same answer)."""
+    height, width = solid.shape
+    windows = []
+    for old, new in changed:
+        both = np.concatenate([old, new])
+        x0, y0 = (max(int(v), 0) for v in np.floor(both.min(axis=0)) - 2)
+        x1, y1 = np.ceil(both.max(axis=0)) + 2
+        windows.append((x0, y0, min(int(x1), width), min(int(y1), height)))
+    area = sum((x1 - x0) * (y1 - y0) for x0, y0, x1, y1 in windows)
+    if len(windows) > TOL.max_recheck_windows or area * 2 > width * height:
+        return _uncovering_rings(rings, solid)
+    boxes = np.array([[*r.min(axis=0), *r.max(axis=0)] for r in rings])
+    bad: set[int] = set()
+    for x0, y0, x1, y1 in windows:
+        if x1 <= x0 or y1 <= y0:
+            continue
+        near = np.flatnonzero((boxes[:, 0] <= x1) & (boxes[:, 2] >= x0) & (boxes[:, 1] <= y1) & (boxes[:, 3] >= y0))
+        shift = np.array([x0, y0], dtype=float)
+        found = _uncovering_rings([rings[i] - shift for i in near], solid[y0:y1, x0:x1])
+        bad.update(near[sorted(found)].tolist())
+    return bad
+
+
 def _uncovering_rings(rings: list[np.ndarray], solid: np.ndarray) -> set[int]:
     """Rings to blame for solid pixels that the outline does not hold whole: the owners of edges
     through such a pixel, and for a pixel left outside, every ring whose bounding box reaches it."""
     height, width = solid.shape
+    if not rings:
+        return set()
     cut_spans = _cut_spans(*_ring_edges(rings), width, height)
     row, c0, c1, edge = cut_spans
     cut = _span_grid(row, c0, c1, width, height)
@@ -480,8 +646,9 @@ def _uncovering_rings(rings: list[np.ndarray], solid: np.ndarray) -> set[int]:
     if not fail.any():
         return set()
     owner = np.repeat(np.arange(len(rings)), [len(r) for r in rings])
-    prefix = np.zeros((height, width + 1), dtype=np.int64)
-    np.cumsum(fail, axis=1, out=prefix[:, 1:])
+    prefix = np.zeros((height, width + 1), dtype=np.int32)
+    prefix[:, 1:] = fail
+    prefix = _row_cumsum(prefix)
     hits = prefix[row, c1] - prefix[row, c0] > 0
     bad = set(owner[edge[hits]].tolist())
     ys, xs = np.nonzero(solid & (wind <= 0) & ~cut)
@@ -508,9 +675,10 @@ def winding_grid(rings: list[np.ndarray], width: int, height: int) -> np.ndarray
     ay, by = a[edge, 1], b[edge, 1]
     x = a[edge, 0] + (row + 0.5 - ay) / (by - ay) * (b[edge, 0] - a[edge, 0])
     col = np.ceil(x - 0.5).clip(0, width).astype(np.int64)
-    sign = np.where(by > ay, -1.0, 1.0)
-    diff = np.bincount(row * (width + 1) + col, weights=sign, minlength=height * (width + 1))
-    return np.rint(np.cumsum(diff.reshape(height, width + 1), axis=1)[:, :width]).astype(np.int32)
+    sign = np.where(by > ay, -1, 1).astype(np.int32)
+    diff = np.zeros((height, width + 1), dtype=np.int32)
+    np.add.at(diff.reshape(-1), row * (width + 1) + col, sign)
+    return _row_cumsum(diff)[:, :width]
 
 
 def edge_pixels(rings: list[np.ndarray], width: int, height: int) -> np.ndarray:
@@ -539,10 +707,22 @@ def _cut_spans(a: np.ndarray, b: np.ndarray, width: int,
 
 def _span_grid(row: np.ndarray, c0: np.ndarray, c1: np.ndarray, width: int, height: int) -> np.ndarray:
     """``(height, width) bool`` union of the column runs [c0, c1) in each row."""
-    idx = np.concatenate([row * (width + 1) + c0, row * (width + 1) + c1])
-    weights = np.concatenate([np.ones(len(row)), -np.ones(len(row))])
-    diff = np.bincount(idx, weights=weights, minlength=height * (width + 1))
-    return np.cumsum(diff.reshape(height, width + 1), axis=1)[:, :width] > 0.5
+    diff = np.zeros((height, width + 1), dtype=np.int32)
+    flat = diff.reshape(-1)
+    np.add.at(flat, row * (width + 1) + c0, 1)
+    np.add.at(flat, row * (width + 1) + c1, -1)
+    return _row_cumsum(diff)[:, :width] > 0
+
+
+def _row_cumsum(grid: np.ndarray) -> np.ndarray:
+    """Cumulative sum along each row of a C-contiguous 2D integer array, in place: one flat
+    cumsum (much faster than ``cumsum(axis=1)``) minus each row's carried-in total."""
+    flat = grid.reshape(-1)
+    np.cumsum(flat, out=flat)
+    if len(grid) > 1:
+        carry = grid[:-1, -1].copy()
+        grid[1:] -= carry[:, None]
+    return grid
 
 
 def _row_spans(first: np.ndarray, last: np.ndarray, height: int) -> tuple[np.ndarray, np.ndarray]:
@@ -665,7 +845,7 @@ def _hole_points(vertices: np.ndarray, segments: np.ndarray, outline: list[Ring]
     The plain triangulation's triangles are grouped into regions bounded by outline segments
     (connected components across non-segment edges); each region's winding number is that of
     its largest triangle's centroid, so only one point per region is classified."""
-    plain = triangle.triangulate({"vertices": vertices, "segments": segments}, "pQn")
+    plain = triangle.triangulate(_triangle_input(vertices, segments), "pQ")
     if "triangles" not in plain or not len(plain["triangles"]):
         raise InputError("TRIANGULATION_FAILED", "Triangle produced no triangles",
                          {"vertex_count": len(vertices)})
@@ -675,13 +855,42 @@ def _hole_points(vertices: np.ndarray, segments: np.ndarray, outline: list[Ring]
     if len(points) != len(vertices):  # segments were split: classify every triangle
         outside = winding_numbers(centroids, rings) == 0
         return centroids[outside] if outside.any() else None
-    labels = _regions(tris, plain["neighbors"], segments, len(points))
+    labels = _regions(tris, triangle_neighbors(tris), segments, len(points))
     area = triangle_areas(points, tris)
     order = np.lexsort((-area, labels))
     _, first = np.unique(labels[order], return_index=True)
     reps = centroids[order[first]]
     outside = winding_numbers(reps, rings) == 0
     return reps[outside] if outside.any() else None
+
+
+def _triangle_input(vertices: np.ndarray, segments: np.ndarray, holes: np.ndarray | None = None) -> dict:
+    """Triangle's input as contiguous float64 / int32 arrays, segment indices checked."""
+    data = {"vertices": np.ascontiguousarray(vertices, dtype=np.float64),
+            "segments": np.ascontiguousarray(segments, dtype=np.int32)}
+    if len(data["segments"]) and (data["segments"].min() < 0 or data["segments"].max() >= len(vertices)):
+        raise InputError("TRIANGULATION_FAILED", "segment refers to a missing vertex",
+                         {"vertex_count": len(vertices)})
+    if holes is not None:
+        data["holes"] = np.ascontiguousarray(holes, dtype=np.float64).reshape(-1, 2)
+    return data
+
+
+def triangle_neighbors(tris: np.ndarray) -> np.ndarray:
+    """``(t, 3) int``: the triangle across the edge opposite each corner, -1 on the border
+    (what Triangle's 'n' switch reports, computed here so that switch is not needed)."""
+    t = len(tris)
+    edges = np.concatenate([tris[:, [1, 2]], tris[:, [2, 0]], tris[:, [0, 1]]]).astype(np.int64)
+    edges.sort(axis=1)
+    key = edges[:, 0] * (int(tris.max(initial=0)) + 1) + edges[:, 1]
+    order = np.argsort(key, kind="stable")
+    sorted_key = key[order]
+    same = np.flatnonzero(sorted_key[1:] == sorted_key[:-1])
+    out = np.full(3 * t, -1, dtype=np.int64)
+    first, second = order[same], order[same + 1]
+    out[first] = second % t
+    out[second] = first % t
+    return out.reshape(3, t).T
 
 
 def _regions(tris: np.ndarray, neighbors: np.ndarray, segments: np.ndarray, n: int) -> np.ndarray:
@@ -732,10 +941,7 @@ def _run_triangle(vertices: np.ndarray, segments: np.ndarray, holes: np.ndarray 
         opts += f"q{angle:g}"
     if area is not None:
         opts += f"a{area:g}"
-    data = {"vertices": vertices, "segments": segments}
-    if holes is not None:
-        data["holes"] = holes
-    result = triangle.triangulate(data, opts)
+    result = triangle.triangulate(_triangle_input(vertices, segments, holes), opts)
     if "triangles" not in result or not len(result["triangles"]):
         raise InputError("TRIANGULATION_FAILED", "Triangle produced no triangles",
                          {"vertex_count": len(vertices), "options": opts})
@@ -851,8 +1057,9 @@ def rasterize_loops(loops: list[np.ndarray], width: int, height: int, scale: int
     t = (row + 0.5 - a[edge, 1]) / (b[edge, 1] - a[edge, 1])
     x = a[edge, 0] + t * (b[edge, 0] - a[edge, 0])
     col = np.ceil(x - 0.5).clip(0, cols_w).astype(np.int64)
-    crossings = np.bincount(row * (cols_w + 1) + col, minlength=rows_h * (cols_w + 1))
-    return (np.cumsum(crossings.reshape(rows_h, cols_w + 1), axis=1)[:, :cols_w] & 1).astype(bool)
+    crossings = np.zeros((rows_h, cols_w + 1), dtype=np.int32)
+    np.add.at(crossings.reshape(-1), row * (cols_w + 1) + col, 1)
+    return (_row_cumsum(crossings)[:, :cols_w] & 1).astype(bool)
 
 
 def coverage_stats(loops: list[np.ndarray], alpha: np.ndarray, opaque_at: int, scale: int) -> dict:

@@ -50,6 +50,7 @@ class ContourTol:
     crossing_retries: int = 8         # halvings of a ring's tolerance while it touches another ring
     min_ring_points: int = 4          # rings this small are kept as traced
     pair_chunk: int = 2_000_000       # edge pairs tested at once by the crossing sweep
+    max_recheck_windows: int = 64     # changed rings re-checked in their own windows, else whole
     coverage_samples: int = 1_000_000  # supersampling budget for metadata coverage
     max_supersample: int = 4
 

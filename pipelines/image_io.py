@@ -7,6 +7,7 @@ import warnings
 import zipfile
 from collections.abc import Iterator
 
+import cv2
 import numpy as np
 from PIL import Image
 
@@ -25,6 +26,9 @@ def load_rgba(data: bytes, limits: Limits = LIMITS) -> np.ndarray:
     """
     image = _open(data)
     _check_size(image.size, limits)
+    fast = _decode_png_cv2(data, image)
+    if fast is not None:
+        return fast
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
@@ -58,6 +62,45 @@ def _check_size(size: tuple[int, int], limits: Limits) -> None:
         raise TooComplexError("IMAGE_TOO_LARGE", f"image is {width}x{height}, over the limit", details)
     if width < 1 or height < 1:
         raise InputError("IMAGE_LOAD_FAILED", "image has no pixels", details)
+
+
+# Pillow modes of PNGs that OpenCV decodes to the same RGBA as ``_to_rgba`` (checked on the
+# shared sprite corpus and in the tests): paletted (with or without tRNS), grey, grey+alpha,
+# RGB(A), 8 or 16 bits. Colour-keyed tRNS on grey/RGB images goes through Pillow.
+_CV2_PNG_MODES = frozenset({"P", "L", "LA", "RGB", "RGBA", "I;16", "I;16B", "I;16L", "1"})
+
+
+def _decode_png_cv2(data: bytes, image: Image.Image) -> np.ndarray | None:
+    """RGBA uint8 decoded by OpenCV (several times faster than Pillow for PNG), or None to
+    let Pillow decode: not a PNG, a mode not listed above, or anything OpenCV cannot read.
+    Called only after the header's size has passed the limits."""
+    if image.format != "PNG" or image.mode not in _CV2_PNG_MODES:
+        return None
+    if "transparency" in image.info and image.mode != "P":
+        return None
+    try:
+        array = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_UNCHANGED)
+    except cv2.error:
+        return None
+    if array is None or array.shape[:2] != (image.size[1], image.size[0]):
+        return None
+    if array.dtype == np.uint16:
+        array = (array >> 8).astype(np.uint8)
+    elif array.dtype != np.uint8:
+        return None
+    if array.ndim == 2:
+        array = array[..., None]
+    channels = array.shape[2]
+    if channels == 1:
+        return cv2.cvtColor(array, cv2.COLOR_GRAY2RGBA)
+    if channels == 2:
+        grey, alpha = array[..., 0], array[..., 1]
+        return np.ascontiguousarray(np.dstack([grey, grey, grey, alpha]))
+    if channels == 3:
+        return cv2.cvtColor(array, cv2.COLOR_BGR2RGBA)
+    if channels == 4:
+        return cv2.cvtColor(array, cv2.COLOR_BGRA2RGBA)
+    return None
 
 
 def _to_rgba(image: Image.Image) -> np.ndarray:

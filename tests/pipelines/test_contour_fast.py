@@ -101,3 +101,56 @@ def test_many_island_sheet_covers_every_island_and_hole():
     assert_covers(result, img[..., 3])
     assert_hull_first(result)
     assert result["metadata"]["islands"] == 64 and result["metadata"]["holes"] == 32
+
+
+def test_batched_simplification_matches_ring_by_ring():
+    from pipelines.contour import _ring_tolerances, simplify_ring, simplify_ring_batch
+    img = sheet_sprite(6, 192)
+    _, rings = rings_of(img)
+    tols = _ring_tolerances(rings, ContourParams(), 1.0)
+    batch = simplify_ring_batch([r.points for r in rings], tols, img.shape[1], img.shape[0])
+    for ring, tol, got in zip(rings, tols, batch, strict=True):
+        alone = simplify_ring(ring.points, tol, img.shape[1], img.shape[0])
+        assert np.array_equal(alone, got)
+        assert (got is ring.points) == (alone is ring.points)
+
+
+def test_windowed_recheck_agrees_with_full_check():
+    from pipelines.contour import _recheck_uncovering
+    img = sheet_sprite(6, 192)
+    mask, rings = rings_of(img)
+    points = [r.points for r in rings]
+    shrunk = [points[0].mean(axis=0) + (points[0] - points[0].mean(axis=0)) * 0.8, *points[1:]]
+    assert _uncovering_rings(shrunk, mask) and 0 in _uncovering_rings(shrunk, mask)
+    assert _recheck_uncovering(shrunk, mask, [(points[0], shrunk[0])]) == _uncovering_rings(shrunk, mask)
+    assert _recheck_uncovering(points, mask, [(shrunk[0], points[0])]) == _uncovering_rings(points, mask) == set()
+
+
+def test_predicted_budget_step_gives_the_ladder_result():
+    from pipelines.contour import simplify_within_budget
+    from pipelines.contour_params import TOL
+    img = sheet_sprite(8, 256)
+    _, rings = rings_of(img)
+    params = ContourParams(max_vertices=700)
+    got = simplify_within_budget(rings, params, img.shape[1], img.shape[0])
+    assert sum(len(r.points) for r in got) <= 700
+    scale = 1.0
+    for _ in range(TOL.budget_retries):  # the plain ladder: first scale that fits
+        ladder = simplify_rings(rings, params, img.shape[1], img.shape[0], scale)
+        if sum(len(r.points) for r in ladder) <= 700:
+            break
+        scale *= TOL.budget_growth
+    assert scale > 1.0  # the budget did bind
+    assert all(np.array_equal(a.points, b.points) for a, b in zip(got, ladder, strict=True))
+
+
+def test_own_neighbours_match_triangles_n_switch():
+    import triangle
+
+    from pipelines.contour import _ring_segments, triangle_neighbors
+    img = sheet_sprite(4, 128)
+    _, rings = rings_of(img)
+    vertices = np.concatenate([r.points for r in rings])
+    segments = _ring_segments([len(r.points) for r in rings])
+    out = triangle.triangulate({"vertices": vertices, "segments": segments.astype(np.int32)}, "pQn")
+    assert np.array_equal(triangle_neighbors(out["triangles"]), out["neighbors"])

@@ -88,3 +88,41 @@ def test_zip_images_and_bomb():
     assert err.value.code == "ARCHIVE_TOO_LARGE"
     with pytest.raises(InputError):
         list(iter_zip_images(b"not a zip"))
+
+
+def _pillow_rgba(data: bytes) -> np.ndarray:
+    """The reference decode: Pillow only (what load_rgba did before the OpenCV fast path)."""
+    from pipelines.image_io import _to_rgba
+    image = Image.open(io.BytesIO(data))
+    image.load()
+    return _to_rgba(image)
+
+
+def test_opencv_png_path_matches_pillow_for_every_mode():
+    rng = np.random.default_rng(3)
+    rgba = rng.integers(0, 256, (9, 13, 4), dtype=np.uint8)
+    rgba[0, :, 3] = 0
+    images = [Image.fromarray(rgba, "RGBA"), Image.fromarray(rgba[..., :3], "RGB"),
+              Image.fromarray(rgba[..., 0], "L"), Image.fromarray(rgba[..., [0, 3]], "LA"),
+              Image.fromarray(rgba[..., 0] > 128)]
+    paletted = Image.fromarray(rgba, "RGBA").quantize(colors=16)
+    datas = [pil_png(im) for im in images]
+    datas.append(pil_png(paletted, transparency=0))
+    datas.append(pil_png(Image.fromarray(rgba[..., 0], "L"), transparency=7))  # colour key: Pillow path
+    datas.append(pil_png(Image.fromarray(rgba[..., :3], "RGB"), transparency=(1, 2, 3)))
+    for sixteen in (rgba.astype(np.uint16) * 257 + 3, (rgba[..., 0].astype(np.uint16) * 257 + 5)):
+        ok, buf = cv2.imencode(".png", cv2.cvtColor(sixteen, cv2.COLOR_RGBA2BGRA) if sixteen.ndim == 3 else sixteen)
+        assert ok
+        datas.append(buf.tobytes())
+    for data in datas:
+        got = load_rgba(data)
+        assert got.dtype == np.uint8 and got.shape == (9, 13, 4) and got.flags.c_contiguous
+        assert np.array_equal(got, _pillow_rgba(data))
+
+
+def test_corrupt_png_body_is_a_load_error():
+    data = bytearray(pil_png(Image.new("RGBA", (40, 40), (9, 9, 9, 255))))
+    data[-30:-12] = b"\0" * 18  # damage the image data, keep the header
+    with pytest.raises(InputError) as err:
+        load_rgba(bytes(data))
+    assert err.value.code == "IMAGE_LOAD_FAILED"
