@@ -43,6 +43,7 @@ PARAM_DOCS = {
     "max_vertices": "vertex budget; simplification coarsens until the mesh fits",
     "all_islands": "mesh every island (false: only the largest)",
     "holes": "cut holes out of the mesh",
+    "outline_steiner": "let quality refinement split outline segments (more hull vertices, better angles)",
 }
 _INTEGERS = {"alpha_threshold", "internal_vertex_density", "blur_kernel_size", "binary_threshold", "padding_px",
              "max_vertices"}
@@ -60,7 +61,7 @@ class WholeNumber(fields.Integer):
 def _param_field(name: str) -> fields.Field:
     default = getattr(_DEFAULTS, name)
     meta = {"description": f"{PARAM_DOCS[name]} (default {str(default).lower()})"}
-    if name in ("all_islands", "holes"):
+    if name in ("all_islands", "holes", "outline_steiner"):
         return fields.Boolean(load_default=None, metadata=meta)
     low, high = RANGES[name]
     kind = WholeNumber if name in _INTEGERS else fields.Float

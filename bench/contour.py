@@ -3,7 +3,10 @@
 Over the shared sprite corpus, for the default parameters and for the plain baseline
 (largest contour -> approxPolyDP(0.01 * perimeter) -> Triangle 'pq'), reports opaque coverage
 (share of pixels with alpha >= 128 the mesh covers, supersampled), wasted area (share of mesh
-area over alpha-0 pixels), vertex count, min angle and time p50/p95. Time is split into
+area over alpha-0 pixels), vertex count, min angle and time p50/p95, and for ours the angle the
+outline forces (``contour.forced_min_angle``, computed here off the timed path) with
+``min_angle_ok_share``: the share of
+sprites whose min angle is >= min(20 degrees, forced). Time is split into
 decoding (``load_rgba``: PNG bytes -> RGBA) and meshing (``mesh_rgba``: everything after),
 with their sum as the total (what ``mesh_sprite`` costs); wall-clock (``perf_counter``) and
 process CPU time (``process_time``, less sensitive to a busy machine) are both recorded.
@@ -22,7 +25,15 @@ import cv2
 import numpy as np
 import triangle
 
-from pipelines.contour import _hull_first, coverage_stats, mesh_rgba, mesh_sprite, min_angles
+from pipelines.contour import (
+    _hull_first,
+    coverage_stats,
+    forced_min_angle,
+    mesh_rgba,
+    mesh_sprite,
+    min_angles,
+    outline_rings,
+)
 from pipelines.contour_params import ContourParams
 from pipelines.errors import PipelineError
 from pipelines.image_io import load_rgba
@@ -30,6 +41,8 @@ from pipelines.image_io import load_rgba
 OPAQUE_ALPHA = 128
 SAMPLES_BUDGET = 16_000_000   # supersampled points per image for the coverage raster
 MAX_SCALE = 4
+QUALITY_ANGLE = 20.0          # the refinement target, degrees
+ANGLE_SLACK = 1e-3            # metadata angles are rounded to 3 decimals
 MID_SIZE = (96, 192)          # "~128 px sprites": longest side in this range
 RESULTS = Path(__file__).parent / "results" / "contour.json"
 
@@ -81,6 +94,7 @@ def run_one(path: Path, params: ContourParams) -> tuple[dict, dict]:
                "cpu_ms": (cpu_end - cpu) * 1000, "cpu_decode_ms": (cpu_decoded - cpu) * 1000,
                "cpu_mesh_ms": (cpu_end - cpu_decoded) * 1000}
     ours = measure(np.array(result["vertices"]), np.array(result["triangles"]), alpha, wall_end - wall, timings)
+    ours["forced_min_angle"] = forced_min_angle(outline_rings(result), split_outline=params.outline_steiner)
     start = time.perf_counter()
     rgba = load_rgba(data)
     decoded = time.perf_counter()
@@ -112,6 +126,11 @@ def summarise(rows: list[dict]) -> dict:
         "sprites_128px": len(mid),
         "min_angle_median": float(np.median(col["min_angle"])),
         "min_angle_p10": float(np.percentile(col["min_angle"], 10)),
+        **({"forced_min_angle_median": float(np.median(col["forced_min_angle"])),
+            "forced_min_angle_p10": float(np.percentile(col["forced_min_angle"], 10)),
+            "min_angle_ok_share": float(np.mean(col["min_angle"] >= np.minimum(QUALITY_ANGLE, col["forced_min_angle"])
+                                                - ANGLE_SLACK))}
+           if "forced_min_angle" in col else {}),
         **times,
     }
 

@@ -421,7 +421,8 @@ def _offset_simplify_batch(rings: list[np.ndarray], tols: np.ndarray, width: int
         points, owner = np.zeros((0, 2)), np.zeros(0, dtype=np.int64)
     points, owner = _clip_batch(points, owner, count, width, height)
     packed, alive = _drop_repeats_batch(points, owner, count)
-    alive &= ok & ~degenerate
+    packed = _tidy_batch(packed, np.asarray(tols, dtype=float), width, height)
+    alive &= ok & ~degenerate & (np.bincount(packed.ring, minlength=count) >= 3)
     areas = _ring_areas(packed)
     pieces = _split(packed)
     return [p if a else None for p, a in zip(pieces, alive, strict=True)], areas
@@ -555,6 +556,57 @@ def _drop_repeats_batch(points: np.ndarray, owner: np.ndarray, count: int) -> tu
     points, owner = points[keep], owner[keep]
     alive &= np.bincount(owner, minlength=count) >= 3
     return _pack(points, owner, count), alive
+
+
+def _tidy_batch(packed: _Packed, tols: np.ndarray, width: float, height: float) -> _Packed:
+    """Remove the near-degenerate features the offset joins and the image-box clip leave, which
+    force slivers when outline segments may not be split: a reflex (notch) vertex that is nearly
+    collinear or sits next to a much shorter segment is dropped (its chord only adds solid area),
+    and a short segment between two convex corners is replaced by the miter of its neighbours when
+    that point is inside the image and within the ring's tolerance. Both only move the outline
+    outward, so the caller's coverage and crossing checks still decide; ``TOL.tidy_passes`` passes."""
+    for _ in range(TOL.tidy_passes):
+        pk = _pack(packed.points, packed.ring, len(packed.starts) - 1)
+        p, ring = pk.points, pk.ring
+        if not len(p):
+            return pk
+        tol = tols[ring]
+        prv, nxt = p[pk.prv], p[pk.nxt]
+        d_in, d_out = p - prv, nxt - p
+        l_in, l_out = np.linalg.norm(d_in, axis=1), np.linalg.norm(d_out, axis=1)
+        turn = d_in[:, 0] * d_out[:, 1] - d_in[:, 1] * d_out[:, 0]  # > 0: convex corner of the solid
+        chord = np.maximum(np.linalg.norm(nxt - prv, axis=1), 1e-12)
+        sin_turn = turn / np.maximum(l_in * l_out, 1e-12)
+        short = np.minimum(l_in, l_out) < TOL.tidy_short_ratio * np.maximum(l_in, l_out)
+        notch = (turn < 0) & (-turn / chord <= tol) & ((-sin_turn < TOL.tidy_sin) | short)
+        sizes = np.bincount(ring, minlength=len(pk.starts) - 1)
+        notch &= sizes[ring] > 3
+        notch &= ~notch[pk.prv]  # never two neighbours in one pass
+        # short segment p -> nxt between convex corners: meet the previous and following lines
+        nn = p[pk.nxt[pk.nxt]]
+        d_far = nn - nxt
+        convex = turn > 0
+        l_far = np.linalg.norm(d_far, axis=1)
+        bevel = convex & convex[pk.nxt] & (l_out < TOL.tidy_short_ratio * np.minimum(l_in, l_far)) & \
+            (sizes[ring] > 3) & ~notch & ~notch[pk.nxt]
+        if bevel.any():
+            denom = d_in[:, 0] * d_far[:, 1] - d_in[:, 1] * d_far[:, 0]
+            safe = np.where(np.abs(denom) > 1e-12, denom, 1.0)
+            diff = nxt - p
+            t = (diff[:, 0] * d_far[:, 1] - diff[:, 1] * d_far[:, 0]) / safe  # along d_in from p
+            s = (diff[:, 0] * d_in[:, 1] - diff[:, 1] * d_in[:, 0]) / safe    # along d_far from nxt
+            miter = p + t[:, None] * d_in
+            rel = miter - p
+            away = np.abs(rel[:, 0] * d_out[:, 1] - rel[:, 1] * d_out[:, 0]) / np.maximum(l_out, 1e-12)
+            bevel &= (np.abs(denom) > 1e-12) & (t >= 0) & (s <= 0) & (away <= tol) & \
+                (miter[:, 0] >= 0) & (miter[:, 0] <= width) & (miter[:, 1] >= 0) & (miter[:, 1] <= height)
+            bevel &= ~bevel[pk.prv] & ~notch[pk.nxt[pk.nxt]] & ~notch[pk.prv]
+            p = np.where(bevel[:, None], miter, p)
+        drop = notch | bevel[pk.prv]
+        if not drop.any():
+            return pk
+        packed = _pack(p[~drop], ring[~drop], len(pk.starts) - 1)
+    return packed
 
 
 def _dp_indices(ring: np.ndarray, tol: float) -> np.ndarray:
@@ -822,11 +874,17 @@ def triangulate(outline: list[Ring], params: ContourParams) -> Mesh:
     holes = _hole_points(vertices, segments, outline)
     budget = max(params.max_vertices - len(vertices), 0)
     area = _max_area(outline, params)
-    for angle in TOL.angle_ladder:
-        result = _run_triangle(vertices, segments, holes, angle, area, budget)
-        if _smallest_refined(result, len(vertices)) >= params.min_triangle_area or angle == 0:
+    best, best_angle = None, -1.0
+    for angle in TOL.angle_ladder:  # each rung whose refinement respects min_triangle_area, then 0
+        result = _run_triangle(vertices, segments, holes, angle, area, budget, params.outline_steiner)
+        if _smallest_refined(result, len(vertices)) < params.min_triangle_area and angle != 0:
+            continue
+        worst = float(min_angles(result["vertices"], result["triangles"]).min())
+        if worst > best_angle + TOL.ladder_gain_deg:
+            best, best_angle = result, worst
+        if worst >= angle:  # this rung met its own target: lower rungs cannot do better on purpose
             break
-    return _hull_first(result["vertices"], result["triangles"])
+    return _hull_first(best["vertices"], best["triangles"])
 
 
 def _ring_segments(sizes: list[int]) -> np.ndarray:
@@ -934,9 +992,10 @@ def _max_area(outline: list[Ring], params: ContourParams) -> float | None:
 
 
 def _run_triangle(vertices: np.ndarray, segments: np.ndarray, holes: np.ndarray | None, angle: float,
-                  area: float | None, budget: int) -> dict:
-    """One Triangle call: 'p' PSLG, 'YY' no Steiner points on segments, 'S' Steiner budget."""
-    opts = f"pQYYS{budget}"
+                  area: float | None, budget: int, split_outline: bool = False) -> dict:
+    """One Triangle call: 'p' PSLG, 'YY' no Steiner points on segments (unless ``split_outline``),
+    'S' Steiner budget."""
+    opts = f"pQS{budget}" if split_outline else f"pQYYS{budget}"
     if angle > 0:
         opts += f"q{angle:g}"
     if area is not None:
@@ -1045,6 +1104,132 @@ def min_angles(vertices: np.ndarray, triangles: np.ndarray) -> np.ndarray:
         cos = (a * b).sum(1) / np.maximum(np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1), 1e-12)
         angles.append(np.degrees(np.arccos(np.clip(cos, -1, 1))))
     return np.min(angles, axis=0)
+
+
+def outline_rings(result: dict) -> list[np.ndarray]:
+    """The outline loops of a result, as ``(n, 2) float`` point rings, from its boundary edges.
+
+    For quality figures off the hot path (``forced_min_angle`` is too slow to compute per job).
+    """
+    points = np.asarray(result["vertices"], dtype=float)
+    following = {int(a): int(b) for a, b in result["boundary_edges"]}
+    rings, seen = [], set()
+    for start in following:
+        if start in seen:
+            continue
+        loop, at = [], start
+        while at not in seen:
+            seen.add(at)
+            loop.append(at)
+            at = following.get(at, start)
+        rings.append(points[loop])
+    return rings
+
+
+def forced_min_angle(rings: list[np.ndarray], cap: float = 60.0, *, split_outline: bool = False) -> float:
+    """Degrees: an upper bound on the smallest angle any triangulation of the outline can reach
+    when outline segments are not split (interior Steiner points allowed), i.e. what the outline
+    itself forces; ``cap`` when nothing forces less. The minimum over three necessary conditions:
+
+    - corners: a triangle at a vertex has an angle no larger than the solid's corner angle there;
+    - clearance: the triangle on segment AB with min angle >= t contains the isosceles triangle
+      on AB with base angles t, so t is at most the angle at which that triangle, grown, first
+      meets another vertex (``max`` of its angles at A and B) or segment (crossing AB's bisector);
+    - grading: the fan of triangles at a vertex between its two segments (lengths l < L, corner
+      angle phi) must grow the edge length by L / l; k triangles with angles >= t each grow it by
+      at most ``sin(min(phi / k + t, 90)) / sin(t)``, which bounds t for short segments.
+
+    With ``split_outline`` (segments may be split) only the corners force anything.
+    """
+    rings = [np.asarray(r, dtype=float) for r in rings if len(r) >= 3]
+    if not rings:
+        return cap
+    pts = np.concatenate(rings)
+    prv = np.concatenate([_prev(r) for r in rings])
+    nxt = np.concatenate([_next(r) for r in rings])
+    u, v = prv - pts, nxt - pts
+    corner = np.degrees(np.mod(-np.arctan2(u[:, 0] * v[:, 1] - u[:, 1] * v[:, 0], (u * v).sum(1)), 2 * np.pi))
+    best = min(cap, float(corner.min()))
+    if split_outline:
+        return best
+    best = min(best, _grading_bound(corner, np.linalg.norm(u, axis=1), np.linalg.norm(v, axis=1), cap))
+    return min(best, _clearance_bound(rings, pts, nxt, cap))
+
+
+def _grading_bound(corner: np.ndarray, l_in: np.ndarray, l_out: np.ndarray, cap: float) -> float:
+    """The grading condition of ``forced_min_angle``, by bisection on t at the worst vertices."""
+    ratio = np.maximum(l_in, l_out) / np.maximum(np.minimum(l_in, l_out), 1e-12)
+    sel = ratio > 1.5
+    if not sel.any():
+        return cap
+    phi, log_r = np.radians(corner[sel]), np.log(ratio[sel])
+    k = np.arange(1, 65, dtype=float)[None, :]
+
+    def reach(t: float) -> np.ndarray:
+        share = phi[:, None] / k
+        gain = k * np.log(np.sin(np.minimum(share + t, np.pi / 2)) / math.sin(t))
+        return np.where(share >= t, gain, -np.inf).max(axis=1)
+
+    lo, hi = 0.0, math.radians(cap)
+    if (reach(hi) >= log_r).all():
+        return cap
+    for _ in range(30):
+        mid = (lo + hi) / 2
+        if (reach(mid) >= log_r).all():
+            lo = mid
+        else:
+            hi = mid
+    return math.degrees(lo)
+
+
+def _clearance_bound(rings: list[np.ndarray], pts: np.ndarray, nxt: np.ndarray, cap: float) -> float:
+    """The clearance condition of ``forced_min_angle``, with k-d trees for the near obstacles."""
+    from scipy.spatial import cKDTree
+
+    starts = np.cumsum([0] + [len(r) for r in rings])
+    idx = np.arange(len(pts))
+    nidx = idx + 1
+    nidx[starts[1:] - 1] = starts[:-1]
+    d = nxt - pts
+    length = np.maximum(np.linalg.norm(d, axis=1), 1e-12)
+    along = d / length[:, None]
+    inward = np.stack([-along[:, 1], along[:, 0]], axis=1)  # the solid's side (left of the walk)
+    mid = (pts + nxt) / 2
+    radius = length * 0.5 / math.cos(math.radians(cap))
+    best = np.full(len(pts), cap)
+    # other vertices inside the growing isosceles triangle
+    si, vi = _ball_pairs(cKDTree(pts), mid, radius)
+    rel = pts[vi] - pts[si]
+    t, h = (rel * along[si]).sum(1), (rel * inward[si]).sum(1)
+    ok = (h > TOL.geom_eps) & (t > TOL.geom_eps) & (t < length[si] - TOL.geom_eps) & (vi != si) & (vi != nidx[si])
+    np.minimum.at(best, si[ok], np.degrees(np.arctan2(h[ok], np.minimum(t[ok], length[si][ok] - t[ok]))))
+    # other segments crossing the bisector of AB on the solid's side, grouped by length
+    group = np.floor(np.log2(length)).astype(np.int64)
+    for g in np.unique(group).tolist():
+        members = np.flatnonzero(group == g)
+        si, k = _ball_pairs(cKDTree(mid[members]), mid, radius + 2.0 ** (g + 1) / 2)
+        sj = members[k]
+        keep = si != sj
+        si, sj = si[keep], sj[keep]
+        p, q = pts[sj] - mid[si], nxt[sj] - mid[si]
+        tp, tq = (p * along[si]).sum(1), (q * along[si]).sum(1)
+        hp, hq = (p * inward[si]).sum(1), (q * inward[si]).sum(1)
+        cross = tp * tq < 0
+        w = np.where(cross, tp / np.where(cross, tp - tq, 1.0), 0.0)
+        hc = hp + w * (hq - hp)
+        ok = cross & (hc > TOL.geom_eps)
+        np.minimum.at(best, si[ok], np.degrees(np.arctan2(2 * hc[ok], length[si][ok])))
+    return float(best.min())
+
+
+def _ball_pairs(tree, centres: np.ndarray, radii: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(query index, tree index) of every tree point within each query's radius."""
+    found = tree.query_ball_point(centres, radii)
+    counts = np.fromiter((len(f) for f in found), dtype=np.int64, count=len(found))
+    if not counts.sum():
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    return np.repeat(np.arange(len(found)), counts), np.fromiter((i for f in found for i in f), dtype=np.int64,
+                                                                  count=int(counts.sum()))
 
 
 def rasterize_loops(loops: list[np.ndarray], width: int, height: int, scale: int) -> np.ndarray:

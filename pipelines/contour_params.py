@@ -21,6 +21,11 @@ Directions, so every knob does what its name says:
   higher lowers the refinement angle sooner (fewer, larger triangles near sharp corners).
 - ``padding_px`` (0-64): extra outward margin in pixels (clamped to the image).
 - ``all_islands`` / ``holes``: mesh every island (else the largest) / cut holes out.
+- ``outline_steiner`` (default false): let quality refinement split outline segments. Off, the
+  hull is exactly the simplified outline and the smallest angle is limited by what that outline
+  forces (``metadata.forced_min_angle_deg``); on, Triangle reaches 20 degrees except at sharp
+  corners, at the price of extra hull vertices (the split points lie on the outline, so coverage
+  is unchanged).
 - ``max_vertices`` (3-20000): vertex budget; the tolerance grows and interior vertices are
   capped until the mesh fits.
 """
@@ -44,6 +49,7 @@ class ContourTol:
     budget_retries: int = 12
     min_angle_deg: float = 20.0       # Triangle quality refinement
     angle_ladder: tuple[float, ...] = (20.0, 10.0, 0.0)
+    ladder_gain_deg: float = 0.01     # a lower rung replaces a higher one only when its min angle is this much better
     bevel_ratio: float = 2.0          # miter longer than this * (tol + offset) is bevelled
     parallel_sin: float = 1e-3        # lines closer to parallel than this are bevelled
     geom_eps: float = 1e-7            # point-on-line slack in containment tests
@@ -53,6 +59,9 @@ class ContourTol:
     max_recheck_windows: int = 64     # changed rings re-checked in their own windows, else whole
     coverage_samples: int = 1_000_000  # supersampling budget for metadata coverage
     max_supersample: int = 4
+    tidy_passes: int = 3              # passes removing near-degenerate outline features
+    tidy_sin: float = 0.26            # a notch turning less than ~15 degrees is nearly collinear
+    tidy_short_ratio: float = 0.25    # a segment this much shorter than its neighbour is "short"
 
 
 TOL = ContourTol()
@@ -75,6 +84,7 @@ class ContourParams:
     all_islands: bool = True
     holes: bool = True
     max_vertices: int = 5000
+    outline_steiner: bool = False
 
     def as_dict(self) -> dict[str, Any]:
         """The parameters as a JSON-able dict."""
@@ -106,7 +116,7 @@ PRESETS: dict[str, dict[str, Any]] = {
                       "internal_vertex_density": 0, "min_contour_area": 100, "max_vertices": 64},
 }
 
-_BOOL_FIELDS = frozenset({"all_islands", "holes"})
+_BOOL_FIELDS = frozenset({"all_islands", "holes", "outline_steiner"})
 _INT_FIELDS = frozenset({"alpha_threshold", "internal_vertex_density", "blur_kernel_size",
                          "binary_threshold", "padding_px", "max_vertices"})
 

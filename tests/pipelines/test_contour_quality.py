@@ -1,0 +1,89 @@
+"""Sprite mesher triangle quality: the angle the outline forces, outline tidying, outline_steiner."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from pipelines.contour import (
+    _orient,
+    _pack,
+    _tidy_batch,
+    forced_min_angle,
+    holds_ring,
+    mesh_sprite,
+    min_angles,
+    outline_rings,
+)
+from pipelines.contour_params import make_params
+from pipelines.errors import InputError
+from tests.pipelines.test_contour import assert_covers, assert_hull_first, circle_sprite, png, thin_sprite
+
+
+def box(w: float, h: float) -> np.ndarray:
+    return _orient(np.array([[0, 0], [w, 0], [w, h], [0, h]], dtype=float), False)
+
+
+def test_forced_angle_of_simple_outlines():
+    assert forced_min_angle([box(10, 10)]) == pytest.approx(60.0)
+    # a long thin strip: the triangle on a long side cannot rise above the opposite side
+    assert forced_min_angle([box(100, 4)]) == pytest.approx(np.degrees(np.arctan2(8, 100)), abs=1e-6)
+    # a 30 degree corner forces 30
+    tri = _orient(np.array([[0, 0], [100, 0], [100, 100 * np.tan(np.radians(30))]]), False)
+    assert forced_min_angle([tri]) == pytest.approx(30.0, abs=1e-6)
+    # a tiny segment next to long ones forces a small angle unless segments may be split
+    clipped = _orient(np.array([[0, 0], [100, 0], [100, 50], [99.99, 50.5], [0, 50]], dtype=float), False)
+    assert forced_min_angle([clipped]) < 15.0
+    assert forced_min_angle([clipped], split_outline=True) == pytest.approx(60.0)
+
+
+def test_tidy_merges_a_short_bevel_and_drops_a_shallow_notch():
+    bevel = _orient(np.array([[0, 0], [10, 0], [10, 9.9], [9.9, 10], [0, 10]], dtype=float), False)
+    notch = _orient(np.array([[0, 0], [5, 0.3], [10, 0], [10, 10], [0, 10]], dtype=float), False)
+    for ring, expect in ((bevel, 4), (notch, 4)):
+        out = _tidy_batch(_pack(ring, np.zeros(len(ring), dtype=np.int64), 1), np.array([1.0]), 10.0, 10.0)
+        assert len(out.points) == expect
+        assert holds_ring(out.points, ring)  # only ever moves the outline outward
+
+
+def forced(result: dict) -> float:
+    return forced_min_angle(outline_rings(result), split_outline=result["metadata"]["params"]["outline_steiner"])
+
+
+def test_quality_meets_the_angle_the_outline_forces_on_a_circle():
+    result = mesh_sprite(png(circle_sprite()))
+    assert 0 < forced(result) <= 60
+    assert result["metadata"]["min_angle_deg"] >= min(19.9, forced(result))
+
+
+def test_outline_steiner_splits_segments_for_quality_and_still_covers():
+    img = thin_sprite()
+    plain = mesh_sprite(png(img))
+    split = mesh_sprite(png(img), make_params({"outline_steiner": True}))
+    assert_covers(split, img[..., 3])
+    assert_hull_first(split)
+    md = split["metadata"]
+    assert md["params"]["outline_steiner"] is True and plain["metadata"]["params"]["outline_steiner"] is False
+    assert md["min_angle_deg"] >= plain["metadata"]["min_angle_deg"]
+    assert md["hull_vertex_count"] >= plain["metadata"]["hull_vertex_count"]
+    v, t = np.array(split["vertices"]), np.array(split["triangles"])
+    assert md["min_angle_deg"] == pytest.approx(float(min_angles(v, t).min()), abs=2e-3)
+
+
+def test_outline_steiner_validation():
+    assert make_params({"outline_steiner": True}).outline_steiner is True
+    with pytest.raises(InputError):
+        make_params({"outline_steiner": "yes"})
+
+
+def test_clipped_diamond_has_no_sliver_from_the_image_border():
+    """A shape clipped by the image border used to keep a sub-pixel segment that forced a sliver."""
+    img = np.zeros((71, 111, 4), np.uint8)
+    pts = np.array([[55, 0], [110, 32], [55, 70], [0, 37]], np.int32)
+    cv2.fillPoly(img, [pts], (255, 255, 255, 255), cv2.LINE_AA)
+    result = mesh_sprite(png(img))
+    assert_covers(result, img[..., 3])
+    md = result["metadata"]
+    assert forced(result) > 20
+    assert md["min_angle_deg"] > 5  # was 0.04 degrees on a real clipped sprite before tidying
