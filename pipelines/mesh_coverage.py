@@ -4,9 +4,9 @@
 within ``TOL.coverage_distance`` x bounding-box diagonal of the repaired surface. It is fast on
 repairs that keep most triangles: an original triangle found unchanged in the repaired mesh is
 covered as a whole; only the rest is sampled (fewer points when the rest is a small share of the
-area: the sampling error stays below ``TOL.coverage_samples``' on the whole), checked against a
-KD-tree of dense samples of the repaired faces that can reach those points, and the few points
-that tree cannot settle are measured exactly.
+area: the sampling error on the whole stays that of ``TOL.coverage_samples`` points), checked
+against a KD-tree of dense samples of only the repaired faces that can reach those points, and
+the few points that tree cannot settle are measured exactly.
 """
 
 from __future__ import annotations
@@ -20,6 +20,8 @@ from pipelines.mesh_repair_tol import TOL, RepairTol
 _SEED = 20240604
 _NEIGHBOURS = 16  # faces of this many nearest samples are measured exactly
 _MIN_SAMPLES = 2_000  # points on the changed part of the original, however small it is
+_DENSITY = 4  # dense samples per limit**2 of reachable area (spacing limit / 2; the band between
+# limit and limit + 3 spacings is settled exactly)
 _NEGLIGIBLE = 1e-9  # a changed part under this share of the area is not sampled
 
 
@@ -93,7 +95,7 @@ def _sampled_share(
     if not reach.any():
         return 0.0
     area = float(repaired.area_faces[reach].sum())
-    dense_count = int(min(tol.coverage_dense_cap, max(1000, 16 * area / max(limit, 1e-300) ** 2)))
+    dense_count = int(min(tol.coverage_dense_cap, max(1000, _DENSITY * area / max(limit, 1e-300) ** 2)))
     dense, dense_face = _sample(repaired, reach, dense_count, rng)
     spacing = float(np.sqrt(area / dense_count))
     tree = cKDTree(dense)
@@ -123,6 +125,29 @@ def _reaching_faces(mesh: trimesh.Trimesh, points: np.ndarray, limit: float) -> 
     radius = np.sqrt(((tri - centre[:, None, :]) ** 2).sum(axis=2).max(axis=1))
     distance, _ = cKDTree(points).query(centre, distance_upper_bound=limit + float(radius.max()) + 1e-12)
     return distance <= limit + radius + 1e-12
+
+
+def points_near(mesh: trimesh.Trimesh, points: np.ndarray, limit: float, max_pairs: int = 200_000) -> np.ndarray:
+    """(n,) bool: points within ``limit`` of ``mesh``'s surface, measured exactly against every
+    face whose centroid is close enough for that; all True when that is more than ``max_pairs``
+    point-face pairs (undecided: a quick reject test, never a false "far")."""
+    if len(mesh.faces) == 0 or len(points) == 0:
+        return np.zeros(len(points), dtype=bool)
+    tri = mesh.vertices[mesh.faces]
+    centre = tri.mean(axis=1)
+    reach = limit + float(np.sqrt(((tri - centre[:, None, :]) ** 2).sum(axis=2).max())) + 1e-12
+    tree = cKDTree(centre)
+    counts = tree.query_ball_point(points, reach, return_length=True)
+    if counts.sum() > max_pairs:
+        return np.ones(len(points), dtype=bool)
+    near = tree.query_ball_point(points, reach)
+    point = np.repeat(np.arange(len(points)), counts)
+    face = np.fromiter((f for found in near for f in found), dtype=np.int64, count=int(counts.sum()))
+    best = np.full(len(points), np.inf)
+    if len(face):
+        closest = trimesh.triangles.closest_point(tri[face], points[point])
+        np.minimum.at(best, point, np.linalg.norm(closest - points[point], axis=1))
+    return best <= limit
 
 
 def _exact_distance(

@@ -11,12 +11,18 @@ How it works:
    report's figures, so a clean input costs no more than that.
 3. Otherwise faces are split into clean shells (passed through untouched) and broken ones. The
    broken part gets the cheap fixes of ``mesh_shells.cheap_fixes`` (merge vertices, drop
-   degenerate/duplicate faces, stitch cracks, fix winding) and is split into shells again. Each
-   broken shell on its own:
+   degenerate/duplicate faces, stitch cracks, fix winding) and is split into shells again. The
+   cheap fixes read ambiguous input one way first (an opposite-wound duplicate pair is the
+   shared wall of two touching solids; coplanar faces at a crowded edge go to different solids);
+   when that leaves a shell open, or the part has opposite-wound duplicates, the other reading
+   (every duplicate redundant; coplanar faces close a fin) is repaired too and kept when it
+   clearly leaves less open, or as much with fewer filled holes or more volume
+   (``_second_reading``). Each broken shell on its own:
    - an *intentionally open surface* (a zero-thickness sheet, or holes whose fan area is at least
      ``TOL.open_hole_area_ratio`` of its surface) is left as is and reported in ``open_surfaces``;
    - boundary loops of at most ``max_hole_size`` edges are closed with fans (``mesh_holes``);
-   - only if it is still not clean, pymeshfix (fill + clean) runs on that shell alone; its result
+   - only if it is still not clean (and after the reading is chosen), pymeshfix (fill + clean)
+     runs on that shell alone; its result
      is kept only when the shell comes out clean and keeps at least 1 - ``TOL.coverage_loss``
      (``coverage_loss_aggressive`` when ``aggressive``) of the shell's surface; otherwise the
      cheaper result is kept and ``pymeshfix_rejected(shell k)`` is reported;
@@ -25,6 +31,9 @@ How it works:
      fragment under ``TOL.debris_flat_area``; but all dropped debris together never exceeds the
      coverage budget (``coverage_loss`` of the total area): past it, fragments are kept open, so a
      triangle soup is returned whole rather than silently thinned out;
+   - an open piece (reported open surfaces too) that the closed pieces already cover (all its
+     corners, then 1 - ``TOL.covered_loss`` of its surface) is a leftover copy and is dropped
+     (``drop_covered``);
    - a closed shell with negative volume is turned outward unless its box lies inside another
      shell's box (then it is taken for a cavity).
 4. Shells are merged back by concatenation: separate closed shells are a valid solid for volume
@@ -51,7 +60,7 @@ Quality score (0-100), reported as ``quality_score``::
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -61,7 +70,7 @@ import trimesh
 from pipelines.errors import InputError, TooComplexError
 from pipelines.limits import LIMITS, Limits
 from pipelines.mesh_analysis import UNIT_TO_CM3, analyze_mesh
-from pipelines.mesh_coverage import surface_coverage
+from pipelines.mesh_coverage import points_near, surface_coverage
 from pipelines.mesh_holes import boundary_loops, fill_loops, loop_area
 from pipelines.mesh_repair_tol import TOL
 from pipelines.mesh_shells import (
@@ -142,9 +151,10 @@ class Outcome:
         self.dropped_area += other.dropped_area
         self.deferred += other.deferred
 
-    def clean_area(self) -> float:
-        """Area of the kept pieces that are watertight and consistently wound."""
-        return float(sum(piece.area for piece in self.pieces if is_clean(piece)))
+    def open_area(self) -> float:
+        """Area of the shells left open: kept pieces that are not clean, and deferred shells."""
+        kept = sum(piece.area for piece in self.pieces if not is_clean(piece))
+        return float(kept + sum(shell.area for _, shell, _ in self.deferred))
 
 
 def repair_mesh(
@@ -268,8 +278,8 @@ def _repair_shells(mesh: trimesh.Trimesh, opts: Options, outcome: Outcome, progr
 
     The broken part is read first with shared walls kept (``cheap_fixes(walls=True)``); when that
     leaves a shell open and the other reading (every duplicate redundant, coplanar faces closing
-    fins) gives different faces, that reading is repaired too and the one with more area in
-    clean shells is kept. pymeshfix only runs after that choice, on the shells still open.
+    fins) gives different faces, that reading is repaired too and the better one is kept
+    (``_second_reading``). pymeshfix only runs after that choice, on the shells still open.
     """
     clean, _ = clean_face_mask(np.asarray(mesh.faces), len(mesh.vertices))
     if clean.any():
@@ -293,17 +303,56 @@ def _repair_shells(mesh: trimesh.Trimesh, opts: Options, outcome: Outcome, progr
 def _second_reading(
     broken: trimesh.Trimesh, fixed: trimesh.Trimesh, first: Outcome, opts: Options, progress: Progress
 ) -> Outcome:
-    """``first``, or the repair of the other reading of ``broken`` when that closes more area."""
-    if not first.deferred and not first.open_surfaces:
-        return first
+    """``first``, or the repair of the other reading of ``broken`` when that does better.
+
+    The other reading is tried when the first leaves a shell open, or when the broken part has
+    opposite-wound duplicates (stray flipped copies read as walls are closed into bogus inner
+    shells; a double-sided closed surface read as walls is an outer and an inverted inner shell
+    of zero volume). Better means clearly less area left open (by ``TOL.reread_gain`` of it: the
+    open shells still go to pymeshfix, so a marginal gain is no gain), or as much left open and
+    fewer filled holes, or else more enclosed volume.
+    """
+    doubled = _has_opposite_duplicates(np.asarray(broken.faces))
+    settled = not first.deferred and not first.open_surfaces
+    if not doubled and (settled or not any(op.startswith("split_non_manifold") for op in first.operations)):
+        return first  # the two readings differ only in duplicates and at crowded edges
     other, ops = cheap_fixes(broken, opts.scale, walls=False)
     if np.array_equal(other.faces, fixed.faces) and np.array_equal(other.vertices, fixed.vertices):
         return first
     second = _repair_fixed(other, ops, opts, progress)
-    if second.clean_area() > first.clean_area():
+    margin = 1e-9 * opts.total_area
+    before, after = first.open_area(), second.open_area()
+    if after < before - max(margin, TOL.reread_gain * before) \
+            or (abs(after - before) <= margin and _fewer_fills_or_more_volume(second, first)):
         second.operations.append("reread_duplicates_and_walls")
         return second
     return first
+
+
+def _fewer_fills_or_more_volume(second: Outcome, first: Outcome) -> bool:
+    """Between two readings that leave the same area open: fewer holes filled, else more volume."""
+    if second.holes_filled != first.holes_filled:
+        return second.holes_filled < first.holes_filled
+    volume = [abs(sum(p.volume for p, ok in zip(o.pieces, o.closed, strict=True) if ok and is_clean(p)))
+              for o in (first, second)]
+    return volume[1] > 1.01 * volume[0] + 1e-12
+
+
+def _has_opposite_duplicates(faces: np.ndarray) -> bool:
+    """True when some three vertices carry faces wound both ways."""
+    if len(faces) < 2:
+        return False
+    faces = np.asarray(faces, dtype=np.int64)
+    ordered = np.sort(faces, axis=1)
+    rank = np.argsort(faces, axis=1)
+    even = (rank[:, 0] - rank[:, 1]) * (rank[:, 1] - rank[:, 2]) * (rank[:, 2] - rank[:, 0]) > 0
+    if faces.max() < 1 << 20:  # one int64 per triangle: 20 bits per index, one for the winding
+        key = (ordered[:, 0] << 41) | (ordered[:, 1] << 21) | (ordered[:, 2] << 1)
+        key = np.sort(key | even)
+        same = (key[1:] >> 1) == (key[:-1] >> 1)
+        return bool((same & (key[1:] != key[:-1])).any())
+    keys = np.unique(np.column_stack([ordered, even]), axis=0)
+    return len(keys) > len(np.unique(ordered, axis=0))
 
 
 def _repair_fixed(fixed: trimesh.Trimesh, ops: list[str], opts: Options, progress: Progress) -> Outcome:
@@ -363,7 +412,7 @@ def _drop_covered(outcome: Outcome, opts: Options) -> None:
     Such a piece is a leftover copy of surface that was closed another way (e.g. a patch that
     met the rest only through zero-area faces, whose hole was then filled): dropping it loses
     nothing, which ``surface_coverage`` of the piece by the closed pieces (at least
-    1 - ``TOL.covered_loss``) confirms.
+    1 - ``TOL.covered_loss``, on ``TOL.covered_samples`` points) confirms.
     """
     solid = [i for i, piece in enumerate(outcome.pieces) if outcome.closed[i] and is_clean(piece)]
     loose = [i for i, piece in enumerate(outcome.pieces) if i not in solid]
@@ -371,12 +420,16 @@ def _drop_covered(outcome: Outcome, opts: Options) -> None:
         return
     rest = _merge([outcome.pieces[i] for i in solid])
     low, high = rest.bounds
+    light = replace(TOL, coverage_samples=TOL.covered_samples, coverage_dense_cap=TOL.covered_dense_cap)
     dropped = set()
     for i in loose:
         piece = outcome.pieces[i]
-        if (piece.bounds[0] > high).any() or (piece.bounds[1] < low).any():
-            continue
-        if surface_coverage(piece, rest) >= 1.0 - TOL.covered_loss:
+        margin = TOL.coverage_distance * diagonal(piece)
+        if (piece.bounds[0] < low - margin).any() or (piece.bounds[1] > high + margin).any():
+            continue  # part of it lies outside the closed pieces' box: not covered
+        if not points_near(rest, np.asarray(piece.vertices), margin).all():
+            continue  # a corner of it is off the closed pieces: not covered
+        if surface_coverage(piece, rest, tol=light) >= 1.0 - TOL.covered_loss:
             dropped.add(i)
     if not dropped:
         return

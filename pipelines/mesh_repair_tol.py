@@ -31,6 +31,12 @@ class RepairTol:
     open_hole_area_ratio: float = 0.95
     # an open piece the closed pieces cover but for this share of its area is a redundant copy
     covered_loss: float = 0.001
+    # ... checked on this many points (a piece 1 % uncovered passes unseen with odds 0.99**1000)
+    covered_samples: int = 1_000
+    covered_dense_cap: int = 100_000
+    # the second reading of duplicates and walls is kept when it leaves at least this share less
+    # area open than the first
+    reread_gain: float = 0.1
     # unclosable open fragments under this share of the total area are dropped as debris
     debris_area: float = 0.001
     debris_area_aggressive: float = 0.01

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import trimesh
 from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
+from scipy.sparse.csgraph import breadth_first_order, connected_components
 from scipy.spatial import cKDTree
 
 from pipelines.mesh_repair_tol import TOL, RepairTol
@@ -97,15 +97,82 @@ def cheap_fixes(
         ops.append(f"stitch({welded})")
         ops += _drop_faces(mesh, walls)
     if bad_faces(mesh.faces, len(mesh.vertices)).any():
-        before_faces = mesh.faces.copy()
-        trimesh.repair.fix_winding(mesh)
-        if not np.array_equal(before_faces, mesh.faces):
+        faces = np.asarray(mesh.faces)
+        wound = fix_winding(faces, len(mesh.vertices))
+        if not np.array_equal(faces, wound):
+            mesh.faces = wound
             ops.append("fix_winding")
     mesh, cut = unglue_non_manifold(mesh, split_coplanar=walls)
     if cut:
         ops.append(f"split_non_manifold_edges({cut})")
     mesh.remove_unreferenced_vertices()
     return mesh, ops
+
+
+def fix_winding(faces: np.ndarray, n_vertices: int) -> np.ndarray:
+    """(m, 3) faces wound consistently: across every edge used by exactly two faces, the two walk
+    it in opposite directions wherever a spanning tree of such edges allows (as
+    ``trimesh.repair.fix_winding``, vectorised). The first face of each patch keeps its winding.
+    """
+    faces = np.asarray(faces, dtype=np.int64)
+    m = len(faces)
+    if m < 2:
+        return faces.copy()
+    edge_id, uses, sign = _edges(faces, n_vertices)
+    pick = np.nonzero(uses == 2)[0]
+    pick = pick[np.argsort(edge_id[pick], kind="stable")]
+    a, b = pick[0::2], pick[1::2]
+    fa, fb = a // 3, b // 3
+    keep = fa != fb
+    fa, fb, same = fa[keep], fb[keep], (sign[a] == sign[b])[keep]
+    if m <= _TINY:
+        return _tiny_fix_winding(faces, fa.tolist(), fb.tolist(), same.tolist())
+    # a virtual root m links to the first face of every patch, so one traversal covers all
+    _, label = connected_components(coo_matrix((np.ones(len(fa)), (fa, fb)), shape=(m, m)), directed=False)
+    _, first = np.unique(label, return_index=True)
+    rows = np.concatenate([fa, fb, np.full(len(first), m)])
+    cols = np.concatenate([fb, fa, first])
+    flag = np.concatenate([same, same, np.zeros(len(first), dtype=bool)]).astype(np.int64) + 1
+    graph = coo_matrix((flag, (rows, cols)), shape=(m + 1, m + 1)).tocsr()
+    order, parent = breadth_first_order(graph, m, directed=True, return_predecessors=True)
+    node = order[1:]
+    parity = np.zeros(m + 1, dtype=np.int64)
+    parity[node] = (np.asarray(graph[parent[node], node]).ravel() - 1) % 2
+    up = np.arange(m + 1)
+    up[node] = parent[node]
+    while (up[:m] != m).any():  # pointer jumping: parity relative to the root
+        parity = parity ^ parity[up]
+        up = up[up]
+    flip = parity[:m].astype(bool)
+    out = faces.copy()
+    out[flip] = out[flip][:, ::-1]
+    return out
+
+
+def _tiny_fix_winding(faces: np.ndarray, fa: list[int], fb: list[int], same: list[bool]) -> np.ndarray:
+    """``fix_winding`` for a few faces: a plain breadth-first walk (scipy's set-up costs more)."""
+    m = len(faces)
+    links: list[list[tuple[int, bool]]] = [[] for _ in range(m)]
+    for x, y, s in zip(fa, fb, same, strict=True):
+        links[x].append((y, s))
+        links[y].append((x, s))
+    flip = [False] * m
+    seen = [False] * m
+    for root in range(m):
+        if seen[root]:
+            continue
+        seen[root] = True
+        queue = [root]
+        for x in queue:
+            for y, s in links[x]:
+                if not seen[y]:
+                    seen[y] = True
+                    flip[y] = flip[x] ^ s
+                    queue.append(y)
+    out = faces.copy()
+    mask = np.array(flip, dtype=bool)
+    out[mask] = out[mask][:, ::-1]
+    return out
 
 
 def _drop_faces(mesh: trimesh.Trimesh, walls: bool = True) -> list[str]:
@@ -214,26 +281,39 @@ def unglue_non_manifold(mesh: trimesh.Trimesh, split_coplanar: bool = True) -> t
     crowded = np.nonzero(uses > 2)[0]
     groups = np.split(crowded[np.argsort(edge_id[crowded], kind="stable")],
                       np.nonzero(np.diff(np.sort(edge_id[crowded])))[0] + 1)
+    vertices = np.asarray(mesh.vertices, dtype=np.float64).view(np.ndarray)
+    tri = vertices[faces]
+    normals = _cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
     for group in groups:
-        for a, b in _pair_around_edge(mesh, faces, group, split_coplanar):
+        for a, b in _pair_around_edge(vertices, normals, faces, group, split_coplanar):
             mate[a], mate[b] = b, a
     return _rebuild_from_corners(mesh, faces, mate), len(groups)
 
 
+def _cross(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Row-wise cross product of (n, 3) arrays (np.cross without its per-call axis handling)."""
+    return np.column_stack([a[:, 1] * b[:, 2] - a[:, 2] * b[:, 1], a[:, 2] * b[:, 0] - a[:, 0] * b[:, 2],
+                            a[:, 0] * b[:, 1] - a[:, 1] * b[:, 0]])
+
+
 def _pair_around_edge(
-    mesh: trimesh.Trimesh, faces: np.ndarray, group: np.ndarray, split_coplanar: bool = True
+    vertices: np.ndarray, normals: np.ndarray, faces: np.ndarray, group: np.ndarray, split_coplanar: bool = True
 ) -> list[tuple[int, int]]:
-    """Pairs of half-edges (ids 3*face+corner) around one crowded edge that bound a solid wedge."""
+    """Pairs of half-edges (ids 3*face+corner) around one crowded edge that bound a solid wedge.
+
+    ``normals`` are the faces' (unnormalised) normals; only their sign against the wedge matters.
+    """
     face, corner = group // 3, group % 3
     start, end = faces[face, corner], faces[face, (corner + 1) % 3]
     u, v = (start[0], end[0])
-    axis = mesh.vertices[v] - mesh.vertices[u]
-    axis = axis / (np.linalg.norm(axis) or 1.0)
-    wing = mesh.vertices[faces[face, (corner + 2) % 3]] - mesh.vertices[u]
+    axis = vertices[v] - vertices[u]
+    axis = axis / (np.sqrt(axis @ axis) or 1.0)
+    wing = vertices[faces[face, (corner + 2) % 3]] - vertices[u]
     wing -= np.outer(wing @ axis, axis)
-    base = wing[0] / (np.linalg.norm(wing[0]) or 1.0)
-    angle = np.arctan2(wing @ np.cross(axis, base), wing @ base)
-    side = np.einsum("ij,ij->i", mesh.face_normals[face], np.cross(axis, wing))
+    base = wing[0] / (np.sqrt(wing[0] @ wing[0]) or 1.0)
+    turn = _cross(axis[None, :], base[None, :])[0]
+    angle = np.arctan2(wing @ turn, wing @ base)
+    side = np.einsum("ij,ij->i", normals[face], _cross(np.broadcast_to(axis, wing.shape), wing))
     forward = start == u
     # coplanar faces (equal angles): with split_coplanar the face that ends a wedge comes before
     # the one that starts the next, so solids sharing a face come apart the same way at every
@@ -304,9 +384,33 @@ def clean_summary(vertices: np.ndarray, faces: np.ndarray) -> tuple[int, float] 
     tri = vertices[faces]
     u, v = (tri[:, 1] - tri[:, 0]).T, (tri[:, 2] - tri[:, 0]).T
     # np.cross's own arithmetic (one product minus the other), without its axis handling
-    cross = np.column_stack([u[1] * v[2] - u[2] * v[1], u[2] * v[0] - u[0] * v[2], u[0] * v[1] - u[1] * v[0]])
+    cross = np.empty((m, 3))
+    cross[:, 0] = u[1] * v[2] - u[2] * v[1]
+    cross[:, 1] = u[2] * v[0] - u[0] * v[2]
+    cross[:, 2] = u[0] * v[1] - u[1] * v[0]
     volume = float(np.einsum("ij,ij->", tri[:, 0] - centre, cross) / 6.0)
     return shells, volume
+
+
+_TINY = 96  # up to this many nodes a plain union-find beats numpy's per-call overhead
+
+
+def _tiny_component_count(n: int, a: list[int], b: list[int]) -> int:
+    parent = list(range(n))
+
+    def root(x: int) -> int:
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    count = n
+    for x, y in zip(a, b, strict=True):
+        rx, ry = root(x), root(y)
+        if rx != ry:
+            parent[rx] = ry
+            count -= 1
+    return count
 
 
 def component_count(n: int, a: np.ndarray, b: np.ndarray, small: int = 4096) -> int:
@@ -318,6 +422,8 @@ def component_count(n: int, a: np.ndarray, b: np.ndarray, small: int = 4096) -> 
     if n > small:
         graph = coo_matrix((np.ones(len(a), dtype=np.int8), (a, b)), shape=(n, n))
         return int(connected_components(graph, directed=False)[0])
+    if n <= _TINY:
+        return _tiny_component_count(n, a.tolist(), b.tolist())
     label = np.arange(n)
     for _ in range(64):
         la, lb = label[a], label[b]

@@ -268,3 +268,131 @@ def test_triangle_soup_is_not_thinned_out_as_debris() -> None:
     assert result.report["coverage"] >= 0.99
     assert result.mesh.area >= 0.99 * soup.area  # at most the coverage budget goes as debris
     assert len(result.report["open_surfaces"]) >= 90
+
+
+def test_stray_flipped_copies_are_read_again_as_redundant() -> None:
+    # flipped copies of half the faces are no wall between two solids: read as walls they would
+    # be closed into a bogus inner shell; the second reading drops them and needs no filling
+    box = _box()
+    mesh = trimesh.Trimesh(box.vertices, np.vstack([box.faces, box.faces[:6, ::-1]]), process=False)
+    result = repair_mesh(mesh)
+    assert "reread_duplicates_and_walls" in result.report["operations"]
+    assert result.report["repaired_stats"]["is_watertight"] is True
+    assert result.report["holes_filled"] == 0
+    assert result.mesh.volume == pytest.approx(1000.0)
+
+
+def test_double_sided_open_box_is_read_as_one_sided() -> None:
+    from pipelines.mesh_shells import cheap_fixes
+
+    box = _box()
+    faces = np.vstack([box.faces[2:], box.faces[2:, ::-1]])  # an open box, every face both ways
+    mesh = trimesh.Trimesh(box.vertices, faces, process=False)
+    walls, _ = cheap_fixes(mesh, 1.0)
+    single, ops = cheap_fixes(mesh, 1.0, walls=False)
+    assert len(walls.faces) == 20 and len(single.faces) == 10
+    assert "remove_duplicate(10)" in ops
+
+
+def test_coplanar_faces_at_a_crowded_edge_follow_the_reading() -> None:
+    from pipelines.mesh_shells import _pair_around_edge
+
+    # edge 0-1 along x; a flat top (faces at +y and -y) and a double wall hanging down (-z)
+    vertices = np.array([[0, 0, 0], [1, 0, 0], [0.5, 1, 0], [0.5, -1, 0], [0.5, 0, -1]], dtype=float)
+    faces = np.array([[0, 1, 2], [1, 0, 3], [0, 4, 1], [1, 4, 0]])
+    tri = vertices[faces]
+    normals = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
+    group = np.array([0, 3, 8, 11])  # half-edges (3 * face + corner) along 0-1 or 1-0
+    walls = {frozenset(pair) for pair in _pair_around_edge(vertices, normals, faces, group, True)}
+    fins = {frozenset(pair) for pair in _pair_around_edge(vertices, normals, faces, group, False)}
+    assert frozenset((8, 11)) not in walls  # the wall's two faces end up in different solids
+    assert frozenset((8, 11)) in fins  # ... or close a zero-thickness fin together
+    assert len(walls) == len(fins) == 2
+
+
+def test_open_copy_covered_by_a_closed_shell_is_dropped() -> None:
+    box = _box()
+    top = box.vertices[:, 2] > 0
+    quad = trimesh.Trimesh(box.vertices[top], _quad_faces(box.vertices[top]), process=False)
+    mesh = _join(box, quad)  # a loose copy of the top face, on top of it
+    result = repair_mesh(mesh)
+    assert "drop_covered(1)" in result.report["operations"]
+    assert result.report["repaired_stats"]["is_watertight"] is True
+    assert result.report["open_surfaces"] == []
+    assert result.report["coverage"] >= 0.99
+    away = trimesh.Trimesh(quad.vertices + np.array([0, 0, 20.0]), _quad_faces(quad.vertices), process=False)
+    kept = repair_mesh(_join(box, away))
+    assert not any(op.startswith("drop_covered") for op in kept.report["operations"])
+    assert len(kept.report["open_surfaces"]) == 1
+
+
+def _quad_faces(corners: np.ndarray) -> np.ndarray:
+    """Two triangles over four coplanar corners, in the order they go round."""
+    centre = corners.mean(axis=0)
+    angle = np.arctan2(corners[:, 1] - centre[1], corners[:, 0] - centre[0])
+    a, b, c, d = np.argsort(angle)
+    return np.array([[a, b, c], [a, c, d]])
+
+
+def test_fix_winding_makes_flipped_faces_consistent() -> None:
+    from pipelines.mesh_shells import fix_winding
+
+    sphere = _sphere()
+    rng = np.random.default_rng(3)
+    faces = sphere.faces.copy()
+    flip = rng.random(len(faces)) < 0.4
+    faces[flip] = faces[flip][:, ::-1]
+    two = np.vstack([faces, faces + len(sphere.vertices)])
+    vertices = np.vstack([sphere.vertices, sphere.vertices + 20.0])
+    wound = fix_winding(two, len(vertices))
+    assert is_clean(trimesh.Trimesh(vertices, wound, process=False))
+    assert (np.sort(wound, axis=1) == np.sort(two, axis=1)).all()  # same faces, only reordered
+    box = _box()  # a few faces take the plain-Python walk
+    faces = box.faces.copy()
+    faces[::3] = faces[::3, ::-1]
+    assert is_clean(trimesh.Trimesh(box.vertices, fix_winding(faces, len(box.vertices)), process=False))
+
+
+def test_coverage_samples_only_near_what_changed() -> None:
+    from pipelines.mesh_coverage import _reaching_faces
+
+    sphere = _sphere()
+    far = _sphere((100.0, 0, 0))
+    both = _join(sphere, far)
+    points = sphere.vertices[:5]
+    reach = _reaching_faces(both, points, 0.5)
+    assert reach[: len(sphere.faces)].any() and not reach[len(sphere.faces):].any()
+    # a change of (almost) no area is not sampled at all, and never reported as more than the truth
+    sliver = trimesh.Trimesh(np.vstack([sphere.vertices, [[0, 0, 5.0], [0, 0, 5.0 + 1e-12]]]),
+                             np.vstack([sphere.faces, [[0, len(sphere.vertices), len(sphere.vertices) + 1]]]),
+                             process=False)
+    coverage = surface_coverage(sliver, sphere)
+    assert 1.0 - 1e-9 <= coverage <= 1.0
+
+
+def test_double_sided_closed_surface_keeps_its_volume() -> None:
+    # every face also wound the other way (a two-sided export): one solid, not a solid and a
+    # zero-thickness cavity of the same size
+    box = _box()
+    mesh = trimesh.Trimesh(box.vertices, np.vstack([box.faces, box.faces[:, ::-1]]), process=False)
+    result = repair_mesh(mesh)
+    assert result.report["repaired_stats"]["is_watertight"] is True
+    assert result.report["repaired_stats"]["shells"] == 1
+    assert result.mesh.volume == pytest.approx(1000.0)
+    assert result.report["coverage"] == pytest.approx(1.0)
+
+
+def test_points_near_measures_distance_to_the_surface_exactly() -> None:
+    from pipelines.mesh_coverage import points_near
+
+    box = _box()  # faces at +-5
+    points = np.array([[0, 0, 5.05], [0, 0, 5.2], [4.9, 4.9, 4.9], [0, 0, 0], [30, 0, 0]])
+    assert points_near(box, points, 0.1).tolist() == [True, False, True, False, False]
+
+
+def test_opposite_duplicates_are_detected_by_winding() -> None:
+    from pipelines.mesh_repair import _has_opposite_duplicates
+
+    assert not _has_opposite_duplicates(np.array([[0, 1, 2], [1, 2, 0], [3, 4, 5]]))  # same winding
+    assert _has_opposite_duplicates(np.array([[0, 1, 2], [3, 4, 5], [2, 1, 0]]))
+    assert _has_opposite_duplicates(np.array([[0, 1, 2], [1, 0, 2]]) + (1 << 21))  # large indices
