@@ -44,7 +44,6 @@ class Storage(Protocol):
     def get_bytes(self, key: str) -> bytes: ...
     def iter_chunks(self, key: str) -> Iterator[bytes]: ...
     def exists(self, key: str) -> bool: ...
-    def size(self, key: str) -> int: ...
     def presigned_url(self, key: str, filename: str, seconds: int) -> str | None: ...
     def ping(self) -> None: ...
 
@@ -97,9 +96,6 @@ class LocalStorage:
     def exists(self, key: str) -> bool:
         return self._path(key).is_file()
 
-    def size(self, key: str) -> int:
-        return self._path(key).stat().st_size
-
     def presigned_url(self, key: str, filename: str, seconds: int) -> str | None:
         return None
 
@@ -150,12 +146,6 @@ class S3Storage:
 
     def exists(self, key: str) -> bool:
         return self._head(key) is not None
-
-    def size(self, key: str) -> int:
-        head = self._head(key)
-        if head is None:
-            raise StorageError(f"missing key {key}")
-        return int(head["ContentLength"])
 
     def _head(self, key: str):
         from botocore.exceptions import ClientError
