@@ -2,14 +2,18 @@
 
 Run from the repository root::
 
-    python -m bench.cad [--parts 60] [--seed 0] [--timeout 120]
+    python -m bench.cad [--parts 60] [--seed 0] [--holdout 60] [--holdout-seed 20000] [--timeout 120]
 
 1. Accuracy: ``--parts`` generated parts (``onnx_models.generate_parts``, seeds ``seed..``) and a
    rotated, moved and scaled copy of each; per-face accuracy and per-class IoU of tier 2.
 2. Speed: per plain part, ``analyze_cad`` stage times (load, heal, mesh, recognise) and the total,
    next to ``STEPControl_Reader().ReadFile`` + ``TransferRoots`` of the same bytes in the same run;
    p50/p95 and the ratio total / plain read.
-3. Corpus: every file in ``<shared>/step/MANIFEST.csv`` (``<shared>`` is ``$MESHMILL_SHARED_DIR``
+3. Held-out: ``--holdout`` parts from ``onnx_models.generate_holdout`` (seeds ``holdout-seed..``), a
+   different distribution (feature combinations, thin plates and tall blocks, arbitrary rotation
+   and units scale applied after labelling); per-face accuracy, per-class IoU and the most
+   frequent (true, predicted) confusions. Never tuned on blindly: read its errors.
+4. Corpus: every file in ``<shared>/step/MANIFEST.csv`` (``<shared>`` is ``$MESHMILL_SHARED_DIR``
    or ``../shared``) through ``analyze_cad`` in a child process each, killed after ``--timeout``;
    the outcome is ``result`` (with tier and quality score) or the error code.
 
@@ -68,7 +72,34 @@ def accuracy(truth: list[list[str]], pred: list[list[str]]) -> dict[str, Any]:
         if union:
             iou[c] = round(int(((t == c) & (p == c)).sum()) / union, 4)
     return {"faces": len(t), "per_face_accuracy": round(float((t == p).mean()), 4), "iou": iou,
-            "parts_all_correct": sum(a == b for a, b in zip(truth, pred, strict=True))}
+            "parts_all_correct": sum(a == b for a, b in zip(truth, pred, strict=True)),
+            "top_confusions": top_confusions(t, p)}
+
+
+def top_confusions(t: np.ndarray, p: np.ndarray, n: int = 12) -> list[dict[str, Any]]:
+    """The ``n`` most frequent (true, predicted) pairs among wrong faces."""
+    pairs: dict[tuple[str, str], int] = {}
+    for a, b in zip(t.tolist(), p.tolist(), strict=True):
+        if a != b:
+            pairs[(a, b)] = pairs.get((a, b), 0) + 1
+    top = sorted(pairs.items(), key=lambda kv: (-kv[1], kv[0]))[:n]
+    return [{"true": a, "predicted": b, "faces": c} for (a, b), c in top]
+
+
+def holdout(parts: int, seed: int) -> dict[str, Any]:
+    """Accuracy on the held-out generator's parts (placed: rotated, scaled and moved)."""
+    from onnx_models.generate_holdout import generate_holdout
+    from pipelines.cad_analysis import analyze_cad
+
+    truth, pred, rows = [], [], []
+    for s in range(seed, seed + parts):
+        part = generate_holdout(s)
+        labels = [f["label"] for f in analyze_cad(part.step, "step").report["faces"]]
+        truth.append(part.labels)
+        pred.append(labels)
+        rows.append({"seed": s, "kind": part.kind, "faces": len(labels),
+                     "wrong": sum(a != b for a, b in zip(part.labels, labels, strict=True))})
+    return {"seed": seed, "parts": parts, **accuracy(truth, pred), "per_part": rows}
 
 
 def generated(parts: int, seed: int) -> dict[str, Any]:
@@ -172,6 +203,13 @@ def print_table(res: dict[str, Any]) -> None:
         print(f"  {key[:-2]:14s} {1000 * t[key]['p50']:8.1f} {1000 * t[key]['p95']:8.1f}")
     r = t["ratio_total_to_plain_read"]
     print(f"  total / plain read: p50 {r['p50']}x p95 {r['p95']}x")
+    h = res.get("holdout")
+    if h:
+        print(f"held-out parts: {h['parts']} (seed {h['seed']}): per-face accuracy {h['per_face_accuracy']:.4f} "
+              f"over {h['faces']} faces, parts all correct {h['parts_all_correct']}")
+        print("  IoU: " + ", ".join(f"{k} {v:.3f}" for k, v in h["iou"].items()))
+        print("  top errors (true -> predicted): "
+              + ", ".join(f"{c['true']}->{c['predicted']} {c['faces']}" for c in h["top_confusions"]))
     rows = res["corpus"]
     if rows:
         outcomes: dict[str, int] = {}
@@ -184,14 +222,17 @@ def print_table(res: dict[str, Any]) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the three parts and write the JSON results."""
+    """Run the four parts and write the JSON results."""
     ap = argparse.ArgumentParser(description="CAD pipeline benchmark")
     ap.add_argument("--parts", type=int, default=60)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--timeout", type=float, default=120.0)
+    ap.add_argument("--holdout", type=int, default=60)
+    ap.add_argument("--holdout-seed", type=int, default=20000)
     ap.add_argument("--no-corpus", action="store_true")
     args = ap.parse_args(argv)
     res = {"seed": args.seed, "generated": generated(args.parts, args.seed),
+           "holdout": holdout(args.holdout, args.holdout_seed),
            "corpus": [] if args.no_corpus else corpus(args.timeout)}
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(res, indent=1))

@@ -256,20 +256,28 @@ def turned_part(rng: np.random.Generator, groove: bool | None = None) -> Labelle
     return part
 
 
-def revolve_profile(radii: np.ndarray, z: np.ndarray) -> LabelledShape:
-    """Revolve a stepped profile about Z; cylinders are ``turn_od``, planes ``turn_face``."""
+def revolve_profile(radii: np.ndarray, z: np.ndarray,
+                    label: Callable[[object], str] | None = None) -> LabelledShape:
+    """Revolve a stepped profile about Z; by default cylinders are ``turn_od``, planes ``turn_face``.
+
+    ``label(face_info)`` (a ``brep_graph.describe_face`` record) overrides that labelling.
+    """
     poly = BRepBuilderAPI_MakePolygon()
     pts = [(0.0, 0.0)]
     for i, r in enumerate(radii):
         pts += [(float(r), float(z[i])), (float(r), float(z[i + 1]))]
     pts.append((0.0, float(z[-1])))
-    for x, zz in pts:
+    clean = [pts[0]]
+    for p in pts[1:]:  # equal neighbouring radii would give a zero-length edge
+        if np.hypot(p[0] - clean[-1][0], p[1] - clean[-1][1]) > 1e-9:
+            clean.append(p)
+    for x, zz in clean:
         poly.Add(gp_Pnt(x, 0, zz))
     poly.Close()
     face = BRepBuilderAPI_MakeFace(poly.Wire()).Face()
     shape = BRepPrimAPI_MakeRevol(face, gp_Ax1(gp_Pnt(0, 0, 0), Z), 2 * math.pi).Shape()
-    labels = ["turn_od" if describe_face(i, f).surface_type == "cylinder" else "turn_face"
-              for i, f in enumerate(face_list(shape))]
+    label = label or (lambda f: "turn_od" if f.surface_type == "cylinder" else "turn_face")
+    labels = [label(describe_face(i, f)) for i, f in enumerate(face_list(shape))]
     return LabelledShape(shape, labels, "turned", ["turn_od", "turn_face"])
 
 
@@ -357,21 +365,26 @@ def labels_as_read(shape: TopoDS_Shape, labels: list[str], step: bytes) -> list[
     return out
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Write ``count`` parts from ``seed`` on as STEP plus JSON labels into ``out``."""
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def write_parts(make: Callable[[int], GeneratedPart], prefix: str, default_seed: int, description: str,
+                argv: list[str] | None = None) -> int:
+    """CLI body shared by the generators: ``count`` parts from ``seed`` on, STEP plus JSON labels, into ``out``."""
+    ap = argparse.ArgumentParser(description=description)
     ap.add_argument("--count", type=int, default=10)
-    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--seed", type=int, default=default_seed)
     ap.add_argument("--out", type=Path, required=True)
     args = ap.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     for k in range(args.count):
-        part = generate_part(args.seed + k)
-        name = f"part_{args.seed + k:04d}"
+        part = make(args.seed + k)
+        name = f"{prefix}_{args.seed + k:04d}"
         (args.out / f"{name}.step").write_bytes(part.step)
         meta = {"labels": part.labels, "kind": part.kind, "features": part.features, "seed": part.seed}
         (args.out / f"{name}.json").write_text(json.dumps(meta))
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    return write_parts(generate_part, "part", 0, __doc__.splitlines()[0], argv)
 
 
 if __name__ == "__main__":
