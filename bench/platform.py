@@ -107,7 +107,10 @@ def submit(client: httpx.Client) -> tuple[str, float]:
 
 def wait_done(client: httpx.Client, job_id: str) -> dict:
     while True:
-        job = client.get(f"/jobs/{job_id}").json()
+        response = client.get(f"/jobs/{job_id}")
+        if response.status_code != 200:
+            raise RuntimeError(f"GET /jobs/{job_id}: {response.status_code} {response.text[:300]}")
+        job = response.json()
         if job["state"] in ("succeeded", "failed", "dead"):
             return job
         time.sleep(0.001)

@@ -107,8 +107,9 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
     values = {}
     for f in fields(Settings):
         raw = environ.get(f"MESHMILL_{f.name.upper()}")
-        if raw is not None and raw != "":
-            values[f.name] = _coerce(f.type, raw)
+        if raw is None or (raw == "" and "str" not in str(f.type)):
+            continue  # an empty string is a value only for text settings (MESHMILL_RATE_LIMIT= turns limits off)
+        values[f.name] = _coerce(f.type, raw)
     return Settings(**values)
 
 
