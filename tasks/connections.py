@@ -15,15 +15,18 @@ from tasks.jobstore import make_engine
 from tasks.settings import get_settings
 from tasks.storage import Storage, open_storage
 
-_engine: Engine | None = None
+_engines: dict[bool, Engine] = {}
 _storage: Storage | None = None
 
 
-def engine() -> Engine:
-    global _engine
-    if _engine is None:
-        _engine = make_engine(get_settings().database)
-    return _engine
+def engine(*, durable: bool = True) -> Engine:
+    """The durable engine, or (PostgreSQL) one whose commits skip the WAL-flush wait."""
+    if durable not in _engines:
+        url = get_settings().database
+        if not durable and not url.startswith("postgresql"):
+            return engine()
+        _engines[durable] = make_engine(url, durable=durable)
+    return _engines[durable]
 
 
 def storage() -> Storage:
@@ -42,16 +45,14 @@ def transaction(*, durable: bool = True) -> Iterator[Connection]:
     writes a crash may lose harmlessly: a claim (the sweeper re-sends the step), a
     lease renewal, progress. Job creation and outcomes stay durable.
     """
-    with engine().begin() as conn:
-        if not durable and conn.dialect.name == "postgresql":
-            conn.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
+    with engine(durable=durable).begin() as conn:
         yield conn
 
 
 def reset() -> None:
     """Drop inherited handles (after fork) so each process opens its own."""
-    global _engine, _storage
-    if _engine is not None:
-        _engine.dispose(close=False)
-    _engine = None
+    global _storage
+    for made in _engines.values():
+        made.dispose(close=False)
+    _engines.clear()
     _storage = None

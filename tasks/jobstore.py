@@ -183,15 +183,20 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def make_engine(url: str) -> Engine:
-    """An engine for PostgreSQL (psycopg 3) or SQLite (WAL, busy timeout)."""
+def make_engine(url: str, *, durable: bool = True) -> Engine:
+    """An engine for PostgreSQL (psycopg 3) or SQLite (WAL, busy timeout).
+
+    ``durable=False`` (PostgreSQL): its sessions commit without waiting for the WAL flush
+    (``synchronous_commit=off``, set at connect, so it costs no round trip per transaction).
+    """
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url[len("postgresql://"):]
     if url.startswith("sqlite"):
         engine = sa.create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
         sa.event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return sa.create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+    connect_args = {} if durable else {"options": "-c synchronous_commit=off"}
+    return sa.create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10, connect_args=connect_args)
 
 
 def _sqlite_pragmas(dbapi_conn, _record) -> None:
