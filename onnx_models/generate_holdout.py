@@ -56,7 +56,7 @@ from OCP.BRepAdaptor import BRepAdaptor_Curve
 from OCP.BRepAlgoAPI import BRepAlgoAPI_Cut, BRepAlgoAPI_Fuse
 from OCP.BRepBuilderAPI import BRepBuilderAPI_Transform
 from OCP.BRepFilletAPI import BRepFilletAPI_MakeChamfer, BRepFilletAPI_MakeFillet
-from OCP.BRepPrimAPI import BRepPrimAPI_MakeBox, BRepPrimAPI_MakeCone, BRepPrimAPI_MakeCylinder
+from OCP.BRepPrimAPI import BRepPrimAPI_MakeCone, BRepPrimAPI_MakeCylinder
 from OCP.GeomAbs import GeomAbs_Circle
 from OCP.gp import gp_Ax1, gp_Ax2, gp_Dir, gp_Pnt, gp_Trsf, gp_Vec
 from OCP.TopAbs import TopAbs_EDGE
@@ -67,8 +67,11 @@ from onnx_models.generate_parts import (
     GeneratedPart,
     LabelledShape,
     apply_op,
+    box,
+    cylinder,
     labels_as_read,
     revolve_profile,
+    rounded_box,
     shape_to_step,
     write_parts,
 )
@@ -114,27 +117,6 @@ def box_sides(L: float, W: float, H: float) -> dict[str, Side]:
         "left": Side(np.array([0, W, 0]), -e[1], e[2], -e[0], W, H, L),
         "right": Side(np.array([L, 0, 0]), e[1], e[2], e[0], W, H, L),
     }
-
-
-def lbox(x0: float, y0: float, z0: float, x1: float, y1: float, z1: float) -> TopoDS_Shape:
-    return BRepPrimAPI_MakeBox(gp_Pnt(min(x0, x1), min(y0, y1), min(z0, z1)),
-                               gp_Pnt(max(x0, x1), max(y0, y1), max(z0, z1))).Shape()
-
-
-def lcyl(x: float, y: float, z0: float, r: float, h: float) -> TopoDS_Shape:
-    return BRepPrimAPI_MakeCylinder(gp_Ax2(gp_Pnt(x, y, z0), gp_Dir(0, 0, 1)), r, h).Shape()
-
-
-def lrounded(x0: float, y0: float, z0: float, x1: float, y1: float, z1: float, r: float) -> TopoDS_Shape:
-    """A box whose edges along local z are rounded by ``r``."""
-    shape = lbox(x0, y0, z0, x1, y1, z1)
-    if r <= 0:
-        return shape
-    op = BRepFilletAPI_MakeFillet(shape)
-    for e in _edges(shape, lambda a, b: abs(a[2] - b[2]) > 1e-9):
-        op.Add(r, e)
-    op.Build()
-    return op.Shape() if op.IsDone() else shape
 
 
 def _edges(shape: TopoDS_Shape, test: Callable[[np.ndarray, np.ndarray], bool]) -> list:
@@ -208,13 +190,13 @@ def drill(part: LabelledShape, side: Side, x: float, y: float, r: float, depth: 
     if entry == "counterbore":
         cb = rng.uniform(1.4, 1.9) * r
         d_cb = rng.uniform(0.15, 0.35) * (depth if depth is not None else side.thick)
-        part = cut(part, side.place(lcyl(x, y, z_top - d_cb, cb, d_cb + 1)), kind)
+        part = cut(part, side.place(cylinder(x, y, z_top - d_cb, cb, d_cb + 1)), kind)
     elif entry in ("countersink", "chamfer"):
         c = (rng.uniform(0.4, 0.8) if entry == "countersink" else rng.uniform(0.1, 0.25)) * r
         cone = BRepPrimAPI_MakeCone(gp_Ax2(gp_Pnt(x, y, z_top - c), gp_Dir(0, 0, 1)), r, r + c + 1.0, c + 1.0)
         part = cut(part, side.place(cone.Shape()), kind)
     z0 = z_top - depth if depth is not None else z_top - through
-    return cut(part, side.place(lcyl(x, y, z0, r, z_top - z0 + 1)), kind)
+    return cut(part, side.place(cylinder(x, y, z0, r, z_top - z0 + 1)), kind)
 
 
 def pocket(part: LabelledShape, side: Side, x0: float, y0: float, x1: float, y1: float, depth: float | None,
@@ -222,7 +204,7 @@ def pocket(part: LabelledShape, side: Side, x0: float, y0: float, x1: float, y1:
     """A pocket under local height ``z_top``: blind ``depth`` or through (None)."""
     kind = "pocket_blind" if depth is not None else "pocket_through"
     z0 = z_top - depth if depth is not None else -side.thick - 1
-    return cut(part, side.place(lrounded(x0, y0, z0, x1, y1, z_top + 1, r)), kind)
+    return cut(part, side.place(rounded_box(x0, y0, z0, x1, y1, z_top + 1, r)), kind)
 
 
 def floor_fillet(part: LabelledShape, side: Side, x0: float, y0: float, x1: float, y1: float, z: float,
@@ -254,7 +236,7 @@ def _proportions(rng: np.random.Generator) -> tuple[float, float, float, str]:
 def prismatic(rng: np.random.Generator) -> LabelledShape:
     """A box with 2-4 composite features in bands along its longest top edge, side holes, blends."""
     L, W, H, shape = _proportions(rng)
-    part = LabelledShape(lbox(0, 0, 0, L, W, H), ["stock"] * 6, "prismatic", ["stock"])
+    part = LabelledShape(box(0, 0, 0, L, W, H), ["stock"] * 6, "prismatic", ["stock"])
     sides = box_sides(L, W, H)
     top = sides["top"]
     bands = int(rng.integers(2, 5)) if L > 80 else 2
@@ -332,9 +314,9 @@ def top_composite(part: LabelledShape, rng: np.random.Generator, top: Side, x0: 
         depth = rng.uniform(0.2, 0.5) * H
         ylen = rng.uniform(0.4, 0.75) * W
         both = rng.random() < 0.3 and through_ok
-        tool = lbox(xc - w / 2, -1, -depth, xc + w / 2, ylen, 1)
-        tool = BRepAlgoAPI_Fuse(tool, lcyl(xc, ylen, -depth, w / 2, depth + 1)).Shape() if not both else \
-            lbox(xc - w / 2, -1, -depth, xc + w / 2, W + 1, 1)
+        tool = box(xc - w / 2, -1, -depth, xc + w / 2, ylen, 1)
+        tool = BRepAlgoAPI_Fuse(tool, cylinder(xc, ylen, -depth, w / 2, depth + 1)).Shape() if not both else \
+            box(xc - w / 2, -1, -depth, xc + w / 2, W + 1, 1)
         return cut(part, top.place(tool), "slot_through" if both else "slot_blind")
     if kind == "l_pocket":
         # a general (L-shaped) pocket: two overlapping rectangles with corner radii
@@ -343,14 +325,14 @@ def top_composite(part: LabelledShape, rng: np.random.Generator, top: Side, x0: 
         b0, b1 = 0.15 * W, 0.85 * W
         am, bm = a0 + rng.uniform(0.35, 0.6) * (a1 - a0), b0 + rng.uniform(0.35, 0.6) * (b1 - b0)
         r = rng.uniform(0.05, 0.12) * min(a1 - a0, b1 - b0)
-        legs = BRepAlgoAPI_Fuse(lrounded(a0, b0, -depth, a1, bm, 1, r), lrounded(a0, b0, -depth, am, b1, 1, r))
+        legs = BRepAlgoAPI_Fuse(rounded_box(a0, b0, -depth, a1, bm, 1, r), rounded_box(a0, b0, -depth, am, b1, 1, r))
         legs.SimplifyResult()
         return cut(part, top.place(legs.Shape()), "pocket_blind")
     if kind == "boss_chamfer":
         r = rng.uniform(0.15, 0.3) * room
         h = rng.uniform(0.15, 0.5) * H
         yc = rng.uniform(0.35, 0.65) * W
-        part = fuse(part, top.place(lcyl(xc, yc, 0, r, h)), "boss")
+        part = fuse(part, top.place(cylinder(xc, yc, 0, r, h)), "boss")
         edges = _circle_edges(part.shape, top.point(xc, yc, h), r, 1e-6)
         label = str(rng.choice(["chamfer", "fillet"]))
         return blend(part, edges, rng.uniform(0.08, 0.2) * min(r, h), label)
@@ -359,7 +341,7 @@ def top_composite(part: LabelledShape, rng: np.random.Generator, top: Side, x0: 
         a, b = rng.uniform(0.25, 0.5) * bw, rng.uniform(0.2, 0.45) * W
         yc = rng.uniform(b / 2 + 0.1 * W, W - b / 2 - 0.1 * W)
         h = rng.uniform(0.1, 0.4) * H
-        part = fuse(part, top.place(lbox(xc - a / 2, yc - b / 2, 0, xc + a / 2, yc + b / 2, h)), "boss")
+        part = fuse(part, top.place(box(xc - a / 2, yc - b / 2, 0, xc + a / 2, yc + b / 2, h)), "boss")
         if rng.random() < 0.5:
             return drill(part, top, xc, yc, rng.uniform(0.1, 0.3) * min(a, b), rng.uniform(0.5, 1.2) * h, rng, z_top=h)
         return part
@@ -375,13 +357,13 @@ def top_composite(part: LabelledShape, rng: np.random.Generator, top: Side, x0: 
         sdepth = rng.uniform(0.2, 0.5) * H
         blind = rng.random() < 0.4
         y1 = rng.uniform(0.5, 0.8) * W if blind else W + 1
-        return cut(part, top.place(lbox(sc - w / 2, -1, -sdepth, sc + w / 2, y1, 1)),
+        return cut(part, top.place(box(sc - w / 2, -1, -sdepth, sc + w / 2, y1, 1)),
                    "slot_blind" if blind else "slot_through")
     if kind == "boss_hole":
         r = rng.uniform(0.15, 0.3) * room
         h = rng.uniform(0.15, 0.5) * H
         yc = rng.uniform(0.35, 0.65) * W
-        part = fuse(part, top.place(lcyl(xc, yc, 0, r, h)), "boss")
+        part = fuse(part, top.place(cylinder(xc, yc, 0, r, h)), "boss")
         hr = rng.uniform(0.3, 0.6) * r
         if rng.random() < 0.5:
             return drill(part, top, xc, yc, hr, None, rng, z_top=h)
@@ -409,13 +391,13 @@ def top_composite(part: LabelledShape, rng: np.random.Generator, top: Side, x0: 
     blind = kind == "step_blind_hole"
     y1 = rng.uniform(0.4, 0.7) * W if blind else W + 1
     xa, xb = (-1.0, x0 + s) if end == "min" else (x1 - s, top.lu + 1)
-    part = cut(part, top.place(lbox(xa, -1, -depth, xb, y1, 1)), "step_blind" if blind else "step_through")
+    part = cut(part, top.place(box(xa, -1, -depth, xb, y1, 1)), "step_blind" if blind else "step_through")
     fx0, fx1 = max(xa, 0.0), min(xb, top.lu)
     fc = 0.5 * (fx0 + fx1)
     if kind == "step_slot":
         w = rng.uniform(0.2, 0.4) * (fx1 - fx0)
         sd = rng.uniform(0.15, 0.4) * (H - depth)
-        return cut(part, top.place(lbox(fc - w / 2, -1, -depth - sd, fc + w / 2, W + 1, -depth + 0.5)), "slot_through")
+        return cut(part, top.place(box(fc - w / 2, -1, -depth - sd, fc + w / 2, W + 1, -depth + 0.5)), "slot_through")
     yc = (0.5 * y1) if blind else rng.uniform(0.3, 0.7) * W
     hr = rng.uniform(0.08, 0.15) * min(fx1 - fx0, y1 if blind else W)
     return drill(part, top, fc, yc, hr, None if rng.random() < 0.5 else 0.5 * (H - depth), rng,
@@ -433,7 +415,7 @@ def side_holes(part: LabelledShape, rng: np.random.Generator, sides: dict[str, S
             y = rng.uniform(0.15, 0.45) * side.lv
             x = rng.uniform(0.2, 0.8) * side.lu
             depth = rng.uniform(0.15, 0.3) * side.thick
-            reach = lcyl(x, y, -depth - r, 1.9 * r + 0.1 * side.thick, depth + r + 1)
+            reach = cylinder(x, y, -depth - r, 1.9 * r + 0.1 * side.thick, depth + r + 1)
             if not _meets_features(part, side.place(reach)):
                 entry = str(rng.choice(["counterbore", "countersink", "plain"]))
                 part = drill(part, side, x, y, r, depth, rng, entry=entry)
@@ -497,7 +479,7 @@ def turned(rng: np.random.Generator) -> LabelledShape:
         w = rng.uniform(0.12, 0.3) * lengths[i]
         zc = z[i] + lengths[i] * rng.uniform(0.35, 0.65)
         r_in = radii[i] * rng.uniform(0.7, 0.9)
-        ring = BRepAlgoAPI_Cut(lcyl(0, 0, zc - w / 2, radii[i] + 2, w), lcyl(0, 0, zc - w / 2 - 1, r_in, w + 2))
+        ring = BRepAlgoAPI_Cut(cylinder(0, 0, zc - w / 2, radii[i] + 2, w), cylinder(0, 0, zc - w / 2 - 1, r_in, w + 2))
         part = cut(part, ring.Shape(), "groove")
     if rng.random() < 0.6:
         i = int(np.argmax(lengths))
@@ -509,7 +491,7 @@ def turned(rng: np.random.Generator) -> LabelledShape:
     if rng.random() < 0.5:
         rb = rng.uniform(0.2, 0.4) * min(radii)
         depth = rng.uniform(0.2, 0.5) * z[-1]
-        part = cut(part, lcyl(0, 0, z[-1] - depth, rb, depth + 1), "hole_blind")
+        part = cut(part, cylinder(0, 0, z[-1] - depth, rb, depth + 1), "hole_blind")
     if rng.random() < 0.5:
         edges = _circle_edges(part.shape, np.array([0, 0, 0.0]), float(radii[0]), 1e-6)
         part = blend(part, edges, rng.uniform(0.05, 0.12) * radii[0], str(rng.choice(["chamfer", "fillet"])))

@@ -105,8 +105,9 @@ def blend(part: LabelledShape, edges: list, size: float, label: str) -> Labelled
 # ---- primitives -------------------------------------------------------------------------------
 
 def box(x0: float, y0: float, z0: float, x1: float, y1: float, z1: float) -> TopoDS_Shape:
-    """An axis-aligned box between two corners."""
-    return BRepPrimAPI_MakeBox(gp_Pnt(x0, y0, z0), gp_Pnt(x1, y1, z1)).Shape()
+    """An axis-aligned box between two corners (given in any order)."""
+    return BRepPrimAPI_MakeBox(gp_Pnt(min(x0, x1), min(y0, y1), min(z0, z1)),
+                               gp_Pnt(max(x0, x1), max(y0, y1), max(z0, z1))).Shape()
 
 
 def cylinder(x: float, y: float, z0: float, r: float, h: float) -> TopoDS_Shape:
@@ -122,7 +123,8 @@ def rounded_box(x0: float, y0: float, z0: float, x1: float, y1: float, z1: float
     op = BRepFilletAPI_MakeFillet(shape)
     for e in edges_where(shape, lambda a, b: abs(a[2] - b[2]) > 1e-6):
         op.Add(r, e)
-    return op.Shape()
+    op.Build()
+    return op.Shape() if op.IsDone() else shape
 
 
 def edges_where(shape: TopoDS_Shape, test: Callable[[np.ndarray, np.ndarray], bool]) -> list:
