@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from onnx_models import generate_holdout as gh
+from onnx_models import generate_parts as gp
 from onnx_models.generate_parts import LabelledShape
 from pipelines.brep_graph import describe_face
 from pipelines.cad_analysis import analyze_cad
@@ -55,7 +56,7 @@ def test_placed_and_unplaced_agree():
 # ---- one generated part per new rule, placed (rotated, scaled, moved) ---------------------------
 
 def _block(L: float = 100.0, W: float = 60.0, H: float = 30.0) -> tuple[LabelledShape, dict[str, gh.Side]]:
-    return LabelledShape(gh.lbox(0, 0, 0, L, W, H), ["stock"] * 6), gh.box_sides(L, W, H)
+    return LabelledShape(gp.box(0, 0, 0, L, W, H), ["stock"] * 6), gh.box_sides(L, W, H)
 
 
 def _check(part: LabelledShape, seed: int, expect: set[str]) -> None:
@@ -67,8 +68,8 @@ def _check(part: LabelledShape, seed: int, expect: set[str]) -> None:
 def test_slot_cut_into_step_floor_is_typed_by_its_own_walls():
     part, sides = _block()
     top = sides["top"]
-    part = gh.cut(part, top.place(gh.lbox(-1, -1, -12, 40, 61, 1)), "step_through")
-    part = gh.cut(part, top.place(gh.lbox(15, -1, -20, 25, 61, -11.5)), "slot_through")
+    part = gh.cut(part, top.place(gp.box(-1, -1, -12, 40, 61, 1)), "step_through")
+    part = gh.cut(part, top.place(gp.box(15, -1, -20, 25, 61, -11.5)), "slot_through")
     _check(part, 1, {"step_through", "slot_through"})
 
 
@@ -102,7 +103,7 @@ def test_boss_with_chamfered_or_rounded_top_keeps_its_cap():
     for label, seed in (("chamfer", 5), ("fillet", 6)):
         part, sides = _block()
         top = sides["top"]
-        part = gh.fuse(part, top.place(gh.lcyl(50, 30, 0, 10, 8)), "boss")
+        part = gh.fuse(part, top.place(gp.cylinder(50, 30, 0, 10, 8)), "boss")
         part = gh.blend(part, gh._circle_edges(part.shape, top.point(50, 30, 8), 10, 1e-6), 1.5, label)
         _check(part, seed, {"boss", label})
 
@@ -111,8 +112,8 @@ def test_rectangular_boss_and_hole_through_a_boss():
     part, sides = _block()
     top = sides["top"]
     rng = np.random.default_rng(1)
-    part = gh.fuse(part, top.place(gh.lbox(10, 15, 0, 40, 45, 8)), "boss")
-    part = gh.fuse(part, top.place(gh.lcyl(70, 30, 0, 10, 12)), "boss")
+    part = gh.fuse(part, top.place(gp.box(10, 15, 0, 40, 45, 8)), "boss")
+    part = gh.fuse(part, top.place(gp.cylinder(70, 30, 0, 10, 12)), "boss")
     part = gh.drill(part, top, 70, 30, 4.0, None, rng, z_top=12)
     _check(part, 7, {"boss", "hole_through", "stock"})
 
@@ -120,9 +121,9 @@ def test_rectangular_boss_and_hole_through_a_boss():
 def test_island_left_at_stock_height_has_a_stock_top():
     part, sides = _block()
     top = sides["top"]
-    part = gh.cut(part, top.place(gh.lbox(-1, -1, -10, 101, 61, 1)), "step_through")
-    part = gh.fuse(part, top.place(gh.lbox(20, 20, -10, 40, 40, 0)), "boss")
-    part = gh.fuse(part, top.place(gh.lbox(60, 20, -10, 80, 40, 0)), "boss")
+    part = gh.cut(part, top.place(gp.box(-1, -1, -10, 101, 61, 1)), "step_through")
+    part = gh.fuse(part, top.place(gp.box(20, 20, -10, 40, 40, 0)), "boss")
+    part = gh.fuse(part, top.place(gp.box(60, 20, -10, 80, 40, 0)), "boss")
     gen = gh.to_part(part, 8)
     labels = _labels(gen.step)
     assert labels.count("boss") == 8           # two islands' walls; their tops are uncut stock
@@ -132,7 +133,7 @@ def test_island_left_at_stock_height_has_a_stock_top():
 def test_countersink_cutting_right_through_a_thin_floor_is_a_hole():
     part, sides = _block(H=10.0)
     top = sides["top"]
-    part = gh.cut(part, top.place(gh.lbox(-1, -1, -8, 40, 61, 1)), "step_through")
+    part = gh.cut(part, top.place(gp.box(-1, -1, -8, 40, 61, 1)), "step_through")
     # a 90-degree cone from r = 1 (below the part) to r = 5 (above the 2-thick floor): no bore left
     cone = gh.BRepPrimAPI_MakeCone(gh.gp_Ax2(gh.gp_Pnt(20, 30, -11), gh.gp_Dir(0, 0, 1)), 1.0, 5.0, 4.0).Shape()
     part = gh.cut(part, top.place(cone), "hole_through")
@@ -147,7 +148,7 @@ def test_countersink_cutting_right_through_a_thin_floor_is_a_hole():
 
 def test_bore_severed_by_a_cross_hole_is_one_blind_hole():
     part = gh.revolved(np.array([20.0]), np.array([0.0, 200]))
-    part = gh.cut(part, gh.lcyl(0, 0, 150, 4.0, 51), "hole_blind")
+    part = gh.cut(part, gp.cylinder(0, 0, 150, 4.0, 51), "hole_blind")
     tool = gh.BRepPrimAPI_MakeCylinder(gh.gp_Ax2(gh.gp_Pnt(-25, 0, 170), gh.gp_Dir(1, 0, 0)), 5.0, 50).Shape()
     part = gh.cut(part, tool, "hole_through")
     _check(part, 10, {"hole_blind", "hole_through"})
@@ -158,13 +159,13 @@ def test_drill_point_closes_a_hole_but_a_cone_between_bores_does_not():
     top = sides["top"]
     # blind: a bore ending in a 118-degree drill point
     tip = math.tan(math.radians(59.0))
-    part = gh.cut(part, top.place(gh.lcyl(30, 30, -20, 4.0, 21)), "hole_blind")
+    part = gh.cut(part, top.place(gp.cylinder(30, 30, -20, 4.0, 21)), "hole_blind")
     cone = gh.BRepPrimAPI_MakeCone(gh.gp_Ax2(gh.gp_Pnt(30, 30, -20 - 4.0 / tip), gh.gp_Dir(0, 0, 1)), 0.0, 4.0,
                                    4.0 / tip).Shape()
     part = gh.cut(part, top.place(cone), "hole_blind")
     # through: a wide bore narrowing through a cone into a small one
-    part = gh.cut(part, top.place(gh.lcyl(70, 30, -15, 6.0, 16)), "hole_through")
+    part = gh.cut(part, top.place(gp.cylinder(70, 30, -15, 6.0, 16)), "hole_through")
     part = gh.cut(part, top.place(gh.BRepPrimAPI_MakeCone(gh.gp_Ax2(gh.gp_Pnt(70, 30, -18), gh.gp_Dir(0, 0, 1)),
                                                           3.0, 6.0, 3.0).Shape()), "hole_through")
-    part = gh.cut(part, top.place(gh.lcyl(70, 30, -41, 3.0, 24)), "hole_through")
+    part = gh.cut(part, top.place(gp.cylinder(70, 30, -41, 3.0, 24)), "hole_through")
     _check(part, 11, {"hole_blind", "hole_through"})
