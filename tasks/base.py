@@ -219,11 +219,10 @@ class JobTask(Task):
             ctx.stop_heartbeat()
 
     def _claim(self, job_id: str, owner: str, settings) -> RowMapping | None:
+        started = jobstore.Event("job.running", f"{self.name.rsplit('.', 1)[-1]} started", with_attempt=True)
         with connections.transaction(durable=False) as conn:
-            row = jobstore.claim(conn, job_id, self.name, owner, lease_seconds=settings.lease_seconds)
-            if row is not None:
-                jobstore.add_event(conn, job_id, "job.running", State.RUNNING, row["progress"],
-                                   f"{self.name.rsplit('.', 1)[-1]} started", {"attempt": row["attempts"]})
+            row = jobstore.claim(conn, job_id, self.name, owner, lease_seconds=settings.lease_seconds,
+                                 event=started)
         if row is None:
             log.info("step.skipped", reason="job moved on, ended, or leased by another worker")
             self.request.chain = None

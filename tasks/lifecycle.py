@@ -32,8 +32,8 @@ def succeed(job_id: str, owner: str, result: dict[str, Any], message: str = "don
         if before is not None:
             before(conn)
         row = jobstore.transition(conn, job_id, State.SUCCEEDED, expect=[State.RUNNING], held_by=owner,
+                                  event=jobstore.Event("job.succeeded", message),
                                   result=result, progress=100, message=message)
-        jobstore.add_event(conn, job_id, "job.succeeded", State.SUCCEEDED, 100, message)
     log.info("job.succeeded", job_id=job_id)
     notify(row, "job.succeeded")
 
@@ -43,10 +43,9 @@ def fail(job_id: str, code: str, message: str, details: dict | None = None, *, o
     """A permanent failure: bad input or over a guard. Never retried."""
     with connections.transaction() as conn:
         row = jobstore.transition(conn, job_id, State.FAILED, held_by=owner, error_code=code,
+                                  event=jobstore.Event("job.failed", message, {"code": code, "details": details or {}}),
                                   error_message=message, error_details=details or {},
                                   error_class=ErrorClass.PERMANENT.value, message=message)
-        jobstore.add_event(conn, job_id, "job.failed", State.FAILED, row["progress"], message,
-                           {"code": code, "details": details or {}})
     log.info("job.failed", job_id=job_id, code=code, error=message)
     notify(row, "job.failed")
 
@@ -59,14 +58,14 @@ def bury(job_id: str, *, task_name: str, error_class: ErrorClass, code: str, mes
     """
     next_retry = jobstore.utcnow() + timedelta(seconds=retry_in) if retry_in is not None else None
     with connections.transaction() as conn:
-        row = jobstore.transition(conn, job_id, State.DEAD, held_by=owner, error_code=code,
+        died = jobstore.Event("job.dead", message,
+                              {"code": code, "class": error_class.value, "details": details or {}})
+        row = jobstore.transition(conn, job_id, State.DEAD, held_by=owner, error_code=code, event=died,
                                   error_message=message, error_details=details or {},
                                   error_class=error_class.value, message=message)
         jobstore.add_dead_letter(conn, kind="job", job_id=job_id, task_name=task_name,
                                  error_class=error_class.value, error_code=code, error_message=message,
                                  attempts=row["attempts"], next_retry_at=next_retry)
-        jobstore.add_event(conn, job_id, "job.dead", State.DEAD, row["progress"], message,
-                           {"code": code, "class": error_class.value, "details": details or {}})
     level = log.error if error_class is ErrorClass.SYSTEMIC else log.warning
     level("job.dead", job_id=job_id, code=code, error_class=error_class.value, error=message)
     notify(row, "job.dead")
@@ -81,8 +80,7 @@ def cancel(job_id: str, owner_key_id: str | None) -> dict | None:
         if jobstore.get_job(conn, job_id, owner=owner_key_id) is None:
             return None
         row = jobstore.transition(conn, job_id, State.CANCELED, expect=[State.QUEUED, State.RUNNING],
-                                  message="canceled")
-        jobstore.add_event(conn, job_id, "job.canceled", State.CANCELED, row["progress"], "canceled")
+                                  event=jobstore.Event("job.canceled", "canceled"), message="canceled")
     notify(row, "job.canceled")
     return row
 
@@ -103,8 +101,8 @@ def requeue(job_id: str, *, reason: str, from_dead: bool = False, lost: bool = F
             values.update(error_code=None, error_message=None, error_details=None, error_class=None,
                           attempts=0, lost_leases=0, finished_at=None)
         row = jobstore.transition(conn, job_id, State.QUEUED if from_dead else State.RUNNING,
-                                  expect=[State.DEAD] if from_dead else [State.RUNNING], **values)
-        jobstore.add_event(conn, job_id, "job.requeued", row["state"], row["progress"], reason)
+                                  expect=[State.DEAD] if from_dead else [State.RUNNING],
+                                  event=jobstore.Event("job.requeued", reason), **values)
     dispatch(row)
     return row
 
