@@ -1,5 +1,5 @@
-"""Moving jobs to their outcomes: each change is one transaction (row + event),
-then the webhook is queued after commit. Every domain, the sweeper, cancel and
+"""Moving jobs to their outcomes: each change is one transaction (row + event, through
+``jobstore.update_with_event``), then the webhook is queued after commit. Every domain, the sweeper, cancel and
 re-drive go through these functions."""
 
 from __future__ import annotations
@@ -17,10 +17,6 @@ from tasks.settings import get_settings
 from tasks.webhooks import notify
 
 log = structlog.get_logger(__name__)
-
-EVENT_FOR_STATE = {State.SUCCEEDED: "job.succeeded", State.FAILED: "job.failed", State.DEAD: "job.dead",
-                   State.CANCELED: "job.canceled"}
-
 
 def succeed(job_id: str, owner: str, result: dict[str, Any], message: str = "done",
             before: Callable[[Connection], None] | None = None) -> None:
