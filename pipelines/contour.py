@@ -786,27 +786,6 @@ def _row_spans(first: np.ndarray, last: np.ndarray, height: int) -> tuple[np.nda
     return row, edge
 
 
-def points_in_polygon(points: np.ndarray, polygon: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(inside or on the boundary, strictly inside) per point, ``(n,) bool`` each."""
-    a = polygon[None, :, :]
-    b = _next(polygon)[None, :, :]
-    p = points[:, None, :]
-    ab, ap = b - a, p - a
-    cross = ab[..., 0] * ap[..., 1] - ab[..., 1] * ap[..., 0]
-    dot = (ab * ap).sum(-1)
-    length2 = (ab * ab).sum(-1)
-    on_edge = (np.abs(cross) <= TOL.geom_eps * np.sqrt(length2)) & (dot >= -TOL.geom_eps) & \
-        (dot <= length2 + TOL.geom_eps)
-    on = on_edge.any(axis=1)
-    ay, by, py = a[..., 1], b[..., 1], p[..., 1]
-    straddle = (ay <= py) != (by <= py)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        x_cross = a[..., 0] + (py - ay) * ab[..., 0] / ab[..., 1]
-    crossings = (straddle & (x_cross > p[..., 0])).sum(axis=1)
-    strictly = (crossings % 2 == 1) & ~on
-    return strictly | on, strictly
-
-
 def segments_touch(p: np.ndarray, p2: np.ndarray, q: np.ndarray, q2: np.ndarray) -> np.ndarray:
     """``(n,) bool``: segment p-p2 crosses or touches segment q-q2, row by row."""
     r, v = p2 - p, q2 - q
