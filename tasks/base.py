@@ -87,7 +87,6 @@ class StepContext:
 
     job: RowMapping
     owner: str
-    task: JobTask
     _last_write: float = field(default_factory=time.monotonic)  # the claim just wrote the row
     _held: list[tuple[int, str, datetime]] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -211,7 +210,7 @@ class JobTask(Task):
         if row is None:
             return
         structlog.contextvars.bind_contextvars(request_id=row["request_id"], attempt=row["attempts"])
-        ctx = StepContext(job=row, owner=owner, task=self)
+        ctx = StepContext(job=row, owner=owner)
         ctx.start_heartbeat()
         try:
             self._run_step(ctx)

@@ -336,7 +336,7 @@ def copy_outcome(conn: Connection, job_id: str, source: RowMapping) -> RowMappin
     return row
 
 
-def insert_job(conn: Connection, new: NewJob, *, lease_seconds: float) -> RowMapping:
+def insert_job(conn: Connection, new: NewJob) -> RowMapping:
     """Insert a queued job and its first event; raises DuplicateJob on a repeated Idempotency-Key."""
     now = utcnow()
     job_id = str(uuid.uuid4())
@@ -516,12 +516,13 @@ def claim(conn: Connection, job_id: str, step: str, owner: str, *, lease_seconds
 
 
 def renew_lease(conn: Connection, job_id: str, owner: str, *, lease_seconds: float) -> str | None:
-    """Extend a held lease; returns the job's state, or None if the lease was lost."""
-    now = utcnow()
-    conn.execute(jobs.update().where(jobs.c.id == job_id, jobs.c.lease_owner == owner)
-                 .values(lease_expires_at=now + timedelta(seconds=lease_seconds)))
-    return conn.execute(sa.select(jobs.c.state).where(
-        jobs.c.id == job_id, jobs.c.lease_owner == owner)).scalar()
+    """Extend a held lease (the holder's heartbeat, or the sweeper for a busy live holder).
+
+    Returns the job's state, or None if ``owner`` no longer holds the lease.
+    """
+    return conn.execute(jobs.update().where(jobs.c.id == job_id, jobs.c.lease_owner == owner)
+                        .values(lease_expires_at=utcnow() + timedelta(seconds=lease_seconds))
+                        .returning(jobs.c.state)).scalar()
 
 
 def hand_off(conn: Connection, job_id: str, owner: str, next_step: str, *, lease_seconds: float,
@@ -579,12 +580,6 @@ def stale_queued(conn: Connection, *, older_than: float, limit: int = 100) -> Se
     return list(conn.execute(sa.select(jobs).where(
         jobs.c.state == State.QUEUED.value, jobs.c.updated_at < cutoff,
     ).order_by(jobs.c.updated_at).limit(limit)).mappings())
-
-
-def extend_lease(conn: Connection, job_id: str, owner: str, *, lease_seconds: float) -> None:
-    """Give a holder that is alive but silent (busy in native code) another lease period."""
-    conn.execute(jobs.update().where(jobs.c.id == job_id, jobs.c.lease_owner == owner)
-                 .values(lease_expires_at=utcnow() + timedelta(seconds=lease_seconds)))
 
 
 def touch(conn: Connection, job_id: str, **values: Any) -> None:

@@ -57,7 +57,7 @@ def _recover(row) -> int:
     owner = row["lease_owner"]
     if owner and holder_alive_here(owner):
         with connections.transaction() as conn:
-            jobstore.extend_lease(conn, row["id"], owner, lease_seconds=settings.lease_seconds)
+            jobstore.renew_lease(conn, row["id"], owner, lease_seconds=settings.lease_seconds)
         log.info("lease.holder_busy", job_id=row["id"], step=row["step"])
         return 0
     claimed = jobstore.as_utc(row["claimed_at"])

@@ -18,7 +18,6 @@ from sqlalchemy.engine import Connection, RowMapping
 from tasks import connections, jobstore
 from tasks.app import app
 from tasks.jobstore import NewJob
-from tasks.settings import get_settings
 from tasks.webhooks import notify
 
 log = structlog.get_logger(__name__)
@@ -64,14 +63,13 @@ def submit(new: NewJob) -> Submitted:
 
     For an operation that allows reuse, an identical recent success finishes the job at once.
     """
-    settings = get_settings()
     op = get_operation(new.domain, new.operation)
     if op.reuse_seconds:
         new.reuse_key = jobstore.reuse_key(new.owner_key_id, new.domain, new.operation, new.input_key,
                                           new.params)
     try:
         with connections.transaction() as conn:
-            row = jobstore.insert_job(conn, new, lease_seconds=settings.lease_seconds)
+            row = jobstore.insert_job(conn, new)
             source = (jobstore.find_reusable(conn, new.reuse_key, max_age_seconds=op.reuse_seconds)
                       if new.reuse_key else None)
             if source is not None:

@@ -37,7 +37,7 @@ def running_job(key, *, owner: str, claimed_ago: float) -> str:
     now = jobstore.utcnow()
     with connections.transaction() as conn:
         row = jobstore.insert_job(conn, NewJob(owner_key_id=key.id, domain="mesh", operation="analyze",
-                                               params={}, steps=["meshmill.mesh.analyze"]), lease_seconds=1)
+                                               params={}, steps=["meshmill.mesh.analyze"]))
         jobstore.touch(conn, row["id"], state=State.RUNNING.value, lease_owner=owner, attempts=1,
                        claimed_at=now - timedelta(seconds=claimed_ago),
                        lease_expires_at=now - timedelta(seconds=1))
