@@ -122,11 +122,14 @@ class StepContext:
             self._last_write = time.monotonic()
         return held
 
-    def flush_progress(self) -> None:
-        """Write held reports: the latest to the row and webhook, all of them as events."""
+    def flush_progress(self) -> bool:
+        """Write held reports: the latest to the row and webhook, all of them as events.
+
+        Returns whether it wrote (a progress write also renews the lease).
+        """
         held = self.take_held()
         if not held:
-            return
+            return False
         pct, message, _ = held[-1]
         settings = get_settings()
         with connections.transaction(durable=False) as conn:
@@ -140,6 +143,7 @@ class StepContext:
             self.canceled = True
             raise JobCanceled()
         notify({**self.job, "state": state, "progress": pct, "message": message}, "job.progress")
+        return True
 
     def record(self, events: list[tuple[str, str, dict[str, Any] | None]]) -> None:
         """Append domain events ``(type, message, data)`` to the job's history in one transaction."""
@@ -171,7 +175,8 @@ class StepContext:
         settings = get_settings()
         while not self._stop.wait(settings.heartbeat_seconds):
             try:
-                self.flush_progress()
+                if self.flush_progress():
+                    continue  # that write renewed the lease too
             except (JobCanceled, LeaseLost):
                 self.canceled = True
                 return
