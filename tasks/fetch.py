@@ -32,7 +32,7 @@ import time
 import httpx
 
 from pipelines.errors import InputError, RemoteError
-from tasks.netguard import UnsafeUrl, check_url
+from tasks.netguard import UnsafeUrl, check_url, pin, pinned_client
 from tasks.settings import get_settings
 
 MAX_REDIRECTS = 3
@@ -49,7 +49,7 @@ def fetch_url(url: str, *, max_bytes: int, timeout: float) -> bytes:
     """
     deadline = time.monotonic() + timeout
     current = url
-    with httpx.Client(timeout=httpx.Timeout(timeout), follow_redirects=False, trust_env=False) as client:
+    with pinned_client(httpx.Timeout(timeout)) as client:
         for hop in range(MAX_REDIRECTS + 1):
             outcome = _get(client, current, url, max_bytes=max_bytes, deadline=deadline)
             if isinstance(outcome, bytes):
@@ -68,7 +68,7 @@ def _get(client: httpx.Client, url: str, original: str, *, max_bytes: int, deadl
     except UnsafeUrl as exc:
         raise InputError("UNSAFE_URL", str(exc), {"url": url}) from exc
     target = httpx.URL(url)
-    headers = {"host": target.netloc.decode("ascii"), "user-agent": USER_AGENT, "accept": "*/*"}
+    headers = {"user-agent": USER_AGENT, "accept": "*/*"}
     last_error: httpx.TransportError | None = None
     for address in addresses:
         try:
@@ -89,8 +89,8 @@ def _get(client: httpx.Client, url: str, original: str, *, max_bytes: int, deadl
 
 def _request(client: httpx.Client, target: httpx.URL, address: str, headers: dict[str, str], original: str,
              *, max_bytes: int, deadline: float) -> bytes | str:
-    pinned = target.copy_with(host=address)
-    with client.stream("GET", pinned, headers=headers, extensions={"sni_hostname": target.host}) as response:
+    pinned, host, extensions = pin(target, address)
+    with client.stream("GET", pinned, headers={**headers, **host}, extensions=extensions) as response:
         status = response.status_code
         if status in REDIRECT_CODES and response.headers.get("location"):
             return str(target.join(response.headers["location"]))

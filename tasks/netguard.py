@@ -11,6 +11,8 @@ import ipaddress
 import socket
 from urllib.parse import urlparse
 
+import httpx
+
 
 class UnsafeUrl(ValueError):
     """The URL is malformed, not http(s), or points at a private address."""
@@ -56,3 +58,16 @@ def check_url(url: str, allowlist: tuple[str, ...], *, resolve: bool = True) -> 
         if not _is_public(addr) and not _allowed(host, addr, allowlist):
             raise UnsafeUrl(f"host {host!r} resolves to a non-public address ({raw})")
     return addrs
+
+
+def pinned_client(timeout: float | httpx.Timeout) -> httpx.Client:
+    """A client for pinned requests: no redirects followed, no environment proxies
+    (a proxy would resolve the name itself and undo the pinning)."""
+    return httpx.Client(timeout=timeout, follow_redirects=False, trust_env=False)
+
+
+def pin(target: httpx.URL, address: str) -> tuple[httpx.URL, dict[str, str], dict[str, str]]:
+    """Aim a request at an address ``check_url`` approved, keeping the real host name for
+    the Host header and TLS (SNI and certificate check): ``(url, headers, extensions)``."""
+    return (target.copy_with(host=address), {"host": target.netloc.decode("ascii")},
+            {"sni_hostname": target.host})

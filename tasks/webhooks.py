@@ -25,7 +25,7 @@ from tasks import connections, jobstore
 from tasks.app import app
 from tasks.jobstore import ErrorClass
 from tasks.jobview import job_view
-from tasks.netguard import UnsafeUrl, check_url
+from tasks.netguard import UnsafeUrl, check_url, pin, pinned_client
 from tasks.settings import get_settings
 
 log = structlog.get_logger(__name__)
@@ -76,15 +76,14 @@ def deliver(self, job_id: str, event_type: str, snapshot: dict[str, Any], messag
 def _post(url: str, body: dict[str, Any], message_id: str, secret: str, settings, attempt: int) -> int:
     """Sign and send; the connection goes to the address checked just now (no rebinding)."""
     addrs = check_url(url, settings.url_allowlist)
-    target = httpx.URL(url)
-    pinned = target.copy_with(host=addrs[0])
+    pinned, host, extensions = pin(httpx.URL(url), addrs[0])
     now = jobstore.utcnow()
     body["timestamp"] = now.isoformat().replace("+00:00", "Z")
     payload = json.dumps(body, separators=(",", ":"), default=str)
     headers = {
         "content-type": "application/json",
         "user-agent": "Meshmill-Webhooks/1",
-        "host": target.netloc.decode(),
+        **host,
         "webhook-id": message_id,
         "webhook-timestamp": str(int(now.timestamp())),
         "webhook-signature": Webhook(secret).sign(message_id, now, payload),
@@ -92,9 +91,8 @@ def _post(url: str, body: dict[str, Any], message_id: str, secret: str, settings
     started = time.perf_counter()
     status, error = None, None
     try:
-        with httpx.Client(timeout=settings.webhook_timeout, follow_redirects=False) as client:
-            response = client.post(pinned, content=payload.encode(), headers=headers,
-                                   extensions={"sni_hostname": target.host})
+        with pinned_client(settings.webhook_timeout) as client:
+            response = client.post(pinned, content=payload.encode(), headers=headers, extensions=extensions)
         status = response.status_code
         if not 200 <= status < 300:
             error = f"HTTP {status}"
