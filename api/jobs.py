@@ -9,19 +9,12 @@ from flask_smorest import Blueprint
 from api.auth import owner_filter, require_key
 from api.errors import ApiError
 from api.schemas import EventListQuery, EventListSchema, JobListQuery, JobListSchema, JobSchema
-from api.views import present_job
+from api.views import job_or_404, present_job
 from tasks import connections, jobstore, lifecycle
 from tasks.jobstore import IllegalTransition, JobFilter
 from tasks.jobview import event_view, iso
 
 blp = Blueprint("jobs", __name__, url_prefix="/api/v1/jobs", description="Jobs: state, events, artifacts")
-
-
-def _job_or_404(conn, job_id: str):
-    row = jobstore.get_job(conn, job_id, owner=owner_filter())
-    if row is None:
-        raise ApiError(404, "JOB_NOT_FOUND", f"no job {job_id}")
-    return row
 
 
 @blp.route("")
@@ -46,7 +39,7 @@ class Job(MethodView):
     def get(self, job_id: str):
         """A job: state, progress, result or error, artifacts."""
         with connections.transaction() as conn:
-            return present_job(conn, _job_or_404(conn, job_id))
+            return present_job(conn, job_or_404(conn, job_id))
 
 
 @blp.route("/<job_id>/cancel")
@@ -73,7 +66,7 @@ class JobEvents(MethodView):
     def get(self, query, job_id: str):
         """The job's history: state changes, progress, retries, errors."""
         with connections.transaction() as conn:
-            _job_or_404(conn, job_id)
+            job_or_404(conn, job_id)
             return {"items": [event_view(e) for e in jobstore.list_events(conn, job_id, after=query["after"])]}
 
 
@@ -84,7 +77,7 @@ class JobArtifact(MethodView):
     def get(self, job_id: str, name: str):
         """Download an artifact (streamed from storage)."""
         with connections.transaction() as conn:
-            _job_or_404(conn, job_id)
+            job_or_404(conn, job_id)
             art = jobstore.get_artifact(conn, job_id, name)
         if art is None:
             raise ApiError(404, "ARTIFACT_NOT_FOUND", f"job {job_id} has no artifact {name!r}")
@@ -101,7 +94,7 @@ class JobWebhooks(MethodView):
     def get(self, job_id: str):
         """Every webhook delivery attempt for the job: event, attempt, status, error, duration."""
         with connections.transaction() as conn:
-            _job_or_404(conn, job_id)
+            job_or_404(conn, job_id)
             rows = jobstore.list_deliveries(conn, job_id)
         return {"items": [{"message_id": r["message_id"], "event_type": r["event_type"], "attempt": r["attempt"],
                            "status_code": r["status_code"], "error": r["error"], "delivered": r["delivered"],

@@ -13,7 +13,7 @@ from api.errors import ApiError
 from api.schemas import JobCreateForm, JobListSchema, JobSchema, UploadSchema
 from api.submission import create_job
 from api.uploads import StoredInput, multipart_body, receive
-from api.views import present_job
+from api.views import job_or_404, present_job
 from pipelines.sniff import MESH_FORMATS
 from tasks import connections, jobstore
 from tasks.jobstore import JobFilter
@@ -89,9 +89,7 @@ class Repair(MethodView):
 
 def _earlier_input(job_id: str) -> StoredInput:
     with connections.transaction() as conn:
-        row = jobstore.get_job(conn, job_id, owner=owner_filter())
-    if row is None:
-        raise ApiError(404, "JOB_NOT_FOUND", f"no job {job_id}")
+        row = job_or_404(conn, job_id)
     if row["domain"] != "mesh" or not row["input_key"]:
         raise ApiError(422, "VALIDATION_ERROR", "that job's input is not a mesh",
                        {"fields": {"input_job_id": ["Not a mesh job."]}})

@@ -1,4 +1,4 @@
-"""Presenting job rows to clients (adds presigned links where the storage has them)."""
+"""Finding and presenting job rows for the calling key (presigned links where the storage has them)."""
 
 from __future__ import annotations
 
@@ -6,9 +6,19 @@ from typing import Any
 
 from sqlalchemy.engine import Connection, RowMapping
 
+from api.auth import owner_filter
+from api.errors import ApiError
 from tasks import connections, jobstore
 from tasks.jobview import job_view
 from tasks.settings import get_settings
+
+
+def job_or_404(conn: Connection, job_id: str) -> RowMapping:
+    """The job if the calling key may see it (admins see all), else 404 JOB_NOT_FOUND."""
+    row = jobstore.get_job(conn, job_id, owner=owner_filter())
+    if row is None:
+        raise ApiError(404, "JOB_NOT_FOUND", f"no job {job_id}")
+    return row
 
 
 def present_job(conn: Connection | None, row: RowMapping) -> dict[str, Any]:
