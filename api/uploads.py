@@ -17,7 +17,7 @@ from marshmallow import Schema, fields
 from werkzeug.datastructures import FileStorage
 
 from api.errors import ApiError
-from pipelines.sniff import SNIFF_BYTES, sniff
+from pipelines.sniff import SNIFF_BYTES, sniff, zip_kind
 from tasks import connections
 from tasks.settings import get_settings
 from tasks.storage import input_key
@@ -86,10 +86,9 @@ def detect_format(head: bytes, size: int, path: Path) -> str:
     if fmt == "zip":
         try:
             with zipfile.ZipFile(path) as archive:
-                names = {n.lower() for n in archive.namelist()}
+                return zip_kind(archive.namelist())
         except (zipfile.BadZipFile, OSError):
             return "zip"
-        return "3mf" if "3d/3dmodel.model" in names else "zip"
     return fmt
 
 

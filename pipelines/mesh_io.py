@@ -26,7 +26,7 @@ import trimesh
 
 from pipelines.errors import InputError, TooComplexError
 from pipelines.limits import LIMITS, Limits
-from pipelines.sniff import SNIFF_BYTES, sniff
+from pipelines.sniff import SNIFF_BYTES, sniff, zip_kind
 
 LOAD_FORMATS = ("stl", "obj", "ply", "off", "3mf", "glb")
 EXPORT_FORMATS = ("stl", "obj", "ply", "off", "3mf", "glb")
@@ -40,7 +40,6 @@ FORMAT_MEDIA_TYPES: dict[str, str] = {
     "glb": "model/gltf-binary",
 }
 
-THREEMF_MODEL = "3d/3dmodel.model"
 _READ_CHUNK = 1 << 20
 _SMALL_ARCHIVE = 1 << 20  # below this many declared bytes the ratio check is moot
 
@@ -114,10 +113,10 @@ def _too_complex(count: int, limits: Limits) -> TooComplexError:
 def _zip_kind(data: bytes) -> str:
     """Return '3mf' when the zip holds a 3MF model part, else refuse it."""
     try:
-        names = [n.lower().lstrip("/") for n in zipfile.ZipFile(io.BytesIO(data)).namelist()]
+        names = zipfile.ZipFile(io.BytesIO(data)).namelist()
     except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
         raise _parse_error("3mf", f"corrupt zip archive ({exc})") from exc
-    if THREEMF_MODEL in names:
+    if zip_kind(names) == "3mf":
         return "3mf"
     raise InputError(
         "MESH_UNSUPPORTED_FORMAT", "The zip archive is not a 3MF file (no 3D/3dmodel.model).",

@@ -6,10 +6,12 @@ The API calls this on the first few KiB of an upload; no geometry is parsed.
 from __future__ import annotations
 
 import struct
+from collections.abc import Iterable
 
 from pipelines.limits import LIMITS
 
 SNIFF_BYTES = 4096
+THREEMF_MODEL = "3d/3dmodel.model"  # the model part of a 3MF package, lower-cased
 
 MESH_FORMATS = frozenset({"stl", "obj", "ply", "off", "3mf", "glb"})
 CAD_FORMATS = frozenset({"step"})
@@ -30,6 +32,11 @@ def sniff(head: bytes, total_size: int | None = None) -> str | None:
     if total_size is not None and _is_binary_stl(head, total_size):
         return "stl"
     return _sniff_text(head)
+
+
+def zip_kind(names: Iterable[str]) -> str:
+    """``3mf`` for a zip whose central directory lists the 3MF model part, else ``zip``."""
+    return "3mf" if THREEMF_MODEL in {n.lower().lstrip("/") for n in names} else "zip"
 
 
 def _is_binary_stl(head: bytes, total_size: int) -> bool:

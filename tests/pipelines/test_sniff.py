@@ -76,3 +76,11 @@ def test_truncated_binary_stl_is_still_stl() -> None:
 def test_short_junk_with_huge_count_is_unknown() -> None:
     data = b"\0" * 80 + struct.pack("<I", 2**31) + b"\0" * 100
     assert _sniff(data) is None
+
+
+def test_zip_kind_reads_the_central_directory_names() -> None:
+    from pipelines.sniff import zip_kind
+
+    assert zip_kind(["[Content_Types].xml", "3D/3dmodel.model"]) == "3mf"
+    assert zip_kind(["/3D/3DModel.model"]) == "3mf"  # leading slash and case, as some writers emit
+    assert zip_kind(["model.stl", "3D/other.model"]) == "zip"
