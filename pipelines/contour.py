@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 
 import cv2
 import numpy as np
@@ -848,9 +849,10 @@ def _crossing_rings(rings: list[np.ndarray]) -> set[int]:
 
 def triangulate(outline: list[Ring], params: ContourParams) -> Mesh:
     """Constrained quality triangulation of the outline; boundary loops first, in ring order."""
+    sizes = [len(r.points) for r in outline]
     vertices = np.concatenate([r.points for r in outline])
-    segments = _ring_segments([len(r.points) for r in outline])
-    holes = _hole_points(vertices, segments, outline)
+    segments = _ring_segments(sizes)
+    holes = _hole_points(vertices, segments, outline) if any(r.is_hole for r in outline) else None
     budget = max(params.max_vertices - len(vertices), 0)
     area = _max_area(outline, params)
     best, best_angle = None, -1.0
@@ -863,42 +865,66 @@ def triangulate(outline: list[Ring], params: ContourParams) -> Mesh:
             best, best_angle = result, worst
         if worst >= angle:  # this rung met its own target: lower rungs cannot do better on purpose
             break
-    return _hull_first(best["vertices"], best["triangles"])
+    return _rings_first(best, sizes) or _hull_first(best["vertices"], best["triangles"])
+
+
+def _rings_first(result: dict, sizes: list[int]) -> Mesh | None:
+    """The mesh with the input rings as its loops, when Triangle kept them as they were: the
+    input vertices first and in order (Triangle's numbering), no segment split, each used.
+    None otherwise (split segments), for the general ``_hull_first``."""
+    n = sum(sizes)
+    tris = result["triangles"]
+    if len(result["segments"]) != n or np.bincount(tris.ravel(), minlength=n)[:n].min() == 0:
+        return None
+    starts = np.cumsum([0, *sizes]).tolist()
+    return Mesh(result["vertices"], tris, [np.arange(a, b) for a, b in pairwise(starts)])
 
 
 def _ring_segments(sizes: list[int]) -> np.ndarray:
     """``(n, 2) int`` edges closing each consecutive ring."""
-    out, start = [], 0
-    for n in sizes:
-        idx = np.arange(start, start + n)
-        out.append(np.stack([idx, _next(idx)], axis=1))
-        start += n
-    return np.concatenate(out)
+    sizes_a = np.asarray(sizes, dtype=np.int64)
+    idx = np.arange(int(sizes_a.sum()))
+    nxt = idx + 1
+    ends = np.cumsum(sizes_a)
+    nxt[ends - 1] = ends - sizes_a
+    return np.stack([idx, nxt], axis=1)
 
 
 def _hole_points(vertices: np.ndarray, segments: np.ndarray, outline: list[Ring]) -> np.ndarray | None:
-    """One point in each empty region (winding 0) of the plain triangulation of the outline.
+    """One point in each empty region of the plain triangulation of the outline (rings with the
+    solid on their left), for Triangle's hole eating (the outside needs none: Triangle eats
+    inward from the convex hull, and rings never touch, so only holes enclose empty regions).
 
     The plain triangulation's triangles are grouped into regions bounded by outline segments
-    (connected components across non-segment edges); each region's winding number is that of
-    its largest triangle's centroid, so only one point per region is classified."""
+    (connected components across non-segment edges). Triangle's triangles are counterclockwise,
+    so a triangle is solid when one of its edges runs along a segment in the segment's direction
+    and empty when one runs against it; each region takes the verdict of its triangles."""
     plain = triangle.triangulate(_triangle_input(vertices, segments), "pQ")
     if "triangles" not in plain or not len(plain["triangles"]):
         raise InputError("TRIANGULATION_FAILED", "Triangle produced no triangles",
                          {"vertex_count": len(vertices)})
     tris, points = plain["triangles"], plain["vertices"]
-    centroids = points[tris].mean(axis=1)
-    rings = [r.points for r in outline]
-    if len(points) != len(vertices):  # segments were split: classify every triangle
-        outside = winding_numbers(centroids, rings) == 0
+    n = len(points)
+    if n != len(vertices):  # segments were split (never for valid rings): classify every triangle
+        centroids = points[tris].mean(axis=1)
+        outside = winding_numbers(centroids, [r.points for r in outline]) == 0
         return centroids[outside] if outside.any() else None
-    labels = _regions(tris, triangle_neighbors(tris), segments, len(points))
+    forward = segments[:, 0].astype(np.int64) * n + segments[:, 1]
+    backward = segments[:, 1].astype(np.int64) * n + segments[:, 0]
+    labels = _regions(tris, triangle_neighbors(tris), segments, n)
+    edge = tris[:, [1, 2, 0]].astype(np.int64) * n + tris[:, [2, 0, 1]]  # counterclockwise edges
+    solid = np.zeros(labels.max() + 1, dtype=bool)
+    solid[labels[np.isin(edge, forward).any(axis=1)]] = True
+    empty = np.zeros_like(solid)
+    empty[labels[np.isin(edge, backward).any(axis=1)]] = True
+    empty &= ~solid
+    if not empty.any():
+        return None
     area = triangle_areas(points, tris)
     order = np.lexsort((-area, labels))
-    _, first = np.unique(labels[order], return_index=True)
-    reps = centroids[order[first]]
-    outside = winding_numbers(reps, rings) == 0
-    return reps[outside] if outside.any() else None
+    region, first = np.unique(labels[order], return_index=True)
+    reps = points[tris[order[first]]].mean(axis=1)
+    return reps[empty[region]]
 
 
 def _triangle_input(vertices: np.ndarray, segments: np.ndarray, holes: np.ndarray | None = None) -> dict:
@@ -1059,30 +1085,28 @@ def _reorder(vertices: np.ndarray, triangles: np.ndarray, loops: list[list[int]]
 
 
 def mesh_edges(mesh: Mesh) -> tuple[np.ndarray, np.ndarray]:
-    """(boundary edges in loop order, other undirected edges), ``(k, 2) int`` each."""
+    """(boundary edges in loop order, other undirected edges ascending), ``(k, 2) int`` each.
+    An edge of two triangles is internal; one of a single triangle is on a loop."""
     boundary = np.concatenate([np.stack([loop, _next(loop)], axis=1) for loop in mesh.loops])
-    tris = mesh.triangles
+    tris = mesh.triangles.astype(np.int64)
     n = max(len(mesh.vertices), 1)
-    edges = np.unique(np.sort(np.concatenate([tris[:, [0, 1]], tris[:, [1, 2]], tris[:, [2, 0]]]), axis=1), axis=0)
-    hull = np.sort(boundary, axis=1)
-    on_hull = np.isin(edges[:, 0].astype(np.int64) * n + edges[:, 1], hull[:, 0].astype(np.int64) * n + hull[:, 1])
-    internal = edges[~on_hull]
-    return boundary, internal.reshape(-1, 2)
+    a, b = tris.ravel(), tris[:, [1, 2, 0]].ravel()
+    keys = np.sort(np.minimum(a, b) * n + np.maximum(a, b))
+    shared = keys[1:][keys[1:] == keys[:-1]]
+    return boundary, np.stack([shared // n, shared % n], axis=1)
 
 
 # ---------------------------------------------------------------- metrics
 
 
 def min_angles(vertices: np.ndarray, triangles: np.ndarray) -> np.ndarray:
-    """``(t,) float`` smallest interior angle of each triangle, degrees."""
-    p = vertices[triangles]
-    e = [p[:, (i + 1) % 3] - p[:, i] for i in range(3)]
-    angles = []
-    for i in range(3):
-        a, b = e[i], -e[(i + 2) % 3]
-        cos = (a * b).sum(1) / np.maximum(np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1), 1e-12)
-        angles.append(np.degrees(np.arccos(np.clip(cos, -1, 1))))
-    return np.min(angles, axis=0)
+    """``(t,) float`` smallest interior angle of each triangle, degrees: every corner's angle is
+    ``atan2(2 * area, dot of its edges)``, so the smallest is at the largest dot product."""
+    p0, p1, p2 = (vertices[triangles[:, i]] for i in range(3))
+    e01, e12, e20 = p1 - p0, p2 - p1, p0 - p2
+    twice_area = np.abs(e01[:, 0] * e12[:, 1] - e01[:, 1] * e12[:, 0])
+    dots = np.stack([-(e01 * e20).sum(1), -(e12 * e01).sum(1), -(e20 * e12).sum(1)])
+    return np.degrees(np.arctan2(twice_area, dots.max(axis=0)))
 
 
 def outline_rings(result: dict) -> list[np.ndarray]:
