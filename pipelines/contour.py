@@ -75,14 +75,7 @@ def mesh_rgba(rgba: np.ndarray, params: ContourParams, *, progress: Progress = n
     """Mesh an ``(h, w, 4) uint8`` RGBA array."""
     height, width = rgba.shape[:2]
     alpha = rgba[..., 3]
-    progress(20, "Creating mask...")
-    mask = build_mask(alpha, params)
-    progress(30, "Processing contours...")
-    mask = clean_mask(mask, params)
-    progress(40, "Finding contours...")
-    rings = trace_rings(mask)
-    progress(50, "Simplifying contours...")
-    outline = simplify_within_budget(rings, params, width, height)
+    outline = sprite_outline(alpha, params, progress=progress)
     progress(70, "Triangulating mesh...")
     mesh = triangulate(outline, params)
     progress(85, "Generating UV coordinates...")
@@ -97,6 +90,22 @@ def mesh_rgba(rgba: np.ndarray, params: ContourParams, *, progress: Progress = n
         "internal_edges": internal.tolist(), "hull": int(sum(len(loop) for loop in mesh.loops)),
         "metadata": metadata,
     }
+
+
+def sprite_outline(alpha: np.ndarray, params: ContourParams, *, progress: Progress = no_progress) -> list[Ring]:
+    """The simplified outline in image pixels: every pixel of the cleaned mask is whole inside it.
+    Large masks are traced and simplified on a max-pooled grid (``pool_factor``)."""
+    height, width = alpha.shape
+    progress(20, "Creating mask...")
+    mask = build_mask(alpha, params)
+    factor = pool_factor(mask, params)
+    progress(30, "Processing contours...")
+    mask = clean_mask(pool_mask(mask, factor), params, factor * factor)
+    progress(40, "Finding contours...")
+    rings = trace_rings(mask)
+    progress(50, "Simplifying contours...")
+    outline = simplify_within_budget(rings, params, mask.shape[1], mask.shape[0], unit=factor)
+    return unpool_rings(outline, factor, width, height)
 
 
 def _round(array: np.ndarray, digits: int = 4) -> list:
@@ -132,17 +141,18 @@ def _morph(mask: np.ndarray, op: int, radius: float) -> np.ndarray:
     return cv2.morphologyEx(padded, op, kernel)[r:-r, r:-r].astype(bool)
 
 
-def clean_mask(mask: np.ndarray, params: ContourParams) -> np.ndarray:
-    """Drop islands under ``min_contour_area`` (never all), fill small holes (all when holes=False)."""
+def clean_mask(mask: np.ndarray, params: ContourParams, pixel_area: float = 1.0) -> np.ndarray:
+    """Drop islands under ``min_contour_area`` (never all), fill small holes (all when holes=False).
+    Areas are in image pixels; ``pixel_area`` is the image area of one ``mask`` pixel."""
     _, labels, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
     areas = stats[1:, cv2.CC_STAT_AREA]
-    keep = areas >= params.min_contour_area
+    keep = areas * pixel_area >= params.min_contour_area
     if not params.all_islands or not keep.any():
         keep = np.zeros_like(keep)
         keep[np.argmax(areas)] = True
     lut = np.concatenate([[False], keep])
     mask = lut[labels]
-    return _fill_holes(mask, params.min_contour_area if params.holes else math.inf)
+    return _fill_holes(mask, params.min_contour_area / pixel_area if params.holes else math.inf)
 
 
 def _fill_holes(mask: np.ndarray, min_area: float) -> np.ndarray:
@@ -154,6 +164,77 @@ def _fill_holes(mask: np.ndarray, min_area: float) -> np.ndarray:
     fill = inner & (area < min_area)
     fill[0] = False
     return mask | fill[labels]
+
+
+def pool_factor(mask: np.ndarray, params: ContourParams) -> int:
+    """Image pixels per working pixel (a whole number): 1 for masks of at most ``TOL.work_pixels``
+    pixels, else what brings them near that many, but no more than ``TOL.pool_per_tolerance``
+    times the simplification tolerance of the small islands (the ``TOL.pool_quantile`` of the
+    islands' tolerances weighted by their size, from their boxes on the coarsest grid), so sheets
+    of small sprites keep their detail."""
+    height, width = mask.shape
+    most = math.ceil(math.sqrt(height * width / TOL.work_pixels))
+    if most <= 1:
+        return 1
+    _, _, stats, _ = cv2.connectedComponentsWithStats(pool_mask(mask, most).astype(np.uint8), connectivity=8)
+    size = np.maximum(stats[1:, 2:4] - 1, 0) * most  # pooling grows each box by about a cell
+    if not len(size):
+        return most
+    tol = np.clip(TOL.detail_scale * np.hypot(size[:, 0], size[:, 1]) / params.detail_factor,
+                  TOL.min_tolerance_px, TOL.max_tolerance_px)
+    order = np.argsort(tol)
+    weight = np.cumsum(size.sum(axis=1)[order] + 1.0)
+    small = tol[order][np.searchsorted(weight, TOL.pool_quantile * weight[-1])]
+    return int(min(max(math.floor(TOL.pool_per_tolerance * small), 1), most))
+
+
+def pool_mask(mask: np.ndarray, factor: int) -> np.ndarray:
+    """``mask`` max-pooled by ``factor``: cell (i, j) is set when any pixel of the block
+    ``[i f, (i + 1) f) x [j f, (j + 1) f)`` is (the last blocks hold what is left of the image)."""
+    if factor <= 1:
+        return mask
+    grown = cv2.dilate(mask.astype(np.uint8), np.ones((factor, factor), np.uint8), anchor=(0, 0))
+    return grown[::factor, ::factor].astype(bool)
+
+
+def unpool_rings(rings: list[Ring], factor: int, width: int, height: int) -> list[Ring]:
+    """Rings on the grid of ``pool_mask(mask, factor)`` in image pixels. Working x maps to
+    ``factor * x`` up to the last cell, whose unit width maps onto the pixels left; segments are
+    split where they cross into the last cell, so the map is linear on each piece: it keeps every
+    pixel of a set cell inside and keeps rings apart."""
+    if factor <= 1:
+        return rings
+    out = []
+    for ring in rings:
+        points = ring.points.astype(float)
+        for axis, size in ((0, width), (1, height)):
+            last = math.ceil(size / factor) - 1
+            if points[:, axis].max() > last:
+                points = _split_at(points, axis, last)
+                over = points[:, axis] > last
+                points[:, axis] = np.where(over, factor * last + (points[:, axis] - last) * (size - factor * last),
+                                           factor * points[:, axis])
+            else:
+                points[:, axis] = points[:, axis] * factor
+        out.append(Ring(points, ring.is_hole, ring.island))
+    return out
+
+
+def _split_at(points: np.ndarray, axis: int, at: float) -> np.ndarray:
+    """The closed ring with a point added where an edge crosses the line ``points[:, axis] == at``
+    (not within ``TOL.geom_eps`` of either end, where the end itself is on the line)."""
+    nxt = _next(points)
+    a, b = points[:, axis] - at, nxt[:, axis] - at
+    cross = (a * b < 0) & (np.abs(a) > TOL.geom_eps) & (np.abs(b) > TOL.geom_eps)  # not at a point
+    t = np.where(cross, a / np.where(cross, a - b, 1.0), 0.0)
+    hits = points + t[:, None] * (nxt - points)
+    hits[:, axis] = at
+    counts = 1 + cross.astype(np.int64)
+    out = np.empty((int(counts.sum()), 2))
+    pos = np.cumsum(counts) - counts
+    out[pos] = points
+    out[pos[cross] + 1] = hits[cross]
+    return out
 
 
 # ---------------------------------------------------------------- tracing
@@ -218,8 +299,10 @@ def _orient(points: np.ndarray, hole: bool) -> np.ndarray:
 # ---------------------------------------------------------------- outward simplification
 
 
-def simplify_within_budget(rings: list[Ring], params: ContourParams, width: int, height: int) -> list[Ring]:
-    """Simplify every ring, growing the tolerance until the outline fits ``max_vertices``."""
+def simplify_within_budget(rings: list[Ring], params: ContourParams, width: int, height: int, *,
+                           unit: float = 1.0) -> list[Ring]:
+    """Simplify every ring, growing the tolerance until the outline fits ``max_vertices``.
+    ``unit``: image pixels per pixel of the rings' grid (tolerances are set in image pixels)."""
     scale = 1.0
     if 3 * len(rings) > params.max_vertices:
         raise InputError("TRIANGULATION_FAILED", "more outlines than max_vertices allows",
@@ -228,12 +311,12 @@ def simplify_within_budget(rings: list[Ring], params: ContourParams, width: int,
     solid = solid_pixels([r.points for r in rings], width, height)
     step = 0
     while step < TOL.budget_retries:
-        outline = simplify_rings(rings, params, width, height, scale, solid=solid)
+        outline = simplify_rings(rings, params, width, height, scale, solid=solid, unit=unit)
         count = sum(len(r.points) for r in outline)
         if count <= params.max_vertices:
             return outline
         if step == 0:  # skip the steps whose Douglas-Peucker anchors alone exceed the budget
-            step = _first_feasible_step(rings, params, params.max_vertices)
+            step = _first_feasible_step(rings, params, params.max_vertices, unit)
         else:
             step += 1
         scale = TOL.budget_growth ** step
@@ -241,12 +324,12 @@ def simplify_within_budget(rings: list[Ring], params: ContourParams, width: int,
                      {"vertex_count": count, "max_vertices": params.max_vertices, "rings": len(outline)})
 
 
-def _first_feasible_step(rings: list[Ring], params: ContourParams, budget: int) -> int:
+def _first_feasible_step(rings: list[Ring], params: ContourParams, budget: int, unit: float = 1.0) -> int:
     """Smallest budget step ``k >= 1`` (tolerance scale ``TOL.budget_growth ** k``) at which the
     Douglas-Peucker anchors of all rings fit ``budget``, by bisection on the anchor count alone
     (cheap: no offsets or checks). The outward offset keeps at least one point per anchor, so
     the steps before it cannot fit either; the caller then simplifies for real from there."""
-    tols = _ring_tolerances(rings, params, 1.0)
+    tols = _ring_tolerances(rings, params, 1.0, unit)
     small = [len(r.points) <= TOL.min_ring_points for r in rings]
     f32 = [r.points.astype(np.float32).reshape(-1, 1, 2) for r in rings]
 
@@ -267,22 +350,23 @@ def _first_feasible_step(rings: list[Ring], params: ContourParams, budget: int) 
     return lo
 
 
-def _ring_tolerances(rings: list[Ring], params: ContourParams, scale: float) -> list[float]:
-    """Each ring's simplification tolerance: its island's, or a hole's own when smaller."""
+def _ring_tolerances(rings: list[Ring], params: ContourParams, scale: float, unit: float = 1.0) -> list[float]:
+    """Each ring's simplification tolerance in its own pixels (``unit`` image pixels each, never
+    under ``TOL.min_tolerance_px`` of them): its island's, or a hole's own when smaller."""
     diag = _island_diagonals(rings)
-    return [scale * _tolerance(min(diag[r.island], _diagonal(r.points) if r.is_hole else math.inf), params)
-            for r in rings]
+    return [scale * max(_tolerance(unit * min(diag[r.island], _diagonal(r.points) if r.is_hole else math.inf),
+                                   params) / unit, TOL.min_tolerance_px) for r in rings]
 
 
 def simplify_rings(rings: list[Ring], params: ContourParams, width: int, height: int,
-                   scale: float = 1.0, *, solid: np.ndarray | None = None) -> list[Ring]:
+                   scale: float = 1.0, *, solid: np.ndarray | None = None, unit: float = 1.0) -> list[Ring]:
     """Simplify each ring with its island's tolerance, then check all of them at once: every
     opaque pixel must be whole inside the simplified outline (exact test on the pixel grid) and no
     ring may touch or cross another ring or itself. Rings to blame are retried at half their
     tolerance, and after ``TOL.crossing_retries`` rounds kept as traced (always valid)."""
     if solid is None:
         solid = solid_pixels([r.points for r in rings], width, height)
-    tols = _ring_tolerances(rings, params, scale)
+    tols = _ring_tolerances(rings, params, scale, unit)
     points = simplify_ring_batch([r.points for r in rings], tols, width, height)
     traced = [p is r.points for p, r in zip(points, rings, strict=True)]
     attempt = 0
@@ -1250,10 +1334,20 @@ def rasterize_loops(loops: list[np.ndarray], width: int, height: int, scale: int
     return (_row_cumsum(crossings)[:, :cols_w] & 1).astype(bool)
 
 
-def coverage_stats(loops: list[np.ndarray], alpha: np.ndarray, opaque_at: int, scale: int) -> dict:
-    """Share of pixels with alpha >= opaque_at the mesh covers, and share of mesh area over alpha 0."""
+def coverage_stats(loops: list[np.ndarray], alpha: np.ndarray, opaque_at: int, scale: int,
+                   stride: int = 1) -> dict:
+    """Share of pixels with alpha >= opaque_at the mesh covers, and share of mesh area over alpha 0,
+    from ``scale`` x ``scale`` samples per pixel, or with ``stride`` > 1 from the centres of every
+    ``stride``-th pixel in each direction only (an unbiased estimate for large images)."""
+    if stride > 1:
+        first = stride // 2
+        alpha = alpha[first::stride, first::stride]
+        loops = [(loop - (first + 0.5)) / stride + 0.5 for loop in loops]
+        scale = 1
     h, w = alpha.shape
-    inside = rasterize_loops(loops, w, h, scale).reshape(h, scale, w, scale).mean(axis=(1, 3))
+    inside = rasterize_loops(loops, w, h, scale)
+    if scale > 1:
+        inside = inside.reshape(h, scale, w, scale).mean(axis=(1, 3))
     opaque = alpha >= opaque_at
     area = inside.sum()
     return {
@@ -1262,12 +1356,20 @@ def coverage_stats(loops: list[np.ndarray], alpha: np.ndarray, opaque_at: int, s
     }
 
 
+def _sampling(width: int, height: int) -> tuple[int, int]:
+    """(supersampling scale, pixel stride) keeping the metadata raster near ``TOL.coverage_samples``."""
+    ratio = math.sqrt(TOL.coverage_samples / (width * height))
+    if ratio >= 1:
+        return max(1, min(TOL.max_supersample, int(ratio))), 1
+    return 1, math.ceil(1 / ratio)
+
+
 def _metadata(mesh: Mesh, outline: list[Ring], alpha: np.ndarray, params: ContourParams,
               width: int, height: int) -> dict:
     """Counts, coverage of the thresholded pixels, wasted area and quality of the mesh."""
-    scale = max(1, min(TOL.max_supersample, int(math.sqrt(TOL.coverage_samples / (width * height)))))
+    scale, stride = _sampling(width, height)
     loops = [mesh.vertices[loop] for loop in mesh.loops]
-    stats = coverage_stats(loops, alpha, max(params.alpha_threshold, 1), scale)
+    stats = coverage_stats(loops, alpha, max(params.alpha_threshold, 1), scale, stride)
     return {
         "width": width, "height": height,
         "vertex_count": len(mesh.vertices), "triangle_count": len(mesh.triangles),

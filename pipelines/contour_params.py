@@ -57,7 +57,10 @@ class ContourTol:
     min_ring_points: int = 4          # rings this small are kept as traced
     pair_chunk: int = 2_000_000       # edge pairs tested at once by the crossing sweep
     max_recheck_windows: int = 64     # changed rings re-checked in their own windows, else whole
-    coverage_samples: int = 1_000_000  # supersampling budget for metadata coverage
+    work_pixels: int = 65_536         # larger masks are max-pooled onto a grid of about this many cells,
+    pool_per_tolerance: float = 1.0   # but a cell is at most this many small-island tolerances wide,
+    pool_quantile: float = 0.25       # "small" being this quantile of the islands' tolerances
+    coverage_samples: int = 65_536   # samples of the metadata coverage raster (supersampled or strided)
     max_supersample: int = 4
     tidy_passes: int = 3              # passes removing near-degenerate outline features
     tidy_sin: float = 0.26            # a notch turning less than ~15 degrees is nearly collinear

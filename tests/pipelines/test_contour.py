@@ -235,7 +235,9 @@ def shared_sprites() -> Path | None:
 
 REAL = ["godot__face_happy.png", "godot__creeps_enemyFlyingAlt_1.png", "bevy__rpg_hat_guy.png",
         "freedoom__spida1.png", "mtg__ladder_wood_16px.png", "tiled__sticker_knight_hero.png",
-        "gdquest__root_01_16bit.png", "godot__fsm_shadow.png"]
+        "gdquest__root_01_16bit.png", "godot__fsm_shadow.png",
+        # large enough to be meshed on a max-pooled grid, one of them a sheet of small islands
+        "macroquad__ferris.png", "teeworlds__mapres_grass_doodads.png", "godot__iso_tileset.png"]
 
 
 @pytest.mark.parametrize("name", REAL)
@@ -253,3 +255,21 @@ def test_real_sprites(name):
         assert cover[alpha >= 128].mean() >= 0.999
     assert result["metadata"]["opaque_coverage"] >= 0.99
     assert_hull_first(result)
+    assert_holds_mask(result, alpha)
+
+
+def assert_holds_mask(result: dict, alpha: np.ndarray, params: ContourParams | None = None) -> None:
+    """Exact on the pixel grid: every pixel of the cleaned full-resolution mask (alpha at or over
+    the threshold, specks under min_contour_area dropped) is whole inside the outline before the
+    result's 4-decimal rounding, and the result's outline is that outline, rounded, in the image."""
+    from pipelines.contour import _uncovering_rings, build_mask, clean_mask, outline_rings, sprite_outline
+
+    params = params or ContourParams()
+    outline = [r.points for r in sprite_outline(alpha, params)]
+    assert _uncovering_rings(outline, clean_mask(build_mask(alpha, params), params)) == set()
+    got = outline_rings(result)
+    assert len(got) == len(outline)
+    for ring, loop in zip(outline, got, strict=True):
+        assert np.abs(ring - loop).max() <= 5e-5
+    v = np.array(result["vertices"])
+    assert v.min() >= 0 and v[:, 0].max() <= alpha.shape[1] and v[:, 1].max() <= alpha.shape[0]

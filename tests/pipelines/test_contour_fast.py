@@ -154,3 +154,53 @@ def test_own_neighbours_match_triangles_n_switch():
     segments = _ring_segments([len(r.points) for r in rings])
     out = triangle.triangulate({"vertices": vertices, "segments": segments.astype(np.int32)}, "pQn")
     assert np.array_equal(triangle_neighbors(out["triangles"]), out["neighbors"])
+
+
+def test_pooled_grid_holds_every_pixel_and_stays_in_the_image():
+    """A large sheet is meshed on a max-pooled grid; its outline still holds every pixel whole."""
+    from pipelines.contour import pool_factor
+    from tests.pipelines.test_contour import assert_holds_mask
+
+    img = sheet_sprite(5, 1003)  # 1003 is no multiple of the factor: the last cells are partial
+    params = ContourParams()
+    assert pool_factor(build_mask(img[..., 3], params), params) > 1
+    result = mesh_sprite(png(img))
+    assert_holds_mask(result, img[..., 3], params)
+    assert_hull_first(result)
+    assert result["metadata"]["islands"] == 25 and result["metadata"]["holes"] == 12
+
+
+def test_pool_and_unpool_keep_pixels_inside_and_rings_apart():
+    from pipelines.contour import Ring, pool_mask, unpool_rings
+
+    rng = np.random.default_rng(3)
+    params = ContourParams(min_contour_area=1)
+    for _ in range(40):
+        h, w = (int(v) for v in rng.integers(8, 70, 2))
+        mask = np.zeros((h, w), np.uint8)
+        for _ in range(int(rng.integers(1, 6))):
+            cv2.circle(mask, (int(rng.integers(0, w)), int(rng.integers(0, h))), int(rng.integers(1, 12)), 1, -1)
+        factor = int(rng.integers(2, 6))
+        pooled = clean_mask(pool_mask(mask.astype(bool), factor), params, factor * factor)
+        rings = trace_rings(pooled)
+        simple = simplify_rings(rings, params, pooled.shape[1], pooled.shape[0], unit=factor)
+        for outline in (rings, simple):
+            loops = [r.points for r in unpool_rings(outline, factor, w, h)]
+            assert _uncovering_rings(loops, mask.astype(bool)) == set()
+            assert _crossing_rings(loops) == set()
+            points = np.concatenate(loops)
+            assert points.min() >= -1e-9 and (points.max(axis=0) <= np.array([w, h]) + 1e-9).all()
+    assert unpool_rings([Ring(np.array([[0.0, 0.0], [1.0, 0.0], [1.0, 1.0]]), False, 0)], 1, 3, 3)[0].points[1, 0] == 1
+
+
+def test_strided_coverage_estimates_the_full_raster():
+    from pipelines.contour import coverage_stats
+
+    img = sheet_sprite(6, 384)
+    result = mesh_sprite(png(img))
+    from pipelines.contour import outline_rings
+    loops = outline_rings(result)
+    full = coverage_stats(loops, img[..., 3], 10, 2)
+    strided = coverage_stats(loops, img[..., 3], 10, 1, stride=3)
+    assert full["opaque_coverage"] == strided["opaque_coverage"] == 1.0
+    assert abs(full["wasted_area"] - strided["wasted_area"]) < 0.02
