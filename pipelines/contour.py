@@ -144,26 +144,25 @@ def _morph(mask: np.ndarray, op: int, radius: float) -> np.ndarray:
 def clean_mask(mask: np.ndarray, params: ContourParams, pixel_area: float = 1.0) -> np.ndarray:
     """Drop islands under ``min_contour_area`` (never all), fill small holes (all when holes=False).
     Areas are in image pixels; ``pixel_area`` is the image area of one ``mask`` pixel."""
-    _, labels, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
-    areas = stats[1:, cv2.CC_STAT_AREA]
+    count, labels = cv2.connectedComponents(mask.astype(np.uint8), connectivity=8)
+    areas = np.bincount(labels.ravel(), minlength=count)[1:]
     keep = areas * pixel_area >= params.min_contour_area
     if not params.all_islands or not keep.any():
         keep = np.zeros_like(keep)
         keep[np.argmax(areas)] = True
-    lut = np.concatenate([[False], keep])
-    mask = lut[labels]
+    if not keep.all():
+        mask = np.concatenate([[False], keep])[labels]
     return _fill_holes(mask, params.min_contour_area / pixel_area if params.holes else math.inf)
 
 
 def _fill_holes(mask: np.ndarray, min_area: float) -> np.ndarray:
-    """Fill background components that do not touch the border and have fewer than min_area px."""
-    background = (~mask).astype(np.uint8)
-    _, labels, stats, _ = cv2.connectedComponentsWithStats(background, connectivity=4)
-    x, y, w, h, area = (stats[:, i] for i in range(5))
-    inner = (x > 0) & (y > 0) & (x + w < mask.shape[1]) & (y + h < mask.shape[0])
-    fill = inner & (area < min_area)
-    fill[0] = False
-    return mask | fill[labels]
+    """Fill background components (4-connected) that do not touch the border and have fewer than
+    min_area px."""
+    count, labels = cv2.connectedComponents((~mask).astype(np.uint8), connectivity=4)
+    fill = np.bincount(labels.ravel(), minlength=count) < min_area
+    fill[0] = False  # the mask itself
+    fill[np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]])] = False
+    return mask | fill[labels] if fill.any() else mask
 
 
 def pool_factor(mask: np.ndarray, params: ContourParams) -> int:
@@ -249,12 +248,17 @@ def trace_rings(mask: np.ndarray) -> list[Ring]:
         raise InputError("CONTOUR_NOT_FOUND", "no contour found in the mask")
     parents = hierarchy[0][:, 3]
     island_of = {int(i): n for n, i in enumerate(np.flatnonzero(parents < 0))}
+    sizes = np.array([len(c) for c in contours])
+    packed = _pack(np.concatenate(contours).reshape(-1, 2).astype(float) - 1.0,
+                   np.repeat(np.arange(len(contours)), sizes), len(contours))
+    areas = _ring_areas(packed).tolist()
+    pieces = _split(packed)
     rings = []
     for i in [*island_of, *np.flatnonzero(parents >= 0).tolist()]:
-        points = contours[i].reshape(-1, 2).astype(float) - 1.0
         hole = bool(parents[i] >= 0)
-        if len(points) >= 3 and abs(signed_area(points)) > 0:
-            rings.append(Ring(_orient(points, hole), hole, island_of[int(parents[i])] if hole else island_of[i]))
+        if sizes[i] >= 3 and areas[i] != 0:
+            points = pieces[i] if (areas[i] > 0) != hole else pieces[i][::-1].copy()  # solid on the left
+            rings.append(Ring(points, hole, island_of[int(parents[i])] if hole else island_of[i]))
     return rings
 
 
@@ -514,8 +518,29 @@ def _offset_simplify_batch(rings: list[np.ndarray], tols: np.ndarray, width: int
 
 
 def _dp_indices_batch(rings: list[np.ndarray], tols: np.ndarray) -> list[np.ndarray]:
-    """``_dp_indices`` of each ring with its tolerance."""
-    return [_dp_indices(r, float(t)) for r, t in zip(rings, tols, strict=True)]
+    """Indices (sorted) of the points cv2.approxPolyDP keeps on each closed ring with its tolerance
+    (all of them when a kept point is not found), every kept point found in its ring for all rings
+    at once: one sort of ring and kept points together, each taking the first equal ring point."""
+    f32 = [r.astype(np.float32) for r in rings]
+    approx = [cv2.approxPolyDP(p.reshape(-1, 1, 2), float(t), True).reshape(-1, 2)
+              for p, t in zip(f32, tols, strict=True)]
+    sizes = np.array([len(p) for p in f32], dtype=np.int64)
+    count = len(rings)
+    points = np.concatenate(f32 + approx).astype(float)
+    owner = np.concatenate([np.repeat(np.arange(count), sizes), np.repeat(np.arange(count), [len(a) for a in approx])])
+    wanted = np.arange(len(points)) >= sizes.sum()
+    order = np.lexsort((wanted, points[:, 1], points[:, 0], owner))  # ring points first among equals
+    sp, so = points[order], owner[order]
+    start = np.ones(len(order), dtype=bool)
+    start[1:] = (so[1:] != so[:-1]) | (sp[1:] != sp[:-1]).any(axis=1)
+    first = order[np.maximum.accumulate(np.where(start, np.arange(len(order)), 0))]
+    found, ring = first[wanted[order]], so[wanted[order]]
+    missing = np.bincount(ring[wanted[found]], minlength=count) > 0
+    kept = np.unique(found[~missing[ring]])  # global ring-point indices, grouped by ring
+    offsets = np.concatenate([[0], np.cumsum(sizes)])
+    pieces = np.split(kept, np.searchsorted(kept, offsets[1:-1]))
+    return [np.arange(n) if miss else piece - start_at for piece, miss, n, start_at in
+            zip(pieces, missing.tolist(), sizes.tolist(), offsets[:-1].tolist(), strict=True)]
 
 
 def _span_offsets_batch(ring: np.ndarray, anchors: np.ndarray, normal: np.ndarray, u: np.ndarray,
@@ -692,24 +717,6 @@ def _tidy_batch(packed: _Packed, tols: np.ndarray, width: float, height: float) 
             return pk
         packed = _pack(p[~drop], ring[~drop], len(pk.starts) - 1)
     return packed
-
-
-def _dp_indices(ring: np.ndarray, tol: float) -> np.ndarray:
-    """Indices (sorted) of the points cv2.approxPolyDP keeps on the closed ring."""
-    approx = cv2.approxPolyDP(ring.astype(np.float32).reshape(-1, 1, 2), tol, True).reshape(-1, 2)
-    keys = _point_keys(ring.astype(np.float32).astype(float))
-    order = np.argsort(keys, kind="stable")
-    wanted = _point_keys(approx.astype(float))
-    pos = np.searchsorted(keys[order], wanted).clip(0, len(ring) - 1)
-    idx = order[pos]
-    if not np.array_equal(keys[idx], wanted):
-        return np.arange(len(ring))
-    return np.unique(idx)
-
-
-def _point_keys(points: np.ndarray) -> np.ndarray:
-    """One sortable float per point (exact for the float32 pixel-corner coordinates of a ring)."""
-    return points[:, 0] * 1048576.0 + points[:, 1]
 
 
 # ---------------------------------------------------------------- geometry predicates
@@ -941,6 +948,8 @@ def triangulate(outline: list[Ring], params: ContourParams) -> Mesh:
     area = _max_area(outline, params)
     best, best_angle = None, -1.0
     for angle in TOL.angle_ladder:  # each rung whose refinement respects min_triangle_area, then 0
+        if angle == 0 and best is not None:  # unrefined never beats an accepted refined rung
+            break
         result = _run_triangle(vertices, segments, holes, angle, area, budget, params.outline_steiner)
         if _smallest_refined(result, len(vertices)) < params.min_triangle_area and angle != 0:
             continue
