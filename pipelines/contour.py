@@ -807,7 +807,8 @@ def _uncovering_rings(rings: list[np.ndarray], solid: np.ndarray) -> set[int]:
 
 def _ring_edges(rings: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     """(start, end) points of every edge of the closed rings, ``(n, 2)`` each."""
-    return np.concatenate(rings), np.concatenate([_next(r) for r in rings])
+    points = np.concatenate(rings)
+    return points, points[_ring_segments([len(r) for r in rings])[:, 1]]
 
 
 def winding_grid(rings: list[np.ndarray], width: int, height: int) -> np.ndarray:
@@ -903,8 +904,7 @@ def _crossing_rings(rings: list[np.ndarray]) -> set[int]:
 
     Sweep over x: only edge pairs whose bounding boxes overlap are tested, in bounded chunks."""
     sizes = np.array([len(r) for r in rings])
-    a = np.concatenate(rings)
-    b = np.concatenate([_next(r) for r in rings])
+    a, b = _ring_edges(rings)
     owner = np.repeat(np.arange(len(rings)), sizes)
     local = np.arange(len(a)) - np.repeat(np.cumsum(sizes) - sizes, sizes)
     eps = TOL.geom_eps
@@ -1330,8 +1330,7 @@ def _ball_pairs(tree, centres: np.ndarray, radii: np.ndarray) -> tuple[np.ndarra
 
 def rasterize_loops(loops: list[np.ndarray], width: int, height: int, scale: int) -> np.ndarray:
     """``(height*scale, width*scale) bool``: sample centres inside the loops (even-odd rule)."""
-    a = np.concatenate(list(loops)) * scale
-    b = np.concatenate([_next(loop) for loop in loops]) * scale
+    a, b = (end * scale for end in _ring_edges(list(loops)))
     rows_h, cols_w = height * scale, width * scale
     row, edge = _row_spans(np.ceil(np.minimum(a[:, 1], b[:, 1]) - 0.5),
                            np.ceil(np.maximum(a[:, 1], b[:, 1]) - 0.5), rows_h)
