@@ -4,10 +4,14 @@ Holds the format resolution (content sniffing, 3MF inside a zip), the cheap guar
 before parsing (triangle counts from headers, zip-bomb checks on 3MF), the parse itself
 with every trimesh exception turned into an ``InputError``, and the exporters.
 
-Loading keeps what repair needs: no processing, no face removal, only exact duplicate
-vertex positions are merged so edges are shared and topology means something (STL stores
-three private vertices per triangle). Scenes (GLB, 3MF, multi-object OBJ) are flattened
-into one mesh with every node's transform applied; visuals are dropped.
+Loading keeps what repair needs: no processing, no face removal, only duplicate vertex
+positions are merged (equal at trimesh's merge precision, whatever their UVs or normals) so
+edges are shared and topology means something (STL stores three private vertices per
+triangle; UV and normal seams split OBJ, PLY and GLB vertices). Coordinates too large for
+that precision (float32-max slabs) are merged only where exactly equal, rather than
+overflowing into one vertex. OBJ relative (negative) indices are read. Scenes (GLB, 3MF,
+multi-object OBJ) are flattened into one mesh with every node's transform applied; visuals
+are dropped.
 
 Non-finite coordinates (NaN, inf) on a vertex used by a face are a ``MESH_PARSE_ERROR``:
 no honest volume or repair can come out of them. Unused non-finite vertices are dropped.
@@ -54,9 +58,21 @@ def load_mesh(data: bytes, fmt: str | None = None, *, limits: Limits = LIMITS) -
     vertices, faces = _flatten(loaded, fmt)
     _check_faces(vertices, faces, fmt, limits)
     vertices, faces = _drop_unused_nonfinite(vertices, faces, fmt)
-    mesh = trimesh.Trimesh(vertices=vertices, faces=faces, process=False)
-    mesh.merge_vertices(merge_tex=True, merge_norm=True)
-    return mesh
+    return _merge_positions(trimesh.Trimesh(vertices=vertices, faces=faces, process=False))
+
+
+def _merge_positions(mesh: trimesh.Trimesh) -> trimesh.Trimesh:
+    """Merge vertices at equal positions: trimesh's rounding merge, or an exact one for coordinates
+    so large that rounding them to trimesh's digits would overflow int64 (into one vertex)."""
+    digits = trimesh.util.decimal_to_digits(trimesh.tol.merge)
+    if float(np.abs(mesh.vertices).max(initial=0.0)) * 10.0**digits < 2.0**62:
+        mesh.merge_vertices(merge_tex=True, merge_norm=True)
+        return mesh
+    _, first, inverse = np.unique(mesh.vertices, axis=0, return_index=True, return_inverse=True)
+    order = np.argsort(first)  # keep the vertices in the order they first appear
+    rank = np.empty_like(order)
+    rank[order] = np.arange(len(order))
+    return trimesh.Trimesh(mesh.vertices[first[order]], rank[inverse.ravel()][mesh.faces], process=False)
 
 
 def resolve_format(data: bytes, fmt: str | None = None, *, limits: Limits = LIMITS) -> str:
@@ -223,15 +239,25 @@ def _parse(data: bytes, fmt: str) -> Any:
     if fmt == "stl" and _is_binary_stl(data):
         _check_binary_stl_length(data)
     try:
-        with np.errstate(all="ignore"):
-            return trimesh.load(
-                file_obj=io.BytesIO(data), file_type=fmt, process=False, validate=False,
-                maintain_order=True, skip_materials=True,
-            )
+        return _trimesh_load(data, fmt, maintain_order=True)
     except InputError:
         raise
     except Exception as exc:  # trimesh raises anything from parsers: wrap it all
-        raise _parse_error(fmt, _reason(exc)) from exc
+        if fmt != "obj":
+            raise _parse_error(fmt, _reason(exc)) from exc
+        first = exc
+    try:  # trimesh's order-keeping OBJ path fails on relative (negative) indices; the other reads them
+        return _trimesh_load(data, fmt, maintain_order=False)
+    except Exception as exc:
+        raise _parse_error(fmt, _reason(first)) from exc
+
+
+def _trimesh_load(data: bytes, fmt: str, *, maintain_order: bool) -> Any:
+    with np.errstate(all="ignore"):
+        return trimesh.load(
+            file_obj=io.BytesIO(data), file_type=fmt, process=False, validate=False,
+            maintain_order=maintain_order, skip_materials=True,
+        )
 
 
 def _check_binary_stl_length(data: bytes) -> None:

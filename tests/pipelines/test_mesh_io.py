@@ -147,6 +147,28 @@ def test_unused_nan_vertex_is_dropped() -> None:
     assert len(mesh.faces) == 1
 
 
+def test_obj_relative_indices_are_read() -> None:
+    box = _box()
+    lines = [f"v {x} {y} {z}" for x, y, z in box.vertices]
+    count = len(box.vertices)
+    lines += [f"vt 0 0\nvn 0 0 1\nf {a - count}/-1/-1 {b - count}/-1/-1 {c - count}/-1/-1" for a, b, c in box.faces]
+    mesh = load_mesh("\n".join(lines).encode(), "obj")
+    assert len(mesh.faces) == 12
+    assert mesh.is_watertight
+    assert mesh.volume == pytest.approx(8000.0)
+
+
+def test_float32_max_coordinates_are_not_merged_into_one_vertex() -> None:
+    big = np.finfo(np.float32).max
+    box = trimesh.creation.box(extents=(2, 2, 2))
+    vertices = box.vertices * np.array([big, big, 1.0])
+    data = "\n".join([f"v {x:.17g} {y:.17g} {z:.17g}" for x, y, z in vertices]
+                     + [f"f {a + 1} {b + 1} {c + 1}" for a, b, c in box.faces]).encode()
+    mesh = load_mesh(data, "obj")
+    assert len(mesh.vertices) == 8
+    assert mesh.is_watertight and mesh.is_winding_consistent
+
+
 def test_triangle_limit_from_binary_stl_header_before_parsing() -> None:
     header = b"\0" * 80 + struct.pack("<I", 10_000_000)
     data = header + b"\0" * 50 * 10  # lies about its size: the header alone decides
