@@ -11,11 +11,32 @@ by both tools in one child process per mesh (at most ``--workers`` at a time), k
 The parent runs both tools once on a small box before forking (as a prefork worker would be
 warm), so the timed calls carry no first-call costs for either tool.
 
-A mesh is *clean* when every shell is watertight and winding-consistent, else *broken*. For each
-tool: watertight (analysis of the result), coverage of the original surface, volume change,
-wall time, and for clean inputs whether the result changed beyond tolerance (not identical and
-either coverage in either direction < ``CHANGE_COVERAGE``, a volume change over
-``CHANGE_VOLUME_PERCENT``, or another shell count). Writes ``bench/results/mesh_repair.json``.
+Two splits of the loaded meshes into broken and clean are recorded and summarised:
+
+- ``issue`` (``issue_clean``), the issue's own: the file read as seed 000 reads it,
+  ``trimesh.load(path, force="mesh")`` with trimesh's default processing (vertices merged by
+  position *and* UV/normal, so texture and normal seams stay split), and *broken* when that mesh
+  is not ``is_watertight``. This reproduces the issue's figures exactly: 114 broken / 172 clean
+  of the 286 meshes it counted (288 load; the two ``Generic_Twin_7081`` OBJs are the ones whose
+  pymeshfix run outlives the 240 s child, which the issue took for loading), and plain pymeshfix
+  on those meshes making 70 of the 114 watertight, 24 of them with coverage >= 0.99. The issue's
+  "changes 60 of 172 (multi-shell parts lose shells)" is 59 here by lost shells
+  (``clean_lost_shells``), 71 by this bench's stricter ``changed``.
+- ``meshmill`` (``clean``): Meshmill's own reading, every shell watertight and
+  winding-consistent after ``load_mesh`` (which welds seams). It differs from the issue's on 29
+  meshes: 24 the issue calls broken are closed solids whose only defect is a UV or normal seam
+  (textured boxes, ``fuze.obj``, ``ico4.obj``...), which Meshmill's loader welds and returns
+  unchanged; 5 the issue calls clean are watertight but wound inconsistently (three of
+  ``non_manifold/``, ``multibody.stl``) or, welded, glue two bodies along edges
+  (``boolean.glb``), which Meshmill repairs. Self-intersections are in neither split: a closed,
+  consistent shell that crosses itself is clean (``remove_self_intersections`` is the opt-in).
+
+Each tool is fed its own reading: Meshmill ``load_mesh``'s mesh, pymeshfix the issue's (seed
+000's) mesh. For each tool: watertight (a non-empty result whose every edge has two faces; an
+empty result is not watertight), coverage of the original surface, volume change, wall time, and
+for clean inputs whether the result changed beyond tolerance (not identical and either coverage
+in either direction < ``CHANGE_COVERAGE``, a volume change over ``CHANGE_VOLUME_PERCENT``, or
+another shell count) and whether it lost shells. Writes ``bench/results/mesh_repair.json``.
 """
 
 from __future__ import annotations
@@ -62,9 +83,10 @@ def _measure(original: Any, repaired: Any, seconds: float, units_stats: dict[str
     identical = (repaired.vertices.shape == original.vertices.shape and repaired.faces.shape == original.faces.shape
                  and (repaired.vertices == original.vertices).all() and (repaired.faces == original.faces).all())
     forward = surface_coverage(original, repaired)
-    row = {"seconds": round(seconds, 6), "watertight": bool(after["is_watertight"]),
+    row = {"seconds": round(seconds, 6), "watertight": bool(after["is_watertight"]) and len(repaired.faces) > 0,
            "coverage": round(forward, 4), "volume_change_percent": round(change, 3),
            "identical": bool(identical), "shells": after["shells"], "faces": after["faces"]}
+    row["lost_shells"] = after["shells"] < units_stats["shells"]
     if identical:
         row["changed"] = False
     else:
@@ -74,10 +96,24 @@ def _measure(original: Any, repaired: Any, seconds: float, units_stats: dict[str
     return row
 
 
+def _issue_reading(data: bytes, fmt: str) -> Any:
+    """The mesh as seed 000 (and the issue's figures) read it: trimesh's default load; None if it fails."""
+    import io
+
+    import trimesh
+
+    try:
+        mesh = trimesh.load(io.BytesIO(data), file_type=fmt, force="mesh")
+    except Exception:  # any parser failure means "not loadable" here
+        return None
+    return mesh if isinstance(mesh, trimesh.Trimesh) and len(mesh.faces) else None
+
+
 def _run_one(path: str, root: str, queue: Any) -> None:
     """Child process: load, repair with both tools, put partial rows on ``queue`` as they finish."""
     import numpy as np
     import pymeshfix
+    import trimesh
 
     from pipelines.errors import PipelineError
     from pipelines.mesh_analysis import analyze_mesh
@@ -86,27 +122,33 @@ def _run_one(path: str, root: str, queue: Any) -> None:
     from pipelines.mesh_shells import is_clean
 
     start = time.perf_counter()
+    data, fmt = Path(root, path).read_bytes(), Path(path).suffix.lstrip(".").lower() or None
     try:
-        mesh = load_mesh(Path(root, path).read_bytes(), Path(path).suffix.lstrip(".").lower() or None)
+        mesh = load_mesh(data, fmt)
     except PipelineError as exc:
         queue.put({"load_error": exc.code})
         return
     stats = analyze_mesh(mesh)
-    queue.put({"faces": len(mesh.faces), "clean": is_clean(mesh), "load_s": round(time.perf_counter() - start, 3)})
+    load_s = round(time.perf_counter() - start, 3)
+    seed = _issue_reading(data, fmt or "stl")
+    queue.put({"faces": len(mesh.faces), "clean": is_clean(mesh), "load_s": load_s,
+               "issue_clean": None if seed is None else bool(seed.is_watertight)})
     start = time.perf_counter()
     try:
         result = repair_mesh(mesh)
         queue.put({"meshmill": _measure(mesh, result.mesh, time.perf_counter() - start, stats)})
     except PipelineError as exc:
         queue.put({"meshmill": {"error": exc.code, "seconds": round(time.perf_counter() - start, 6)}})
+    if seed is None:
+        seed, seed_stats = mesh, stats
+    else:
+        seed_stats = analyze_mesh(seed)
     start = time.perf_counter()
-    fixer = pymeshfix.MeshFix(np.asarray(mesh.vertices, dtype=np.float64), np.asarray(mesh.faces, dtype=np.int32))
+    fixer = pymeshfix.MeshFix(np.asarray(seed.vertices, dtype=np.float64), np.asarray(seed.faces, dtype=np.int32))
     fixer.repair()
     seconds = time.perf_counter() - start
-    import trimesh
-
     fixed = trimesh.Trimesh(np.asarray(fixer.points), np.asarray(fixer.faces), process=False)
-    queue.put({"pymeshfix": _measure(mesh, fixed, seconds, stats)})
+    queue.put({"pymeshfix": _measure(seed, fixed, seconds, seed_stats)})
 
 
 def _collect(queue: Any, row: dict[str, Any]) -> None:
@@ -153,22 +195,25 @@ def _line(row: dict[str, Any]) -> str:
             return f"{data['error']} {data['seconds']}s"
         return f"wt={int(data['watertight'])} cov={data['coverage']:.3f} ch={int(data['changed'])} {data['seconds']}s"
 
-    kind = "?" if "clean" not in row else ("clean" if row["clean"] else "broken")
+    kind = "?" if "clean" not in row else "/".join(
+        "-" if row.get(flag) is None else ("clean" if row[flag] else "broken") for flag in SPLITS.values())
     flags = " TIMEOUT" if row.get("timeout") else ""
-    return f"{row['path']:<60} {kind:<6} {cell('meshmill'):<40} {cell('pymeshfix')}{flags}"
+    return f"{row['path']:<60} {kind:<13} {cell('meshmill'):<40} {cell('pymeshfix')}{flags}"
+
+
+SPLITS = {"issue": "issue_clean", "meshmill": "clean"}  # split name -> the row's clean flag
 
 
 def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
-    """Counts side by side for both tools."""
+    """Counts side by side for both tools, under each split (module docstring)."""
     loaded = [row for row in rows if "clean" in row]
-    broken = [row for row in loaded if not row["clean"]]
-    clean = [row for row in loaded if row["clean"]]
-    summary: dict[str, Any] = {"meshes": len(rows), "loaded": len(loaded), "broken": len(broken),
-                               "clean": len(clean), "load_errors": sum("load_error" in row for row in rows),
+    summary: dict[str, Any] = {"meshes": len(rows), "loaded": len(loaded),
+                               "load_errors": sum("load_error" in row for row in rows),
                                "timeouts_before_repair": sum(row.get("timeout", False) and "clean" not in row
-                                                             for row in rows)}
-    for tool in ("meshmill", "pymeshfix"):
-        summary[tool] = _tool_summary(tool, broken, clean, loaded)
+                                                             for row in rows),
+                               "timeouts": sorted(row["path"] for row in rows if row.get("timeout"))}
+    for split, flag in SPLITS.items():
+        summary[split] = _split_summary([row for row in loaded if row.get(flag) is not None], flag)
     both = [row for row in loaded if _ok(row.get("meshmill")) and _ok(row.get("pymeshfix"))]
     ratios = [row["meshmill"]["seconds"] / max(row["pymeshfix"]["seconds"], 1e-6) for row in both]
     summary["time_ratio"] = {
@@ -177,6 +222,16 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
                              statistics.median),
         "of_totals": _ratio([r["meshmill"]["seconds"] for r in both], [r["pymeshfix"]["seconds"] for r in both], sum),
     }
+    return summary
+
+
+def _split_summary(rows: list[dict[str, Any]], flag: str) -> dict[str, Any]:
+    """Broken and clean counts under one split, and each tool's figures on it."""
+    broken = [row for row in rows if not row[flag]]
+    clean = [row for row in rows if row[flag]]
+    summary: dict[str, Any] = {"loaded": len(rows), "broken": len(broken), "clean": len(clean)}
+    for tool in ("meshmill", "pymeshfix"):
+        summary[tool] = _tool_summary(tool, broken, clean, rows)
     return summary
 
 
@@ -200,6 +255,7 @@ def _tool_summary(tool: str, broken: list[dict], clean: list[dict], loaded: list
             for r in broken
         ),
         "clean_changed": sum(_ok(r.get(tool)) and r[tool]["changed"] for r in clean),
+        "clean_lost_shells": sum(_ok(r.get(tool)) and r[tool]["lost_shells"] for r in clean),
         "clean_identical": sum(_ok(r.get(tool)) and r[tool]["identical"] for r in clean),
         "errors": sum(bool(r.get(tool)) and "error" in r[tool] for r in loaded),
         "no_result": sum(tool not in r for r in loaded),
@@ -210,14 +266,16 @@ def _tool_summary(tool: str, broken: list[dict], clean: list[dict], loaded: list
 
 
 def print_table(summary: dict[str, Any]) -> None:
-    """The side-by-side summary as a text table."""
-    print(f"\nmeshes {summary['meshes']}  loaded {summary['loaded']}  broken {summary['broken']}  "
-          f"clean {summary['clean']}  load errors {summary['load_errors']}  "
-          f"timeouts before repair {summary['timeouts_before_repair']}")
-    print(f"{'figure':<40} {'meshmill':>10} {'pymeshfix':>10}")
-    for key in summary["meshmill"]:
-        print(f"{key:<40} {summary['meshmill'][key]!s:>10} {summary['pymeshfix'][key]!s:>10}")
-    print(f"wall-time ratio meshmill/pymeshfix: {summary['time_ratio']}")
+    """The side-by-side summary as text tables, one per split."""
+    print(f"\nmeshes {summary['meshes']}  loaded {summary['loaded']}  load errors {summary['load_errors']}  "
+          f"timeouts before repair {summary['timeouts_before_repair']}  timeouts {summary['timeouts']}")
+    for split in SPLITS:
+        part = summary[split]
+        print(f"\n{split} split: loaded {part['loaded']}  broken {part['broken']}  clean {part['clean']}")
+        print(f"{'figure':<40} {'meshmill':>10} {'pymeshfix':>10}")
+        for key in part["meshmill"]:
+            print(f"{key:<40} {part['meshmill'][key]!s:>10} {part['pymeshfix'][key]!s:>10}")
+    print(f"\nwall-time ratio meshmill/pymeshfix: {summary['time_ratio']}")
 
 
 def _preload() -> None:
