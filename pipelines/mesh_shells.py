@@ -284,10 +284,45 @@ def unglue_non_manifold(mesh: trimesh.Trimesh, split_coplanar: bool = True) -> t
     vertices = np.asarray(mesh.vertices, dtype=np.float64).view(np.ndarray)
     tri = vertices[faces]
     normals = _cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
+    patch = _ordinary_patches(len(faces), order)
     for group in groups:
-        for a, b in _pair_around_edge(vertices, normals, faces, group, split_coplanar):
+        own, rest = _pair_within_patch(group, patch, faces)
+        if len(rest) > 1:
+            own += _pair_around_edge(vertices, normals, faces, rest, split_coplanar)
+        for a, b in own:
             mate[a], mate[b] = b, a
     return _rebuild_from_corners(mesh, faces, mate), len(groups)
+
+
+def _ordinary_patches(m: int, ordinary: np.ndarray) -> np.ndarray:
+    """(m,) int: patch label of each face, faces linked only through edges used by two faces.
+
+    ``ordinary`` lists the half-edges of such edges sorted so that mates are adjacent pairs.
+    """
+    a, b = ordinary[0::2] // 3, ordinary[1::2] // 3
+    graph = coo_matrix((np.ones(len(a), dtype=np.int8), (a, b)), shape=(m, m))
+    return connected_components(graph, directed=False)[1]
+
+
+def _pair_within_patch(
+    group: np.ndarray, patch: np.ndarray, faces: np.ndarray
+) -> tuple[list[tuple[int, int]], np.ndarray]:
+    """(pairs, the rest): a patch with exactly one half-edge each way at this edge closes on itself.
+
+    Solids that overlap or share a face plane meet at an edge in coinciding wedges, which the
+    angular pairing cannot tell apart; but each solid's surface is connected through ordinary
+    edges elsewhere, so the two faces of one patch at the edge are its own wedge.
+    """
+    face, corner = group // 3, group % 3
+    forward = faces[face, corner] < faces[face, (corner + 1) % 3]
+    pairs, used = [], np.zeros(len(group), dtype=bool)
+    labels, counts = np.unique(patch[face], return_counts=True)
+    for label in labels[counts == 2]:
+        i, j = np.nonzero(patch[face] == label)[0]
+        if forward[i] != forward[j]:
+            pairs.append((int(group[i]), int(group[j])))
+            used[[i, j]] = True
+    return pairs, group[~used]
 
 
 def _cross(a: np.ndarray, b: np.ndarray) -> np.ndarray:

@@ -396,3 +396,40 @@ def test_opposite_duplicates_are_detected_by_winding() -> None:
     assert not _has_opposite_duplicates(np.array([[0, 1, 2], [1, 2, 0], [3, 4, 5]]))  # same winding
     assert _has_opposite_duplicates(np.array([[0, 1, 2], [3, 4, 5], [2, 1, 0]]))
     assert _has_opposite_duplicates(np.array([[0, 1, 2], [1, 0, 2]]) + (1 << 21))  # large indices
+
+
+def test_overlapping_boxes_sharing_an_edge_come_apart_into_two_closed_shells() -> None:
+    from pathlib import Path
+
+    from pipelines.mesh_io import load_mesh
+
+    # an L bracket drawn as two overlapping boxes whose faces meet on one shared edge (4 faces)
+    data = (Path(__file__).resolve().parents[1] / "data" / "sample_two_shells.obj").read_bytes()
+    mesh = load_mesh(data, "obj")
+    assert not is_clean(mesh)
+    result = repair_mesh(mesh)
+    report = result.report
+    assert report["repaired_stats"]["is_watertight"] is True
+    assert report["repaired_stats"]["is_manifold"] is True
+    assert report["repaired_stats"]["shells"] == 2
+    assert report["coverage"] == pytest.approx(1.0)
+    assert kept_faces(mesh, result.mesh).all()
+    assert result.mesh.volume == pytest.approx(40 * 20 * 3 + 3 * 20 * 30)
+
+
+def test_solid_inside_another_sharing_an_edge_is_separated() -> None:
+    # a tetrahedron inside a cube on one of its edges: that edge carries four faces
+    cube = _box(offset=(5, 5, 5))
+    inner = np.array([[0, 0, 0], [10, 0, 0], [5, 5, 2], [5, 2, 5]], dtype=float)
+    tetra = trimesh.Trimesh(inner, [[0, 2, 1], [0, 1, 3], [0, 3, 2], [1, 2, 3]], process=False)
+    tetra.fix_normals()
+    mesh = _welded(cube, tetra)
+    assert not is_clean(mesh)
+    result = repair_mesh(mesh)
+    assert result.report["repaired_stats"]["is_watertight"] is True
+    assert result.report["repaired_stats"]["shells"] == 2
+    assert result.report["coverage"] == pytest.approx(1.0)
+    assert result.mesh.volume == pytest.approx(1000.0 + tetra.volume)
+    united = repair_mesh(mesh, remove_self_intersections=True)
+    assert united.report["repaired_stats"]["shells"] == 1
+    assert united.mesh.volume == pytest.approx(1000.0, rel=1e-4)
