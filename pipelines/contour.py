@@ -1,8 +1,9 @@
 """Sprite image -> 2D triangle mesh with UVs and edges (seed 002), enclosing every opaque pixel.
 
-Steps: alpha mask -> islands and holes traced on pixel corners -> simplification that only
-moves the outline outward (away from the solid) -> Triangle with quality refinement and no
-Steiner points on the outline -> hull-first vertex order, UVs, edges and metadata.
+Steps: alpha mask (max-pooled when large, ``pool_factor``) -> islands and holes traced on pixel
+corners -> simplification that only moves the outline outward (away from the solid) -> Triangle
+with quality refinement and no Steiner points on the outline -> hull-first vertex order, UVs,
+edges and metadata (coverage and wasted area sampled, ``TOL.coverage_samples``).
 
 Coordinates are pixels from the image's top-left corner, pixel (col, row) covering
 [col, col+1] x [row, row+1]; UVs are (x / width, y / height), origin top-left, within [0, 1].
