@@ -105,7 +105,7 @@ def sprite_outline(alpha: np.ndarray, params: ContourParams, *, progress: Progre
     progress(40, "Finding contours...")
     rings = trace_rings(mask)
     progress(50, "Simplifying contours...")
-    outline = simplify_within_budget(rings, params, mask.shape[1], mask.shape[0], unit=factor)
+    outline = simplify_within_budget(rings, params, mask.shape[1], mask.shape[0], unit=factor, solid=mask)
     return unpool_rings(outline, factor, width, height)
 
 
@@ -305,15 +305,18 @@ def _orient(points: np.ndarray, hole: bool) -> np.ndarray:
 
 
 def simplify_within_budget(rings: list[Ring], params: ContourParams, width: int, height: int, *,
-                           unit: float = 1.0) -> list[Ring]:
+                           unit: float = 1.0, solid: np.ndarray | None = None) -> list[Ring]:
     """Simplify every ring, growing the tolerance until the outline fits ``max_vertices``.
-    ``unit``: image pixels per pixel of the rings' grid (tolerances are set in image pixels)."""
+    ``unit``: image pixels per pixel of the rings' grid (tolerances are set in image pixels);
+    ``solid``: the pixels to hold (default ``solid_pixels`` of the rings; the mask they were
+    traced from is a subset, and all that must be held)."""
     scale = 1.0
     if 3 * len(rings) > params.max_vertices:
         raise InputError("TRIANGULATION_FAILED", "more outlines than max_vertices allows",
                          {"rings": len(rings), "minimum_required": 3 * len(rings),
                           "max_vertices": params.max_vertices})
-    solid = solid_pixels([r.points for r in rings], width, height)
+    if solid is None:
+        solid = solid_pixels([r.points for r in rings], width, height)
     step = 0
     while step < TOL.budget_retries:
         outline = simplify_rings(rings, params, width, height, scale, solid=solid, unit=unit)
