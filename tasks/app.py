@@ -26,9 +26,14 @@ def _setup_logging(**_kwargs) -> None:
     configure_logging(get_settings().log_level)
 
 
+@signals.worker_init.connect
+def _warm_connections(**_kwargs) -> None:
+    connections.warm()
+
+
 @signals.worker_process_init.connect
 def _fresh_connections(**_kwargs) -> None:
-    connections.reset()
+    connections.after_fork()
 
 
 @signals.task_prerun.connect

@@ -1,6 +1,6 @@
 """Process-wide handles on the database engine and the storage, made on first use.
 
-A forked worker child must not share its parent's connections: ``reset()`` is
+A forked worker child must not share its parent's connections: ``after_fork()`` is
 called from Celery's ``worker_process_init`` signal.
 """
 
@@ -49,10 +49,30 @@ def transaction(*, durable: bool = True) -> Iterator[Connection]:
         yield conn
 
 
-def reset() -> None:
-    """Drop inherited handles (after fork) so each process opens its own."""
+def warm() -> None:
+    """Build the engines (importing the driver) before a prefork pool forks its children.
+
+    Each child then starts with them (see ``after_fork``).
+    """
+    engine()
+    engine(durable=False)
+    storage()  # imports boto3 for S3; after_fork makes each child build its own client
+
+
+def after_fork() -> None:
+    """Drop inherited connections in a forked child so it opens its own.
+
+    ``dispose(close=False)`` gives each engine a new, empty pool without closing the
+    parent's sockets (SQLAlchemy's recipe for engines that cross a fork); the engines
+    keep their dialect and compiled-statement cache.
+    """
     global _storage
     for made in _engines.values():
         made.dispose(close=False)
-    _engines.clear()
     _storage = None
+
+
+def reset() -> None:
+    """Forget the engines and storage (after the settings changed)."""
+    after_fork()
+    _engines.clear()
