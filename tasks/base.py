@@ -24,6 +24,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 import sqlalchemy.exc
@@ -36,6 +37,7 @@ from sqlalchemy.engine import RowMapping
 from pipelines.errors import InputError, PipelineError, RemoteError
 from tasks import connections, jobstore, lifecycle
 from tasks.app import app
+from tasks.heartbeat import Heartbeat
 from tasks.jobstore import ErrorClass, State
 from tasks.settings import get_settings
 from tasks.storage import StorageError, artifact_key, sha256_bytes
@@ -91,7 +93,6 @@ class StepContext:
     _held: list[tuple[int, str, datetime]] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _stop: threading.Event = field(default_factory=threading.Event)
-    _beat: threading.Thread | None = None
     canceled: bool = False
 
     @property
@@ -161,37 +162,42 @@ class StepContext:
         return key
 
     def start_heartbeat(self) -> None:
-        self._beat = threading.Thread(target=self.heartbeat, name=f"lease-{self.job_id[:8]}", daemon=True)
-        self._beat.start()
+        _heartbeat().watch(self)
 
     def stop_heartbeat(self) -> None:
         """Stop renewing before the outcome is written, so nothing lands after it."""
         self._stop.set()
-        if self._beat is not None and self._beat is not threading.current_thread():
-            self._beat.join(timeout=5)
+        _heartbeat().release(self)
 
-    def heartbeat(self) -> None:
-        """Renew the lease until the step ends; write held progress; notice cancellation."""
-        settings = get_settings()
-        while not self._stop.wait(settings.heartbeat_seconds):
-            try:
-                if self.flush_progress():
-                    continue  # that write renewed the lease too
-            except (JobCanceled, LeaseLost):
-                self.canceled = True
-                return
-            except sqlalchemy.exc.SQLAlchemyError as exc:
-                log.warning("progress.flush_failed", error=str(exc))
-            try:
-                with connections.transaction(durable=False) as conn:
-                    state = jobstore.renew_lease(conn, self.job_id, self.owner,
-                                                 lease_seconds=settings.lease_seconds)
-            except sqlalchemy.exc.SQLAlchemyError as exc:
-                log.warning("lease.renew_failed", error=str(exc))
-                continue
-            if state != State.RUNNING:
-                self.canceled = True
-                return
+    def beat(self) -> bool:
+        """Renew the lease (writing held progress); False once the step must stop renewing."""
+        if self._stop.is_set() or self.canceled:
+            return False
+        try:
+            if self.flush_progress():
+                return True  # that write renewed the lease too
+        except (JobCanceled, LeaseLost):
+            self.canceled = True
+            return False
+        except sqlalchemy.exc.SQLAlchemyError as exc:
+            log.warning("progress.flush_failed", job_id=self.job_id, error=str(exc))
+        try:
+            with connections.transaction(durable=False) as conn:
+                state = jobstore.renew_lease(conn, self.job_id, self.owner,
+                                             lease_seconds=get_settings().lease_seconds)
+        except sqlalchemy.exc.SQLAlchemyError as exc:
+            log.warning("lease.renew_failed", job_id=self.job_id, error=str(exc))
+            return True
+        if state != State.RUNNING:
+            self.canceled = True
+            return False
+        return True
+
+
+@lru_cache(maxsize=1)
+def _heartbeat() -> Heartbeat:
+    """This process's heartbeat (made on first use, with the settings' interval)."""
+    return Heartbeat(get_settings().heartbeat_seconds)
 
 
 StepFn = Callable[[StepContext], "dict[str, Any] | None"]
