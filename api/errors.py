@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import sqlalchemy.exc
 import structlog
 from flask import Flask, jsonify
 from flask_smorest import Api
@@ -81,5 +82,10 @@ def register_error_handlers(app: Flask) -> None:
     def _unexpected(exc: Exception):
         if isinstance(exc, HTTPException):
             return app.extensions["meshmill_api"].handle_http_exception(exc)
+        if isinstance(exc, sqlalchemy.exc.OperationalError):  # the database is down or restarting
+            log.warning("request.database_unavailable", error=str(exc.orig or exc)[:300])
+            response = error_response(503, "DATABASE_UNAVAILABLE", "the job database is unavailable; retry shortly")
+            response.headers["Retry-After"] = "1"
+            return response
         log.exception("request.crashed")
         return error_response(500, "INTERNAL_ERROR", "internal error; the request id is in the logs")

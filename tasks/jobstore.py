@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import base64
 import enum
+import functools
 import hashlib
 import json
 import secrets
+import time
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -196,7 +198,38 @@ def make_engine(url: str, *, durable: bool = True) -> Engine:
         sa.event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     connect_args = {} if durable else {"options": "-c synchronous_commit=off"}
-    return sa.create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10, connect_args=connect_args)
+    engine = sa.create_engine(url, pool_size=5, max_overflow=10, connect_args=connect_args)
+    _ping_when_idle(engine)
+    return engine
+
+
+PING_IDLE_SECONDS = 2.0
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    """Ping a pooled connection on checkout only when it sat idle for ``PING_IDLE_SECONDS``.
+
+    ``pool_pre_ping`` pays a round trip on every checkout, twice per job step; a connection
+    handed back milliseconds ago is not worth checking. An idle one (the database may have
+    restarted meanwhile) is pinged, and a dead one is replaced: raising DisconnectionError
+    makes the pool retry with a fresh connection (SQLAlchemy's custom pessimistic recipe).
+    A connection that dies mid-use still raises once; SQLAlchemy then invalidates the pool,
+    a step retries as a transient error, and the API answers 503.
+    """
+
+    def checked_in(_dbapi_conn, record) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    def checking_out(dbapi_conn, record, _proxy) -> None:
+        if time.monotonic() - record.info.get("idle_since", 0.0) < PING_IDLE_SECONDS:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_conn)
+        except engine.dialect.loaded_dbapi.Error as exc:
+            raise sa.exc.DisconnectionError(str(exc)) from exc
+
+    sa.event.listen(engine, "checkin", checked_in)
+    sa.event.listen(engine, "checkout", checking_out)
 
 
 def _sqlite_pragmas(dbapi_conn, _record) -> None:
@@ -348,23 +381,50 @@ def insert_job(conn: Connection, new: NewJob) -> RowMapping:
         lease_expires_at=None, idempotency_key=new.idempotency_key, reuse_key=new.reuse_key,
         callback_url=new.callback_url,
         request_id=new.request_id, created_at=now, updated_at=now)
-    insert = jobs.insert().values(**values).returning(*jobs.c)
+    with_event = conn.dialect.name == "postgresql"
+    insert = _insert_job_statement(with_event)
     if not new.idempotency_key:
-        row = conn.execute(insert).mappings().one()
+        row = conn.execute(insert, values).mappings().one()
     else:
-        row = _insert_idempotent(conn, insert, new)
-    add_event(conn, job_id, "job.queued", State.QUEUED, 0, "queued", at=now)
+        row = _insert_idempotent(conn, insert, values, new)
+    if not with_event:
+        add_event(conn, job_id, "job.queued", State.QUEUED, 0, "queued", at=now)
     return row
 
 
-def _insert_idempotent(conn: Connection, insert: sa.Insert, new: NewJob) -> RowMapping:
+@functools.cache
+def _insert_job_statement(with_event: bool) -> sa.Executable:
+    """``INSERT INTO jobs ... RETURNING *`` with a bound parameter per column, built once.
+
+    ``with_event`` (PostgreSQL): the ``job.queued`` event is inserted by the same statement.
+    """
+    insert = jobs.insert().values({c.name: sa.bindparam(c.name, type_=c.type) for c in jobs.c
+                                   if c.name in _NEW_JOB_COLUMNS})
+    if not with_event:
+        return insert.returning(*jobs.c)
+    created = insert.returning(*jobs.c).cte("changed")
+    event = job_events.insert().from_select(
+        ["job_id", "at", "type", "state", "progress", "message"],
+        sa.select(sa.literal_column("changed.id"), sa.literal_column("changed.created_at"),
+                  sa.literal("job.queued"), sa.literal_column("changed.state"), sa.literal_column("changed.progress"),
+                  sa.literal_column("changed.message")).select_from(created)).cte("event")
+    return sa.select(*_CHANGED_COLUMNS).select_from(created).add_cte(event)
+
+
+_NEW_JOB_COLUMNS = frozenset({
+    "id", "owner_key_id", "domain", "operation", "state", "progress", "message", "params", "input_key",
+    "input_name", "input_format", "input_size", "attempts", "lost_leases", "steps", "step", "lease_expires_at",
+    "idempotency_key", "reuse_key", "callback_url", "request_id", "created_at", "updated_at"})
+
+
+def _insert_idempotent(conn: Connection, insert: sa.Executable, values: dict[str, Any], new: NewJob) -> RowMapping:
     """Insert under a savepoint; a concurrent twin's unique-key conflict becomes DuplicateJob."""
     existing = find_by_idempotency_key(conn, new.owner_key_id, new.idempotency_key or "")
     if existing is not None:
         raise DuplicateJob(existing)
     try:
         with conn.begin_nested():
-            return conn.execute(insert).mappings().one()
+            return conn.execute(insert, values).mappings().one()
     except sa.exc.IntegrityError:
         existing = find_by_idempotency_key(conn, new.owner_key_id, new.idempotency_key or "")
         if existing is None:
@@ -443,6 +503,9 @@ class Event:
     with_attempt: bool = False  # data gains {"attempt": row.attempts}
 
 
+_CHANGED_COLUMNS = [sa.literal_column(f"changed.{c.name}", c.type).label(c.name) for c in jobs.c]
+
+
 def update_with_event(conn: Connection, update: sa.Update, event: Event | None) -> RowMapping | None:
     """Run ``UPDATE ... RETURNING`` and, if a row changed, append ``event`` for it.
 
@@ -458,15 +521,18 @@ def update_with_event(conn: Connection, update: sa.Update, event: Event | None) 
             data = {**(event.data or {}), **({"attempt": row["attempts"]} if event.with_attempt else {})} or None
             add_event(conn, row["id"], event.type, row["state"], row["progress"], event.message, data)
         return row
+    # Columns of the CTE are named as text: asking SQLAlchemy for ``changed.c`` builds a proxy
+    # per jobs column on every call, which cost more CPU than the rest of the step's SQL.
     changed = update.cte("changed")
     data = sa.cast(sa.literal(event.data or {}, JSONB()), JSONB())
     if event.with_attempt:
-        data = data.op("||")(sa.func.jsonb_build_object("attempt", changed.c.attempts))
+        data = data.op("||")(sa.func.jsonb_build_object("attempt", sa.literal_column("changed.attempts")))
     ev = job_events.insert().from_select(
         ["job_id", "at", "type", "state", "progress", "message", "data"],
-        sa.select(changed.c.id, sa.literal(utcnow(), UTCDateTime), sa.literal(event.type), changed.c.state,
-                  changed.c.progress, sa.literal(event.message), data)).cte("event")
-    return conn.execute(sa.select(changed).add_cte(ev)).mappings().first()
+        sa.select(sa.literal_column("changed.id"), sa.literal(utcnow(), UTCDateTime), sa.literal(event.type),
+                  sa.literal_column("changed.state"), sa.literal_column("changed.progress"),
+                  sa.literal(event.message), data).select_from(changed)).cte("event")
+    return conn.execute(sa.select(*_CHANGED_COLUMNS).select_from(changed).add_cte(ev)).mappings().first()
 
 
 def transition(conn: Connection, job_id: str, target: State, *, expect: Iterable[State] | None = None,
