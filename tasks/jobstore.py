@@ -506,33 +506,53 @@ class Event:
 _CHANGED_COLUMNS = [sa.literal_column(f"changed.{c.name}", c.type).label(c.name) for c in jobs.c]
 
 
-def update_with_event(conn: Connection, update: sa.Update, event: Event | None) -> RowMapping | None:
+def update_with_event(conn: Connection, update: sa.Update, event: Event | None,
+                      params: dict[str, Any] | None = None, *, reusable: bool = False) -> RowMapping | None:
     """Run ``UPDATE ... RETURNING`` and, if a row changed, append ``event`` for it.
 
     On PostgreSQL both happen in one statement (a data-modifying CTE): one round trip on
     the hot path of every job. Elsewhere, two statements in the caller's transaction.
+    ``params`` fill the update's bound parameters; ``reusable``: the update is a cached
+    statement, so the statement built around it is cached too.
     """
-    update = update.returning(*jobs.c)
-    if event is None:
-        return conn.execute(update).mappings().first()
-    if conn.dialect.name != "postgresql":
-        row = conn.execute(update).mappings().first()
-        if row is not None:
+    params = dict(params or {})
+    if event is None or conn.dialect.name != "postgresql":
+        row = conn.execute(_returning_all(update) if reusable else update.returning(*jobs.c), params
+                           ).mappings().first()
+        if row is not None and event is not None:
             data = {**(event.data or {}), **({"attempt": row["attempts"]} if event.with_attempt else {})} or None
             add_event(conn, row["id"], event.type, row["state"], row["progress"], event.message, data)
         return row
-    # Columns of the CTE are named as text: asking SQLAlchemy for ``changed.c`` builds a proxy
-    # per jobs column on every call, which cost more CPU than the rest of the step's SQL.
-    changed = update.cte("changed")
-    data = sa.cast(sa.literal(event.data or {}, JSONB()), JSONB())
-    if event.with_attempt:
+    build = _with_event_cached if reusable else _with_event
+    params.update(ev_at=utcnow(), ev_type=event.type, ev_message=event.message, ev_data=event.data or {})
+    return conn.execute(build(update, event.with_attempt), params).mappings().first()
+
+
+@functools.lru_cache(maxsize=64)
+def _returning_all(update: sa.Update) -> sa.Update:
+    return update.returning(*jobs.c)
+
+
+def _with_event(update: sa.Update, with_attempt: bool) -> sa.Select:
+    """``WITH changed AS (UPDATE ... RETURNING *), event AS (INSERT INTO job_events ...) SELECT changed.*``.
+
+    The CTE's columns are named as text: asking SQLAlchemy for ``changed.c`` builds a proxy
+    per jobs column, which cost more CPU than the rest of a step's SQL.
+    """
+    changed = update.returning(*jobs.c).cte("changed")
+    data = sa.cast(sa.bindparam("ev_data", type_=JSONB()), JSONB())
+    if with_attempt:
         data = data.op("||")(sa.func.jsonb_build_object("attempt", sa.literal_column("changed.attempts")))
-    ev = job_events.insert().from_select(
+    event = job_events.insert().from_select(
         ["job_id", "at", "type", "state", "progress", "message", "data"],
-        sa.select(sa.literal_column("changed.id"), sa.literal(utcnow(), UTCDateTime), sa.literal(event.type),
-                  sa.literal_column("changed.state"), sa.literal_column("changed.progress"),
-                  sa.literal(event.message), data).select_from(changed)).cte("event")
-    return conn.execute(sa.select(*_CHANGED_COLUMNS).select_from(changed).add_cte(ev)).mappings().first()
+        sa.select(sa.literal_column("changed.id"), sa.bindparam("ev_at", type_=UTCDateTime),
+                  sa.bindparam("ev_type", type_=sa.String()), sa.literal_column("changed.state"),
+                  sa.literal_column("changed.progress"), sa.bindparam("ev_message", type_=sa.Text()), data,
+                  ).select_from(changed)).cte("event")
+    return sa.select(*_CHANGED_COLUMNS).select_from(changed).add_cte(event)
+
+
+_with_event_cached = functools.lru_cache(maxsize=64)(_with_event)
 
 
 def transition(conn: Connection, job_id: str, target: State, *, expect: Iterable[State] | None = None,
@@ -544,23 +564,40 @@ def transition(conn: Connection, job_id: str, target: State, *, expect: Iterable
     The update is a compare-and-set on the current state, so concurrent writers
     cannot both win. ``event`` is appended with the change (see ``update_with_event``).
     """
-    sources = [s for s, targets in TRANSITIONS.items() if target in targets]
-    if expect is not None:
-        sources = [s for s in sources if s in set(expect)]
+    sources = tuple(s.value for s, targets in TRANSITIONS.items() if target in targets
+                    and (expect is None or s in set(expect)))
     now = utcnow()
     values.setdefault("updated_at", now)
     if target in TERMINAL:
         values.setdefault("finished_at", now)
         values.setdefault("lease_owner", None)
         values.setdefault("lease_expires_at", None)
-    query = jobs.update().where(jobs.c.id == job_id, jobs.c.state.in_([s.value for s in sources]))
-    if held_by is not None:
-        query = query.where(jobs.c.lease_owner == held_by)
-    row = update_with_event(conn, query.values(state=target.value, **values), event)
+    values["state"] = target.value
+    if any(isinstance(v, sa.ClauseElement) for v in values.values()):  # e.g. lost_leases + 1: built per call
+        query = jobs.update().where(jobs.c.id == job_id, jobs.c.state.in_(sources))
+        if held_by is not None:
+            query = query.where(jobs.c.lease_owner == held_by)
+        row = update_with_event(conn, query.values(**values), event)
+    else:
+        update = _transition_update(sources, held_by is not None, tuple(sorted(values)))
+        params = {"job_id": job_id, "held_by": held_by, **{f"v_{k}": v for k, v in values.items()}}
+        row = update_with_event(conn, update, event, params, reusable=True)
     if row is None:
         current = conn.execute(sa.select(jobs.c.state).where(jobs.c.id == job_id)).scalar() or "missing"
         raise IllegalTransition(f"job {job_id}: {current} -> {target.value} refused")
     return row
+
+
+@functools.lru_cache(maxsize=64)
+def _transition_update(sources: tuple[str, ...], held: bool, names: tuple[str, ...]) -> sa.Update:
+    """The compare-and-set UPDATE of ``transition``, with bound parameters, built once per shape.
+
+    No parameter is named after a column: SQLAlchemy would read it as one more SET value.
+    """
+    query = jobs.update().where(jobs.c.id == sa.bindparam("job_id"), jobs.c.state.in_(sources))
+    if held:
+        query = query.where(jobs.c.lease_owner == sa.bindparam("held_by"))
+    return query.values({name: sa.bindparam(f"v_{name}", type_=jobs.c[name].type) for name in names})
 
 
 def claim(conn: Connection, job_id: str, step: str, owner: str, *, lease_seconds: float,
@@ -571,14 +608,21 @@ def claim(conn: Connection, job_id: str, step: str, owner: str, *, lease_seconds
     live lease. It counts an attempt (shown to clients).
     """
     now = utcnow()
+    params = {"job_id": job_id, "at_step": step, "owner": owner, "now": now,
+              "expires": now + timedelta(seconds=lease_seconds)}
+    return update_with_event(conn, _claim_update(), event, params, reusable=True)
+
+
+@functools.cache
+def _claim_update() -> sa.Update:
+    now = sa.bindparam("now", type_=UTCDateTime)
     free = sa.or_(jobs.c.lease_owner.is_(None), jobs.c.lease_expires_at < now)
-    return update_with_event(conn, jobs.update().where(
-        jobs.c.id == job_id, jobs.c.step == step,
+    return jobs.update().where(
+        jobs.c.id == sa.bindparam("job_id"), jobs.c.step == sa.bindparam("at_step"),
         jobs.c.state.in_([State.QUEUED.value, State.RUNNING.value]), free,
-    ).values(state=State.RUNNING.value, lease_owner=owner,
-             lease_expires_at=now + timedelta(seconds=lease_seconds),
-             attempts=jobs.c.attempts + 1, updated_at=now, claimed_at=now,
-             started_at=sa.func.coalesce(jobs.c.started_at, now)), event)
+    ).values(state=State.RUNNING.value, lease_owner=sa.bindparam("owner"),
+             lease_expires_at=sa.bindparam("expires", type_=UTCDateTime), attempts=jobs.c.attempts + 1,
+             updated_at=now, claimed_at=now, started_at=sa.func.coalesce(jobs.c.started_at, now))
 
 
 def renew_lease(conn: Connection, job_id: str, owner: str, *, lease_seconds: float) -> str | None:
