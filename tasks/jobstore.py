@@ -480,11 +480,30 @@ def add_event(conn: Connection, job_id: str, type_: str, state: State | str, pro
 
 
 def add_progress_events(conn: Connection, job_id: str, held: list[tuple[int, str, datetime]]) -> None:
-    """Many ``job.progress`` events in one round trip (executemany)."""
-    if held:
-        conn.execute(job_events.insert(), [
-            {"job_id": job_id, "at": at, "type": "job.progress", "state": State.RUNNING.value, "progress": pct,
-             "message": message, "data": None} for pct, message, at in held])
+    """Many ``job.progress`` events in one statement.
+
+    On PostgreSQL a fixed ``INSERT ... SELECT unnest(...)`` over arrays: an executemany in
+    psycopg's pipeline cost a fifth of a small job's worker CPU.
+    """
+    if not held:
+        return
+    if conn.dialect.name == "postgresql":
+        pcts, messages, ats = zip(*held, strict=True)
+        conn.execute(_progress_events_pg(), {"job_id": job_id, "ats": list(ats), "pcts": list(pcts),
+                                             "messages": list(messages)})
+        return
+    conn.execute(job_events.insert(), [
+        {"job_id": job_id, "at": at, "type": "job.progress", "state": State.RUNNING.value, "progress": pct,
+         "message": message, "data": None} for pct, message, at in held])
+
+
+@functools.cache
+def _progress_events_pg() -> sa.TextClause:
+    return sa.text(
+        "INSERT INTO job_events (job_id, at, type, state, progress, message) "
+        "SELECT :job_id, e.at, 'job.progress', 'running', e.progress, e.message "
+        "FROM unnest(CAST(:ats AS timestamptz[]), CAST(:pcts AS integer[]), CAST(:messages AS text[])) "
+        "WITH ORDINALITY AS e(at, progress, message, n) ORDER BY e.n")  # ids follow the reports' order
 
 
 def list_events(conn: Connection, job_id: str, *, after: int = 0, limit: int = 500) -> list[RowMapping]:
