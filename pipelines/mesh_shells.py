@@ -262,7 +262,9 @@ def principal_thickness(vertices: np.ndarray) -> float:
 def unglue_non_manifold(mesh: trimesh.Trimesh, split_coplanar: bool = True) -> tuple[trimesh.Trimesh, int]:
     """Cut edges used by more than two faces into manifold pairs; returns (mesh, edges cut).
 
-    Around such an edge the faces are sorted by angle and neighbours whose normals point away
+    Where the faces at such an edge come from patches (faces linked through ordinary two-face
+    edges) with exactly one face each way there, each patch keeps its two faces paired
+    (``_pair_within_patch``). Otherwise the faces are sorted by angle and neighbours whose normals point away
     from the sector between them (a solid wedge) are paired; unpaired faces keep the edge as a
     boundary. Corners are then re-joined only across paired or ordinary edges, so solids that
     touched along an edge or at a vertex come apart into separate watertight shells. Coplanar
@@ -307,11 +309,13 @@ def _ordinary_patches(m: int, ordinary: np.ndarray) -> np.ndarray:
 def _pair_within_patch(
     group: np.ndarray, patch: np.ndarray, faces: np.ndarray
 ) -> tuple[list[tuple[int, int]], np.ndarray]:
-    """(pairs, the rest): a patch with exactly one half-edge each way at this edge closes on itself.
+    """(pairs, the rest): when every face at this edge belongs to a patch with exactly one half-edge
+    each way there, each patch closes on itself; otherwise no pairs and the whole group.
 
     Solids that overlap or share a face plane meet at an edge in coinciding wedges, which the
     angular pairing cannot tell apart; but each solid's surface is connected through ordinary
-    edges elsewhere, so the two faces of one patch at the edge are its own wedge.
+    edges elsewhere, so the two faces of one patch at the edge are its own wedge. Any other face
+    there (a fin, a surface folded onto itself) leaves the edge to the angular pairing.
     """
     face, corner = group // 3, group % 3
     forward = faces[face, corner] < faces[face, (corner + 1) % 3]
@@ -322,6 +326,8 @@ def _pair_within_patch(
         if forward[i] != forward[j]:
             pairs.append((int(group[i]), int(group[j])))
             used[[i, j]] = True
+    if not used.all():  # other faces too (fins, a surface touching itself): geometry decides all
+        return [], group
     return pairs, group[~used]
 
 
