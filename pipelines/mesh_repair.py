@@ -21,6 +21,10 @@ How it works:
    - an *intentionally open surface* (a zero-thickness sheet, or holes whose fan area is at least
      ``TOL.open_hole_area_ratio`` of its surface) is left as is and reported in ``open_surfaces``;
    - boundary loops of at most ``max_hole_size`` edges are closed with fans (``mesh_holes``);
+   - when shells are still not clean after the reading is chosen, the broken part as manifold3d
+     reads it (``mesh_union.manifold_reading``: it pairs the half-edges of edges walked as often
+     each way, as solids that overlap on shared edges leave them) replaces the whole repair of
+     that part if it is clean and keeps 1 - ``coverage_loss`` of its surface (``manifold_reading``);
    - only if it is still not clean (and after the reading is chosen), pymeshfix (fill + clean)
      runs on that shell alone; its result
      is kept only when the shell comes out clean and keeps at least 1 - ``TOL.coverage_loss``
@@ -291,6 +295,8 @@ def _repair_shells(mesh: trimesh.Trimesh, opts: Options, outcome: Outcome, progr
     fixed, ops = cheap_fixes(broken, opts.scale)
     first = _repair_fixed(fixed, ops, opts, progress)
     chosen = _second_reading(broken, fixed, first, opts, progress)
+    if chosen.deferred:
+        chosen = _manifold_reading(broken, opts) or chosen
     for cheap, shell, number in chosen.deferred:
         _check_time(opts.deadline, f"repairing shell {number}")
         _finish_shell(cheap, shell, number, opts, chosen)
@@ -327,6 +333,24 @@ def _second_reading(
         second.operations.append("reread_duplicates_and_walls")
         return second
     return first
+
+
+def _manifold_reading(broken: trimesh.Trimesh, opts: Options) -> Outcome | None:
+    """The broken part as manifold3d reads it, when that is clean and keeps its surface.
+
+    Tried before pymeshfix on a part the cheap fixes leave open: solids that overlap and meet on
+    edges in coinciding wedges have every edge walked as often one way as the other, and
+    manifold3d pairs such half-edges where the angular pairing cannot.
+    """
+    from pipelines.mesh_union import manifold_reading  # manifold3d only when needed
+
+    _check_time(opts.deadline, "reading the broken part with manifold3d")
+    read = manifold_reading(broken)
+    if read is None or not is_clean(read) or surface_coverage(broken, read) < 1.0 - opts.coverage_loss:
+        return None
+    outcome = Outcome(operations=["manifold_reading"])
+    outcome.keep(read, True)
+    return outcome
 
 
 def _fewer_fills_or_more_volume(second: Outcome, first: Outcome) -> bool:

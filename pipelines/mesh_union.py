@@ -1,7 +1,10 @@
-"""Union of overlapping closed shells with manifold3d (only used when asked to remove intersections).
+"""manifold3d on meshes: union of overlapping closed shells, and reading balanced non-manifold parts.
 
-manifold3d stores coordinates as float32, so only shells whose boxes overlap another closed shell
-go through it; every other shell is returned untouched.
+manifold3d stores coordinates as float32, so only what needs it goes through it:
+``unite_overlapping`` (only when asked to remove intersections) takes only the shells whose boxes
+overlap another closed shell, and ``manifold_reading`` only a broken part the cheap fixes could
+not close. The latter works when every edge is walked as often one way as the other (solids
+that overlap or touch along edges, with no hole): manifold3d pairs those half-edges itself.
 """
 
 from __future__ import annotations
@@ -44,3 +47,13 @@ def unite_overlapping(
                              np.asarray(result.tri_verts, dtype=np.int64), process=False)
     rest = [i for i in range(len(pieces)) if i not in chosen]
     return [pieces[i] for i in rest] + [united], [closed[i] for i in rest] + [True], len(chosen)
+
+
+def manifold_reading(mesh: trimesh.Trimesh) -> trimesh.Trimesh | None:
+    """``mesh`` as manifold3d reads it (a closed, oriented manifold), or None when it cannot."""
+    solid = _to_manifold(mesh)
+    if solid.status() != manifold3d.Error.NoError or solid.is_empty():
+        return None
+    result = solid.to_mesh()
+    return trimesh.Trimesh(np.asarray(result.vert_properties[:, :3], dtype=np.float64),
+                           np.asarray(result.tri_verts, dtype=np.int64), process=False)

@@ -433,3 +433,17 @@ def test_solid_inside_another_sharing_an_edge_is_separated() -> None:
     united = repair_mesh(mesh, remove_self_intersections=True)
     assert united.report["repaired_stats"]["shells"] == 1
     assert united.mesh.volume == pytest.approx(1000.0, rel=1e-4)
+
+
+def test_manifold_reading_pairs_balanced_crowded_edges_and_refuses_holes() -> None:
+    from pipelines.mesh_union import manifold_reading
+
+    # two overlapping boxes welded on a shared edge: four faces there, two each way
+    mesh = _welded(trimesh.creation.box(bounds=[[0, 0, 0], [40, 20, 3]]),
+                   trimesh.creation.box(bounds=[[0, 0, 0], [3, 20, 30]]))
+    assert not is_clean(mesh)
+    read = manifold_reading(mesh)
+    assert read is not None and is_clean(read)
+    assert read.volume == pytest.approx(40 * 20 * 3 + 3 * 20 * 30, rel=1e-5)
+    assert surface_coverage(mesh, read) == pytest.approx(1.0)
+    assert manifold_reading(_without(_box(), [0])) is None
