@@ -30,3 +30,22 @@ def test_health_is_503_and_names_what_is_down(tmp_path):
         assert response.json()["status"] == "degraded"
     finally:
         stack.stop()
+
+
+def test_an_unreachable_database_is_a_503_with_retry_after_not_a_500(tmp_path):
+    dead = free_port()  # no PostgreSQL listens here
+    port = free_port()
+    stack = Stack("no-db", tmp_path, base_env(tmp_path, port, MESHMILL_DATABASE_URL=(
+        f"postgresql+psycopg://postgres@127.0.0.1:{dead}/meshmill?connect_timeout=2")), port)
+    stack.spawn("api", "api", "--port", str(port), "--workers", "1")
+    try:
+        wait_port(stack.port)
+        response = httpx.get(f"{stack.url}/api/v1/jobs", headers={"Authorization": "Bearer mm_whatever"},
+                             timeout=60)
+        assert response.status_code == 503, response.text
+        assert response.json()["error"]["code"] == "DATABASE_UNAVAILABLE"
+        assert response.headers["Retry-After"] == "1"
+        health = httpx.get(f"{stack.url}/api/v1/health", timeout=60)
+        assert health.status_code == 503 and health.json()["checks"]["database"]["ok"] is False
+    finally:
+        stack.stop()
