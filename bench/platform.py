@@ -9,6 +9,8 @@ database with its own 2-process worker. Measures:
 - latency: submit -> succeeded for ``--jobs`` sequential small analyze jobs, from the job row's
   own timestamps (the client polls every 10 ms: a faster poll steals the worker's CPU on a
   2-core box) and as the client saw it, against a bare ``noop.delay().get()``;
+- latency to the webhook: submit -> signed ``job.succeeded`` received by a local HTTP server,
+  for up to 200 jobs (what a client that waits for webhooks instead of polling sees);
 - throughput: ``--jobs`` analyze jobs submitted at once (8 client threads), first created to
   last finished by the job rows, against ``--burst`` bare no-op tasks sent at once until all
   results are in.
@@ -34,6 +36,7 @@ from pathlib import Path
 import httpx
 
 from tests.stack import REDIS_URL, Stack, base_env, create_database, drop_database, free_port
+from tests.webhook_receiver import WebhookReceiver
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "bench" / "results" / "platform.json"
@@ -101,9 +104,10 @@ def start_stack(home: Path) -> tuple[Stack, str]:
     return stack, db_name
 
 
-def submit(client: httpx.Client) -> tuple[str, float]:
+def submit(client: httpx.Client, callback_url: str | None = None) -> tuple[str, float]:
     start = time.perf_counter()
-    response = client.post("/mesh/analyze", files={"file": ("cube.stl", CUBE)})
+    data = {"callback_url": callback_url} if callback_url else None
+    response = client.post("/mesh/analyze", files={"file": ("cube.stl", CUBE)}, data=data)
     response.raise_for_status()
     return response.json()["id"], start
 
@@ -151,11 +155,35 @@ def meshmill(stack: Stack, jobs: int) -> dict:
             queued.append(queue_s)
             worked.append(work_s)
             failed += job["state"] != "succeeded"
+        webhook = webhook_latency(client, min(jobs, 200))
         burst = burst_meshmill(stack, key["api_key"], jobs)
     return {"latency_client": summary_ms(client_side), "latency_server": summary_ms(server_side),
+            "latency_to_webhook": webhook,
             "phases": {"post": summary_ms(posts), "dispatch_and_queue": summary_ms(queued),
                        "worker_step": summary_ms(worked)},
             "failed": failed, "burst": burst}
+
+
+def webhook_latency(client: httpx.Client, jobs: int) -> dict:
+    """Submit -> signed ``job.succeeded`` webhook received, as a client that does not poll sees it.
+
+    The receiver is a real HTTP server in this process; the webhook is sent by the worker's
+    ``webhooks`` queue, so this adds a second Celery hop and an HTTP POST to the job's latency.
+    """
+    receiver = WebhookReceiver().start()
+    try:
+        latencies = []
+        for n in range(jobs):
+            path = f"/hook/{n}"
+            _job_id, start = submit(client, receiver.url + path)
+            while not any(r.json().get("type") == "job.succeeded" for r in receiver.for_path(path)):
+                if time.perf_counter() - start > 60:
+                    raise TimeoutError(f"no job.succeeded webhook for {path}")
+                time.sleep(0.0005)
+            latencies.append(time.perf_counter() - start)
+        return summary_ms(latencies)
+    finally:
+        receiver.stop()
 
 
 def burst_meshmill(stack: Stack, token: str, jobs: int) -> dict:
@@ -200,6 +228,7 @@ def main() -> None:
         "ratios": {
             "latency_p50_client": round(ours["latency_client"]["p50_ms"] / bare["latency"]["p50_ms"], 2),
             "latency_p50_server": round(ours["latency_server"]["p50_ms"] / bare["latency"]["p50_ms"], 2),
+            "latency_p50_to_webhook": round(ours["latency_to_webhook"]["p50_ms"] / bare["latency"]["p50_ms"], 2),
             "throughput_vs_bare_burst": round(ours["burst"]["per_second"] / bare["burst"]["per_second"], 3),
         },
     }
