@@ -2,12 +2,12 @@
 
 Run from the repository root::
 
-    python -m bench.mesh_repair [--limit N] [--timeout S] [--workers 2]
+    python -m bench.mesh_repair [--limit N] [--only TEXT] [--timeout S] [--workers 2]
 
 Every mesh listed in ``<shared>/meshes/MANIFEST.csv`` (``<shared>`` is ``$MESHMILL_SHARED_DIR`` or
-``../shared`` next to the repository) is loaded with ``pipelines.mesh_io.load_mesh`` and repaired
-by both tools in one child process per mesh (at most ``--workers`` at a time), killed after
-``--timeout`` seconds; whatever finished before is kept and the rest is recorded as a timeout.
+``../shared`` next to the repository) is loaded and repaired by both tools in one child process
+per mesh (at most ``--workers`` at a time), killed after ``--timeout`` seconds; whatever finished
+before is kept and the rest is recorded as a timeout.
 The parent runs both tools once on a small box before forking (as a prefork worker would be
 warm), so the timed calls carry no first-call costs for either tool.
 
@@ -23,13 +23,16 @@ Two splits of the loaded meshes into broken and clean are recorded and summarise
   "changes 60 of 172 (multi-shell parts lose shells)" is 59 here by lost shells
   (``clean_lost_shells``), 71 by this bench's stricter ``changed``.
 - ``meshmill`` (``clean``): Meshmill's own reading, every shell watertight and
-  winding-consistent after ``load_mesh`` (which welds seams). It differs from the issue's on 29
-  meshes: 24 the issue calls broken are closed solids whose only defect is a UV or normal seam
-  (textured boxes, ``fuze.obj``, ``ico4.obj``...), which Meshmill's loader welds and returns
-  unchanged; 5 the issue calls clean are watertight but wound inconsistently (three of
-  ``non_manifold/``, ``multibody.stl``) or, welded, glue two bodies along edges
-  (``boolean.glb``), which Meshmill repairs. Self-intersections are in neither split: a closed,
-  consistent shell that crosses itself is clean (``remove_self_intersections`` is the opt-in).
+  winding-consistent after ``load_mesh`` (which welds seams). It differs from the issue's on 31
+  meshes: 26 the issue calls broken are closed solids whose only defect is in trimesh's default
+  reading: UV or normal seams (textured boxes, ``fuze.obj``, ``ico4.obj``,
+  ``negative_indices.obj``...) and ``Cray_right.obj``, whose float32-max coordinates overflow
+  trimesh's merge into two vertices; Meshmill's loader welds them and returns them unchanged. 5
+  the issue calls clean are watertight but wound inconsistently (three of ``non_manifold/``,
+  ``multibody.stl``) or, welded, glue two bodies along edges (``boolean.glb``); Meshmill repairs
+  them, so under the issue's split they count as clean inputs changed. Self-intersections are in
+  neither split: a closed, consistent shell that crosses itself is clean
+  (``remove_self_intersections`` is the opt-in).
 
 Each tool is fed its own reading: Meshmill ``load_mesh``'s mesh, pymeshfix the issue's (seed
 000's) mesh. For each tool: watertight (a non-empty result whose every edge has two faces; an
