@@ -382,7 +382,9 @@ def insert_job(conn: Connection, new: NewJob) -> RowMapping:
         callback_url=new.callback_url,
         request_id=new.request_id, created_at=now, updated_at=now)
     with_event = conn.dialect.name == "postgresql"
-    insert = _insert_job_statement(with_event)
+    insert = _insert_job_statement(tuple(values), with_event)
+    if with_event:
+        values.update(ev_at=now, ev_type="job.queued", ev_message="queued", ev_data=None)
     if not new.idempotency_key:
         row = conn.execute(insert, values).mappings().one()
     else:
@@ -392,29 +394,14 @@ def insert_job(conn: Connection, new: NewJob) -> RowMapping:
     return row
 
 
-@functools.cache
-def _insert_job_statement(with_event: bool) -> sa.Executable:
+@functools.lru_cache(maxsize=4)
+def _insert_job_statement(names: tuple[str, ...], with_event: bool) -> sa.Executable:
     """``INSERT INTO jobs ... RETURNING *`` with a bound parameter per column, built once.
 
     ``with_event`` (PostgreSQL): the ``job.queued`` event is inserted by the same statement.
     """
-    insert = jobs.insert().values({c.name: sa.bindparam(c.name, type_=c.type) for c in jobs.c
-                                   if c.name in _NEW_JOB_COLUMNS})
-    if not with_event:
-        return insert.returning(*jobs.c)
-    created = insert.returning(*jobs.c).cte("changed")
-    event = job_events.insert().from_select(
-        ["job_id", "at", "type", "state", "progress", "message"],
-        sa.select(sa.literal_column("changed.id"), sa.literal_column("changed.created_at"),
-                  sa.literal("job.queued"), sa.literal_column("changed.state"), sa.literal_column("changed.progress"),
-                  sa.literal_column("changed.message")).select_from(created)).cte("event")
-    return sa.select(*_CHANGED_COLUMNS).select_from(created).add_cte(event)
-
-
-_NEW_JOB_COLUMNS = frozenset({
-    "id", "owner_key_id", "domain", "operation", "state", "progress", "message", "params", "input_key",
-    "input_name", "input_format", "input_size", "attempts", "lost_leases", "steps", "step", "lease_expires_at",
-    "idempotency_key", "reuse_key", "callback_url", "request_id", "created_at", "updated_at"})
+    insert = jobs.insert().values({name: sa.bindparam(name, type_=jobs.c[name].type) for name in names})
+    return _with_event(insert, with_attempt=False) if with_event else insert.returning(*jobs.c)
 
 
 def _insert_idempotent(conn: Connection, insert: sa.Executable, values: dict[str, Any], new: NewJob) -> RowMapping:
@@ -552,14 +539,16 @@ def _returning_all(update: sa.Update) -> sa.Update:
     return update.returning(*jobs.c)
 
 
-def _with_event(update: sa.Update, with_attempt: bool) -> sa.Select:
-    """``WITH changed AS (UPDATE ... RETURNING *), event AS (INSERT INTO job_events ...) SELECT changed.*``.
+def _with_event(change: sa.Update | sa.Insert, with_attempt: bool) -> sa.Select:
+    """``WITH changed AS (<change> RETURNING *), event AS (INSERT INTO job_events ...) SELECT changed.*``.
 
-    The CTE's columns are named as text: asking SQLAlchemy for ``changed.c`` builds a proxy
-    per jobs column, which cost more CPU than the rest of a step's SQL.
+    The event's state and progress are the changed row's; ``ev_at``, ``ev_type``,
+    ``ev_message`` and ``ev_data`` (None: SQL NULL) are bound at execution. The CTE's
+    columns are named as text: asking SQLAlchemy for ``changed.c`` builds a proxy per jobs
+    column, which cost more CPU than the rest of a step's SQL.
     """
-    changed = update.returning(*jobs.c).cte("changed")
-    data = sa.cast(sa.bindparam("ev_data", type_=JSONB()), JSONB())
+    changed = change.returning(*jobs.c).cte("changed")
+    data = sa.cast(sa.bindparam("ev_data", type_=JSONB(none_as_null=True)), JSONB())
     if with_attempt:
         data = data.op("||")(sa.func.jsonb_build_object("attempt", sa.literal_column("changed.attempts")))
     event = job_events.insert().from_select(
