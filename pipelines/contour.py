@@ -19,8 +19,6 @@ from itertools import pairwise
 import cv2
 import numpy as np
 import triangle
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
 
 from pipelines.contour_params import TOL, ContourParams
 from pipelines.errors import InputError, PipelineError
@@ -145,8 +143,8 @@ def _morph(mask: np.ndarray, op: int, radius: float) -> np.ndarray:
 def clean_mask(mask: np.ndarray, params: ContourParams, pixel_area: float = 1.0) -> np.ndarray:
     """Drop islands under ``min_contour_area`` (never all), fill small holes (all when holes=False).
     Areas are in image pixels; ``pixel_area`` is the image area of one ``mask`` pixel."""
-    count, labels = cv2.connectedComponents(mask.astype(np.uint8), connectivity=8)
-    areas = np.bincount(labels.ravel(), minlength=count)[1:]
+    _, labels, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
+    areas = stats[1:, cv2.CC_STAT_AREA]
     keep = areas * pixel_area >= params.min_contour_area
     if not params.all_islands or not keep.any():
         keep = np.zeros_like(keep)
@@ -159,10 +157,11 @@ def clean_mask(mask: np.ndarray, params: ContourParams, pixel_area: float = 1.0)
 def _fill_holes(mask: np.ndarray, min_area: float) -> np.ndarray:
     """Fill background components (4-connected) that do not touch the border and have fewer than
     min_area px."""
-    count, labels = cv2.connectedComponents((~mask).astype(np.uint8), connectivity=4)
-    fill = np.bincount(labels.ravel(), minlength=count) < min_area
+    _, labels, stats, _ = cv2.connectedComponentsWithStats((~mask).astype(np.uint8), connectivity=4)
+    x, y, w, h, area = stats.T
+    fill = area < min_area
     fill[0] = False  # the mask itself
-    fill[np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]])] = False
+    fill &= (x > 0) & (y > 0) & (x + w < mask.shape[1]) & (y + h < mask.shape[0])  # not on the border
     return mask | fill[labels] if fill.any() else mask
 
 
@@ -361,9 +360,23 @@ def _first_feasible_step(rings: list[Ring], params: ContourParams, budget: int, 
 def _ring_tolerances(rings: list[Ring], params: ContourParams, scale: float, unit: float = 1.0) -> list[float]:
     """Each ring's simplification tolerance in its own pixels (``unit`` image pixels each, never
     under ``TOL.min_tolerance_px`` of them): its island's, or a hole's own when smaller."""
-    diag = _island_diagonals(rings)
-    return [scale * max(_tolerance(unit * min(diag[r.island], _diagonal(r.points) if r.is_hole else math.inf),
-                                   params) / unit, TOL.min_tolerance_px) for r in rings]
+    own = _diagonals([r.points for r in rings])
+    hole = np.array([r.is_hole for r in rings], dtype=bool)
+    island = np.array([r.island for r in rings], dtype=np.int64)
+    outer = np.full(int(island.max(initial=0)) + 1, np.inf)
+    outer[island[~hole]] = own[~hole]
+    diag = np.where(hole, np.minimum(outer[island], own), outer[island])
+    tol = np.clip(TOL.detail_scale * unit * diag / params.detail_factor, TOL.min_tolerance_px, TOL.max_tolerance_px)
+    return (scale * np.maximum(tol / unit, TOL.min_tolerance_px)).tolist()
+
+
+def _diagonals(rings: list[np.ndarray]) -> np.ndarray:
+    """``(r,) float`` bounding-box diagonal of every ring, in one pass over their points."""
+    sizes = np.array([len(r) for r in rings], dtype=np.int64)
+    points = np.concatenate(rings)
+    starts = np.cumsum(sizes) - sizes
+    span = np.maximum.reduceat(points, starts, axis=0) - np.minimum.reduceat(points, starts, axis=0)
+    return np.hypot(span[:, 0], span[:, 1])
 
 
 def simplify_rings(rings: list[Ring], params: ContourParams, width: int, height: int,
@@ -379,7 +392,8 @@ def simplify_rings(rings: list[Ring], params: ContourParams, width: int, height:
     traced = [p is r.points for p, r in zip(points, rings, strict=True)]
     attempt = 0
     uncovering = _uncovering_rings(points, solid)
-    while bad := {i for i in _crossing_rings(points) | uncovering if not traced[i]}:
+    crossing = _crossing_rings(points)
+    while bad := {i for i in crossing | uncovering if not traced[i]}:
         attempt += 1
         before = {i: points[i] for i in bad}
         redo = []
@@ -395,23 +409,28 @@ def simplify_rings(rings: list[Ring], params: ContourParams, width: int, height:
         for i in bad:
             traced[i] = points[i] is rings[i].points
         uncovering = _recheck_uncovering(points, solid, [(before[i], points[i]) for i in bad])
+        crossing = _recheck_crossing(points, bad)
     return [Ring(p, r.is_hole, r.island) for p, r in zip(points, rings, strict=True)]
 
 
-def _island_diagonals(rings: list[Ring]) -> dict[int, float]:
-    """Bounding-box diagonal of each island's outer ring."""
-    return {r.island: _diagonal(r.points) for r in rings if not r.is_hole}
+def _recheck_crossing(rings: list[np.ndarray], changed: set[int]) -> set[int]:
+    """``_crossing_rings`` after the ``changed`` rings were replaced, when no other ring crossed
+    before: only the rings whose bounding boxes meet a changed ring's can cross now (same answer)."""
+    boxes = _boxes(rings)
+    moved = boxes[sorted(changed)]
+    near = np.flatnonzero(((boxes[:, None, 0] <= moved[None, :, 2]) & (boxes[:, None, 2] >= moved[None, :, 0]) &
+                           (boxes[:, None, 1] <= moved[None, :, 3]) & (boxes[:, None, 3] >= moved[None, :, 1])).any(1))
+    return {int(near[i]) for i in _crossing_rings([rings[i] for i in near])}
 
 
-def _diagonal(points: np.ndarray) -> float:
-    """Bounding-box diagonal."""
-    return float(np.hypot(*(points.max(axis=0) - points.min(axis=0))))
-
-
-def _tolerance(diagonal: float, params: ContourParams) -> float:
-    """Simplification tolerance in pixels: smaller for higher detail_factor."""
-    tol = TOL.detail_scale * diagonal / params.detail_factor
-    return min(max(tol, TOL.min_tolerance_px), TOL.max_tolerance_px)
+def _boxes(rings: list[np.ndarray]) -> np.ndarray:
+    """``(r, 4) float`` (x0, y0, x1, y1) of every ring, widened by ``TOL.geom_eps``."""
+    sizes = np.array([len(r) for r in rings], dtype=np.int64)
+    points = np.concatenate(rings)
+    starts = np.cumsum(sizes) - sizes
+    lo = np.minimum.reduceat(points, starts, axis=0) - TOL.geom_eps
+    hi = np.maximum.reduceat(points, starts, axis=0) + TOL.geom_eps
+    return np.concatenate([lo, hi], axis=1)
 
 
 def simplify_ring(ring: np.ndarray, tol: float, width: int, height: int) -> np.ndarray:
@@ -430,7 +449,7 @@ def simplify_ring_batch(rings: list[np.ndarray], tols: Sequence[float], width: i
     active = [i for i, r in enumerate(rings) if len(r) > TOL.min_ring_points]
     if not active:
         return out
-    hole = {i: signed_area(rings[i]) < 0 for i in active}
+    hole = dict(zip(active, (_ring_areas(_pack_rings([rings[i] for i in active])) < 0).tolist(), strict=True))
     while active := [i for i in active if tol[i] >= TOL.min_tolerance_px]:
         candidates, areas = _offset_simplify_batch([rings[i] for i in active], tol[active], width, height)
         retry = []
@@ -468,6 +487,12 @@ def _pack(points: np.ndarray, ring: np.ndarray, count: int) -> _Packed:
     return _Packed(points, ring, starts, nxt, prv)
 
 
+def _pack_rings(rings: list[np.ndarray]) -> _Packed:
+    """``_pack`` of a list of rings."""
+    sizes = [len(r) for r in rings]
+    return _pack(np.concatenate(rings), np.repeat(np.arange(len(rings)), sizes), len(rings))
+
+
 def _split(packed: _Packed) -> list[np.ndarray]:
     """The packed rings as a list of arrays."""
     return np.split(packed.points, packed.starts[1:-1])
@@ -488,10 +513,7 @@ def _offset_simplify_batch(rings: list[np.ndarray], tols: np.ndarray, width: int
     count = len(rings)
     keeps = _dp_indices_batch(rings, tols)
     ok = np.array([len(k) >= 3 for k in keeps], dtype=bool)
-    rolled = [np.roll(r, -k[0], axis=0) if o else r[:0] for r, k, o in zip(rings, keeps, ok, strict=True)]
-    sizes = np.array([len(r) for r in rolled], dtype=np.int64)
-    pk = _pack(np.concatenate(rolled) if sizes.sum() else np.zeros((0, 2)), np.repeat(np.arange(count), sizes),
-               count)
+    pk = _rolled_pack(rings, np.array([k[0] if o else 0 for k, o in zip(keeps, ok, strict=True)]), ok)
     ring_pts = pk.points
     # anchors: global indices into ring_pts, sorted, each ring's first anchor at its first point
     keep = np.concatenate([k[:0] if not o else (k - k[0]) + s for k, o, s in zip(keeps, ok, pk.starts[:-1],
@@ -519,6 +541,20 @@ def _offset_simplify_batch(rings: list[np.ndarray], tols: np.ndarray, width: int
     areas = _ring_areas(packed)
     pieces = _split(packed)
     return [p if a else None for p, a in zip(pieces, alive, strict=True)], areas
+
+
+def _rolled_pack(rings: list[np.ndarray], first: np.ndarray, ok: np.ndarray) -> _Packed:
+    """The rings with ``ok`` packed, each starting at its point ``first`` (``np.roll`` of each ring
+    by ``-first``), the others empty."""
+    count = len(rings)
+    sizes = np.array([len(r) for r in rings], dtype=np.int64) * ok
+    if not sizes.sum():
+        return _pack(np.zeros((0, 2)), np.zeros(0, dtype=np.int64), count)
+    points = np.concatenate([r for r, o in zip(rings, ok.tolist(), strict=True) if o])
+    ring = np.repeat(np.arange(count), sizes)
+    starts = np.cumsum(sizes) - sizes
+    local = (np.arange(len(ring)) - starts[ring] + first[ring]) % sizes[ring]
+    return _pack(points[starts[ring] + local], ring, count)
 
 
 def _dp_indices_batch(rings: list[np.ndarray], tols: np.ndarray) -> list[np.ndarray]:
@@ -642,15 +678,16 @@ def clip_to_box(points: np.ndarray, width: float, height: float) -> np.ndarray:
         inside = side <= 0 if keep_below else side >= 0
         if inside.all():
             continue
-        out = []
-        for i in range(len(points)):
-            j = (i + 1) % len(points)
-            if inside[i]:
-                out.append(points[i])
-            if inside[i] != inside[j]:
-                t = side[i] / (side[i] - side[j])
-                out.append(points[i] + t * (points[j] - points[i]))
-        points = np.array(out).reshape(-1, 2)
+        nxt, side_next = _next(points), _next(side)
+        cross = inside != _next(inside)
+        t = side / np.where(cross, side - side_next, 1.0)
+        hits = points + t[:, None] * (nxt - points)
+        counts = inside.astype(np.int64) + cross
+        pos = np.cumsum(counts) - counts
+        out = np.empty((int(counts.sum()), 2))
+        out[pos[inside]] = points[inside]
+        out[pos[cross] + inside[cross]] = hits[cross]
+        points = out
     return points
 
 
@@ -768,7 +805,7 @@ def _recheck_uncovering(rings: list[np.ndarray], solid: np.ndarray,
     area = sum((x1 - x0) * (y1 - y0) for x0, y0, x1, y1 in windows)
     if len(windows) > TOL.max_recheck_windows or area * 2 > width * height:
         return _uncovering_rings(rings, solid)
-    boxes = np.array([[*r.min(axis=0), *r.max(axis=0)] for r in rings])
+    boxes = _boxes(rings)
     bad: set[int] = set()
     for x0, y0, x1, y1 in windows:
         if x1 <= x0 or y1 <= y0:
@@ -801,7 +838,7 @@ def _uncovering_rings(rings: list[np.ndarray], solid: np.ndarray) -> set[int]:
     bad = set(owner[edge[hits]].tolist())
     ys, xs = np.nonzero(solid & (wind <= 0) & ~cut)
     if len(ys):
-        boxes = np.array([[*r.min(axis=0), *r.max(axis=0)] for r in rings])
+        boxes = _boxes(rings)
         for start in range(0, len(ys), 4096):
             y, x = ys[start:start + 4096, None], xs[start:start + 4096, None]
             near = (x + 1 >= boxes[:, 0]) & (x <= boxes[:, 2]) & (y + 1 >= boxes[:, 1]) & (y <= boxes[:, 3])
@@ -988,40 +1025,43 @@ def _ring_segments(sizes: list[int]) -> np.ndarray:
 
 
 def _hole_points(vertices: np.ndarray, segments: np.ndarray, outline: list[Ring]) -> np.ndarray | None:
-    """One point in each empty region of the plain triangulation of the outline (rings with the
-    solid on their left), for Triangle's hole eating (the outside needs none: Triangle eats
-    inward from the convex hull, and rings never touch, so only holes enclose empty regions).
+    """One point in the empty region each hole ring bounds, for Triangle's hole eating (the
+    outside needs none: Triangle eats inward from the convex hull, and rings never touch).
 
-    The plain triangulation's triangles are grouped into regions bounded by outline segments
-    (connected components across non-segment edges). Triangle's triangles are counterclockwise,
-    so a triangle is solid when one of its edges runs along a segment in the segment's direction
-    and empty when one runs against it; each region takes the verdict of its triangles."""
-    plain = triangle.triangulate(_triangle_input(vertices, segments), "pQ")
-    if "triangles" not in plain or not len(plain["triangles"]):
-        raise InputError("TRIANGULATION_FAILED", "Triangle produced no triangles",
-                         {"vertex_count": len(vertices)})
-    tris, points = plain["triangles"], plain["vertices"]
-    n = len(points)
-    if n != len(vertices):  # segments were split (never for valid rings): classify every triangle
-        centroids = points[tris].mean(axis=1)
-        outside = winding_numbers(centroids, [r.points for r in outline]) == 0
-        return centroids[outside] if outside.any() else None
-    forward = segments[:, 0].astype(np.int64) * n + segments[:, 1]
-    backward = segments[:, 1].astype(np.int64) * n + segments[:, 0]
-    labels = _regions(tris, triangle_neighbors(tris), segments, n)
-    edge = tris[:, [1, 2, 0]].astype(np.int64) * n + tris[:, [2, 0, 1]]  # counterclockwise edges
-    solid = np.zeros(labels.max() + 1, dtype=bool)
-    solid[labels[np.isin(edge, forward).any(axis=1)]] = True
-    empty = np.zeros_like(solid)
-    empty[labels[np.isin(edge, backward).any(axis=1)]] = True
-    empty &= ~solid
-    if not empty.any():
+    Rings have the solid on their left, so a hole's empty region is on the right of its walk: from
+    the middle of the hole's longest segment a ray goes right, and the point halfway to the first
+    outline segment it meets is inside that region (the hole ring itself closes it, so only the
+    segments in the hole's bounding box can be met first)."""
+    sizes = np.array([len(r.points) for r in outline], dtype=np.int64)
+    starts = np.cumsum(sizes) - sizes
+    holes = np.flatnonzero([r.is_hole for r in outline])
+    if not len(holes):
         return None
-    area = triangle_areas(points, tris)
-    order = np.lexsort((-area, labels))
-    region, first = np.unique(labels[order], return_index=True)
-    reps = points[tris[order[first]]].mean(axis=1)
-    return reps[empty[region]]
+    a, b = vertices[segments[:, 0]], vertices[segments[:, 1]]
+    d = b - a
+    length = np.hypot(d[:, 0], d[:, 1])
+    longest = np.array([starts[h] + int(np.argmax(length[starts[h]:starts[h] + sizes[h]])) for h in holes.tolist()])
+    origin = (a[longest] + b[longest]) / 2
+    ray = np.stack([d[longest, 1], -d[longest, 0]], axis=1) / length[longest, None]  # right of the walk
+    box = _boxes([outline[h].points for h in holes.tolist()])
+    seg_lo, seg_hi = np.minimum(a, b), np.maximum(a, b)
+    near = np.argwhere((seg_lo[None, :, 0] <= box[:, None, 2]) & (seg_hi[None, :, 0] >= box[:, None, 0]) &
+                       (seg_lo[None, :, 1] <= box[:, None, 3]) & (seg_hi[None, :, 1] >= box[:, None, 1]))
+    hole, seg = near[:, 0], near[:, 1]
+    keep = seg != longest[hole]
+    hole, seg = hole[keep], seg[keep]
+    rel = a[seg] - origin[hole]
+    e, r = d[seg], ray[hole]
+    denom = r[:, 0] * e[:, 1] - r[:, 1] * e[:, 0]
+    safe = np.where(np.abs(denom) > 1e-12, denom, 1.0)
+    t = (rel[:, 0] * e[:, 1] - rel[:, 1] * e[:, 0]) / safe
+    u = (rel[:, 0] * r[:, 1] - rel[:, 1] * r[:, 0]) / safe
+    hit = (np.abs(denom) > 1e-12) & (t > TOL.geom_eps) & (u >= 0) & (u <= 1)
+    first = np.full(len(holes), np.inf)
+    np.minimum.at(first, hole[hit], t[hit])
+    if not np.isfinite(first).all():  # cannot happen for closed, non-touching rings
+        raise InputError("TRIANGULATION_FAILED", "a hole has no inside", {"holes": len(holes)})
+    return origin + ray * (first / 2)[:, None]
 
 
 def _triangle_input(vertices: np.ndarray, segments: np.ndarray, holes: np.ndarray | None = None) -> dict:
@@ -1051,39 +1091,6 @@ def triangle_neighbors(tris: np.ndarray) -> np.ndarray:
     out[first] = second % t
     out[second] = first % t
     return out.reshape(3, t).T
-
-
-def _regions(tris: np.ndarray, neighbors: np.ndarray, segments: np.ndarray, n: int) -> np.ndarray:
-    """``(t,) int`` label of each triangle's region: connected across edges that are not segments."""
-    seg_keys = np.sort(segments, axis=1)
-    seg_keys = seg_keys[:, 0].astype(np.int64) * n + seg_keys[:, 1]
-    src, dst = [], []
-    for k in range(3):
-        e = np.sort(tris[:, [(k + 1) % 3, (k + 2) % 3]], axis=1)
-        key = e[:, 0].astype(np.int64) * n + e[:, 1]
-        ok = (neighbors[:, k] >= 0) & ~np.isin(key, seg_keys)
-        src.append(np.flatnonzero(ok))
-        dst.append(neighbors[ok, k])
-    src_a, dst_a = np.concatenate(src), np.concatenate(dst)
-    graph = coo_matrix((np.ones(len(src_a)), (src_a, dst_a)), shape=(len(tris), len(tris)))
-    return connected_components(graph, directed=False)[1]
-
-
-def winding_numbers(points: np.ndarray, rings: list[np.ndarray]) -> np.ndarray:
-    """``(n,) int`` winding number of each point over rings (solid-left orientation = +1)."""
-    total = np.zeros(len(points), dtype=int)
-    for ring in rings:
-        lo, hi = ring.min(axis=0), ring.max(axis=0)
-        sel = np.flatnonzero(((points >= lo) & (points <= hi)).all(axis=1))
-        if not len(sel):
-            continue
-        p = points[sel][:, None, :]
-        a, b = ring[None], _next(ring)[None]
-        side = (b[..., 0] - a[..., 0]) * (p[..., 1] - a[..., 1]) - (b[..., 1] - a[..., 1]) * (p[..., 0] - a[..., 0])
-        up = (a[..., 1] <= p[..., 1]) & (b[..., 1] > p[..., 1]) & (side > 0)
-        down = (a[..., 1] > p[..., 1]) & (b[..., 1] <= p[..., 1]) & (side < 0)
-        total[sel] += up.sum(axis=1) - down.sum(axis=1)
-    return total
 
 
 def _max_area(outline: list[Ring], params: ContourParams) -> float | None:
