@@ -1191,7 +1191,8 @@ def _reorder(vertices: np.ndarray, triangles: np.ndarray, loops: list[list[int]]
 def mesh_edges(mesh: Mesh) -> tuple[np.ndarray, np.ndarray]:
     """(boundary edges in loop order, other undirected edges ascending), ``(k, 2) int`` each.
     An edge of two triangles is internal; one of a single triangle is on a loop."""
-    boundary = np.concatenate([np.stack([loop, _next(loop)], axis=1) for loop in mesh.loops])
+    order = np.concatenate(mesh.loops).astype(np.int64)
+    boundary = np.stack([order, order[_ring_segments([len(loop) for loop in mesh.loops])[:, 1]]], axis=1)
     tris = mesh.triangles.astype(np.int64)
     n = max(len(mesh.vertices), 1)
     a, b = tris.ravel(), tris[:, [1, 2, 0]].ravel()
