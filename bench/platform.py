@@ -12,9 +12,13 @@ database with its own 2-process worker. Measures:
 - latency to the webhook: submit -> signed ``job.succeeded`` received by a local HTTP server,
   for up to 200 jobs (what a client that waits for webhooks instead of polling sees);
 - throughput: ``--jobs`` analyze jobs submitted at once (8 client threads, kept-alive
-  connections, the end watched by one list query per 50 ms), first created to last finished
+  connections, the end watched by a count query every 250 ms), first created to last finished
   by the job rows, against ``--burst`` bare no-op tasks sent at once until all
   results are in.
+
+The client shares the 2 cores with the server, so it is kept lean: ``http.client`` on a
+kept-alive connection with the multipart body encoded once (httpx spends ~1 ms of CPU per
+request; a bare Celery producer spends ~1 ms per ``delay()`` in the same run).
 
 Writes ``bench/results/platform.json``.
 """
@@ -22,6 +26,7 @@ Writes ``bench/results/platform.json``.
 from __future__ import annotations
 
 import argparse
+import http.client
 import json
 import os
 import statistics
@@ -33,8 +38,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
-
-import httpx
+from urllib.parse import urlencode, urlsplit
 
 from tests.stack import REDIS_URL, Stack, base_env, create_database, drop_database, free_port
 from tests.webhook_receiver import WebhookReceiver
@@ -105,22 +109,53 @@ def start_stack(home: Path) -> tuple[Stack, str]:
     return stack, db_name
 
 
-def submit(client: httpx.Client, callback_url: str | None = None) -> tuple[str, float]:
-    start = time.perf_counter()
-    data = {"callback_url": callback_url} if callback_url else None
-    response = client.post("/mesh/analyze", files={"file": ("cube.stl", CUBE)}, data=data)
-    response.raise_for_status()
-    return response.json()["id"], start
+class LeanClient:
+    """One kept-alive HTTP/1.1 connection to the API: POST the sample cube, GET JSON."""
+
+    BOUNDARY = "meshmillbench7f3a"
+
+    def __init__(self, base_url: str, token: str) -> None:
+        url = urlsplit(base_url)
+        self.conn = http.client.HTTPConnection(url.hostname, url.port, timeout=30)
+        self.auth = f"Bearer {token}"
+        self.cube = self._multipart(CUBE)
+
+    def _multipart(self, payload: bytes, **fields: str) -> bytes:
+        parts = [f'--{self.BOUNDARY}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'.encode()
+                 for k, v in fields.items()]
+        parts.append(f'--{self.BOUNDARY}\r\nContent-Disposition: form-data; name="file"; filename="cube.stl"'
+                     f"\r\nContent-Type: application/octet-stream\r\n\r\n".encode() + payload + b"\r\n")
+        return b"".join(parts) + f"--{self.BOUNDARY}--\r\n".encode()
+
+    def request(self, method: str, path: str, body: bytes | None = None, ctype: str | None = None) -> dict:
+        headers = {"Authorization": self.auth}
+        if ctype:
+            headers["Content-Type"] = ctype
+        self.conn.request(method, "/api/v1" + path, body=body, headers=headers)
+        response = self.conn.getresponse()
+        data = response.read()
+        if response.status >= 300:
+            raise RuntimeError(f"{method} {path}: {response.status} {data[:300]!r}")
+        return json.loads(data)
+
+    def submit(self, callback_url: str | None = None) -> tuple[str, float]:
+        start = time.perf_counter()
+        body = self._multipart(CUBE, callback_url=callback_url) if callback_url else self.cube
+        job = self.request("POST", "/mesh/analyze", body, f"multipart/form-data; boundary={self.BOUNDARY}")
+        return job["id"], start
+
+    def get(self, path: str, **params: object) -> dict:
+        return self.request("GET", path + (f"?{urlencode(params)}" if params else ""))
+
+    def close(self) -> None:
+        self.conn.close()
 
 
-def wait_done(client: httpx.Client, job_id: str, interval: float = 0.001) -> dict:
+def wait_done(client: LeanClient, job_id: str, interval: float = 0.001) -> dict:
     """Poll until the job ends. A fast poll steals CPU from the worker on a 2-core box, so the
     latency loop polls every 10 ms and reports the job row's own timestamps as the figure."""
     while True:
-        response = client.get(f"/jobs/{job_id}")
-        if response.status_code != 200:
-            raise RuntimeError(f"GET /jobs/{job_id}: {response.status_code} {response.text[:300]}")
-        job = response.json()
+        job = client.get(f"/jobs/{job_id}")
         if job["state"] in ("succeeded", "failed", "dead"):
             return job
         time.sleep(interval)
@@ -142,12 +177,13 @@ def phases(job: dict) -> tuple[float, float]:
 
 def meshmill(stack: Stack, jobs: int) -> dict:
     key = stack.new_key("bench")
-    with stack.client(key["api_key"]) as client:
+    client = LeanClient(stack.url, key["api_key"])
+    try:
         for _ in range(20):
-            wait_done(client, submit(client)[0])
+            wait_done(client, client.submit()[0])
         client_side, server_side, posts, queued, worked, failed = [], [], [], [], [], 0
         for _ in range(jobs):
-            job_id, start = submit(client)
+            job_id, start = client.submit()
             posts.append(time.perf_counter() - start)
             job = wait_done(client, job_id, interval=0.01)
             client_side.append(time.perf_counter() - start)
@@ -157,7 +193,9 @@ def meshmill(stack: Stack, jobs: int) -> dict:
             worked.append(work_s)
             failed += job["state"] != "succeeded"
         webhook = webhook_latency(client, min(jobs, 200))
-        burst = burst_meshmill(stack, jobs)
+    finally:
+        client.close()
+    burst = burst_meshmill(stack, jobs)
     return {"latency_client": summary_ms(client_side), "latency_server": summary_ms(server_side),
             "latency_to_webhook": webhook,
             "phases": {"post": summary_ms(posts), "dispatch_and_queue": summary_ms(queued),
@@ -165,7 +203,7 @@ def meshmill(stack: Stack, jobs: int) -> dict:
             "failed": failed, "burst": burst}
 
 
-def webhook_latency(client: httpx.Client, jobs: int) -> dict:
+def webhook_latency(client: LeanClient, jobs: int) -> dict:
     """Submit -> signed ``job.succeeded`` webhook received, as a client that does not poll sees it.
 
     The receiver is a real HTTP server in this process; the webhook is sent by the worker's
@@ -176,7 +214,7 @@ def webhook_latency(client: httpx.Client, jobs: int) -> dict:
         latencies = []
         for n in range(jobs):
             path = f"/hook/{n}"
-            _job_id, start = submit(client, receiver.url + path)
+            _job_id, start = client.submit(receiver.url + path)
             while not any(r.json().get("type") == "job.succeeded" for r in receiver.for_path(path)):
                 if time.perf_counter() - start > 60:
                     raise TimeoutError(f"no job.succeeded webhook for {path}")
@@ -188,28 +226,29 @@ def webhook_latency(client: httpx.Client, jobs: int) -> dict:
 
 
 def burst_meshmill(stack: Stack, jobs: int) -> dict:
-    """8 client threads, each with its own kept-alive connection (as an SDK would hold one):
-    building an httpx client per request costs the client ~30 ms of CPU (TLS context set-up),
-    more than the server spends on the job, and on a 2-core box that CPU is the server's.
-    The burst runs under a key of its own, and its end is watched with one list query every
-    50 ms rather than a poll per job, which would load the same 2 cores."""
+    """8 client threads, each with its own kept-alive connection (as an SDK would hold one).
+    The burst runs under a key of its own, and its end is watched with a count query every
+    250 ms rather than a poll per job, which would load the same 2 cores."""
     token = stack.new_key("burst")["api_key"]
-    clients = [stack.client(token) for _ in range(8)]
+    clients = [LeanClient(stack.url, token) for _ in range(8)]
     local = threading.local()
 
     def one(_i: int) -> str:
         if not hasattr(local, "client"):
             local.client = clients.pop()
-        return submit(local.client)[0]
+        return local.client.submit()[0]
 
     start = time.perf_counter()
     with ThreadPoolExecutor(8) as pool:
         ids = list(pool.map(one, range(jobs)))
     submitted = time.perf_counter() - start
-    with stack.client(token) as client:
-        while ended(client) < len(ids):
-            time.sleep(0.05)
-        done = [job for state in ENDED for job in jobs_in_state(client, state)]
+    watcher = LeanClient(stack.url, token)
+    try:
+        while ended(watcher) < len(ids):
+            time.sleep(0.25)
+        done = [job for state in ENDED for job in jobs_in_state(watcher, state)]
+    finally:
+        watcher.close()
     elapsed = (max(stamp(j, "finished_at") for j in done) - min(stamp(j, "created_at") for j in done)).total_seconds()
     return {"jobs": jobs, "submit_seconds": round(submitted, 3), "seconds": round(elapsed, 3),
             "per_second": round(jobs / elapsed, 1), "succeeded": sum(j["state"] == "succeeded" for j in done)}
@@ -218,14 +257,14 @@ def burst_meshmill(stack: Stack, jobs: int) -> dict:
 ENDED = ("succeeded", "failed", "dead")
 
 
-def ended(client: httpx.Client) -> int:
-    return sum(client.get("/jobs", params={"state": state, "page_size": 1}).json()["total"] for state in ENDED)
+def ended(client: LeanClient) -> int:
+    return sum(client.get("/jobs", state=state, page_size=1)["total"] for state in ENDED)
 
 
-def jobs_in_state(client: httpx.Client, state: str) -> list[dict]:
+def jobs_in_state(client: LeanClient, state: str) -> list[dict]:
     rows, page = [], 1
     while True:
-        body = client.get("/jobs", params={"state": state, "page_size": 200, "page": page}).json()
+        body = client.get("/jobs", state=state, page_size=200, page=page)
         rows += body["items"]
         if len(rows) >= body["total"] or not body["items"]:
             return rows
