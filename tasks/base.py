@@ -230,7 +230,7 @@ class JobTask(Task):
 
     def _claim(self, job_id: str, owner: str, settings) -> RowMapping | None:
         started = jobstore.Event("job.running", f"{self.name.rsplit('.', 1)[-1]} started", with_attempt=True)
-        with connections.transaction(durable=False) as conn:
+        with connections.single_statement(durable=False) as conn:
             row = jobstore.claim(conn, job_id, self.name, owner, lease_seconds=settings.lease_seconds,
                                  event=started)
         if row is None:
@@ -267,8 +267,7 @@ class JobTask(Task):
         steps: list[str] = ctx.job["steps"]
         index = steps.index(self.name)
         if index == len(steps) - 1:
-            lifecycle.succeed(ctx.job_id, ctx.owner, result or {},
-                              before=lambda conn: jobstore.add_progress_events(conn, ctx.job_id, ctx.take_held()))
+            lifecycle.succeed(ctx.job_id, ctx.owner, result or {}, progress=ctx.take_held())
             return
         settings = get_settings()
         pct = int(100 * (index + 1) / len(steps))

@@ -16,7 +16,7 @@ import secrets
 import time
 import uuid
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -507,6 +507,8 @@ class Event:
     message: str
     data: dict[str, Any] | None = None
     with_attempt: bool = False  # data gains {"attempt": row.attempts}
+    # held ``job.progress`` reports (pct, message, at), written just before this event
+    progress: list[tuple[int, str, datetime]] = field(default_factory=list, hash=False, compare=False)
 
 
 _CHANGED_COLUMNS = [sa.literal_column(f"changed.{c.name}", c.type).label(c.name) for c in jobs.c]
@@ -526,12 +528,16 @@ def update_with_event(conn: Connection, update: sa.Update, event: Event | None,
         row = conn.execute(_returning_all(update) if reusable else update.returning(*jobs.c), params
                            ).mappings().first()
         if row is not None and event is not None:
+            add_progress_events(conn, row["id"], event.progress)
             data = {**(event.data or {}), **({"attempt": row["attempts"]} if event.with_attempt else {})} or None
             add_event(conn, row["id"], event.type, row["state"], row["progress"], event.message, data)
         return row
     build = _with_event_cached if reusable else _with_event
     params.update(ev_at=utcnow(), ev_type=event.type, ev_message=event.message, ev_data=event.data or {})
-    return conn.execute(build(update, event.with_attempt), params).mappings().first()
+    if event.progress:
+        pcts, messages, ats = zip(*event.progress, strict=True)
+        params.update(pr_ats=list(ats), pr_pcts=list(pcts), pr_messages=list(messages))
+    return conn.execute(build(update, event.with_attempt, bool(event.progress)), params).mappings().first()
 
 
 @functools.lru_cache(maxsize=64)
@@ -539,25 +545,51 @@ def _returning_all(update: sa.Update) -> sa.Update:
     return update.returning(*jobs.c)
 
 
-def _with_event(change: sa.Update | sa.Insert, with_attempt: bool) -> sa.Select:
+_EVENT_COLUMNS = ["job_id", "at", "type", "state", "progress", "message", "data"]
+
+
+def _with_event(change: sa.Update | sa.Insert, with_attempt: bool, with_progress: bool = False) -> sa.Select:
     """``WITH changed AS (<change> RETURNING *), event AS (INSERT INTO job_events ...) SELECT changed.*``.
 
     The event's state and progress are the changed row's; ``ev_at``, ``ev_type``,
     ``ev_message`` and ``ev_data`` (None: SQL NULL) are bound at execution. The CTE's
     columns are named as text: asking SQLAlchemy for ``changed.c`` builds a proxy per jobs
     column, which cost more CPU than the rest of a step's SQL.
+
+    ``with_progress``: the same INSERT first writes held ``job.progress`` events from the
+    arrays ``pr_ats``, ``pr_pcts``, ``pr_messages``; rows go in in report order, then the
+    event, so ids follow that order (one INSERT ... SELECT ... ORDER BY).
     """
     changed = change.returning(*jobs.c).cte("changed")
     data = sa.cast(sa.bindparam("ev_data", type_=JSONB(none_as_null=True)), JSONB())
     if with_attempt:
         data = data.op("||")(sa.func.jsonb_build_object("attempt", sa.literal_column("changed.attempts")))
-    event = job_events.insert().from_select(
-        ["job_id", "at", "type", "state", "progress", "message", "data"],
-        sa.select(sa.literal_column("changed.id"), sa.bindparam("ev_at", type_=UTCDateTime),
-                  sa.bindparam("ev_type", type_=sa.String()), sa.literal_column("changed.state"),
-                  sa.literal_column("changed.progress"), sa.bindparam("ev_message", type_=sa.Text()), data,
-                  ).select_from(changed)).cte("event")
+    row = _event_row(sa.literal_column("changed.id"), sa.bindparam("ev_at", type_=UTCDateTime),
+                     sa.bindparam("ev_type", type_=sa.String()), sa.literal_column("changed.state"),
+                     sa.literal_column("changed.progress"), sa.bindparam("ev_message", type_=sa.Text()), data,
+                     ).select_from(changed)
+    if with_progress:
+        row = _after_progress(row.add_columns(sa.literal_column("9223372036854775807").label("n")), changed)
+    event = job_events.insert().from_select(_EVENT_COLUMNS, row).cte("event")
     return sa.select(*_CHANGED_COLUMNS).select_from(changed).add_cte(event)
+
+
+def _after_progress(last: sa.Select, changed: sa.CTE) -> sa.Select:
+    """Held progress rows (from bound arrays) then ``last``, ordered: the rows to insert."""
+    held = _event_row(
+        sa.literal_column("changed.id"), sa.literal_column("p.at"), sa.literal_column("'job.progress'"),
+        sa.literal_column("'running'"), sa.literal_column("p.progress"), sa.literal_column("p.message"),
+        sa.cast(sa.null(), JSONB()),
+    ).add_columns(sa.literal_column("p.n").label("n")).select_from(changed).join(sa.text(
+        "unnest(CAST(:pr_ats AS timestamptz[]), CAST(:pr_pcts AS integer[]), CAST(:pr_messages AS text[])) "
+        "WITH ORDINALITY AS p(at, progress, message, n)"), sa.true())
+    both = sa.union_all(held, last).subquery("e")
+    return sa.select(*[both.c[name] for name in _EVENT_COLUMNS]).order_by(both.c.n)
+
+
+def _event_row(*columns: sa.ColumnElement[Any]) -> sa.Select:
+    """A SELECT of one job_events row's values, labelled with the column names."""
+    return sa.select(*[column.label(name) for column, name in zip(columns, _EVENT_COLUMNS, strict=True)])
 
 
 _with_event_cached = functools.lru_cache(maxsize=64)(_with_event)
@@ -602,10 +634,16 @@ def _transition_update(sources: tuple[str, ...], held: bool, names: tuple[str, .
 
     No parameter is named after a column: SQLAlchemy would read it as one more SET value.
     """
-    query = jobs.update().where(jobs.c.id == sa.bindparam("job_id"), jobs.c.state.in_(sources))
+    query = jobs.update().where(jobs.c.id == sa.bindparam("job_id"), _state_in(sources))
     if held:
         query = query.where(jobs.c.lease_owner == sa.bindparam("held_by"))
     return query.values({name: sa.bindparam(f"v_{name}", type_=jobs.c[name].type) for name in names})
+
+
+def _state_in(states: tuple[str, ...]) -> sa.ColumnElement[bool]:
+    """``state IN ('a', 'b')`` written into the SQL: a plain ``in_()`` is an "expanding"
+    parameter that SQLAlchemy re-renders into the statement at every execution."""
+    return jobs.c.state.in_([sa.literal_column(f"'{State(name).value}'") for name in states])
 
 
 def claim(conn: Connection, job_id: str, step: str, owner: str, *, lease_seconds: float,
@@ -627,7 +665,7 @@ def _claim_update() -> sa.Update:
     free = sa.or_(jobs.c.lease_owner.is_(None), jobs.c.lease_expires_at < now)
     return jobs.update().where(
         jobs.c.id == sa.bindparam("job_id"), jobs.c.step == sa.bindparam("at_step"),
-        jobs.c.state.in_([State.QUEUED.value, State.RUNNING.value]), free,
+        _state_in((State.QUEUED.value, State.RUNNING.value)), free,
     ).values(state=State.RUNNING.value, lease_owner=sa.bindparam("owner"),
              lease_expires_at=sa.bindparam("expires", type_=UTCDateTime), attempts=jobs.c.attempts + 1,
              updated_at=now, claimed_at=now, started_at=sa.func.coalesce(jobs.c.started_at, now))

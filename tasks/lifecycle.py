@@ -1,15 +1,14 @@
 """Moving jobs to their outcomes: each change is one transaction (row + event, through
-``jobstore.update_with_event``), then the webhook is queued after commit. Every domain, the sweeper, cancel and
-re-drive go through these functions."""
+``jobstore.update_with_event``; on PostgreSQL a success is one autocommitted statement),
+then the webhook is queued after commit. Every domain, the sweeper, cancel and re-drive go
+through these functions."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
-from sqlalchemy.engine import Connection
 
 from tasks import connections, jobstore
 from tasks.jobstore import ErrorClass, State
@@ -19,16 +18,15 @@ from tasks.webhooks import notify
 log = structlog.get_logger(__name__)
 
 def succeed(job_id: str, owner: str, result: dict[str, Any], message: str = "done",
-            before: Callable[[Connection], None] | None = None) -> None:
+            progress: list[tuple[int, str, datetime]] | None = None) -> None:
     """Finish a job's last step with its result (artifacts are already recorded).
 
-    ``before`` writes more in the same transaction (the step's held progress events).
+    ``progress``: the step's held ``job.progress`` reports, written before ``job.succeeded``
+    by the same statement.
     """
-    with connections.transaction() as conn:
-        if before is not None:
-            before(conn)
+    with connections.single_statement() as conn:
         row = jobstore.transition(conn, job_id, State.SUCCEEDED, expect=[State.RUNNING], held_by=owner,
-                                  event=jobstore.Event("job.succeeded", message),
+                                  event=jobstore.Event("job.succeeded", message, progress=progress or []),
                                   result=result, progress=100, message=message)
     log.info("job.succeeded", job_id=job_id)
     notify(row, "job.succeeded")

@@ -67,8 +67,10 @@ def submit(new: NewJob) -> Submitted:
     if op.reuse_seconds:
         new.reuse_key = jobstore.reuse_key(new.owner_key_id, new.domain, new.operation, new.input_key,
                                           new.params)
+    # one statement on PostgreSQL unless a savepoint (Idempotency-Key) or a reuse lookup joins it
+    plain = not new.idempotency_key and not new.reuse_key
     try:
-        with connections.transaction() as conn:
+        with (connections.single_statement() if plain else connections.transaction()) as conn:
             row = jobstore.insert_job(conn, new)
             source = (jobstore.find_reusable(conn, new.reuse_key, max_age_seconds=op.reuse_seconds)
                       if new.reuse_key else None)

@@ -1,0 +1,77 @@
+"""Job store statements on SQLite and on a real PostgreSQL: outcomes and their events."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+
+import pytest
+
+from tasks import jobstore, migrate
+from tasks.jobstore import Event, IllegalTransition, NewJob, State
+from tests.conftest import require_services
+from tests.stack import create_database, drop_database
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def engine(request, tmp_path):
+    if request.param == "sqlite":
+        made = jobstore.make_engine(f"sqlite:///{tmp_path / 'jobs.db'}")
+        migrate.upgrade(made)
+        yield made
+        made.dispose()
+        return
+    require_services()
+    name = f"meshmill_store_{uuid.uuid4().hex[:8]}"
+    made = jobstore.make_engine(create_database(name))
+    migrate.upgrade(made)
+    yield made
+    made.dispose()
+    drop_database(name)
+
+
+def one_statement(engine):
+    """How the worker runs an outcome: autocommit on PostgreSQL, a transaction elsewhere."""
+    if engine.dialect.name == "postgresql":
+        return engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+    return engine.begin()
+
+
+def running_job(engine, owner: str) -> str:
+    with engine.begin() as conn:
+        _raw, key = jobstore.create_api_key(conn, "t")
+        job = jobstore.insert_job(conn, NewJob(owner_key_id=key.id, domain="mesh", operation="analyze", params={},
+                                               steps=["meshmill.mesh.analyze"], request_id="r"))
+    with one_statement(engine) as conn:
+        assert jobstore.claim(conn, job["id"], "meshmill.mesh.analyze", owner, lease_seconds=30,
+                              event=Event("job.running", "started", with_attempt=True)) is not None
+    return job["id"]
+
+
+def test_held_progress_lands_before_the_outcome_event_in_report_order(engine):
+    job_id = running_job(engine, "w1")
+    t0 = jobstore.utcnow()
+    held = [(40, "b", t0 + timedelta(milliseconds=2)), (10, "a", t0), (90, "c", t0 + timedelta(milliseconds=1))]
+    with one_statement(engine) as conn:
+        row = jobstore.transition(conn, job_id, State.SUCCEEDED, expect=[State.RUNNING], held_by="w1",
+                                  event=Event("job.succeeded", "done", progress=held), result={"ok": 1},
+                                  progress=100, message="done")
+    assert row["state"] == "succeeded" and row["result"] == {"ok": 1}
+    with engine.connect() as conn:
+        events = jobstore.list_events(conn, job_id)
+    assert [e["type"] for e in events] == ["job.queued", "job.running", *["job.progress"] * 3, "job.succeeded"]
+    assert [e["message"] for e in events[2:5]] == ["b", "a", "c"]  # the order reported, not by time or value
+    assert [e["progress"] for e in events[2:5]] == [40, 10, 90]
+    assert all(e["state"] == "running" and e["data"] is None for e in events[2:5])
+    assert events[-1]["progress"] == 100 and events[-1]["state"] == "succeeded"
+
+
+def test_a_refused_outcome_writes_none_of_its_held_progress(engine):
+    job_id = running_job(engine, "w1")
+    stale = Event("job.succeeded", "done", progress=[(50, "half", jobstore.utcnow())])
+    with pytest.raises(IllegalTransition), one_statement(engine) as conn:
+        jobstore.transition(conn, job_id, State.SUCCEEDED, expect=[State.RUNNING], held_by="someone-else",
+                            event=stale, result={}, progress=100, message="done")
+    with engine.connect() as conn:
+        assert [e["type"] for e in jobstore.list_events(conn, job_id)] == ["job.queued", "job.running"]
+        assert jobstore.get_job(conn, job_id)["state"] == "running"
