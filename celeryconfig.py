@@ -40,6 +40,9 @@ else:
     broker_transport_options = {"visibility_timeout": max(3600, _s.hard_time_limit * 2)}
     if _s.broker_prefix:
         broker_transport_options["global_keyprefix"] = _s.broker_prefix
+if _s.broker.startswith("redis://"):
+    # kombu's Redis transport, reusing its client instead of building one per command
+    broker_transport = "tasks.redis_transport:Transport"
 
 # The job row is the source of truth: no result backend.
 task_ignore_result = True
