@@ -204,3 +204,36 @@ def test_strided_coverage_estimates_the_full_raster():
     strided = coverage_stats(loops, img[..., 3], 10, 1, stride=3)
     assert full["opaque_coverage"] == strided["opaque_coverage"] == 1.0
     assert abs(full["wasted_area"] - strided["wasted_area"]) < 0.02
+
+
+def test_hole_points_fall_inside_each_hole_and_outside_islands_within_it():
+    from pipelines.contour import _hole_points, _ring_segments
+    img = np.zeros((160, 160, 4), np.uint8)
+    cv2.circle(img, (80, 80), 70, (255, 255, 255, 255), -1, cv2.LINE_AA)
+    cv2.circle(img, (80, 80), 45, (0, 0, 0, 0), -1, cv2.LINE_AA)      # a hole ...
+    cv2.circle(img, (80, 80), 30, (255, 255, 255, 255), -1)            # ... with an island in it
+    cv2.circle(img, (80, 80), 12, (0, 0, 0, 0), -1)                    # ... that has its own hole
+    cv2.rectangle(img, (20, 60), (26, 100), (0, 0, 0, 0), -1)          # a slot hole in the ring
+    mask, rings = rings_of(img)
+    outline = simplify_rings(rings, ContourParams(), 160, 160, solid=mask)
+    assert sum(r.is_hole for r in outline) == 3
+    vertices = np.concatenate([r.points for r in outline])
+    points = _hole_points(vertices, _ring_segments([len(r.points) for r in outline]), outline)
+    assert len(points) == 3
+    for x, y in points:  # inside an even number of rings (so empty), and on none
+        sides = [cv2.pointPolygonTest(r.points.astype(np.float32), (float(x), float(y)), True) for r in outline]
+        assert sum(d > 0 for d in sides) % 2 == 0 and min(abs(d) for d in sides) > 0.1
+    assert _hole_points(vertices[:0], np.zeros((0, 2), int), [r for r in outline if not r.is_hole][:0]) is None
+
+
+def test_crossing_recheck_near_changed_rings_agrees_with_full_sweep():
+    from pipelines.contour import _recheck_crossing
+    img = sheet_sprite(6, 192)
+    _, rings = rings_of(img)
+    points = [r.points for r in rings]
+    assert _crossing_rings(points) == set()
+    grown = [points[0].mean(axis=0) + (points[0] - points[0].mean(axis=0)) * 1.6, *points[1:]]
+    full = _crossing_rings(grown)
+    assert 0 in full and len(full) > 1
+    assert _recheck_crossing(grown, {0}) == full
+    assert _recheck_crossing(points, {0}) == set()
