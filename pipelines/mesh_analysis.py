@@ -24,10 +24,9 @@ from typing import Any
 
 import numpy as np
 import trimesh
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
 
 from pipelines.errors import InputError
+from pipelines.graph_components import components
 from pipelines.limits import LIMITS, Limits
 from pipelines.mesh_io import load_mesh, resolve_format
 from pipelines.progress import Progress, no_progress
@@ -201,19 +200,13 @@ def _group(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return ids, order
 
 
-def _components(n: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Connected component label of each of ``n`` nodes linked by pairs ``a[i]-b[i]``."""
-    graph = coo_matrix((np.ones(len(a), dtype=np.int8), (a, b)), shape=(n, n))
-    return connected_components(graph, directed=False)[1]
-
-
 def _shell_count(n_faces: int, index: np.ndarray, edge_of: np.ndarray, order: np.ndarray) -> int:
     """Connected components of faces joined by shared edges (degenerate faces stand alone)."""
     if not n_faces:
         return 0
     same = edge_of[order[1:]] == edge_of[order[:-1]]
     face = index[order // 3]
-    labels = _components(n_faces, face[:-1][same], face[1:][same])
+    labels = components(n_faces, face[:-1][same], face[1:][same])
     return int(labels.max()) + 1
 
 
@@ -241,10 +234,10 @@ def _hole_count(good: np.ndarray, edge_of: np.ndarray, uses: np.ndarray, starts_
     rim[good.ravel()[open_edge]] = True
     rim[np.roll(good, -1, axis=1).ravel()[open_edge]] = True
     near = rim[good]  # only corners at boundary vertices can chain boundary edges
-    fan = _components(2 * (int(edge_of.max()) + 1), node_start[near], node_end[near])
+    fan = components(2 * (int(edge_of.max()) + 1), node_start[near], node_end[near])
     a, b = fan[2 * boundary], fan[2 * boundary + 1]
     fans, packed = np.unique(np.concatenate([a, b]), return_inverse=True)
-    loops = _components(len(fans), packed[: len(a)], packed[len(a):])
+    loops = components(len(fans), packed[: len(a)], packed[len(a):])
     return int(loops.max()) + 1
 
 

@@ -12,9 +12,10 @@ from __future__ import annotations
 import numpy as np
 import trimesh
 from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import breadth_first_order, connected_components
+from scipy.sparse.csgraph import breadth_first_order
 from scipy.spatial import cKDTree
 
+from pipelines.graph_components import TINY, component_count, components
 from pipelines.mesh_repair_tol import TOL, RepairTol
 
 
@@ -38,8 +39,7 @@ def shell_labels(faces: np.ndarray, n_vertices: int) -> np.ndarray:
     order = np.argsort(edge_id, kind="stable")
     same = edge_id[order][1:] == edge_id[order][:-1]
     a, b = face_of[order][:-1][same], face_of[order][1:][same]
-    graph = coo_matrix((np.ones(len(a), dtype=np.int8), (a, b)), shape=(m, m))
-    return connected_components(graph, directed=False)[1]
+    return components(m, a, b)
 
 
 def bad_faces(faces: np.ndarray, n_vertices: int) -> np.ndarray:
@@ -125,10 +125,10 @@ def fix_winding(faces: np.ndarray, n_vertices: int) -> np.ndarray:
     fa, fb = a // 3, b // 3
     keep = fa != fb
     fa, fb, same = fa[keep], fb[keep], (sign[a] == sign[b])[keep]
-    if m <= _TINY:
+    if m <= TINY:
         return _tiny_fix_winding(faces, fa.tolist(), fb.tolist(), same.tolist())
     # a virtual root m links to the first face of every patch, so one traversal covers all
-    _, label = connected_components(coo_matrix((np.ones(len(fa)), (fa, fb)), shape=(m, m)), directed=False)
+    label = components(m, fa, fb)
     _, first = np.unique(label, return_index=True)
     rows = np.concatenate([fa, fb, np.full(len(first), m)])
     cols = np.concatenate([fb, fa, first])
@@ -239,8 +239,7 @@ def stitch_boundary(mesh: trimesh.Trimesh, distance: float) -> int:
     if len(pairs) == 0:
         return 0
     n = len(open_vertices)
-    graph = coo_matrix((np.ones(len(pairs), dtype=np.int8), (pairs[:, 0], pairs[:, 1])), shape=(n, n))
-    _, group = connected_components(graph, directed=False)
+    group = components(n, pairs[:, 0], pairs[:, 1])
     first = np.full(group.max() + 1, -1)
     first[group[::-1]] = open_vertices[::-1]  # lowest vertex index of each group
     remap = np.arange(len(mesh.vertices))
@@ -302,8 +301,7 @@ def _ordinary_patches(m: int, ordinary: np.ndarray) -> np.ndarray:
     ``ordinary`` lists the half-edges of such edges sorted so that mates are adjacent pairs.
     """
     a, b = ordinary[0::2] // 3, ordinary[1::2] // 3
-    graph = coo_matrix((np.ones(len(a), dtype=np.int8), (a, b)), shape=(m, m))
-    return connected_components(graph, directed=False)[1]
+    return components(m, a, b)
 
 
 def _pair_within_patch(
@@ -383,8 +381,7 @@ def _rebuild_from_corners(mesh: trimesh.Trimesh, faces: np.ndarray, mate: np.nda
     # half-edge h runs corner h -> corner nxt(h); its mate runs the other way
     a = np.concatenate([glued, nxt(glued)])
     b = np.concatenate([nxt(other), other])
-    graph = coo_matrix((np.ones(len(a), dtype=np.int8), (a, b)), shape=(n, n))
-    _, label = connected_components(graph, directed=False)
+    label = components(n, a, b)
     corner_vertex = faces.ravel()
     _, first = np.unique(label, return_index=True)
     vertices = mesh.vertices[corner_vertex[first]]
@@ -431,54 +428,3 @@ def clean_summary(vertices: np.ndarray, faces: np.ndarray) -> tuple[int, float] 
     cross[:, 2] = u[0] * v[1] - u[1] * v[0]
     volume = float(np.einsum("ij,ij->", tri[:, 0] - centre, cross) / 6.0)
     return shells, volume
-
-
-_TINY = 96  # up to this many nodes a plain union-find beats numpy's per-call overhead
-
-
-def _tiny_component_count(n: int, a: list[int], b: list[int]) -> int:
-    parent = list(range(n))
-
-    def root(x: int) -> int:
-        while parent[x] != x:
-            parent[x] = parent[parent[x]]
-            x = parent[x]
-        return x
-
-    count = n
-    for x, y in zip(a, b, strict=True):
-        rx, ry = root(x), root(y)
-        if rx != ry:
-            parent[rx] = ry
-            count -= 1
-    return count
-
-
-def component_count(n: int, a: np.ndarray, b: np.ndarray, small: int = 4096) -> int:
-    """Connected components of ``n`` nodes linked by pairs ``a[i]-b[i]``.
-
-    Up to ``small`` nodes by label hooking and pointer jumping in numpy (scipy's sparse graph
-    set-up alone costs more than that on small meshes); larger graphs go to scipy.
-    """
-    if n > small:
-        graph = coo_matrix((np.ones(len(a), dtype=np.int8), (a, b)), shape=(n, n))
-        return int(connected_components(graph, directed=False)[0])
-    if n <= _TINY:
-        return _tiny_component_count(n, a.tolist(), b.tolist())
-    label = np.arange(n)
-    for _ in range(64):
-        la, lb = label[a], label[b]
-        differ = la != lb
-        if not differ.any():
-            return int((label == np.arange(n)).sum())
-        la, lb = la[differ], lb[differ]
-        low = np.minimum(la, lb)
-        np.minimum.at(label, la, low)  # roots hook onto the smaller root of a neighbour
-        np.minimum.at(label, lb, low)
-        while True:  # labels always point to smaller nodes, so jumping ends at roots
-            jumped = label[label]
-            if (jumped == label).all():
-                break
-            label = jumped
-    graph = coo_matrix((np.ones(len(a), dtype=np.int8), (a, b)), shape=(n, n))
-    return int(connected_components(graph, directed=False)[0])
