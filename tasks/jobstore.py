@@ -24,6 +24,8 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Connection, Engine, RowMapping
 
+from tasks import baked
+
 metadata = sa.MetaData()
 JSONType = sa.JSON().with_variant(JSONB(), "postgresql")
 UTCDateTime = sa.DateTime(timezone=True)
@@ -386,7 +388,7 @@ def insert_job(conn: Connection, new: NewJob) -> RowMapping:
     if with_event:
         values.update(ev_at=now, ev_type="job.queued", ev_message="queued", ev_data=None)
     if not new.idempotency_key:
-        row = conn.execute(insert, values).mappings().one()
+        row = baked.fetch_one(conn, insert, values) if with_event else conn.execute(insert, values).mappings().one()
     else:
         row = _insert_idempotent(conn, insert, values, new)
     if not with_event:
@@ -532,12 +534,13 @@ def update_with_event(conn: Connection, update: sa.Update, event: Event | None,
             data = {**(event.data or {}), **({"attempt": row["attempts"]} if event.with_attempt else {})} or None
             add_event(conn, row["id"], event.type, row["state"], row["progress"], event.message, data)
         return row
-    build = _with_event_cached if reusable else _with_event
     params.update(ev_at=utcnow(), ev_type=event.type, ev_message=event.message, ev_data=event.data or {})
     if event.progress:
         pcts, messages, ats = zip(*event.progress, strict=True)
         params.update(pr_ats=list(ats), pr_pcts=list(pcts), pr_messages=list(messages))
-    return conn.execute(build(update, event.with_attempt, bool(event.progress)), params).mappings().first()
+    if reusable:  # a cached statement: compiled once, run on the driver (tasks/baked.py)
+        return baked.fetch_one(conn, _with_event_cached(update, event.with_attempt, bool(event.progress)), params)
+    return conn.execute(_with_event(update, event.with_attempt, bool(event.progress)), params).mappings().first()
 
 
 @functools.lru_cache(maxsize=64)

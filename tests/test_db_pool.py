@@ -8,7 +8,7 @@ import psycopg
 import pytest
 import sqlalchemy as sa
 
-from tasks import jobstore
+from tasks import baked, jobstore
 from tests.conftest import require_services
 from tests.stack import PG_ADMIN_DSN, create_database, drop_database
 
@@ -49,3 +49,16 @@ def test_a_connection_reused_at_once_is_not_pinged(pg_engine, monkeypatch):
     with engine.begin() as conn:  # checked in a moment ago: no round trip spent on a ping
         conn.execute(sa.text("SELECT 1"))
     assert len(pings) == 1  # only the brand-new connection was checked
+
+
+def test_a_baked_statement_on_a_dead_connection_raises_operational_error_and_the_pool_recovers(pg_engine):
+    engine, name = pg_engine
+    one = sa.select(sa.literal(1).label("x"))
+    with engine.connect() as conn:
+        assert baked.fetch_one(conn, one, {}) == {"x": 1}
+        assert kill_backends(name) == 1
+        with pytest.raises(sa.exc.OperationalError):  # what the worker retries and the API answers 503 to
+            baked.fetch_one(conn, one, {})
+        assert conn.invalidated
+    with engine.connect() as conn:
+        assert baked.fetch_one(conn, one, {}) == {"x": 1}
