@@ -15,6 +15,7 @@ import api
 from api.auth import install_request_context
 from api.errors import MeshmillApi, register_error_handlers
 from api.metrics import install_metrics
+from api.multipart import install as install_multipart_decoder
 from api.ratelimit import install_rate_limits
 from tasks.app import app as celery_app
 from tasks.logs import configure_logging
@@ -36,6 +37,7 @@ def blueprints() -> list:
 def create_app() -> Flask:
     settings = get_settings()
     configure_logging(settings.log_level)
+    install_multipart_decoder()
     celery_app.loader.import_default_modules()  # registers every domain's operations
     app = Flask("meshmill")
     app.config.update(
