@@ -8,13 +8,14 @@ database with its own 2-process worker. Measures:
 
 - latency: submit -> succeeded for ``--jobs`` sequential small analyze jobs, from the job row's
   own timestamps (the client polls every 10 ms: a faster poll steals the worker's CPU on a
-  2-core box) and as the client saw it, against a bare ``noop.delay().get()``;
+  2-core box) and as the client saw it, against a bare ``noop.delay().get()`` taken just
+  before each job (interleaved, so drifting background load reaches both sides alike);
 - latency to the webhook: submit -> signed ``job.succeeded`` received by a local HTTP server,
   for up to 200 jobs (what a client that waits for webhooks instead of polling sees);
 - throughput: ``--jobs`` analyze jobs submitted at once (8 client threads, kept-alive
   connections, the end watched by a count query every 250 ms), first created to last finished
   by the job rows, against ``--burst`` bare no-op tasks sent at once until all
-  results are in.
+  results are in (the mean of a bare burst just before and one just after).
 
 The client shares the 2 cores with the server, so it is kept lean: ``http.client`` on a
 kept-alive connection (httpx spends ~1 ms of CPU per request; a bare Celery producer
@@ -62,36 +63,45 @@ def summary_ms(values: list[float]) -> dict[str, float]:
 # ---------------------------------------------------------------- bare Celery
 
 
-def bare_celery(jobs: int, burst: int) -> dict:
-    import redis
+class BareCelery:
+    """The baseline: a 2-process prefork worker running a no-op task, on its own Redis db.
 
-    redis.Redis.from_url(NOOP_BROKER).flushdb()
-    worker = subprocess.Popen([sys.executable, "-m", "celery", "-A", "bench.noop_app", "worker", "-c", "2",
-                               "-P", "prefork", "--loglevel", "WARNING", "-n", "noop@%h"], cwd=REPO,
-                              env={**os.environ, "NOOP_BROKER": NOOP_BROKER},
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
+    It runs beside the Meshmill stack so the two are measured interleaved: on a shared
+    2-core box the background load drifts, and both sides of the ratio should see it.
+    """
+
+    def __init__(self) -> None:
+        import redis
+
+        redis.Redis.from_url(NOOP_BROKER).flushdb()
+        self.worker = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "bench.noop_app", "worker", "-c", "2", "-P", "prefork",
+             "--loglevel", "WARNING", "-n", "noop@%h"], cwd=REPO, env={**os.environ, "NOOP_BROKER": NOOP_BROKER},
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         from bench.noop_app import app, noop
 
         app.conf.broker_url = app.conf.result_backend = NOOP_BROKER
-        noop.delay().get(timeout=60)  # warm up: worker ready
+        self.noop = noop
+        noop.delay().get(timeout=60)  # the worker is ready
         for _ in range(50):
             noop.delay().get(timeout=10)
-        latencies = []
-        for _ in range(jobs):
-            start = time.perf_counter()
-            noop.delay().get(timeout=10)
-            latencies.append(time.perf_counter() - start)
+
+    def round_trip(self) -> float:
         start = time.perf_counter()
-        results = [noop.delay() for _ in range(burst)]
+        self.noop.delay().get(timeout=10)
+        return time.perf_counter() - start
+
+    def burst(self, tasks: int) -> dict:
+        start = time.perf_counter()
+        results = [self.noop.delay() for _ in range(tasks)]
         for result in results:
             result.get(timeout=120)
         elapsed = time.perf_counter() - start
-        return {"latency": summary_ms(latencies), "burst": {"tasks": burst, "seconds": round(elapsed, 3),
-                                                            "per_second": round(burst / elapsed, 1)}}
-    finally:
-        worker.terminate()
-        worker.wait(30)
+        return {"tasks": tasks, "seconds": round(elapsed, 3), "per_second": round(tasks / elapsed, 1)}
+
+    def stop(self) -> None:
+        self.worker.terminate()
+        self.worker.wait(30)
 
 
 # ---------------------------------------------------------------- Meshmill
@@ -179,14 +189,16 @@ def phases(job: dict) -> tuple[float, float]:
             (stamp(job, "finished_at") - stamp(job, "started_at")).total_seconds())
 
 
-def meshmill(stack: Stack, jobs: int) -> dict:
+def meshmill(stack: Stack, bare: BareCelery, jobs: int, burst: int) -> tuple[dict, dict]:
+    """Meshmill's figures and the bare baseline's, measured interleaved (see BareCelery)."""
     key = stack.new_key("bench")
     client = LeanClient(stack.url, key["api_key"])
     try:
         for _ in range(20):
             wait_done(client, client.submit()[0])
-        client_side, server_side, posts, queued, worked, failed = [], [], [], [], [], 0
+        client_side, server_side, posts, queued, worked, failed, bare_trips = [], [], [], [], [], 0, []
         for _ in range(jobs):
+            bare_trips.append(bare.round_trip())
             job_id, start = client.submit()
             posts.append(time.perf_counter() - start)
             job = wait_done(client, job_id, interval=0.01)
@@ -199,12 +211,18 @@ def meshmill(stack: Stack, jobs: int) -> dict:
         webhook = webhook_latency(client, min(jobs, 200))
     finally:
         client.close()
-    burst = burst_meshmill(stack, jobs)
-    return {"latency_client": summary_ms(client_side), "latency_server": summary_ms(server_side),
+    bare_bursts = [bare.burst(burst)]
+    ours_burst = burst_meshmill(stack, jobs)
+    bare_bursts.append(bare.burst(burst))
+    ours = {"latency_client": summary_ms(client_side), "latency_server": summary_ms(server_side),
             "latency_to_webhook": webhook,
             "phases": {"post": summary_ms(posts), "dispatch_and_queue": summary_ms(queued),
                        "worker_step": summary_ms(worked)},
-            "failed": failed, "burst": burst}
+            "failed": failed, "burst": ours_burst}
+    rate = statistics.fmean(run["per_second"] for run in bare_bursts)
+    return ours, {"latency": summary_ms(bare_trips),
+                  "burst": {"tasks": burst, "per_second": round(rate, 1), "runs": bare_bursts,
+                            "note": "mean of a run just before and one just after Meshmill's burst"}}
 
 
 def webhook_latency(client: LeanClient, jobs: int) -> dict:
@@ -280,14 +298,17 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=500)
     parser.add_argument("--burst", type=int, default=2000)
     args = parser.parse_args()
-    bare = bare_celery(args.jobs, args.burst)
-    with tempfile.TemporaryDirectory(prefix="meshmill-bench-") as tmp:
-        stack, db_name = start_stack(Path(tmp))
-        try:
-            ours = meshmill(stack, args.jobs)
-        finally:
-            stack.stop()
-            drop_database(db_name)
+    baseline = BareCelery()
+    try:
+        with tempfile.TemporaryDirectory(prefix="meshmill-bench-") as tmp:
+            stack, db_name = start_stack(Path(tmp))
+            try:
+                ours, bare = meshmill(stack, baseline, args.jobs, args.burst)
+            finally:
+                stack.stop()
+                drop_database(db_name)
+    finally:
+        baseline.stop()
     out = {
         "bench": "platform", "broker": "redis", "database": "postgresql", "storage": "local",
         "worker": "prefork, 2 processes", "bare_celery": bare, "meshmill": ours,

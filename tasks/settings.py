@@ -64,6 +64,8 @@ class Settings:
     max_tasks_per_child: int = 2000
     max_memory_per_child_kb: int = 2_000_000
     worker_concurrency: int = 0  # 0: one process per core
+    api_workers: int = 0  # gunicorn processes; 0: one per core, at least 2
+    api_threads: int = 8  # threads per API process
     log_level: str = "INFO"
 
     @property
