@@ -513,22 +513,29 @@ class Event:
     progress: list[tuple[int, str, datetime]] = field(default_factory=list, hash=False, compare=False)
 
 
-_CHANGED_COLUMNS = [sa.literal_column(f"changed.{c.name}", c.type).label(c.name) for c in jobs.c]
+_CHANGED_COLUMNS = {c.name: sa.literal_column(f"changed.{c.name}", c.type).label(c.name) for c in jobs.c}
+ALL_COLUMNS = tuple(c.name for c in jobs.c)
+# what an outcome's caller reads back: the webhook's snapshot, the dead letter's attempt count
+OUTCOME_COLUMNS = ("id", "state", "progress", "message", "callback_url", "attempts")
+_EVENT_READS = ("id", "state", "progress", "attempts")  # what the event row takes from the changed row
 
 
 def update_with_event(conn: Connection, update: sa.Update, event: Event | None,
-                      params: dict[str, Any] | None = None, *, reusable: bool = False) -> RowMapping | None:
+                      params: dict[str, Any] | None = None, *, reusable: bool = False,
+                      returning: tuple[str, ...] = ALL_COLUMNS) -> RowMapping | None:
     """Run ``UPDATE ... RETURNING`` and, if a row changed, append ``event`` for it.
 
     On PostgreSQL both happen in one statement (a data-modifying CTE): one round trip on
     the hot path of every job. Elsewhere, two statements in the caller's transaction.
     ``params`` fill the update's bound parameters; ``reusable``: the update is a cached
-    statement, so the statement built around it is cached too.
+    statement, so the statement built around it is cached too. ``returning`` names the
+    columns read back (an outcome needs a few; parsing the rest, JSON included, is waste).
     """
     params = dict(params or {})
     if event is None or conn.dialect.name != "postgresql":
-        row = conn.execute(_returning_all(update) if reusable else update.returning(*jobs.c), params
-                           ).mappings().first()
+        columns = returning if event is None else tuple(dict.fromkeys((*returning, *_EVENT_READS)))
+        query = _returning(update, columns) if reusable else update.returning(*[jobs.c[n] for n in columns])
+        row = conn.execute(query, params).mappings().first()
         if row is not None and event is not None:
             add_progress_events(conn, row["id"], event.progress)
             data = {**(event.data or {}), **({"attempt": row["attempts"]} if event.with_attempt else {})} or None
@@ -538,20 +545,22 @@ def update_with_event(conn: Connection, update: sa.Update, event: Event | None,
     if event.progress:
         pcts, messages, ats = zip(*event.progress, strict=True)
         params.update(pr_ats=list(ats), pr_pcts=list(pcts), pr_messages=list(messages))
+    shape = (event.with_attempt, bool(event.progress), returning)
     if reusable:  # a cached statement: compiled once, run on the driver (tasks/baked.py)
-        return baked.fetch_one(conn, _with_event_cached(update, event.with_attempt, bool(event.progress)), params)
-    return conn.execute(_with_event(update, event.with_attempt, bool(event.progress)), params).mappings().first()
+        return baked.fetch_one(conn, _with_event_cached(update, *shape), params)
+    return conn.execute(_with_event(update, *shape), params).mappings().first()
 
 
 @functools.lru_cache(maxsize=64)
-def _returning_all(update: sa.Update) -> sa.Update:
-    return update.returning(*jobs.c)
+def _returning(update: sa.Update, columns: tuple[str, ...]) -> sa.Update:
+    return update.returning(*[jobs.c[name] for name in columns])
 
 
 _EVENT_COLUMNS = ["job_id", "at", "type", "state", "progress", "message", "data"]
 
 
-def _with_event(change: sa.Update | sa.Insert, with_attempt: bool, with_progress: bool = False) -> sa.Select:
+def _with_event(change: sa.Update | sa.Insert, with_attempt: bool, with_progress: bool = False,
+                returning: tuple[str, ...] = ALL_COLUMNS) -> sa.Select:
     """``WITH changed AS (<change> RETURNING *), event AS (INSERT INTO job_events ...) SELECT changed.*``.
 
     The event's state and progress are the changed row's; ``ev_at``, ``ev_type``,
@@ -574,7 +583,7 @@ def _with_event(change: sa.Update | sa.Insert, with_attempt: bool, with_progress
     if with_progress:
         row = _after_progress(row.add_columns(sa.literal_column("9223372036854775807").label("n")), changed)
     event = job_events.insert().from_select(_EVENT_COLUMNS, row).cte("event")
-    return sa.select(*_CHANGED_COLUMNS).select_from(changed).add_cte(event)
+    return sa.select(*[_CHANGED_COLUMNS[name] for name in returning]).select_from(changed).add_cte(event)
 
 
 def _after_progress(last: sa.Select, changed: sa.CTE) -> sa.Select:
@@ -599,13 +608,15 @@ _with_event_cached = functools.lru_cache(maxsize=64)(_with_event)
 
 
 def transition(conn: Connection, job_id: str, target: State, *, expect: Iterable[State] | None = None,
-               held_by: str | None = None, event: Event | None = None, **values: Any) -> RowMapping:
+               held_by: str | None = None, event: Event | None = None,
+               returning: tuple[str, ...] = ALL_COLUMNS, **values: Any) -> RowMapping:
     """Move a job to ``target`` if the state machine allows it; refuses otherwise.
 
     ``expect`` narrows the allowed source states further; ``held_by``, when given,
     requires the caller still to hold the lease (a stale worker cannot overwrite).
     The update is a compare-and-set on the current state, so concurrent writers
-    cannot both win. ``event`` is appended with the change (see ``update_with_event``).
+    cannot both win. ``event`` is appended with the change (see ``update_with_event``);
+    ``returning`` names the columns of the row returned.
     """
     sources = tuple(s.value for s, targets in TRANSITIONS.items() if target in targets
                     and (expect is None or s in set(expect)))
@@ -620,11 +631,11 @@ def transition(conn: Connection, job_id: str, target: State, *, expect: Iterable
         query = jobs.update().where(jobs.c.id == job_id, jobs.c.state.in_(sources))
         if held_by is not None:
             query = query.where(jobs.c.lease_owner == held_by)
-        row = update_with_event(conn, query.values(**values), event)
+        row = update_with_event(conn, query.values(**values), event, returning=returning)
     else:
         update = _transition_update(sources, held_by is not None, tuple(sorted(values)))
         params = {"job_id": job_id, "held_by": held_by, **{f"v_{k}": v for k, v in values.items()}}
-        row = update_with_event(conn, update, event, params, reusable=True)
+        row = update_with_event(conn, update, event, params, reusable=True, returning=returning)
     if row is None:
         current = conn.execute(sa.select(jobs.c.state).where(jobs.c.id == job_id)).scalar() or "missing"
         raise IllegalTransition(f"job {job_id}: {current} -> {target.value} refused")

@@ -27,6 +27,7 @@ def succeed(job_id: str, owner: str, result: dict[str, Any], message: str = "don
     with connections.single_statement() as conn:
         row = jobstore.transition(conn, job_id, State.SUCCEEDED, expect=[State.RUNNING], held_by=owner,
                                   event=jobstore.Event("job.succeeded", message, progress=progress or []),
+                                  returning=jobstore.OUTCOME_COLUMNS,
                                   result=result, progress=100, message=message)
     log.info("job.succeeded", job_id=job_id)
     notify(row, "job.succeeded")
@@ -37,6 +38,7 @@ def fail(job_id: str, code: str, message: str, details: dict | None = None, *, o
     """A permanent failure: bad input or over a guard. Never retried."""
     with connections.transaction() as conn:
         row = jobstore.transition(conn, job_id, State.FAILED, held_by=owner, error_code=code,
+                                  returning=jobstore.OUTCOME_COLUMNS,
                                   event=jobstore.Event("job.failed", message, {"code": code, "details": details or {}}),
                                   error_message=message, error_details=details or {},
                                   error_class=ErrorClass.PERMANENT.value, message=message)
@@ -55,6 +57,7 @@ def bury(job_id: str, *, task_name: str, error_class: ErrorClass, code: str, mes
         died = jobstore.Event("job.dead", message,
                               {"code": code, "class": error_class.value, "details": details or {}})
         row = jobstore.transition(conn, job_id, State.DEAD, held_by=owner, error_code=code, event=died,
+                                  returning=jobstore.OUTCOME_COLUMNS,
                                   error_message=message, error_details=details or {},
                                   error_class=error_class.value, message=message)
         jobstore.add_dead_letter(conn, kind="job", job_id=job_id, task_name=task_name,
