@@ -252,7 +252,7 @@ class JobTask(Task):
                            {"soft_time_limit_s": get_settings().soft_time_limit}, owner=ctx.owner)
         except InputError as exc:
             self.request.chain = None
-            lifecycle.fail(ctx.job_id, exc.code, exc.message, exc.details, owner=ctx.owner)
+            lifecycle.fail(ctx.job_id, exc.code, exc.message, exc.details, owner=ctx.owner, progress=ctx.take_held())
         except TRANSIENT_ERRORS as exc:
             self._retry_or_bury(ctx, exc)
         except Exception as exc:

@@ -33,13 +33,16 @@ def succeed(job_id: str, owner: str, result: dict[str, Any], message: str = "don
     notify(row, "job.succeeded")
 
 
-def fail(job_id: str, code: str, message: str, details: dict | None = None, *, owner: str | None = None
-         ) -> None:
-    """A permanent failure: bad input or over a guard. Never retried."""
-    with connections.transaction() as conn:
+def fail(job_id: str, code: str, message: str, details: dict | None = None, *, owner: str | None = None,
+         progress: list[tuple[int, str, datetime]] | None = None) -> None:
+    """A permanent failure: bad input or over a guard. Never retried.
+
+    ``progress``: the step's held reports, so the history shows how far it got.
+    """
+    failed = jobstore.Event("job.failed", message, {"code": code, "details": details or {}}, progress=progress or [])
+    with connections.single_statement() as conn:
         row = jobstore.transition(conn, job_id, State.FAILED, held_by=owner, error_code=code,
-                                  returning=jobstore.OUTCOME_COLUMNS,
-                                  event=jobstore.Event("job.failed", message, {"code": code, "details": details or {}}),
+                                  returning=jobstore.OUTCOME_COLUMNS, event=failed,
                                   error_message=message, error_details=details or {},
                                   error_class=ErrorClass.PERMANENT.value, message=message)
     log.info("job.failed", job_id=job_id, code=code, error=message)

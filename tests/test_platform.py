@@ -180,6 +180,10 @@ def test_bad_meshes_fail_permanently(stack, user, name, data, code):
     assert job["state"] == "failed", job
     assert job["error"]["code"] == code and job["error"]["class"] == "permanent"
     assert job["attempts"] == 1  # permanent: never retried
+    events = client.get(f"/jobs/{job['id']}/events").json()["items"]
+    assert events[-1]["type"] == "job.failed" and events[-1]["data"]["code"] == code
+    # the history shows how far the step got, even when it failed before a progress write was due
+    assert "loading mesh" in [e["message"] for e in events if e["type"] == "job.progress"]
 
 
 def test_cancel_queued_job(stack, user, receiver):
