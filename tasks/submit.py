@@ -93,9 +93,11 @@ def dispatch(row: RowMapping) -> None:
     sweeper re-sends queued jobs whose message never arrived.
     """
     steps: list[str] = row["steps"]
-    start = steps.index(row["step"]) if row["step"] in steps else 0
-    signatures = [app.signature(name, args=(row["id"],), immutable=True) for name in steps[start:]]
+    remaining = steps[steps.index(row["step"]) if row["step"] in steps else 0:]
     try:
-        (chain(*signatures) if len(signatures) > 1 else signatures[0]).apply_async()
+        if len(remaining) == 1:  # by name: Celery's signature and task layers add ~0.1 ms to each POST
+            app.send_task(remaining[0], args=(row["id"],))
+        else:
+            chain(*[app.signature(name, args=(row["id"],), immutable=True) for name in remaining]).apply_async()
     except BrokerError as exc:
         log.error("dispatch.failed", job_id=row["id"], error=str(exc))
