@@ -19,7 +19,6 @@ from typing import Any
 
 import psycopg
 import sqlalchemy as sa
-from psycopg.rows import dict_row
 from sqlalchemy.engine import Connection, Dialect
 
 
@@ -43,6 +42,9 @@ def bake(statement: sa.Executable, dialect: Dialect) -> Baked:
     return Baked(str(compiled), defaults, tuple(processors))
 
 
+_names: dict[str, tuple[str, ...]] = {}
+
+
 def fetch_one(conn: Connection, statement: sa.Executable, params: dict[str, Any]) -> dict[str, Any] | None:
     """Run a cached statement with ``params``; its first row as a dict, or None."""
     baked = bake(statement, conn.dialect)
@@ -52,9 +54,15 @@ def fetch_one(conn: Connection, statement: sa.Executable, params: dict[str, Any]
             values[name] = process(values[name])
     driver = conn.connection.driver_connection
     try:
-        with driver.cursor(row_factory=dict_row) as cursor:
+        with driver.cursor() as cursor:
             cursor.execute(baked.sql, values)
-            return cursor.fetchone()
+            row = cursor.fetchone()
+            if row is None:
+                return None
+            names = _names.get(baked.sql)
+            if names is None:  # the same SQL always returns the same columns
+                names = _names[baked.sql] = tuple(column.name for column in cursor.description)
+            return dict(zip(names, row, strict=True))
     except psycopg.Error as exc:
         if conn.dialect.is_disconnect(exc, driver, None):
             conn.invalidate(exc)
