@@ -20,6 +20,9 @@ CHUNK = 1 << 20
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 
 
+_KEY = re.compile(r"[A-Za-z0-9_.-]+(?:/[A-Za-z0-9_.-]+)*")  # relative, no empty parts
+
+
 def input_key(sha256: str) -> str:
     return f"inputs/{sha256}"
 
@@ -56,10 +59,13 @@ class LocalStorage:
         self.root.mkdir(parents=True, exist_ok=True)
 
     def _path(self, key: str) -> Path:
-        path = (self.root / key).resolve()
-        if self.root not in path.parents:
+        """The key's file; a key that could leave the root (``..``, absolute, odd characters) is refused.
+
+        Checked on the string: ``Path.resolve()`` costs a system call per path component.
+        """
+        if not _KEY.fullmatch(key) or any(part in (".", "..") for part in key.split("/")):
             raise StorageError(f"key escapes storage root: {key!r}")
-        return path
+        return self.root / key
 
     def put_bytes(self, key: str, data: bytes, media_type: str = "application/octet-stream") -> None:
         path = self._path(key)
