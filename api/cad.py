@@ -55,8 +55,8 @@ class CadAnalyzeForm(JobCreateForm):
 class Analyze(MethodView):
     @multipart_body(CadAnalyzeForm)
     @require_key
-    @blp.arguments(UploadSchema, location="files")
-    @blp.arguments(CadAnalyzeForm, location="form")
+    @blp.arguments(UploadSchema(), location="files")
+    @blp.arguments(CadAnalyzeForm(), location="form")
     @blp.response(202, JobSchema)
     def post(self, files, form):
         """Analyse a STEP part: five-stage validation, healing, GLB with face map, machining features.

@@ -84,9 +84,9 @@ GenerateArgs = JobCreateForm.from_dict({
 class Generate(MethodView):
     @multipart_body(GenerateArgs, json_schema=GenerateArgs, file_required=False)
     @require_key
-    @blp.arguments(UploadSchema, location="files", required=False)
-    @blp.arguments(GenerateArgs, location="form", required=False)
-    @blp.arguments(GenerateArgs, location="json", required=False)
+    @blp.arguments(UploadSchema(), location="files", required=False)
+    @blp.arguments(GenerateArgs(), location="form", required=False)
+    @blp.arguments(GenerateArgs(), location="json", required=False)
     @blp.response(202, JobSchema)
     def post(self, files, form, body):
         """Mesh a sprite: alpha -> outline enclosing every opaque pixel -> triangles, UVs, edges.

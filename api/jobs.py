@@ -20,7 +20,7 @@ blp = Blueprint("jobs", __name__, url_prefix="/api/v1/jobs", description="Jobs: 
 @blp.route("")
 class Jobs(MethodView):
     @require_key
-    @blp.arguments(JobListQuery, location="query")
+    @blp.arguments(JobListQuery(), location="query")
     @blp.response(200, JobListSchema)
     def get(self, query):
         """List your jobs, newest first (admin keys see all)."""
@@ -61,7 +61,7 @@ class JobCancel(MethodView):
 @blp.route("/<job_id>/events")
 class JobEvents(MethodView):
     @require_key
-    @blp.arguments(EventListQuery, location="query")
+    @blp.arguments(EventListQuery(), location="query")
     @blp.response(200, EventListSchema)
     def get(self, query, job_id: str):
         """The job's history: state changes, progress, retries, errors."""

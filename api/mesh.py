@@ -54,8 +54,8 @@ REPAIR_OPTIONS = ("units", "aggressive", "keep_all_shells", "fill_holes", "max_h
 class Analyze(MethodView):
     @multipart_body(MeshAnalyzeForm)
     @require_key
-    @blp.arguments(UploadSchema, location="files")
-    @blp.arguments(MeshAnalyzeForm, location="form")
+    @blp.arguments(UploadSchema(), location="files")
+    @blp.arguments(MeshAnalyzeForm(), location="form")
     @blp.response(202, JobSchema)
     def post(self, files, form):
         """Analyse a mesh (STL, OBJ, PLY, OFF, 3MF, GLB): topology, volume, holes, recommendations."""
@@ -67,8 +67,8 @@ class Analyze(MethodView):
 class Repair(MethodView):
     @multipart_body(MeshRepairForm, file_required=False)
     @require_key
-    @blp.arguments(UploadSchema, location="files")
-    @blp.arguments(MeshRepairForm, location="form")
+    @blp.arguments(UploadSchema(), location="files")
+    @blp.arguments(MeshRepairForm(), location="form")
     @blp.response(202, JobSchema)
     def post(self, files, form):
         """Repair a mesh per shell: clean shells untouched, holes filled, coverage checked.

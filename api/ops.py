@@ -96,7 +96,7 @@ def _letter(row) -> dict:
 @blp.route("/dlq")
 class DeadLetters(MethodView):
     @require_admin
-    @blp.arguments(DeadLetterQuery, location="query")
+    @blp.arguments(DeadLetterQuery(), location="query")
     @blp.response(200)
     def get(self, query):
         """Dead letters, newest first (admin)."""
@@ -137,7 +137,7 @@ class KeyCreateSchema(Schema):
 @blp.route("/keys")
 class Keys(MethodView):
     @require_admin
-    @blp.arguments(KeyCreateSchema)
+    @blp.arguments(KeyCreateSchema())
     @blp.response(201)
     def post(self, body):
         """Create an API key; the token and webhook secret are shown once (admin)."""
