@@ -62,6 +62,7 @@ def test_held_progress_lands_before_the_outcome_event_in_report_order(engine):
     assert [e["type"] for e in events] == ["job.queued", "job.running", *["job.progress"] * 3, "job.succeeded"]
     assert [e["message"] for e in events[2:5]] == ["b", "a", "c"]  # the order reported, not by time or value
     assert [e["progress"] for e in events[2:5]] == [40, 10, 90]
+    assert [jobstore.as_utc(e["at"]) for e in events[2:5]] == [at for _, _, at in held]  # to the microsecond
     assert all(e["state"] == "running" and e["data"] is None for e in events[2:5])
     assert events[-1]["progress"] == 100 and events[-1]["state"] == "succeeded"
 
