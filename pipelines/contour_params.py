@@ -56,7 +56,6 @@ class ContourTol:
     crossing_retries: int = 8         # halvings of a ring's tolerance while it touches another ring
     min_ring_points: int = 4          # rings this small are kept as traced
     pair_chunk: int = 2_000_000       # edge pairs tested at once by the crossing sweep
-    max_recheck_windows: int = 64     # changed rings re-checked in their own windows, else whole
     work_pixels: int = 65_536         # larger masks are max-pooled onto a grid of about this many cells,
     pool_per_tolerance: float = 1.0   # but a cell is at most this many small-island tolerances wide,
     pool_quantile: float = 0.25       # "small" being this quantile of the islands' tolerances

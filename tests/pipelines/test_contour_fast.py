@@ -7,6 +7,7 @@ import numpy as np
 
 from pipelines.contour import (
     _crossing_rings,
+    _uncovering_local,
     _uncovering_rings,
     build_mask,
     clean_mask,
@@ -115,15 +116,58 @@ def test_batched_simplification_matches_ring_by_ring():
         assert (got is ring.points) == (alone is ring.points)
 
 
-def test_windowed_recheck_agrees_with_full_check():
-    from pipelines.contour import _recheck_uncovering
-    img = sheet_sprite(6, 192)
+def thin_holed_sprite(size: int = 160) -> np.ndarray:
+    """Anti-aliased OpenCV shapes: a ring with a hole and an island in it, thin strokes, a thin slot."""
+    img = np.zeros((size, size, 4), np.uint8)
+    white = (255, 255, 255, 255)
+    cv2.circle(img, (50, 50), 40, white, -1, cv2.LINE_AA)
+    cv2.circle(img, (50, 50), 25, (0, 0, 0, 0), -1, cv2.LINE_AA)
+    cv2.circle(img, (50, 50), 10, white, -1, cv2.LINE_AA)
+    cv2.line(img, (100, 10), (150, 150), white, 1, cv2.LINE_AA)
+    cv2.line(img, (10, 140), (140, 100), white, 2, cv2.LINE_8)
+    cv2.rectangle(img, (105, 20), (150, 70), white, -1)
+    cv2.rectangle(img, (126, 20), (128, 60), (0, 0, 0, 0), -1)  # a slot one pixel from a thin wall
+    return img
+
+
+def test_local_uncovering_check_agrees_with_the_raster_check():
+    """The outline-only check finds an uncovered pixel exactly when the whole-image raster does,
+    on shrunk, jittered, snapped and traced outlines of sheets and thin, holed OpenCV shapes."""
+    from pipelines.contour import _ring_tolerances, simplify_ring_batch, solid_index
+    rng = np.random.default_rng(7)
+    failing = 0
+    for img in (sheet_sprite(6, 192), thin_holed_sprite()):
+        mask, rings = rings_of(img)
+        index = solid_index(mask)
+        h, w = mask.shape
+        for scale in (1.0, 4.0, 16.0):
+            tols = _ring_tolerances(rings, ContourParams(), scale)
+            simple = simplify_ring_batch([r.points for r in rings], tols, w, h)
+            centre = simple[0].mean(axis=0)
+            candidates = [simple, [r.points for r in rings], [np.round(p) for p in simple],
+                          [centre + (simple[0] - centre) * 0.9, *simple[1:]]]
+            for _ in range(6):
+                candidates.append([p + (rng.random(p.shape) < 0.1)[:, :1] * rng.normal(0, 0.7, p.shape)
+                                   for p in simple])
+            for points in candidates:
+                full = _uncovering_rings(points, mask)
+                failing += bool(full)
+                assert bool(_uncovering_local(points, index)) == bool(full)
+    assert failing >= 10  # the perturbed outlines do uncover pixels
+
+
+def test_outward_simplification_never_uncovers_a_pixel():
+    """Thin parts, holes and an island in a hole, at several tolerances: every pixel whole inside."""
+    img = thin_holed_sprite()
     mask, rings = rings_of(img)
-    points = [r.points for r in rings]
-    shrunk = [points[0].mean(axis=0) + (points[0] - points[0].mean(axis=0)) * 0.8, *points[1:]]
-    assert _uncovering_rings(shrunk, mask) and 0 in _uncovering_rings(shrunk, mask)
-    assert _recheck_uncovering(shrunk, mask, [(points[0], shrunk[0])]) == _uncovering_rings(shrunk, mask)
-    assert _recheck_uncovering(points, mask, [(shrunk[0], points[0])]) == _uncovering_rings(points, mask) == set()
+    for detail in (0.001, 0.003, 0.01, 0.05):
+        out = simplify_rings(rings, ContourParams(detail_factor=detail), img.shape[1], img.shape[0])
+        points = [r.points for r in out]
+        assert _uncovering_rings(points, mask) == set()
+        assert _crossing_rings(points) == set()
+        for ring, simple in zip(rings, out, strict=True):
+            assert holds_ring(simple.points, ring.points)
+    assert_covers(mesh_sprite(png(img)), img[..., 3])
 
 
 def test_predicted_budget_step_gives_the_ladder_result():
