@@ -579,27 +579,56 @@ def _rolled_pack(rings: list[np.ndarray], first: np.ndarray, ok: np.ndarray) -> 
 def _dp_indices_batch(rings: list[np.ndarray], tols: np.ndarray) -> list[np.ndarray]:
     """Indices (sorted) of the points cv2.approxPolyDP keeps on each closed ring with its tolerance
     (all of them when a kept point is not found), every kept point found in its ring for all rings
-    at once: one sort of ring and kept points together, each taking the first equal ring point."""
-    f32 = [r.astype(np.float32) for r in rings]
-    approx = [cv2.approxPolyDP(p.reshape(-1, 1, 2), float(t), True).reshape(-1, 2)
-              for p, t in zip(f32, tols, strict=True)]
-    sizes = np.array([len(p) for p in f32], dtype=np.int64)
-    count = len(rings)
-    points = np.concatenate(f32 + approx).astype(float)
-    owner = np.concatenate([np.repeat(np.arange(count), sizes), np.repeat(np.arange(count), [len(a) for a in approx])])
-    wanted = np.arange(len(points)) >= sizes.sum()
-    order = np.lexsort((wanted, points[:, 1], points[:, 0], owner))  # ring points first among equals
-    sp, so = points[order], owner[order]
-    start = np.ones(len(order), dtype=bool)
-    start[1:] = (so[1:] != so[:-1]) | (sp[1:] != sp[:-1]).any(axis=1)
-    first = order[np.maximum.accumulate(np.where(start, np.arange(len(order)), 0))]
-    found, ring = first[wanted[order]], so[wanted[order]]
-    missing = np.bincount(ring[wanted[found]], minlength=count) > 0
-    kept = np.unique(found[~missing[ring]])  # global ring-point indices, grouped by ring
+    at once, each taking the first equal ring point."""
+    sizes = np.array([len(r) for r in rings], dtype=np.int64)
     offsets = np.concatenate([[0], np.cumsum(sizes)])
+    f32 = np.concatenate(rings).astype(np.float32)
+    approx = [cv2.approxPolyDP(f32[a:b].reshape(-1, 1, 2), float(t), True).reshape(-1, 2)
+              for a, b, t in zip(offsets[:-1].tolist(), offsets[1:].tolist(), tols, strict=True)]
+    count = len(rings)
+    owner = np.repeat(np.arange(count), sizes)
+    kept_points = np.concatenate(approx)
+    kept_owner = np.repeat(np.arange(count), [len(a) for a in approx])
+    grid = f32.astype(np.int64)
+    if len(grid) and (grid == f32).all() and np.abs(grid).max() < 2 ** 24:  # traced rings: integer corners
+        found = _find_integer_points(grid, owner, kept_points.astype(np.int64), kept_owner)
+    else:
+        found = _find_points(f32.astype(float), owner, kept_points.astype(float), kept_owner)
+    missing = np.bincount(kept_owner[found < 0], minlength=count) > 0
+    kept = np.unique(found[~missing[kept_owner]])  # global ring-point indices, grouped by ring
     pieces = np.split(kept, np.searchsorted(kept, offsets[1:-1]))
     return [np.arange(n) if miss else piece - start_at for piece, miss, n, start_at in
             zip(pieces, missing.tolist(), sizes.tolist(), offsets[:-1].tolist(), strict=True)]
+
+
+def _find_integer_points(points: np.ndarray, owner: np.ndarray, wanted: np.ndarray,
+                         wanted_owner: np.ndarray) -> np.ndarray:
+    """For each wanted integer point, the index of the first equal point of the same ring in
+    ``points`` (-1 when none): one stable sort of packed (ring, x, y) keys."""
+    lo = np.minimum(points.min(axis=0), wanted.min(axis=0, initial=2 ** 24))
+    span = np.maximum(points.max(axis=0), wanted.max(axis=0, initial=0)) - lo + 1
+    def key(xy: np.ndarray, ring: np.ndarray) -> np.ndarray:
+        return (ring * span[0] + xy[:, 0] - lo[0]) * span[1] + xy[:, 1] - lo[1]
+    order = np.argsort(key(points, owner), kind="stable")  # equal points keep ring order
+    keys = key(points, owner)[order]
+    want = key(wanted, wanted_owner)
+    pos = np.minimum(np.searchsorted(keys, want), len(keys) - 1)
+    return np.where(keys[pos] == want, order[pos], -1)
+
+
+def _find_points(points: np.ndarray, owner: np.ndarray, wanted: np.ndarray, wanted_owner: np.ndarray) -> np.ndarray:
+    """``_find_integer_points`` for any points: one sort of ring and wanted points together."""
+    both = np.concatenate([points, wanted])
+    ring = np.concatenate([owner, wanted_owner])
+    is_wanted = np.arange(len(both)) >= len(points)
+    order = np.lexsort((is_wanted, both[:, 1], both[:, 0], ring))  # ring points first among equals
+    sp, so = both[order], ring[order]
+    start = np.ones(len(order), dtype=bool)
+    start[1:] = (so[1:] != so[:-1]) | (sp[1:] != sp[:-1]).any(axis=1)
+    first = order[np.maximum.accumulate(np.where(start, np.arange(len(order)), 0))]
+    found = np.empty(len(wanted), dtype=np.int64)
+    found[order[is_wanted[order]] - len(points)] = first[is_wanted[order]]
+    return np.where(found < len(points), found, -1)
 
 
 def _span_offsets_batch(ring: np.ndarray, anchors: np.ndarray, normal: np.ndarray, u: np.ndarray,

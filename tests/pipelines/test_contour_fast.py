@@ -281,3 +281,18 @@ def test_crossing_recheck_near_changed_rings_agrees_with_full_sweep():
     assert 0 in full and len(full) > 1
     assert _recheck_crossing(grown, {0}) == full
     assert _recheck_crossing(points, {0}) == set()
+
+
+def test_integer_point_lookup_matches_the_general_one():
+    """Kept Douglas-Peucker points are found in their ring by a packed-key sort on traced
+    (integer) rings; it picks the same first equal point as the general sort, repeats included."""
+    from pipelines.contour import _find_integer_points, _find_points
+    rng = np.random.default_rng(3)
+    points = rng.integers(-5, 6, size=(400, 2))
+    owner = np.sort(rng.integers(0, 7, size=400))
+    pick = rng.integers(0, 400, size=120)
+    wanted = np.concatenate([points[pick], [[50, 50], [-9, 0]]])
+    wanted_owner = np.concatenate([owner[pick], [0, 3]])
+    fast = _find_integer_points(points, owner, wanted, wanted_owner)
+    assert np.array_equal(fast, _find_points(points.astype(float), owner, wanted.astype(float), wanted_owner))
+    assert (fast[-2:] == -1).all() and (fast[:-2] <= pick).all()
