@@ -3,7 +3,8 @@
 Steps: alpha mask (max-pooled when large, ``pool_factor``) -> islands and holes traced on pixel
 corners -> simplification that only moves the outline outward (away from the solid) -> Triangle
 with quality refinement and no Steiner points on the outline -> hull-first vertex order, UVs,
-edges and metadata (coverage and wasted area sampled, ``TOL.coverage_samples``).
+edges and metadata (coverage and wasted area sampled, ``TOL.coverage_samples``; on small images
+only the pixels the outline is not known to hold are sampled).
 
 Coordinates are pixels from the image's top-left corner, pixel (col, row) covering
 [col, col+1] x [row, row+1]; UVs are (x / width, y / height), origin top-left, within [0, 1].
@@ -74,14 +75,14 @@ def mesh_rgba(rgba: np.ndarray, params: ContourParams, *, progress: Progress = n
     """Mesh an ``(h, w, 4) uint8`` RGBA array."""
     height, width = rgba.shape[:2]
     alpha = rgba[..., 3]
-    outline = sprite_outline(alpha, params, progress=progress)
+    outline, held, factor = _outline_and_held(alpha, params, progress)
     progress(70, "Triangulating mesh...")
     mesh = triangulate(outline, params)
     progress(85, "Generating UV coordinates...")
     uvs = mesh.vertices / np.array([width, height], dtype=float)
     progress(95, "Calculating edges...")
     boundary, internal = mesh_edges(mesh)
-    metadata = _metadata(mesh, outline, alpha, params, width, height)
+    metadata = _metadata(mesh, outline, alpha, params, held, factor)
     progress(100, "Mesh generation complete")
     return {
         "vertices": _round(mesh.vertices), "triangles": mesh.triangles.tolist(),
@@ -94,6 +95,13 @@ def mesh_rgba(rgba: np.ndarray, params: ContourParams, *, progress: Progress = n
 def sprite_outline(alpha: np.ndarray, params: ContourParams, *, progress: Progress = no_progress) -> list[Ring]:
     """The simplified outline in image pixels: every pixel of the cleaned mask is whole inside it.
     Large masks are traced and simplified on a max-pooled grid (``pool_factor``)."""
+    return _outline_and_held(alpha, params, progress)[0]
+
+
+def _outline_and_held(alpha: np.ndarray, params: ContourParams,
+                      progress: Progress = no_progress) -> tuple[list[Ring], np.ndarray, int]:
+    """``sprite_outline``, the working mask it holds whole (cell (i, j) = image pixels
+    ``[i f, (i + 1) f) x [j f, (j + 1) f)``) and that pool factor f."""
     height, width = alpha.shape
     progress(20, "Creating mask...")
     mask = build_mask(alpha, params)
@@ -104,7 +112,7 @@ def sprite_outline(alpha: np.ndarray, params: ContourParams, *, progress: Progre
     rings = trace_rings(mask)
     progress(50, "Simplifying contours...")
     outline = simplify_within_budget(rings, params, mask.shape[1], mask.shape[0], unit=factor, solid=mask)
-    return unpool_rings(outline, factor, width, height)
+    return unpool_rings(outline, factor, width, height), mask, factor
 
 
 def _round(array: np.ndarray, digits: int = 4) -> list:
@@ -1505,11 +1513,16 @@ def _sampling(width: int, height: int) -> tuple[int, int]:
 
 
 def _metadata(mesh: Mesh, outline: list[Ring], alpha: np.ndarray, params: ContourParams,
-              width: int, height: int) -> dict:
+              held: np.ndarray, factor: int) -> dict:
     """Counts, coverage of the thresholded pixels, wasted area and quality of the mesh."""
-    scale, stride = _sampling(width, height)
+    height, width = alpha.shape
     loops = [mesh.vertices[loop] for loop in mesh.loops]
-    stats = coverage_stats(loops, alpha, max(params.alpha_threshold, 1), scale, stride)
+    scale, stride = _sampling(width, height)
+    if stride > 1:  # a large image: the strided raster estimate
+        stats = coverage_stats(loops, alpha, max(params.alpha_threshold, 1), scale, stride)
+    else:
+        area = float(triangle_areas(mesh.vertices, mesh.triangles).sum())
+        stats = held_coverage(loops, alpha, max(params.alpha_threshold, 1), held, factor, area, scale)
     return {
         "width": width, "height": height,
         "vertex_count": len(mesh.vertices), "triangle_count": len(mesh.triangles),
@@ -1519,3 +1532,43 @@ def _metadata(mesh: Mesh, outline: list[Ring], alpha: np.ndarray, params: Contou
         "min_angle_deg": round(float(min_angles(mesh.vertices, mesh.triangles).min()), 3),
         "params": params.as_dict(),
     }
+
+
+def held_coverage(loops: list[np.ndarray], alpha: np.ndarray, opaque_at: int, held: np.ndarray, factor: int,
+                  area: float, scale: int) -> dict:
+    """``coverage_stats`` with ``scale`` x ``scale`` samples per pixel, without rasterising the
+    mesh: the pixels of the held working mask (``factor`` image pixels per cell) are whole inside
+    the outline by construction, so only the other pixels with alpha > 0 are sampled (the same
+    coverage), and wasted area is the share of the exact mesh ``area`` not over alpha > 0."""
+    height, width = alpha.shape
+    if factor == 1:
+        inside = held
+    else:
+        ys, xs = np.mgrid[:height, :width]
+        inside = held[ys // factor, xs // factor]
+    some = alpha > 0
+    opaque = alpha >= opaque_at
+    ry, rx = np.nonzero(some & ~inside)
+    share = _inside_share(loops, rx, ry, scale)
+    count = int(opaque.sum())
+    covered = int((opaque & inside).sum()) + float(share[opaque[ry, rx]].sum())
+    over_some = int((some & inside).sum()) + float(share.sum())
+    return {"opaque_coverage": covered / count if count else 1.0,
+            "wasted_area": max(area - over_some, 0.0) / area if area > 0 else 0.0}
+
+
+def _inside_share(loops: list[np.ndarray], xs: np.ndarray, ys: np.ndarray, scale: int) -> np.ndarray:
+    """``(k,) float`` share of the ``scale`` x ``scale`` samples of each pixel (xs, ys) inside the
+    loops (even-odd rule, as ``rasterize_loops``)."""
+    if not len(xs):
+        return np.zeros(0)
+    a, b = (end * scale for end in _ring_edges(loops))
+    sub = np.arange(scale)
+    px = (xs[:, None, None] * scale + sub[None, None, :] + 0.5).repeat(scale, axis=1)
+    py = (ys[:, None, None] * scale + sub[None, :, None] + 0.5).repeat(scale, axis=2)
+    points = np.stack([px.ravel(), py.ravel()], axis=1)
+    width = int(np.ceil(max(a[:, 0].max(), b[:, 0].max(), points[:, 0].max()))) + 1
+    odd = _winding_at(a, b, points, width) % 2 != 0
+    return odd.reshape(len(xs), scale * scale).mean(axis=1)
+
+

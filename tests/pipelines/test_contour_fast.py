@@ -296,3 +296,15 @@ def test_integer_point_lookup_matches_the_general_one():
     fast = _find_integer_points(points, owner, wanted, wanted_owner)
     assert np.array_equal(fast, _find_points(points.astype(float), owner, wanted.astype(float), wanted_owner))
     assert (fast[-2:] == -1).all() and (fast[:-2] <= pick).all()
+
+
+def test_metadata_coverage_from_the_held_mask_matches_the_raster():
+    """Small images: metadata coverage counts the held mask's pixels as whole (they are, by the
+    simplification's check) and samples only the others: the raster's coverage, its waste within
+    sampling noise."""
+    from pipelines.contour import coverage_stats, outline_rings
+    for img in (thin_holed_sprite(), sheet_sprite(4, 128)):
+        result = mesh_sprite(png(img))
+        raster = coverage_stats(outline_rings(result), img[..., 3], 10, 4)
+        assert result["metadata"]["opaque_coverage"] == round(raster["opaque_coverage"], 6) == 1.0
+        assert abs(result["metadata"]["wasted_area"] - raster["wasted_area"]) < 0.01
