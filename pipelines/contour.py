@@ -105,9 +105,9 @@ def _outline_and_held(alpha: np.ndarray, params: ContourParams,
     height, width = alpha.shape
     progress(20, "Creating mask...")
     mask = build_mask(alpha, params)
-    factor = pool_factor(mask, params)
+    factor, pooled = _pooled(mask, params)
     progress(30, "Processing contours...")
-    mask = clean_mask(pool_mask(mask, factor), params, factor * factor)
+    mask = clean_mask(pooled, params, factor * factor)
     progress(40, "Finding contours...")
     rings = trace_rings(mask)
     progress(50, "Simplifying contours...")
@@ -179,20 +179,27 @@ def pool_factor(mask: np.ndarray, params: ContourParams) -> int:
     times the simplification tolerance of the small islands (the ``TOL.pool_quantile`` of the
     islands' tolerances weighted by their size, from their boxes on the coarsest grid), so sheets
     of small sprites keep their detail."""
+    return _pooled(mask, params)[0]
+
+
+def _pooled(mask: np.ndarray, params: ContourParams) -> tuple[int, np.ndarray]:
+    """``pool_factor`` and the mask pooled by it (the coarsest grid it looks at, when that is it)."""
     height, width = mask.shape
     most = math.ceil(math.sqrt(height * width / TOL.work_pixels))
     if most <= 1:
-        return 1
-    _, _, stats, _ = cv2.connectedComponentsWithStats(pool_mask(mask, most).astype(np.uint8), connectivity=8)
+        return 1, mask
+    coarse = pool_mask(mask, most)
+    _, _, stats, _ = cv2.connectedComponentsWithStats(coarse.astype(np.uint8), connectivity=8)
     size = np.maximum(stats[1:, 2:4] - 1, 0) * most  # pooling grows each box by about a cell
     if not len(size):
-        return most
+        return most, coarse
     tol = np.clip(TOL.detail_scale * np.hypot(size[:, 0], size[:, 1]) / params.detail_factor,
                   TOL.min_tolerance_px, TOL.max_tolerance_px)
     order = np.argsort(tol)
     weight = np.cumsum(size.sum(axis=1)[order] + 1.0)
     small = tol[order][np.searchsorted(weight, TOL.pool_quantile * weight[-1])]
-    return int(min(max(math.floor(TOL.pool_per_tolerance * small), 1), most))
+    factor = int(min(max(math.floor(TOL.pool_per_tolerance * small), 1), most))
+    return factor, coarse if factor == most else pool_mask(mask, factor)
 
 
 def pool_mask(mask: np.ndarray, factor: int) -> np.ndarray:
