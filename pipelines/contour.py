@@ -151,8 +151,8 @@ def _morph(mask: np.ndarray, op: int, radius: float) -> np.ndarray:
 def clean_mask(mask: np.ndarray, params: ContourParams, pixel_area: float = 1.0) -> np.ndarray:
     """Drop islands under ``min_contour_area`` (never all), fill small holes (all when holes=False).
     Areas are in image pixels; ``pixel_area`` is the image area of one ``mask`` pixel."""
-    _, labels = cv2.connectedComponents(mask.astype(np.uint8), connectivity=8)  # no stats: ~8x faster
-    areas = np.bincount(labels.ravel())[1:]
+    count, labels = cv2.connectedComponents(mask.astype(np.uint8), connectivity=8)  # no stats: ~8x faster
+    areas = np.bincount(labels[mask], minlength=count)[1:]  # counting only the mask's pixels
     keep = areas * pixel_area >= params.min_contour_area
     if not params.all_islands or not keep.any():
         keep = np.zeros_like(keep)
@@ -165,12 +165,19 @@ def clean_mask(mask: np.ndarray, params: ContourParams, pixel_area: float = 1.0)
 def _fill_holes(mask: np.ndarray, min_area: float) -> np.ndarray:
     """Fill background components (4-connected) that do not touch the border and have fewer than
     min_area px."""
-    _, labels = cv2.connectedComponents((~mask).astype(np.uint8), connectivity=4)
-    fill = np.bincount(labels.ravel()) < min_area
-    fill[0] = False  # the mask itself
+    count, labels = cv2.connectedComponents((~mask).astype(np.uint8), connectivity=4)
+    outer = np.zeros(count, dtype=bool)
+    outer[0] = True  # the mask itself
     for edge in (labels[0], labels[-1], labels[:, 0], labels[:, -1]):
-        fill[edge] = False  # on the border
-    return mask | fill[labels] if fill.any() else mask
+        outer[edge] = True  # on the border
+    if outer.all():
+        return mask
+    enclosed = np.flatnonzero(~outer[labels.ravel()])  # pixels of the holes only, counted below
+    hole = labels.ravel()[enclosed]
+    fill = np.bincount(hole, minlength=count) < min_area
+    out = mask.copy()
+    out.ravel()[enclosed[fill[hole]]] = True
+    return out
 
 
 def pool_factor(mask: np.ndarray, params: ContourParams) -> int:
