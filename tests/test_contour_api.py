@@ -21,8 +21,10 @@ from tests.archives import zip_bytes
 from tests.stack import poll
 
 TERMINAL = {"succeeded", "failed", "dead", "canceled"}
-SEED_STEPS = ["Loading image...", "Creating mask...", "Processing contours...", "Triangulating mesh...",
-              "Generating UV coordinates...", "Calculating edges...", "Mesh generation complete"]
+# seed 002's progress steps; 40 % and 50 % are plural here because every island is meshed
+SEED_STEPS = ["Loading image...", "Creating mask...", "Processing contours...", "Finding contours...",
+              "Simplifying contours...", "Triangulating mesh...", "Generating UV coordinates...",
+              "Calculating edges...", "Mesh generation complete"]
 RESULT_KEYS = {"vertices", "triangles", "uvs", "boundary_edges", "internal_edges", "metadata"}
 
 
