@@ -637,7 +637,7 @@ def transition(conn: Connection, job_id: str, target: State, *, expect: Iterable
         values.setdefault("lease_expires_at", None)
     values["state"] = target.value
     if any(isinstance(v, sa.ClauseElement) for v in values.values()):  # e.g. lost_leases + 1: built per call
-        query = jobs.update().where(jobs.c.id == job_id, jobs.c.state.in_(sources))
+        query = jobs.update().where(jobs.c.id == job_id, _state_in(sources))
         if held_by is not None:
             query = query.where(jobs.c.lease_owner == held_by)
         row = update_with_event(conn, query.values(**values), event, returning=returning)
