@@ -4,6 +4,8 @@ themselves by living in ``tasks/<domain>.py``."""
 from __future__ import annotations
 
 import pkgutil
+from functools import lru_cache
+from typing import Any
 
 import structlog
 from celery import Celery, signals
@@ -19,6 +21,29 @@ app = Celery("meshmill")
 app.config_from_object("celeryconfig")
 app.conf.include = [f"tasks.{m.name}" for m in pkgutil.iter_modules(tasks.__path__)
                     if not m.name.startswith("_") and m.name not in _NOT_TASK_MODULES]
+
+
+def send(name: str, args: tuple, **options: Any) -> None:
+    """Publish the task ``name`` with ``args``: ``app.send_task`` minus what a job message
+    does not need, which is a third of a publish's CPU (each job pays it in the API):
+
+    - no result: the job row is the result (Celery would still look up the backend);
+    - ``argsrepr`` made with ``repr`` (Celery's ``saferepr`` walks the args to bound them);
+    - no queue declare on each publish where queues need none (see ``_declare_options``).
+    """
+    app.send_task(name, args=args, ignore_result=True, argsrepr=repr(args), kwargsrepr="{}",
+                  **_declare_options(), **options)
+
+
+@lru_cache(maxsize=1)
+def _declare_options() -> dict[str, Any]:
+    """``declare=[]`` off AMQP. Every route is a direct exchange with the queue's name as key,
+    so Celery publishes to the default exchange: Redis and the folder broker put the message
+    on the queue's own list or folder, with no binding to look up. AMQP needs the queue to
+    exist, so kombu's declare stays there (done once per connection; its check costs
+    ~0.1 ms on every publish)."""
+    scheme = str(app.conf.broker_url).partition("://")[0]
+    return {} if scheme in ("amqp", "pyamqp", "librabbitmq") else {"declare": []}
 
 
 @signals.setup_logging.connect

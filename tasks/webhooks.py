@@ -22,7 +22,7 @@ from sqlalchemy.engine import RowMapping
 from standardwebhooks import Webhook
 
 from tasks import connections, jobstore
-from tasks.app import app
+from tasks.app import app, send
 from tasks.jobstore import ErrorClass
 from tasks.jobview import job_view
 from tasks.netguard import UnsafeUrl, check_url, pin, pinned_client
@@ -39,7 +39,7 @@ def notify(row: RowMapping, event_type: str) -> None:
     if not row["callback_url"]:
         return
     snapshot = {"state": row["state"], "progress": row["progress"], "message": row["message"]}
-    deliver.apply_async(args=(row["id"], event_type, snapshot, f"msg_{uuid.uuid4().hex}"))
+    send(DELIVER, (row["id"], event_type, snapshot, f"msg_{uuid.uuid4().hex}"))
 
 
 class DeliveryFailed(Exception):
