@@ -187,11 +187,12 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def make_engine(url: str, *, durable: bool = True) -> Engine:
+def make_engine(url: str, *, durable: bool = True, autocommit: bool = False) -> Engine:
     """An engine for PostgreSQL (psycopg 3) or SQLite (WAL, busy timeout).
 
     ``durable=False`` (PostgreSQL): its sessions commit without waiting for the WAL flush
     (``synchronous_commit=off``, set at connect, so it costs no round trip per transaction).
+    ``autocommit`` (PostgreSQL): every statement is its own transaction.
     """
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url[len("postgresql://"):]
@@ -200,7 +201,8 @@ def make_engine(url: str, *, durable: bool = True) -> Engine:
         sa.event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     connect_args = {} if durable else {"options": "-c synchronous_commit=off"}
-    engine = sa.create_engine(url, pool_size=5, max_overflow=10, connect_args=connect_args)
+    engine = sa.create_engine(url, pool_size=5, max_overflow=10, connect_args=connect_args,
+                              **({"isolation_level": "AUTOCOMMIT"} if autocommit else {}))
     _ping_when_idle(engine)
     return engine
 
