@@ -201,8 +201,9 @@ def make_engine(url: str, *, durable: bool = True, autocommit: bool = False) -> 
         sa.event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     connect_args = {} if durable else {"options": "-c synchronous_commit=off"}
-    engine = sa.create_engine(url, pool_size=5, max_overflow=10, connect_args=connect_args,
-                              **({"isolation_level": "AUTOCOMMIT"} if autocommit else {}))
+    # autocommit: no transaction is ever left open, so nothing to roll back on check-in
+    options = {"isolation_level": "AUTOCOMMIT", "pool_reset_on_return": None} if autocommit else {}
+    engine = sa.create_engine(url, pool_size=5, max_overflow=10, connect_args=connect_args, **options)
     _ping_when_idle(engine)
     return engine
 
