@@ -164,19 +164,22 @@ def clean_mask(mask: np.ndarray, params: ContourParams, pixel_area: float = 1.0)
 
 def _fill_holes(mask: np.ndarray, min_area: float) -> np.ndarray:
     """Fill background components (4-connected) that do not touch the border and have fewer than
-    min_area px."""
-    count, labels = cv2.connectedComponents((~mask).astype(np.uint8), connectivity=4)
-    outer = np.zeros(count, dtype=bool)
-    outer[0] = True  # the mask itself
-    for edge in (labels[0], labels[-1], labels[:, 0], labels[:, -1]):
-        outer[edge] = True  # on the border
-    if outer.all():
+    min_area px: a flood fill from a padded border finds the holes (usually none), and only their
+    bounding box is labelled."""
+    background = cv2.copyMakeBorder((~mask).view(np.uint8), 1, 1, 1, 1, cv2.BORDER_CONSTANT, value=1)
+    cv2.floodFill(background, None, (0, 0), 0, flags=4)  # the background reached from the border
+    holes = background[1:-1, 1:-1]
+    if not cv2.countNonZero(holes):
         return mask
-    enclosed = np.flatnonzero(~outer[labels.ravel()])  # pixels of the holes only, counted below
-    hole = labels.ravel()[enclosed]
-    fill = np.bincount(hole, minlength=count) < min_area
     out = mask.copy()
-    out.ravel()[enclosed[fill[hole]]] = True
+    if math.isinf(min_area):
+        out |= holes.view(bool)
+        return out
+    x, y, w, h = cv2.boundingRect(holes)
+    _, labels, stats, _ = cv2.connectedComponentsWithStats(holes[y:y + h, x:x + w], connectivity=4)
+    fill = stats[:, cv2.CC_STAT_AREA] < min_area
+    fill[0] = False  # not a hole
+    out[y:y + h, x:x + w] |= fill[labels]
     return out
 
 
@@ -286,18 +289,18 @@ def trace_rings(mask: np.ndarray) -> list[Ring]:
 
 def _corner_grid(mask: np.ndarray) -> np.ndarray:
     """``(h+1, w+1) uint8``: a corner is set when any of its four pixels is; no diagonal pinches."""
-    p = np.pad(mask, 1)
-    grid = p[:-1, :-1] | p[1:, :-1] | p[:-1, 1:] | p[1:, 1:]
+    grid = _any_of_four(np.pad(mask.view(np.uint8), 1))
     while True:
         a, b, c, d = grid[:-1, :-1], grid[:-1, 1:], grid[1:, :-1], grid[1:, 1:]
-        pinch = (a & d & ~b & ~c) | (b & c & ~a & ~d)
-        if not pinch.any():
-            return grid.astype(np.uint8)
-        fill = np.zeros_like(grid)
-        for dy in (0, 1):
-            for dx in (0, 1):
-                fill[dy:dy + pinch.shape[0], dx:dx + pinch.shape[1]] |= pinch
-        grid |= fill
+        pinch = (a ^ b) & (b ^ c ^ 1) & (a ^ d ^ 1)  # a == d != b == c: set on one diagonal only
+        if not cv2.countNonZero(pinch):
+            return grid
+        grid |= _any_of_four(np.pad(pinch, 1))
+
+
+def _any_of_four(padded: np.ndarray) -> np.ndarray:
+    """``(h-1, w-1) uint8``: max of each 2x2 block of a ``(h, w) uint8`` 0/1 array."""
+    return cv2.dilate(padded, np.ones((2, 2), np.uint8), anchor=(0, 0))[:-1, :-1]
 
 
 def _next(a: np.ndarray) -> np.ndarray:
@@ -875,8 +878,8 @@ def solid_index(solid: np.ndarray) -> SolidIndex:
     corner = solid.copy()
     corner[1:] &= ~solid[:-1]
     corner[:, 1:] &= ~solid[:, :-1]
-    ys, xs = np.nonzero(corner)
-    return SolidIndex(solid, np.stack([xs, ys], axis=1))
+    found = cv2.findNonZero(corner.view(np.uint8))  # (x, y) in row order, as np.nonzero
+    return SolidIndex(solid, np.zeros((0, 2), np.int64) if found is None else found.reshape(-1, 2).astype(np.int64))
 
 
 def _uncovering_local(rings: list[np.ndarray], index: SolidIndex) -> set[int]:
@@ -1555,11 +1558,7 @@ def held_coverage(loops: list[np.ndarray], alpha: np.ndarray, opaque_at: int, he
     the outline by construction, so only the other pixels with alpha > 0 are sampled (the same
     coverage), and wasted area is the share of the exact mesh ``area`` not over alpha > 0."""
     height, width = alpha.shape
-    if factor == 1:
-        inside = held
-    else:
-        ys, xs = np.mgrid[:height, :width]
-        inside = held[ys // factor, xs // factor]
+    inside = held if factor == 1 else held.repeat(factor, axis=0).repeat(factor, axis=1)[:height, :width]
     some = alpha > 0
     opaque = alpha >= opaque_at
     ry, rx = np.nonzero(some & ~inside)
