@@ -555,13 +555,19 @@ def _offset_simplify_batch(rings: list[np.ndarray], tols: np.ndarray, width: int
     replaced, for all rings in one vectorised pass. Returns each ring's candidate (None when
     fewer than 3 points remain or an edge is degenerate) and its signed area."""
     count = len(rings)
-    keeps = _dp_indices_batch(rings, tols)
-    ok = np.array([len(k) >= 3 for k in keeps], dtype=bool)
-    pk = _rolled_pack(rings, np.array([k[0] if o else 0 for k, o in zip(keeps, ok, strict=True)]), ok)
+    sizes = np.array([len(r) for r in rings], dtype=np.int64)
+    offsets = np.concatenate([[0], np.cumsum(sizes)])
+    kept = _dp_indices_batch(rings, tols, sizes, offsets)
+    kept_ring = np.searchsorted(offsets, kept, side="right") - 1
+    kept_local = kept - offsets[kept_ring]
+    ok = np.bincount(kept_ring, minlength=count) >= 3
+    first = np.zeros(count, dtype=np.int64)
+    first[kept_ring[::-1]] = kept_local[::-1]  # each ring's first kept point (the last write wins)
+    pk = _rolled_pack(np.concatenate(rings), sizes, offsets, first, ok)
     ring_pts = pk.points
     # anchors: global indices into ring_pts, sorted, each ring's first anchor at its first point
-    keep = np.concatenate([k[:0] if not o else (k - k[0]) + s for k, o, s in zip(keeps, ok, pk.starts[:-1],
-                                                                               strict=True)]).astype(np.int64)
+    sel = ok[kept_ring]
+    keep = kept_local[sel] - first[kept_ring[sel]] + pk.starts[kept_ring[sel]]
     anchor_ring = pk.ring[keep]
     ak = _pack(ring_pts[keep], anchor_ring, count)
     anchors, anext, aprev = ak.points, ak.nxt, ak.prv
@@ -587,26 +593,25 @@ def _offset_simplify_batch(rings: list[np.ndarray], tols: np.ndarray, width: int
     return [p if a else None for p, a in zip(pieces, alive, strict=True)], areas
 
 
-def _rolled_pack(rings: list[np.ndarray], first: np.ndarray, ok: np.ndarray) -> _Packed:
-    """The rings with ``ok`` packed, each starting at its point ``first`` (``np.roll`` of each ring
-    by ``-first``), the others empty."""
-    count = len(rings)
-    sizes = np.array([len(r) for r in rings], dtype=np.int64) * ok
-    if not sizes.sum():
+def _rolled_pack(points: np.ndarray, sizes: np.ndarray, offsets: np.ndarray, first: np.ndarray,
+                 ok: np.ndarray) -> _Packed:
+    """The rings (concatenated in ``points``, ``sizes`` and ``offsets`` each) with ``ok`` packed, each
+    starting at its point ``first`` (``np.roll`` of each ring by ``-first``), the others empty."""
+    count = len(sizes)
+    kept_sizes = sizes * ok
+    if not kept_sizes.sum():
         return _pack(np.zeros((0, 2)), np.zeros(0, dtype=np.int64), count)
-    points = np.concatenate([r for r, o in zip(rings, ok.tolist(), strict=True) if o])
-    ring = np.repeat(np.arange(count), sizes)
-    starts = np.cumsum(sizes) - sizes
+    ring = np.repeat(np.arange(count), kept_sizes)
+    starts = np.cumsum(kept_sizes) - kept_sizes
     local = (np.arange(len(ring)) - starts[ring] + first[ring]) % sizes[ring]
-    return _pack(points[starts[ring] + local], ring, count)
+    return _pack(points[offsets[ring] + local], ring, count)
 
 
-def _dp_indices_batch(rings: list[np.ndarray], tols: np.ndarray) -> list[np.ndarray]:
-    """Indices (sorted) of the points cv2.approxPolyDP keeps on each closed ring with its tolerance
-    (all of them when a kept point is not found), every kept point found in its ring for all rings
-    at once, each taking the first equal ring point."""
-    sizes = np.array([len(r) for r in rings], dtype=np.int64)
-    offsets = np.concatenate([[0], np.cumsum(sizes)])
+def _dp_indices_batch(rings: list[np.ndarray], tols: np.ndarray, sizes: np.ndarray,
+                      offsets: np.ndarray) -> np.ndarray:
+    """Sorted indices into the concatenated rings of the points cv2.approxPolyDP keeps on each closed
+    ring with its tolerance (all of a ring's points when a kept point is not found), every kept
+    point found in its ring for all rings at once, each taking the first equal ring point."""
     f32 = np.concatenate(rings).astype(np.float32)
     approx = [cv2.approxPolyDP(f32[a:b].reshape(-1, 1, 2), float(t), True).reshape(-1, 2)
               for a, b, t in zip(offsets[:-1].tolist(), offsets[1:].tolist(), tols, strict=True)]
@@ -620,10 +625,8 @@ def _dp_indices_batch(rings: list[np.ndarray], tols: np.ndarray) -> list[np.ndar
     else:
         found = _find_points(f32.astype(float), owner, kept_points.astype(float), kept_owner)
     missing = np.bincount(kept_owner[found < 0], minlength=count) > 0
-    kept = np.unique(found[~missing[kept_owner]])  # global ring-point indices, grouped by ring
-    pieces = np.split(kept, np.searchsorted(kept, offsets[1:-1]))
-    return [np.arange(n) if miss else piece - start_at for piece, miss, n, start_at in
-            zip(pieces, missing.tolist(), sizes.tolist(), offsets[:-1].tolist(), strict=True)]
+    everything = np.flatnonzero(missing[owner])  # all points of the rings with a point not found
+    return np.unique(np.concatenate([found[~missing[kept_owner]], everything]))
 
 
 def _find_integer_points(points: np.ndarray, owner: np.ndarray, wanted: np.ndarray,
@@ -731,15 +734,20 @@ def _meet(n1: np.ndarray, c1: np.ndarray, n2: np.ndarray, c2: np.ndarray) -> np.
 
 def _clip_batch(points: np.ndarray, owner: np.ndarray, count: int, width: float,
                 height: float) -> tuple[np.ndarray, np.ndarray]:
-    """``clip_to_box`` of the rings that leave the image (the others are untouched)."""
+    """``clip_to_box`` of the rings that leave the image (the others are untouched, copied in runs)."""
     out_of_box = (points[:, 0] < 0) | (points[:, 0] > width) | (points[:, 1] < 0) | (points[:, 1] > height)
     if not out_of_box.any():
         return points, owner
-    pieces = _split(_pack(points, owner, count))
-    for i in np.unique(owner[out_of_box]).tolist():
-        pieces[i] = clip_to_box(pieces[i], width, height)
-    sizes = [len(p) for p in pieces]
-    return np.concatenate(pieces).reshape(-1, 2), np.repeat(np.arange(count), sizes)
+    leaving = np.unique(owner[out_of_box])
+    firsts = np.searchsorted(owner, leaving).tolist()
+    lasts = np.searchsorted(owner, leaving, side="right").tolist()
+    chunks, owners, at = [], [], 0
+    for ring, first, last in zip(leaving.tolist(), firsts, lasts, strict=True):
+        clipped = clip_to_box(points[first:last], width, height)
+        chunks += [points[at:first], clipped]
+        owners += [owner[at:first], np.full(len(clipped), ring, dtype=owner.dtype)]
+        at = last
+    return np.concatenate([*chunks, points[at:]]).reshape(-1, 2), np.concatenate([*owners, owner[at:]])
 
 
 def clip_to_box(points: np.ndarray, width: float, height: float) -> np.ndarray:
