@@ -434,7 +434,7 @@ def simplify_rings(rings: list[Ring], params: ContourParams, width: int, height:
             points[i] = ladders[i].pop(0)
         for i in bad:
             traced[i] = points[i] is rings[i].points
-        uncovering = _uncovering_local(points, index)
+        uncovering = _uncovering_local(points, index, changed=bad)
         crossing = _recheck_crossing(points, bad)
     return [Ring(p, r.is_hole, r.island) for p, r in zip(points, rings, strict=True)]
 
@@ -890,22 +890,24 @@ def solid_index(solid: np.ndarray) -> SolidIndex:
     return SolidIndex(solid, np.zeros((0, 2), np.int64) if found is None else found.reshape(-1, 2).astype(np.int64))
 
 
-def _uncovering_local(rings: list[np.ndarray], index: SolidIndex) -> set[int]:
+def _uncovering_local(rings: list[np.ndarray], index: SolidIndex, changed: set[int] | None = None) -> set[int]:
     """``_uncovering_rings`` in time of the outline's length, not the image's: an edge through a
     solid pixel, or along a pixel border with solid on both sides, is to blame; when no edge enters
     the solid that way, each 4-connected part of it is wholly inside or wholly outside, so one probe
-    pixel per part decides, and a probe outside blames every ring whose bounding box reaches it."""
+    pixel per part decides, and a probe outside blames every ring whose bounding box reaches it.
+    ``changed``: only these rings' edges are tested for entering the solid (the others were, unchanged)."""
     if not rings:
         return set()
-    height, width = index.solid.shape
     a, b = _ring_edges(rings)
-    owner = np.repeat(np.arange(len(rings)), [len(r) for r in rings])
-    row, c0, c1, edge = _cut_spans(a, b, width, height)
-    span, col = _expand(c0, c1)
-    bad = set(owner[edge[span[index.solid[row[span], col]]]].tolist())
-    bad |= set(owner[_border_edges(a, b, index.solid)].tolist())
+    moved = list(range(len(rings))) if changed is None else sorted(changed)
+    bad = set()
+    if moved:
+        edges = (a, b) if changed is None else _ring_edges([rings[i] for i in moved])
+        owner = np.repeat(np.asarray(moved, dtype=np.int64), [len(rings[i]) for i in moved])
+        bad = _cutting_owners(*edges, owner, index.solid)
     if bad:
         return bad
+    width = index.solid.shape[1]
     probes = index.probes
     outside = probes[_winding_at(a, b, probes + 0.5, width) <= 0]
     if len(outside):
@@ -914,6 +916,15 @@ def _uncovering_local(rings: list[np.ndarray], index: SolidIndex) -> set[int]:
         near = (x + 1 >= boxes[:, 0]) & (x <= boxes[:, 2]) & (y + 1 >= boxes[:, 1]) & (y <= boxes[:, 3])
         bad.update(np.flatnonzero(near.any(axis=0)).tolist())
     return bad
+
+
+def _cutting_owners(a: np.ndarray, b: np.ndarray, owner: np.ndarray, solid: np.ndarray) -> set[int]:
+    """Owners of the edges a-b through a solid pixel or along a border between two solid pixels."""
+    height, width = solid.shape
+    row, c0, c1, edge = _cut_spans(a, b, width, height)
+    span, col = _expand(c0, c1)
+    bad = set(owner[edge[span[solid[row[span], col]]]].tolist())
+    return bad | set(owner[_border_edges(a, b, solid)].tolist())
 
 
 def _expand(start: np.ndarray, stop: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
