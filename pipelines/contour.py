@@ -164,19 +164,22 @@ def clean_mask(mask: np.ndarray, params: ContourParams, pixel_area: float = 1.0)
 
 def _fill_holes(mask: np.ndarray, min_area: float) -> np.ndarray:
     """Fill background components (4-connected) that do not touch the border and have fewer than
-    min_area px."""
-    count, labels = cv2.connectedComponents((~mask).astype(np.uint8), connectivity=4)
-    outer = np.zeros(count, dtype=bool)
-    outer[0] = True  # the mask itself
-    for edge in (labels[0], labels[-1], labels[:, 0], labels[:, -1]):
-        outer[edge] = True  # on the border
-    if outer.all():
+    min_area px: a flood fill from a padded border finds the holes (usually none), and only their
+    bounding box is labelled."""
+    background = cv2.copyMakeBorder((~mask).view(np.uint8), 1, 1, 1, 1, cv2.BORDER_CONSTANT, value=1)
+    cv2.floodFill(background, None, (0, 0), 0, flags=4)  # the background reached from the border
+    holes = background[1:-1, 1:-1]
+    if not cv2.countNonZero(holes):
         return mask
-    enclosed = np.flatnonzero(~outer[labels.ravel()])  # pixels of the holes only, counted below
-    hole = labels.ravel()[enclosed]
-    fill = np.bincount(hole, minlength=count) < min_area
     out = mask.copy()
-    out.ravel()[enclosed[fill[hole]]] = True
+    if math.isinf(min_area):
+        out |= holes.view(bool)
+        return out
+    x, y, w, h = cv2.boundingRect(holes)
+    _, labels, stats, _ = cv2.connectedComponentsWithStats(holes[y:y + h, x:x + w], connectivity=4)
+    fill = stats[:, cv2.CC_STAT_AREA] < min_area
+    fill[0] = False  # not a hole
+    out[y:y + h, x:x + w] |= fill[labels]
     return out
 
 
@@ -286,18 +289,18 @@ def trace_rings(mask: np.ndarray) -> list[Ring]:
 
 def _corner_grid(mask: np.ndarray) -> np.ndarray:
     """``(h+1, w+1) uint8``: a corner is set when any of its four pixels is; no diagonal pinches."""
-    p = np.pad(mask, 1)
-    grid = p[:-1, :-1] | p[1:, :-1] | p[:-1, 1:] | p[1:, 1:]
+    grid = _any_of_four(np.pad(mask.view(np.uint8), 1))
     while True:
         a, b, c, d = grid[:-1, :-1], grid[:-1, 1:], grid[1:, :-1], grid[1:, 1:]
-        pinch = (a & d & ~b & ~c) | (b & c & ~a & ~d)
-        if not pinch.any():
-            return grid.astype(np.uint8)
-        fill = np.zeros_like(grid)
-        for dy in (0, 1):
-            for dx in (0, 1):
-                fill[dy:dy + pinch.shape[0], dx:dx + pinch.shape[1]] |= pinch
-        grid |= fill
+        pinch = (a ^ b) & (b ^ c ^ 1) & (a ^ d ^ 1)  # a == d != b == c: set on one diagonal only
+        if not cv2.countNonZero(pinch):
+            return grid
+        grid |= _any_of_four(np.pad(pinch, 1))
+
+
+def _any_of_four(padded: np.ndarray) -> np.ndarray:
+    """``(h-1, w-1) uint8``: max of each 2x2 block of a ``(h, w) uint8`` 0/1 array."""
+    return cv2.dilate(padded, np.ones((2, 2), np.uint8), anchor=(0, 0))[:-1, :-1]
 
 
 def _next(a: np.ndarray) -> np.ndarray:
@@ -431,7 +434,7 @@ def simplify_rings(rings: list[Ring], params: ContourParams, width: int, height:
             points[i] = ladders[i].pop(0)
         for i in bad:
             traced[i] = points[i] is rings[i].points
-        uncovering = _uncovering_local(points, index)
+        uncovering = _uncovering_local(points, index, changed=bad)
         crossing = _recheck_crossing(points, bad)
     return [Ring(p, r.is_hole, r.island) for p, r in zip(points, rings, strict=True)]
 
@@ -552,13 +555,19 @@ def _offset_simplify_batch(rings: list[np.ndarray], tols: np.ndarray, width: int
     replaced, for all rings in one vectorised pass. Returns each ring's candidate (None when
     fewer than 3 points remain or an edge is degenerate) and its signed area."""
     count = len(rings)
-    keeps = _dp_indices_batch(rings, tols)
-    ok = np.array([len(k) >= 3 for k in keeps], dtype=bool)
-    pk = _rolled_pack(rings, np.array([k[0] if o else 0 for k, o in zip(keeps, ok, strict=True)]), ok)
+    sizes = np.array([len(r) for r in rings], dtype=np.int64)
+    offsets = np.concatenate([[0], np.cumsum(sizes)])
+    kept = _dp_indices_batch(rings, tols, sizes, offsets)
+    kept_ring = np.searchsorted(offsets, kept, side="right") - 1
+    kept_local = kept - offsets[kept_ring]
+    ok = np.bincount(kept_ring, minlength=count) >= 3
+    first = np.zeros(count, dtype=np.int64)
+    first[kept_ring[::-1]] = kept_local[::-1]  # each ring's first kept point (the last write wins)
+    pk = _rolled_pack(np.concatenate(rings), sizes, offsets, first, ok)
     ring_pts = pk.points
     # anchors: global indices into ring_pts, sorted, each ring's first anchor at its first point
-    keep = np.concatenate([k[:0] if not o else (k - k[0]) + s for k, o, s in zip(keeps, ok, pk.starts[:-1],
-                                                                               strict=True)]).astype(np.int64)
+    sel = ok[kept_ring]
+    keep = kept_local[sel] - first[kept_ring[sel]] + pk.starts[kept_ring[sel]]
     anchor_ring = pk.ring[keep]
     ak = _pack(ring_pts[keep], anchor_ring, count)
     anchors, anext, aprev = ak.points, ak.nxt, ak.prv
@@ -584,26 +593,25 @@ def _offset_simplify_batch(rings: list[np.ndarray], tols: np.ndarray, width: int
     return [p if a else None for p, a in zip(pieces, alive, strict=True)], areas
 
 
-def _rolled_pack(rings: list[np.ndarray], first: np.ndarray, ok: np.ndarray) -> _Packed:
-    """The rings with ``ok`` packed, each starting at its point ``first`` (``np.roll`` of each ring
-    by ``-first``), the others empty."""
-    count = len(rings)
-    sizes = np.array([len(r) for r in rings], dtype=np.int64) * ok
-    if not sizes.sum():
+def _rolled_pack(points: np.ndarray, sizes: np.ndarray, offsets: np.ndarray, first: np.ndarray,
+                 ok: np.ndarray) -> _Packed:
+    """The rings (concatenated in ``points``, ``sizes`` and ``offsets`` each) with ``ok`` packed, each
+    starting at its point ``first`` (``np.roll`` of each ring by ``-first``), the others empty."""
+    count = len(sizes)
+    kept_sizes = sizes * ok
+    if not kept_sizes.sum():
         return _pack(np.zeros((0, 2)), np.zeros(0, dtype=np.int64), count)
-    points = np.concatenate([r for r, o in zip(rings, ok.tolist(), strict=True) if o])
-    ring = np.repeat(np.arange(count), sizes)
-    starts = np.cumsum(sizes) - sizes
+    ring = np.repeat(np.arange(count), kept_sizes)
+    starts = np.cumsum(kept_sizes) - kept_sizes
     local = (np.arange(len(ring)) - starts[ring] + first[ring]) % sizes[ring]
-    return _pack(points[starts[ring] + local], ring, count)
+    return _pack(points[offsets[ring] + local], ring, count)
 
 
-def _dp_indices_batch(rings: list[np.ndarray], tols: np.ndarray) -> list[np.ndarray]:
-    """Indices (sorted) of the points cv2.approxPolyDP keeps on each closed ring with its tolerance
-    (all of them when a kept point is not found), every kept point found in its ring for all rings
-    at once, each taking the first equal ring point."""
-    sizes = np.array([len(r) for r in rings], dtype=np.int64)
-    offsets = np.concatenate([[0], np.cumsum(sizes)])
+def _dp_indices_batch(rings: list[np.ndarray], tols: np.ndarray, sizes: np.ndarray,
+                      offsets: np.ndarray) -> np.ndarray:
+    """Sorted indices into the concatenated rings of the points cv2.approxPolyDP keeps on each closed
+    ring with its tolerance (all of a ring's points when a kept point is not found), every kept
+    point found in its ring for all rings at once, each taking the first equal ring point."""
     f32 = np.concatenate(rings).astype(np.float32)
     approx = [cv2.approxPolyDP(f32[a:b].reshape(-1, 1, 2), float(t), True).reshape(-1, 2)
               for a, b, t in zip(offsets[:-1].tolist(), offsets[1:].tolist(), tols, strict=True)]
@@ -617,10 +625,8 @@ def _dp_indices_batch(rings: list[np.ndarray], tols: np.ndarray) -> list[np.ndar
     else:
         found = _find_points(f32.astype(float), owner, kept_points.astype(float), kept_owner)
     missing = np.bincount(kept_owner[found < 0], minlength=count) > 0
-    kept = np.unique(found[~missing[kept_owner]])  # global ring-point indices, grouped by ring
-    pieces = np.split(kept, np.searchsorted(kept, offsets[1:-1]))
-    return [np.arange(n) if miss else piece - start_at for piece, miss, n, start_at in
-            zip(pieces, missing.tolist(), sizes.tolist(), offsets[:-1].tolist(), strict=True)]
+    everything = np.flatnonzero(missing[owner])  # all points of the rings with a point not found
+    return np.unique(np.concatenate([found[~missing[kept_owner]], everything]))
 
 
 def _find_integer_points(points: np.ndarray, owner: np.ndarray, wanted: np.ndarray,
@@ -728,15 +734,20 @@ def _meet(n1: np.ndarray, c1: np.ndarray, n2: np.ndarray, c2: np.ndarray) -> np.
 
 def _clip_batch(points: np.ndarray, owner: np.ndarray, count: int, width: float,
                 height: float) -> tuple[np.ndarray, np.ndarray]:
-    """``clip_to_box`` of the rings that leave the image (the others are untouched)."""
+    """``clip_to_box`` of the rings that leave the image (the others are untouched, copied in runs)."""
     out_of_box = (points[:, 0] < 0) | (points[:, 0] > width) | (points[:, 1] < 0) | (points[:, 1] > height)
     if not out_of_box.any():
         return points, owner
-    pieces = _split(_pack(points, owner, count))
-    for i in np.unique(owner[out_of_box]).tolist():
-        pieces[i] = clip_to_box(pieces[i], width, height)
-    sizes = [len(p) for p in pieces]
-    return np.concatenate(pieces).reshape(-1, 2), np.repeat(np.arange(count), sizes)
+    leaving = np.unique(owner[out_of_box])
+    firsts = np.searchsorted(owner, leaving).tolist()
+    lasts = np.searchsorted(owner, leaving, side="right").tolist()
+    chunks, owners, at = [], [], 0
+    for ring, first, last in zip(leaving.tolist(), firsts, lasts, strict=True):
+        clipped = clip_to_box(points[first:last], width, height)
+        chunks += [points[at:first], clipped]
+        owners += [owner[at:first], np.full(len(clipped), ring, dtype=owner.dtype)]
+        at = last
+    return np.concatenate([*chunks, points[at:]]).reshape(-1, 2), np.concatenate([*owners, owner[at:]])
 
 
 def clip_to_box(points: np.ndarray, width: float, height: float) -> np.ndarray:
@@ -875,26 +886,28 @@ def solid_index(solid: np.ndarray) -> SolidIndex:
     corner = solid.copy()
     corner[1:] &= ~solid[:-1]
     corner[:, 1:] &= ~solid[:, :-1]
-    ys, xs = np.nonzero(corner)
-    return SolidIndex(solid, np.stack([xs, ys], axis=1))
+    found = cv2.findNonZero(corner.view(np.uint8))  # (x, y) in row order, as np.nonzero
+    return SolidIndex(solid, np.zeros((0, 2), np.int64) if found is None else found.reshape(-1, 2).astype(np.int64))
 
 
-def _uncovering_local(rings: list[np.ndarray], index: SolidIndex) -> set[int]:
+def _uncovering_local(rings: list[np.ndarray], index: SolidIndex, changed: set[int] | None = None) -> set[int]:
     """``_uncovering_rings`` in time of the outline's length, not the image's: an edge through a
     solid pixel, or along a pixel border with solid on both sides, is to blame; when no edge enters
     the solid that way, each 4-connected part of it is wholly inside or wholly outside, so one probe
-    pixel per part decides, and a probe outside blames every ring whose bounding box reaches it."""
+    pixel per part decides, and a probe outside blames every ring whose bounding box reaches it.
+    ``changed``: only these rings' edges are tested for entering the solid (the others were, unchanged)."""
     if not rings:
         return set()
-    height, width = index.solid.shape
     a, b = _ring_edges(rings)
-    owner = np.repeat(np.arange(len(rings)), [len(r) for r in rings])
-    row, c0, c1, edge = _cut_spans(a, b, width, height)
-    span, col = _expand(c0, c1)
-    bad = set(owner[edge[span[index.solid[row[span], col]]]].tolist())
-    bad |= set(owner[_border_edges(a, b, index.solid)].tolist())
+    moved = list(range(len(rings))) if changed is None else sorted(changed)
+    bad = set()
+    if moved:
+        edges = (a, b) if changed is None else _ring_edges([rings[i] for i in moved])
+        owner = np.repeat(np.asarray(moved, dtype=np.int64), [len(rings[i]) for i in moved])
+        bad = _cutting_owners(*edges, owner, index.solid)
     if bad:
         return bad
+    width = index.solid.shape[1]
     probes = index.probes
     outside = probes[_winding_at(a, b, probes + 0.5, width) <= 0]
     if len(outside):
@@ -903,6 +916,15 @@ def _uncovering_local(rings: list[np.ndarray], index: SolidIndex) -> set[int]:
         near = (x + 1 >= boxes[:, 0]) & (x <= boxes[:, 2]) & (y + 1 >= boxes[:, 1]) & (y <= boxes[:, 3])
         bad.update(np.flatnonzero(near.any(axis=0)).tolist())
     return bad
+
+
+def _cutting_owners(a: np.ndarray, b: np.ndarray, owner: np.ndarray, solid: np.ndarray) -> set[int]:
+    """Owners of the edges a-b through a solid pixel or along a border between two solid pixels."""
+    height, width = solid.shape
+    row, c0, c1, edge = _cut_spans(a, b, width, height)
+    span, col = _expand(c0, c1)
+    bad = set(owner[edge[span[solid[row[span], col]]]].tolist())
+    return bad | set(owner[_border_edges(a, b, solid)].tolist())
 
 
 def _expand(start: np.ndarray, stop: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -1555,11 +1577,7 @@ def held_coverage(loops: list[np.ndarray], alpha: np.ndarray, opaque_at: int, he
     the outline by construction, so only the other pixels with alpha > 0 are sampled (the same
     coverage), and wasted area is the share of the exact mesh ``area`` not over alpha > 0."""
     height, width = alpha.shape
-    if factor == 1:
-        inside = held
-    else:
-        ys, xs = np.mgrid[:height, :width]
-        inside = held[ys // factor, xs // factor]
+    inside = held if factor == 1 else held.repeat(factor, axis=0).repeat(factor, axis=1)[:height, :width]
     some = alpha > 0
     opaque = alpha >= opaque_at
     ry, rx = np.nonzero(some & ~inside)
