@@ -9,7 +9,7 @@ from flask_smorest import Blueprint
 from api.auth import owner_filter, require_key
 from api.errors import ApiError
 from api.schemas import EventListQuery, EventListSchema, JobListQuery, JobListSchema, JobSchema
-from api.views import job_or_404, present_job
+from api.views import job_or_404, present_job, present_jobs
 from tasks import connections, jobstore, lifecycle
 from tasks.jobstore import IllegalTransition, JobFilter
 from tasks.jobview import event_view, iso
@@ -28,7 +28,7 @@ class Jobs(MethodView):
         size = query["page_size"]
         with connections.transaction() as conn:
             rows, total = jobstore.list_jobs(conn, flt, limit=size, offset=(query["page"] - 1) * size)
-            items = [present_job(conn, r) for r in rows]
+            items = present_jobs(conn, rows)
         return {"items": items, "total": total, "page": query["page"], "page_size": size}
 
 

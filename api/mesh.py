@@ -13,7 +13,7 @@ from api.errors import ApiError
 from api.schemas import JobCreateForm, JobListSchema, JobSchema, UploadSchema
 from api.submission import create_job
 from api.uploads import StoredInput, multipart_body, receive
-from api.views import job_or_404, present_job
+from api.views import job_or_404, present_jobs
 from pipelines.sniff import MESH_FORMATS
 from tasks import connections, jobstore
 from tasks.jobstore import JobFilter
@@ -109,7 +109,7 @@ class History(MethodView):
         flt = JobFilter(owner=owner_filter(), domain="mesh", operation="repair", input_key=input_key(sha256))
         with connections.transaction() as conn:
             rows, total = jobstore.list_jobs(conn, flt, limit=200, offset=0)
-            items = [present_job(conn, r) for r in rows]
+            items = present_jobs(conn, rows)
         return {"items": items, "total": total, "page": 1, "page_size": 200}
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy.engine import Connection, RowMapping
@@ -23,8 +24,17 @@ def job_or_404(conn: Connection, job_id: str) -> RowMapping:
 
 def present_job(conn: Connection | None, row: RowMapping) -> dict[str, Any]:
     """The job view; ``conn`` None means the job has no artifacts yet (just queued)."""
+    return _present(row, jobstore.list_artifacts(conn, row["id"]) if conn is not None else [])
+
+
+def present_jobs(conn: Connection, rows: Sequence[RowMapping]) -> list[dict[str, Any]]:
+    """Views of a page of jobs, their artifacts read in one query."""
+    arts = jobstore.artifacts_of(conn, [r["id"] for r in rows])
+    return [_present(r, arts.get(r["id"], [])) for r in rows]
+
+
+def _present(row: RowMapping, arts: Sequence[RowMapping]) -> dict[str, Any]:
     settings = get_settings()
-    arts = jobstore.list_artifacts(conn, row["id"]) if conn is not None else []
     view = job_view(row, arts, settings.public_url)
     storage = connections.storage()
     for art, item in zip(arts, view["artifacts"], strict=True):

@@ -780,8 +780,18 @@ def add_artifact(conn: Connection, job_id: str, name: str, key: str, media_type:
 
 
 def list_artifacts(conn: Connection, job_id: str) -> list[RowMapping]:
-    return list(conn.execute(sa.select(artifacts).where(artifacts.c.job_id == job_id)
-                             .order_by(artifacts.c.name)).mappings())
+    return artifacts_of(conn, [job_id]).get(job_id, [])
+
+
+def artifacts_of(conn: Connection, job_ids: Sequence[str]) -> dict[str, list[RowMapping]]:
+    """The artifacts of several jobs in one query (a page of a job list), by job id, each by name."""
+    if not job_ids:
+        return {}
+    found: dict[str, list[RowMapping]] = {}
+    for row in conn.execute(sa.select(artifacts).where(artifacts.c.job_id.in_(list(job_ids)))
+                            .order_by(artifacts.c.job_id, artifacts.c.name)).mappings():
+        found.setdefault(row["job_id"], []).append(row)
+    return found
 
 
 def get_artifact(conn: Connection, job_id: str, name: str) -> RowMapping | None:

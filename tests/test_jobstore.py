@@ -76,3 +76,17 @@ def test_a_refused_outcome_writes_none_of_its_held_progress(engine):
     with engine.connect() as conn:
         assert [e["type"] for e in jobstore.list_events(conn, job_id)] == ["job.queued", "job.running"]
         assert jobstore.get_job(conn, job_id)["state"] == "running"
+
+
+def test_artifacts_of_a_page_come_back_per_job_and_by_name(engine):
+    jobs = [running_job(engine, f"w{i}") for i in range(3)]
+    with engine.begin() as conn:
+        for name in ("b.json", "a.stl"):
+            jobstore.add_artifact(conn, jobs[0], name, f"artifacts/{jobs[0]}/{name}", "x/y", 1, "0" * 64)
+        jobstore.add_artifact(conn, jobs[2], "c.glb", f"artifacts/{jobs[2]}/c.glb", "x/y", 2, "1" * 64)
+        found = jobstore.artifacts_of(conn, jobs)
+        assert [a["name"] for a in found[jobs[0]]] == ["a.stl", "b.json"]
+        assert jobs[1] not in found
+        assert [a["size"] for a in found[jobs[2]]] == [2]
+        assert jobstore.list_artifacts(conn, jobs[0]) == found[jobs[0]]
+        assert jobstore.artifacts_of(conn, []) == {}

@@ -99,6 +99,8 @@ def test_repair_by_earlier_job_and_history_and_stats(stack, user):
 
     history = client.get(f"/mesh/history/{first['input']['sha256']}").json()
     assert [j["id"] for j in history["items"]] == [second["id"], first["id"]]
+    # each listed job carries its own artifacts (read for the whole page at once)
+    assert [[a["name"] for a in j["artifacts"]] for j in history["items"]] == [["repaired.obj"], ["repaired.stl"]]
     stranger = stack.new_key("stranger")
     with stack.client(stranger["api_key"]) as other:
         assert other.get(f"/mesh/history/{first['input']['sha256']}").json()["total"] == 0
