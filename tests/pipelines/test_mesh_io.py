@@ -235,3 +235,30 @@ def test_corrupt_zip() -> None:
 def test_truncated_glb_and_ply() -> None:
     assert _code(export_mesh(_box(), "glb")[:-100], "glb") in ("MESH_PARSE_ERROR", "MESH_EMPTY")
     assert _code(export_mesh(_box(), "ply")[:-40], "ply") in ("MESH_PARSE_ERROR", "MESH_EMPTY")
+
+
+def _binary_stl(triangles: np.ndarray) -> bytes:
+    """A binary STL of ``(n, 3, 3)`` float corners (a soup: every corner its own vertex)."""
+    records = b"".join(struct.pack("<12fH", 0, 0, 0, *tri.ravel(), 0) for tri in triangles.astype(np.float32))
+    return b"\0" * 80 + struct.pack("<I", len(triangles)) + records
+
+
+def test_load_merges_like_trimesh_merge_vertices_on_a_noisy_soup():
+    rng = np.random.default_rng(7)
+    grid = rng.integers(0, 6, size=(300, 3, 3)).astype(np.float64)
+    jitter = rng.normal(scale=1e-10, size=grid.shape)  # below trimesh.tol.merge: same vertex
+    soup = grid + jitter
+    mesh = load_mesh(_binary_stl(soup), "stl")
+    reference = trimesh.Trimesh(soup.reshape(-1, 3).astype(np.float32).astype(np.float64),
+                                np.arange(len(soup) * 3).reshape(-1, 3), process=False)
+    reference.merge_vertices(merge_tex=True, merge_norm=True)
+    assert len(mesh.vertices) < len(soup) * 3  # corners were shared
+    np.testing.assert_array_equal(mesh.vertices, reference.vertices)
+    np.testing.assert_array_equal(mesh.faces, reference.faces)
+
+
+def test_huge_coordinates_merge_exactly_instead_of_overflowing_into_one_vertex():
+    tri = np.array([[[0, 0, 0], [1e30, 0, 0], [0, 1e30, 0]], [[1e30, 0, 0], [0, 1e30, 0], [1e30, 1e30, 0]]])
+    mesh = load_mesh(_binary_stl(tri), "stl")
+    assert len(mesh.vertices) == 4  # two shared corners merged, none collapsed
+    assert mesh.faces.tolist() == [[0, 1, 2], [1, 2, 3]]
