@@ -7,7 +7,8 @@ and segment as it is:
 
 1. puts an interior point on the bisector of each outline segment of a bad triangle (the apex of
    the isosceles triangle on it, at most equilateral and at most half-way to the opposite
-   outline), and lets Triangle re-mesh with those points as input vertices;
+   outline) and at the circumcentre of a bad triangle without a segment when that lies inside,
+   and lets Triangle re-mesh with those points as input vertices;
 2. smooths the interior vertices: each moves to the best of a few positions (towards the average
    and towards the worst triangle's ideal apex) by the smallest angle of its star, neighbours never
    at once, and the constrained Delaunay triangulation is rebuilt.
@@ -21,6 +22,7 @@ vertex is used.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 
 import numpy as np
 import triangle
@@ -31,9 +33,9 @@ SQRT3_2 = math.sqrt(3) / 2
 MEAN_STEPS = (1.0, 0.5)     # fractions of the way to the mean ideal apex tried by smoothing
 WORST_STEPS = (0.5, 0.25)   # fractions of the way to the worst triangle's ideal apex
 APEX_SHARE = 0.5            # an apex rises at most this share of the way to the opposite outline
-SMOOTH_PASSES = 3
+SMOOTH_PASSES = 3           # smoothing passes, each followed by a constrained Delaunay rebuild
 MAX_BAD = 24                # more bad triangles than this: one is unlikely to fix them all, so do not pay
-DENSE_PAIRS = 200_000    # ray/segment pairs tested densely before a k-d tree is used
+DENSE_PAIRS = 200_000       # ray/segment pairs tested densely before a k-d tree is used
 
 
 def improve(result: dict, fixed: int, segments: np.ndarray, holes: np.ndarray | None, params: ContourParams,
@@ -41,31 +43,44 @@ def improve(result: dict, fixed: int, segments: np.ndarray, holes: np.ndarray | 
     """``result`` or a better mesh of the same outline (first ``fixed`` vertices, ``segments``)."""
     target = TOL.min_angle_deg
     angles = _angles(result)
-    best, best_angle = result, float(angles.min())
-    if best_angle >= target or np.count_nonzero(angles < target) > MAX_BAD:
+    if angles.min() >= target or np.count_nonzero(angles < target) > MAX_BAD:
         return result
     ctx = _Context(fixed, segments, holes, params, area)
-    start = best
-    points = apex_points(result["vertices"], result["triangles"], angles < target, segments, params.min_triangle_area)
-    if len(points) and len(result["vertices"]) + len(points) <= params.max_vertices:
-        seeded = ctx.mesh(np.concatenate([result["vertices"], points]), quality=True)
-        if ctx.valid(seeded):
-            start, angles = seeded, _angles(seeded)
-            if angles.min() > best_angle + TOL.ladder_gain_deg:
-                best, best_angle = seeded, float(angles.min())
-    for _ in range(SMOOTH_PASSES):
-        if not (start["triangles"][angles < target] >= fixed).any():  # no interior vertex to move there
-            break
-        moved = smooth_step(start["vertices"], start["triangles"], angles, fixed, params.min_triangle_area)
-        if moved is None:
-            break
-        start = ctx.mesh(moved)
-        if not ctx.valid(start):
-            break
-        angles = _angles(start)
-        if angles.min() > best_angle + TOL.ladder_gain_deg:
-            best, best_angle = start, float(angles.min())
+    start = _seeded(ctx, result, angles < target) or result
+    best, best_angle = result, float(angles.min())
+    for mesh, mesh_angles in _smoothed(ctx, start, angles if start is result else _angles(start)):
+        if mesh_angles.min() > best_angle + TOL.ladder_gain_deg:
+            best, best_angle = mesh, float(mesh_angles.min())
     return best
+
+
+def _seeded(ctx: _Context, result: dict, bad: np.ndarray) -> dict | None:
+    """Triangle's mesh with ``apex_points`` added (refined to 20 degrees unless that goes under
+    ``min_triangle_area``); None when there are none or it is not valid."""
+    points = apex_points(result["vertices"], result["triangles"], bad, ctx.segments, ctx.params.min_triangle_area)
+    if not len(points) or len(result["vertices"]) + len(points) > ctx.params.max_vertices:
+        return None
+    vertices = np.concatenate([result["vertices"], points])
+    seeded = ctx.mesh(vertices, quality=True)
+    if not ctx.valid(seeded):  # Triangle's own refinement went under min_triangle_area: the points alone
+        seeded = ctx.mesh(vertices)
+    return seeded if ctx.valid(seeded) else None
+
+
+def _smoothed(ctx: _Context, mesh: dict, angles: np.ndarray) -> Iterator[tuple[dict, np.ndarray]]:
+    """``mesh`` and the valid meshes of up to ``SMOOTH_PASSES`` smoothing passes after it."""
+    yield mesh, angles
+    for _ in range(SMOOTH_PASSES):
+        if not (mesh["triangles"][angles < TOL.min_angle_deg] >= ctx.fixed).any():  # nothing to move there
+            return
+        moved = smooth_step(mesh["vertices"], mesh["triangles"], angles, ctx.fixed, ctx.params.min_triangle_area)
+        if moved is None:
+            return
+        mesh = ctx.mesh(moved)
+        if not ctx.valid(mesh):
+            return
+        angles = _angles(mesh)
+        yield mesh, angles
 
 
 def _angles(result: dict) -> np.ndarray:
@@ -130,37 +145,60 @@ def corner_min_angle(p0: np.ndarray, p1: np.ndarray, p2: np.ndarray) -> tuple[np
 
 def apex_points(vertices: np.ndarray, tris: np.ndarray, bad: np.ndarray, segments: np.ndarray,
                 min_area: float) -> np.ndarray:
-    """``(k, 2)`` interior points, one per outline segment (directed, solid on its left) of a
-    ``bad`` triangle (counter-clockwise):
-    on the segment's bisector on the solid's side (its left), as high as an equilateral triangle
-    but at most ``APEX_SHARE`` of the way to the outline the bisector meets first and high enough
-    for ``min_area``; none closer than half its height to another vertex or chosen point."""
+    """``(k, 2)`` interior points for the ``bad`` triangles (counter-clockwise): one per outline
+    segment (directed, solid on its left) of a bad triangle, on the segment's bisector on the
+    solid's side, as high as an equilateral triangle but at most ``APEX_SHARE`` of the way to the
+    outline the bisector meets first and high enough for ``min_area``; and the circumcentre of a
+    bad triangle with neither a segment nor an interior vertex (what smoothing cannot reach) when
+    the way there from its centroid crosses no segment. None closer than half its height (half the
+    circumradius) to a vertex or a point kept before it."""
     seg = segments.astype(np.int64)
-    chosen = _segments_of(tris[bad], seg)
-    if not len(chosen):
-        return np.zeros((0, 2))
+    found = _segment_edges(tris[bad], seg)
+    chosen = np.unique(found[found >= 0])
     a, b = vertices[seg[chosen, 0]], vertices[seg[chosen, 1]]
     d = b - a
     length = np.hypot(d[:, 0], d[:, 1])
-    inward = np.stack([-d[:, 1], d[:, 0]], axis=1) / length[:, None]
+    inward = np.stack([-d[:, 1], d[:, 0]], axis=1) / np.maximum(length, 1e-12)[:, None]
     mid = (a + b) / 2
     clear = _ray_clearance(mid, inward, vertices[seg[:, 0]], vertices[seg[:, 1]], chosen, SQRT3_2 * length)
-    height = np.maximum(np.minimum(SQRT3_2 * length, APEX_SHARE * clear), 2.02 * min_area / length)
+    height = np.maximum(np.minimum(SQRT3_2 * length, APEX_SHARE * clear), 2.02 * min_area / np.maximum(length, 1e-12))
     ok = (height < 0.9 * clear) & (np.degrees(np.arctan2(2 * height, length)) >= TOL.min_angle_deg / 2)
-    return _spread(mid[ok] + inward[ok] * height[ok, None], height[ok], vertices)
+    lone = tris[bad][(found < 0).all(axis=1)]
+    centres, radius = _centres(vertices, lone, seg)
+    points = np.concatenate([mid[ok] + inward[ok] * height[ok, None], centres])
+    return _spread(points, np.concatenate([height[ok], radius]), vertices)
 
 
-def _segments_of(tris: np.ndarray, seg: np.ndarray) -> np.ndarray:
-    """Sorted indices of the segments (rows ``start, end``) that are edges of the triangles."""
+def _segment_edges(tris: np.ndarray, seg: np.ndarray) -> np.ndarray:
+    """``(t, 3) int``: the segment (row ``start, end``) each directed triangle edge is, else -1."""
     if not len(tris):
-        return np.zeros(0, dtype=np.int64)
+        return np.zeros((0, 3), dtype=np.int64)
     index = np.full(int(max(seg.max(), tris.max())) + 1, -1, dtype=np.int64)
     index[seg[:, 0]] = np.arange(len(seg))
-    head, tail = tris.ravel(), tris[:, [1, 2, 0]].ravel()
-    found = index[head]
+    found = index[tris]
     hit = found >= 0
-    hit[hit] = seg[found[hit], 1] == tail[hit]
-    return np.unique(found[hit])
+    hit[hit] = seg[found[hit], 1] == tris[:, [1, 2, 0]][hit]
+    return np.where(hit, found, -1)
+
+
+def _centres(vertices: np.ndarray, tris: np.ndarray, seg: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(circumcentres, circumradii) of the triangles whose centroid sees its circumcentre
+    without crossing a segment (so the centre lies inside the outline)."""
+    if not len(tris):
+        return np.zeros((0, 2)), np.zeros(0)
+    p, q, r = (vertices[tris[:, i]] for i in range(3))
+    b, c = q - p, r - p
+    den = 2 * (b[:, 0] * c[:, 1] - b[:, 1] * c[:, 0])
+    bb, cc = (b * b).sum(1), (c * c).sum(1)
+    centre = p + np.stack([c[:, 1] * bb - b[:, 1] * cc, b[:, 0] * cc - c[:, 0] * bb], axis=1) / den[:, None]
+    radius = np.hypot(*(centre - p).T)
+    origin = (p + q + r) / 3
+    way = centre - origin
+    dist = np.maximum(np.hypot(*way.T), 1e-12)
+    own = np.full(len(tris), -1)
+    clear = _ray_clearance(origin, way / dist[:, None], vertices[seg[:, 0]], vertices[seg[:, 1]], own, dist)
+    ok = clear > 1.25 * dist
+    return centre[ok], radius[ok]
 
 
 def _ray_clearance(origin: np.ndarray, ray: np.ndarray, seg_a: np.ndarray, seg_b: np.ndarray, own: np.ndarray,

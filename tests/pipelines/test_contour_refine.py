@@ -142,3 +142,18 @@ def test_outline_steiner_is_left_to_triangle():
     result = mesh_sprite(png(img), make_params({"outline_steiner": True}))
     assert_covers(result, img[..., 3])
     assert_hull_first(result)
+
+
+def test_circumcentre_is_a_seed_only_when_inside():
+    # a flat triangle inside a tall box: its circumcentre lies far below it, outside the box
+    box = _orient(np.array([[0, 0], [40, 0], [40, 100], [0, 100]], dtype=float), False)
+    vertices = np.concatenate([box, [[5, 50], [35, 50], [20, 52]]])
+    segments = _ring_segments([4])
+    flat = np.array([[4, 5, 6]])
+    if np.cross(vertices[5] - vertices[4], vertices[6] - vertices[4]) < 0:
+        flat = flat[:, ::-1]
+    assert len(apex_points(vertices, flat, np.array([True]), segments, 1.0)) == 0
+    # the same triangle upright: its circumcentre is close by and inside
+    vertices[6] = [20, 75]
+    points = apex_points(vertices, flat, np.array([True]), segments, 1.0)
+    assert len(points) == 1 and ((points > 0) & (points < [40, 100])).all()
