@@ -81,8 +81,12 @@ def baseline_mesh(rgba: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     contour = max(contours, key=cv2.contourArea)
     approx = cv2.approxPolyDP(contour, 0.01 * cv2.arcLength(contour, True), True).reshape(-1, 2)
     points = approx.astype(float) + 0.5  # pixel centres in the corner convention
-    n = len(points)
-    segments = np.stack([np.arange(n), (np.arange(n) + 1) % n], axis=1)
+    # a self-touching approximation repeats a vertex; Triangle given the repeat crashes or hangs
+    # depending on earlier calls, so repeats are merged and their segments shared
+    points, index = np.unique(points, axis=0, return_inverse=True)
+    index = index.ravel()
+    segments = np.unique(np.sort(np.stack([index, np.roll(index, -1)], axis=1), axis=1), axis=0)
+    segments = segments[segments[:, 0] != segments[:, 1]]
     result = triangle.triangulate({"vertices": points, "segments": segments}, "pqQ")
     return result["vertices"], result["triangles"]
 

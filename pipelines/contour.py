@@ -22,6 +22,7 @@ import numpy as np
 import triangle
 
 from pipelines.contour_params import TOL, ContourParams
+from pipelines.contour_refine import improve
 from pipelines.errors import InputError, PipelineError
 from pipelines.image_io import load_rgba
 from pipelines.limits import LIMITS, Limits
@@ -1164,6 +1165,8 @@ def triangulate(outline: list[Ring], params: ContourParams) -> Mesh:
             best, best_angle = result, worst
         if worst >= angle:  # this rung met its own target: lower rungs cannot do better on purpose
             break
+    if not params.outline_steiner:  # Triangle gives up next to unsplittable segments: finish the job
+        best = improve(best, len(vertices), segments, holes, params, area)
     return _rings_first(best, sizes) or _hull_first(best["vertices"], best["triangles"])
 
 

@@ -1,0 +1,320 @@
+"""Triangle quality after Triangle, with the outline fixed (issue 6).
+
+Triangle run with 'YY' never splits an outline segment, so its refinement gives up on a bad
+triangle whose circumcentre encroaches a segment and leaves slivers next to the outline even where
+a better triangulation exists. ``improve`` takes such a result and, keeping every outline vertex
+and segment as it is:
+
+1. puts an interior point on the bisector of each outline segment of a bad triangle (the apex of
+   the isosceles triangle on it, at most equilateral and at most half-way to the opposite
+   outline) and at the circumcentre of a bad triangle without a segment when that lies inside,
+   and lets Triangle re-mesh with those points as input vertices;
+2. smooths the interior vertices: each moves to the best of a few positions (towards the average
+   and towards the worst triangle's ideal apex) by the smallest angle of its star, neighbours never
+   at once, and the constrained Delaunay triangulation is rebuilt.
+
+Meshes with more than ``MAX_BAD`` bad triangles are left as they are (the cost grows with them
+and one left over keeps the smallest angle). A state is kept only when its smallest angle is
+larger, its refined triangles respect ``min_triangle_area``, it fits ``max_vertices`` and every
+vertex is used.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+
+import numpy as np
+import triangle
+
+from pipelines.contour_params import TOL, ContourParams
+
+SQRT3_2 = math.sqrt(3) / 2
+MEAN_STEPS = (1.0, 0.5)     # fractions of the way to the mean ideal apex tried by smoothing
+WORST_STEPS = (0.5, 0.25)   # fractions of the way to the worst triangle's ideal apex
+APEX_SHARE = 0.5            # an apex rises at most this share of the way to the opposite outline
+SMOOTH_PASSES = 3           # smoothing passes, each followed by a constrained Delaunay rebuild
+MAX_BAD = 24                # more bad triangles than this: one is unlikely to fix them all, so do not pay
+DENSE_PAIRS = 200_000       # ray/segment pairs tested densely before a k-d tree is used
+
+
+def improve(result: dict, fixed: int, segments: np.ndarray, holes: np.ndarray | None, params: ContourParams,
+            area: float | None) -> dict:
+    """``result`` or a better mesh of the same outline (first ``fixed`` vertices, ``segments``)."""
+    target = TOL.min_angle_deg
+    angles = _angles(result)
+    if angles.min() >= target or np.count_nonzero(angles < target) > MAX_BAD:
+        return result
+    ctx = _Context(fixed, segments, holes, params, area)
+    start = _seeded(ctx, result, angles < target) or result
+    best, best_angle = result, float(angles.min())
+    for mesh, mesh_angles in _smoothed(ctx, start, angles if start is result else _angles(start)):
+        if mesh_angles.min() > best_angle + TOL.ladder_gain_deg:
+            best, best_angle = mesh, float(mesh_angles.min())
+    return best
+
+
+def _seeded(ctx: _Context, result: dict, bad: np.ndarray) -> dict | None:
+    """Triangle's mesh with ``apex_points`` added (refined to 20 degrees unless that goes under
+    ``min_triangle_area``); None when there are none or it is not valid."""
+    points = apex_points(result["vertices"], result["triangles"], bad, ctx.segments, ctx.params.min_triangle_area)
+    if not len(points) or len(result["vertices"]) + len(points) > ctx.params.max_vertices:
+        return None
+    vertices = np.concatenate([result["vertices"], points])
+    seeded = ctx.mesh(vertices, quality=True)
+    if not ctx.valid(seeded):  # Triangle's own refinement went under min_triangle_area: the points alone
+        seeded = ctx.mesh(vertices)
+    return seeded if ctx.valid(seeded) else None
+
+
+def _smoothed(ctx: _Context, mesh: dict, angles: np.ndarray) -> Iterator[tuple[dict, np.ndarray]]:
+    """``mesh`` and the valid meshes of up to ``SMOOTH_PASSES`` smoothing passes after it."""
+    yield mesh, angles
+    for _ in range(SMOOTH_PASSES):
+        if not (mesh["triangles"][angles < TOL.min_angle_deg] >= ctx.fixed).any():  # nothing to move there
+            return
+        moved = smooth_step(mesh["vertices"], mesh["triangles"], angles, ctx.fixed, ctx.params.min_triangle_area)
+        if moved is None:
+            return
+        mesh = ctx.mesh(moved)
+        if not ctx.valid(mesh):
+            return
+        angles = _angles(mesh)
+        yield mesh, angles
+
+
+def _angles(result: dict) -> np.ndarray:
+    """``(t,)`` smallest angle of each triangle of a Triangle result, degrees."""
+    return triangle_min_angles(result["vertices"], result["triangles"])
+
+
+class _Context:
+    """The fixed inputs of one ``improve`` call and Triangle runs over them."""
+
+    def __init__(self, fixed: int, segments: np.ndarray, holes: np.ndarray | None, params: ContourParams,
+                 area: float | None) -> None:
+        self.fixed, self.segments, self.holes, self.params, self.area = fixed, segments, holes, params, area
+
+    def mesh(self, vertices: np.ndarray, quality: bool = False) -> dict:
+        """Triangle on ``vertices`` (all kept) with the outline segments unsplit."""
+        opts = f"pQYYS{max(self.params.max_vertices - len(vertices), 0)}"
+        if quality:
+            opts += f"q{TOL.min_angle_deg:g}"
+        if self.area is not None:
+            opts += f"a{self.area:g}"
+        data = {"vertices": np.ascontiguousarray(vertices, dtype=np.float64),
+                "segments": np.ascontiguousarray(self.segments, dtype=np.int32)}
+        if self.holes is not None:
+            data["holes"] = np.ascontiguousarray(self.holes, dtype=np.float64).reshape(-1, 2)
+        return triangle.triangulate(data, opts)
+
+    def valid(self, result: dict) -> bool:
+        """Segments kept whole, every vertex used, refined triangles large enough, within budget."""
+        tris = result.get("triangles")
+        if tris is None or not len(tris) or len(result["segments"]) != len(self.segments):
+            return False
+        n = len(result["vertices"])
+        if n > self.params.max_vertices or np.bincount(tris.ravel(), minlength=n).min() == 0:
+            return False
+        refined = (tris >= self.fixed).any(axis=1)
+        return not refined.any() or float(_areas(result["vertices"], tris[refined]).min()) >= \
+            self.params.min_triangle_area
+
+
+def _areas(vertices: np.ndarray, tris: np.ndarray) -> np.ndarray:
+    """``(t,) float`` unsigned triangle areas."""
+    a, b, c = (vertices[tris[:, i]] for i in range(3))
+    return 0.5 * np.abs((b[:, 0] - a[:, 0]) * (c[:, 1] - a[:, 1]) - (b[:, 1] - a[:, 1]) * (c[:, 0] - a[:, 0]))
+
+
+def triangle_min_angles(vertices: np.ndarray, tris: np.ndarray) -> np.ndarray:
+    """``(t,) float`` smallest angle of each triangle, degrees."""
+    return corner_min_angle(vertices[tris[:, 0]], vertices[tris[:, 1]], vertices[tris[:, 2]])[0]
+
+
+def corner_min_angle(p0: np.ndarray, p1: np.ndarray, p2: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(smallest angle in degrees, twice the signed area) of triangles p0 p1 p2, broadcast."""
+    e01, e12, e20 = p1 - p0, p2 - p1, p0 - p2
+    cross = e01[..., 0] * e12[..., 1] - e01[..., 1] * e12[..., 0]
+    dots = np.maximum(np.maximum(-(e01 * e20).sum(-1), -(e12 * e01).sum(-1)), -(e20 * e12).sum(-1))
+    return np.degrees(np.arctan2(np.abs(cross), dots)), cross
+
+
+# ---------------------------------------------------------------- apex points
+
+
+def apex_points(vertices: np.ndarray, tris: np.ndarray, bad: np.ndarray, segments: np.ndarray,
+                min_area: float) -> np.ndarray:
+    """``(k, 2)`` interior points for the ``bad`` triangles (counter-clockwise): one per outline
+    segment (directed, solid on its left) of a bad triangle, on the segment's bisector on the
+    solid's side, as high as an equilateral triangle but at most ``APEX_SHARE`` of the way to the
+    outline the bisector meets first and high enough for ``min_area``; and the circumcentre of a
+    bad triangle with neither a segment nor an interior vertex (what smoothing cannot reach) when
+    the way there from its centroid crosses no segment. None closer than half its height (half the
+    circumradius) to a vertex or a point kept before it."""
+    seg = segments.astype(np.int64)
+    found = _segment_edges(tris[bad], seg)
+    chosen = np.unique(found[found >= 0])
+    a, b = vertices[seg[chosen, 0]], vertices[seg[chosen, 1]]
+    d = b - a
+    length = np.hypot(d[:, 0], d[:, 1])
+    inward = np.stack([-d[:, 1], d[:, 0]], axis=1) / np.maximum(length, 1e-12)[:, None]
+    mid = (a + b) / 2
+    clear = _ray_clearance(mid, inward, vertices[seg[:, 0]], vertices[seg[:, 1]], chosen, SQRT3_2 * length)
+    height = np.maximum(np.minimum(SQRT3_2 * length, APEX_SHARE * clear), 2.02 * min_area / np.maximum(length, 1e-12))
+    ok = (height < 0.9 * clear) & (np.degrees(np.arctan2(2 * height, length)) >= TOL.min_angle_deg / 2)
+    lone = tris[bad][(found < 0).all(axis=1)]
+    centres, radius = _centres(vertices, lone, seg)
+    points = np.concatenate([mid[ok] + inward[ok] * height[ok, None], centres])
+    return _spread(points, np.concatenate([height[ok], radius]), vertices)
+
+
+def _segment_edges(tris: np.ndarray, seg: np.ndarray) -> np.ndarray:
+    """``(t, 3) int``: the segment (row ``start, end``) each directed triangle edge is, else -1."""
+    if not len(tris):
+        return np.zeros((0, 3), dtype=np.int64)
+    index = np.full(int(max(seg.max(), tris.max())) + 1, -1, dtype=np.int64)
+    index[seg[:, 0]] = np.arange(len(seg))
+    found = index[tris]
+    hit = found >= 0
+    hit[hit] = seg[found[hit], 1] == tris[:, [1, 2, 0]][hit]
+    return np.where(hit, found, -1)
+
+
+def _centres(vertices: np.ndarray, tris: np.ndarray, seg: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(circumcentres, circumradii) of the triangles whose centroid sees its circumcentre
+    without crossing a segment (so the centre lies inside the outline)."""
+    if not len(tris):
+        return np.zeros((0, 2)), np.zeros(0)
+    p, q, r = (vertices[tris[:, i]] for i in range(3))
+    b, c = q - p, r - p
+    den = 2 * (b[:, 0] * c[:, 1] - b[:, 1] * c[:, 0])
+    bb, cc = (b * b).sum(1), (c * c).sum(1)
+    centre = p + np.stack([c[:, 1] * bb - b[:, 1] * cc, b[:, 0] * cc - c[:, 0] * bb], axis=1) / den[:, None]
+    radius = np.hypot(*(centre - p).T)
+    origin = (p + q + r) / 3
+    way = centre - origin
+    dist = np.maximum(np.hypot(*way.T), 1e-12)
+    own = np.full(len(tris), -1)
+    clear = _ray_clearance(origin, way / dist[:, None], vertices[seg[:, 0]], vertices[seg[:, 1]], own, dist)
+    ok = clear > 1.25 * dist
+    return centre[ok], radius[ok]
+
+
+def _ray_clearance(origin: np.ndarray, ray: np.ndarray, seg_a: np.ndarray, seg_b: np.ndarray, own: np.ndarray,
+                   reach: np.ndarray) -> np.ndarray:
+    """``(k,)`` distance along each unit ray to the first segment it meets other than its own,
+    capped at ``2 * reach``; only segments that may lie within that distance are tested."""
+    q, s = _near_segments(origin, seg_a, seg_b, 2 * reach)
+    keep = s != own[q]
+    q, s = q[keep], s[keep]
+    e = seg_b[s] - seg_a[s]
+    rel = seg_a[s] - origin[q]
+    den = ray[q, 0] * e[:, 1] - ray[q, 1] * e[:, 0]
+    safe = np.where(np.abs(den) > 1e-12, den, 1.0)
+    t = (rel[:, 0] * e[:, 1] - rel[:, 1] * e[:, 0]) / safe
+    u = (rel[:, 0] * ray[q, 1] - rel[:, 1] * ray[q, 0]) / safe
+    hit = (np.abs(den) > 1e-12) & (t > TOL.geom_eps) & (u >= -TOL.geom_eps) & (u <= 1 + TOL.geom_eps)
+    out = 2 * reach + 0.0
+    np.minimum.at(out, q[hit], t[hit])
+    return out
+
+
+def _near_segments(origin: np.ndarray, seg_a: np.ndarray, seg_b: np.ndarray,
+                   radius: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(query, segment) pairs whose segment may come within ``radius`` of the query's origin:
+    a dense box test for small inputs, else a k-d tree over segment midpoints."""
+    if len(origin) * len(seg_a) <= DENSE_PAIRS:
+        lo, hi = np.minimum(seg_a, seg_b), np.maximum(seg_a, seg_b)
+        r = radius[:, None]
+        near = ((lo[None, :, 0] <= origin[:, None, 0] + r) & (hi[None, :, 0] >= origin[:, None, 0] - r) &
+                (lo[None, :, 1] <= origin[:, None, 1] + r) & (hi[None, :, 1] >= origin[:, None, 1] - r))
+        return np.nonzero(near)
+    from scipy.spatial import cKDTree
+
+    half = np.hypot(*(seg_b - seg_a).T) / 2
+    found = cKDTree((seg_a + seg_b) / 2).query_ball_point(origin, radius + half.max())
+    counts = np.fromiter((len(f) for f in found), dtype=np.int64, count=len(found))
+    segs = np.fromiter((i for f in found for i in f), dtype=np.int64, count=int(counts.sum()))
+    return np.repeat(np.arange(len(origin)), counts), segs
+
+
+def _spread(points: np.ndarray, height: np.ndarray, vertices: np.ndarray) -> np.ndarray:
+    """The points (tallest first) no closer than half their height to a vertex or a kept point."""
+    order = np.argsort(-height, kind="stable")
+    points, height = points[order], height[order]
+    ok = _nearest_gap(points, vertices) > height / 2
+    points, height = points[ok], height[ok]
+    if len(points) < 2:
+        return points
+    i, j = _close_pairs(points, height / 2)
+    keep = np.ones(len(points), dtype=bool)
+    for a, b in zip(i.tolist(), j.tolist(), strict=True):  # in order: a kept point drops the later one
+        if keep[a]:
+            keep[b] = False
+    return points[keep]
+
+
+def _nearest_gap(points: np.ndarray, vertices: np.ndarray) -> np.ndarray:
+    """``(k,)`` distance from each point to its nearest vertex."""
+    if len(points) * len(vertices) <= DENSE_PAIRS:
+        return np.sqrt(((points[:, None] - vertices[None]) ** 2).sum(-1)).min(1, initial=np.inf)
+    from scipy.spatial import cKDTree
+
+    return cKDTree(vertices).query(points)[0]
+
+
+def _close_pairs(points: np.ndarray, radius: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(i, j), i < j, sorted: pairs of points closer than the smaller of their radii."""
+    if len(points) ** 2 <= DENSE_PAIRS:
+        i, j = np.nonzero(np.triu(np.ones((len(points), len(points)), dtype=bool), 1))
+    else:
+        from scipy.spatial import cKDTree
+
+        pairs = np.sort(cKDTree(points).query_pairs(float(radius.max()), output_type="ndarray"), axis=1)
+        pairs = pairs[np.lexsort((pairs[:, 1], pairs[:, 0]))]
+        i, j = pairs[:, 0], pairs[:, 1]
+    close = np.hypot(*(points[i] - points[j]).T) <= np.minimum(radius[i], radius[j])
+    return i[close], j[close]
+
+
+# ---------------------------------------------------------------- smoothing
+
+
+def smooth_step(vertices: np.ndarray, tris: np.ndarray, angles: np.ndarray, fixed: int,
+                min_area: float) -> np.ndarray | None:
+    """One pass moving interior vertices (index >= ``fixed``) to raise the smallest angle of their
+    star (``angles``: per triangle), triangles kept counter-clockwise and at least ``min_area``;
+    neighbours never move together (the larger gain wins). None when nothing moves."""
+    corner = tris.ravel().astype(np.int64)
+    order = np.argsort(corner, kind="stable")
+    order = order[corner[order] >= fixed]
+    if not len(order):
+        return None
+    corner, tri = corner[order], order // 3
+    nxt, prv = tris[tri, (order + 1) % 3], tris[tri, (order + 2) % 3]
+    starts = np.flatnonzero(np.r_[True, corner[1:] != corner[:-1]])
+    owner = corner[starts]
+    pa, pb = vertices[nxt], vertices[prv]
+    d = pb - pa
+    ideal = (pa + pb) / 2 + np.stack([-d[:, 1], d[:, 0]], axis=1) * SQRT3_2
+    count = np.diff(np.append(starts, len(corner)))
+    here = vertices[owner]
+    to_mean = np.add.reduceat(ideal, starts, axis=0) / count[:, None] - here
+    to_worst = ideal[np.lexsort((angles[tri], corner))[starts]] - here
+    cands = np.stack([here] + [here + to_mean * f for f in MEAN_STEPS] + [here + to_worst * f for f in WORST_STEPS],
+                     axis=1)
+    group = np.repeat(np.arange(len(owner)), count)
+    angle, cross = corner_min_angle(cands[group], pa[:, None], pb[:, None])
+    star = np.minimum.reduceat(np.where(cross > 2 * min_area, angle, -1.0), starts, axis=0)
+    pick = star.argmax(axis=1)
+    gain = star[np.arange(len(owner)), pick] - star[:, 0]
+    gain = np.where(gain > 1e-6, gain, -1.0)
+    if (gain <= 0).all():
+        return None
+    full = np.full(len(vertices), -1.0)
+    full[owner] = gain
+    move = (gain > 0) & (gain > np.maximum.reduceat(np.maximum(full[nxt], full[prv]), starts))
+    out = vertices.copy()
+    out[owner[move]] = cands[move, pick[move]]
+    return out

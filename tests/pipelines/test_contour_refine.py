@@ -1,0 +1,159 @@
+"""Quality refinement after Triangle with the outline fixed (``pipelines.contour_refine``)."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from pipelines import contour
+from pipelines.contour import (
+    Ring,
+    _orient,
+    _ring_segments,
+    forced_min_angle,
+    mesh_sprite,
+    min_angles,
+    sprite_outline,
+    triangle_areas,
+    triangulate,
+)
+from pipelines.contour_params import ContourParams, make_params
+from pipelines.contour_refine import apex_points, improve, smooth_step
+from tests.pipelines.test_contour import assert_covers, assert_hull_first, canvas, png
+
+WHITE = (255, 255, 255, 255)
+
+# outlines from the sprite corpus where Triangle's 'YY' refinement stopped short of 20 degrees
+SHADOW = [[57.333, 0.0], [68.571, 8.429], [69.0, 14.0], [69.0, 38.692], [58.5, 50.0], [11.455, 50.0],
+          [0.195, 39.679], [0.0, 35.0], [0.0, 10.909], [9.137, 0.111], [14.0, 0.0]]
+TOWER = [[115.779, 65.715], [111.27, 90.517], [93.951, 100.138], [92.996, 142.155], [111.456, 155.757],
+         [113.613, 192.427], [71.0, 206.955], [45.938, 205.815], [42.316, 194.947], [10.41, 177.451],
+         [21.538, 146.292], [37.0, 143.2], [37.0, 97.824], [16.988, 83.698], [23.047, 67.541], [16.744, 62.026],
+         [47.014, 18.186]]
+
+
+def sliver_sprite() -> np.ndarray:
+    img = canvas()
+    cv2.fillPoly(img, [np.array([[5, 60], [122, 52], [122, 70]], np.int32)], WHITE)
+    return img
+
+
+def long_short_sprite() -> np.ndarray:
+    """A T: long edges next to the short ones of the stem."""
+    img = canvas()
+    pts = [[10, 20], [118, 20], [118, 40], [70, 44], [66, 108], [52, 108], [48, 44], [10, 40]]
+    cv2.fillPoly(img, [np.array(pts, np.int32)], WHITE)
+    return img
+
+
+def holes_sprite() -> np.ndarray:
+    """Two islands, each with a hole."""
+    img = canvas()
+    cv2.circle(img, (40, 40), 30, WHITE, -1, cv2.LINE_AA)
+    cv2.circle(img, (40, 40), 12, (0, 0, 0, 0), -1, cv2.LINE_AA)
+    cv2.rectangle(img, (70, 70), (120, 120), WHITE, -1)
+    cv2.rectangle(img, (85, 85), (100, 100), (0, 0, 0, 0), -1)
+    return img
+
+
+def unrefined(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(contour, "improve", lambda result, *args, **kw: result)
+
+
+@pytest.mark.parametrize("points", [SHADOW, TOWER], ids=["shadow", "tower"])
+def test_reaches_twenty_degrees_where_triangle_stopped(points, monkeypatch):
+    ring = Ring(_orient(np.array(points, dtype=float), False), False, 0)
+    target = min(20.0, forced_min_angle([ring.points]))
+    mesh = triangulate([ring], ContourParams())
+    assert min_angles(mesh.vertices, mesh.triangles).min() >= target
+    assert len(mesh.loops) == 1 and np.array_equal(mesh.loops[0], np.arange(len(points)))
+    assert np.array_equal(mesh.vertices[:len(points)], ring.points)  # outline vertices untouched, in order
+    assert len(mesh.vertices) <= len(points) + 8  # a few interior points, only where needed
+    unrefined(monkeypatch)
+    plain = triangulate([ring], ContourParams())
+    assert min_angles(plain.vertices, plain.triangles).min() < target
+
+
+SPRITES = {"sliver": sliver_sprite, "long_short": long_short_sprite, "holes": holes_sprite}
+
+
+@pytest.mark.parametrize("name", sorted(SPRITES))
+def test_refinement_keeps_outline_cover_and_never_loses_angle(name, monkeypatch):
+    img = SPRITES[name]()
+    params = ContourParams()
+    result = mesh_sprite(png(img), params)
+    assert_covers(result, img[..., 3])
+    assert_hull_first(result)
+    rings = sprite_outline(img[..., 3], params)
+    outline = np.concatenate([r.points for r in rings])
+    v, t = np.array(result["vertices"]), np.array(result["triangles"])
+    assert np.allclose(v[:len(outline)], outline, atol=1e-4)  # the hull is the outline, ring by ring
+    assert result["hull"] == len(outline)
+    refined = (t >= len(outline)).any(axis=1)
+    assert not refined.any() or triangle_areas(v, t[refined]).min() >= params.min_triangle_area - 1e-3
+    unrefined(monkeypatch)
+    plain = mesh_sprite(png(img), params)
+    assert result["metadata"]["min_angle_deg"] >= plain["metadata"]["min_angle_deg"]
+    assert result["metadata"]["islands"] == plain["metadata"]["islands"]
+    assert result["metadata"]["holes"] == plain["metadata"]["holes"]
+
+
+def test_vertex_budget_is_respected():
+    ring = Ring(_orient(np.array(TOWER, dtype=float), False), False, 0)
+    for budget in (len(TOWER), len(TOWER) + 2):
+        mesh = triangulate([ring], ContourParams(max_vertices=budget))
+        assert len(mesh.vertices) <= budget
+        assert np.array_equal(mesh.vertices[:len(TOWER)], ring.points)
+
+
+def test_improve_leaves_good_meshes_alone():
+    ring = _orient(np.array([[0, 0], [10, 0], [10, 10], [0, 10]], dtype=float), False)
+    import triangle
+
+    result = triangle.triangulate({"vertices": ring, "segments": _ring_segments([4])}, "pQYYq20")
+    assert improve(result, 4, _ring_segments([4]), None, ContourParams(), None) is result
+
+
+def test_apex_point_sits_on_the_bisector_inside():
+    box = _orient(np.array([[0, 0], [100, 0], [100, 40], [0, 40]], dtype=float), False)
+    segments = _ring_segments([4])
+    tris = np.array([[0, 1, 2], [0, 2, 3]])
+    if np.cross(box[1] - box[0], box[2] - box[0]) < 0:  # counter-clockwise triangles, as Triangle gives
+        tris = tris[:, ::-1]
+    points = apex_points(box, tris, np.array([True, True]), segments, 1.0)
+    assert len(points) >= 1
+    assert ((points > 0) & (points < [100, 40])).all()  # strictly inside the box
+    assert np.isclose(points[:, 0], 50).any()  # on a long side's bisector
+
+
+def test_smooth_step_moves_only_interior_vertices():
+    square = np.array([[0, 0], [10, 0], [10, 10], [0, 10], [1, 1]], dtype=float)
+    tris = np.array([[0, 1, 4], [1, 2, 4], [2, 3, 4], [3, 0, 4]])
+    angles = min_angles(square, tris)
+    moved = smooth_step(square, tris, angles, 4, 0.1)
+    assert moved is not None
+    assert np.array_equal(moved[:4], square[:4])
+    assert min_angles(moved, tris).min() > angles.min()
+
+
+def test_outline_steiner_is_left_to_triangle():
+    img = long_short_sprite()
+    result = mesh_sprite(png(img), make_params({"outline_steiner": True}))
+    assert_covers(result, img[..., 3])
+    assert_hull_first(result)
+
+
+def test_circumcentre_is_a_seed_only_when_inside():
+    # a flat triangle inside a tall box: its circumcentre lies far below it, outside the box
+    box = _orient(np.array([[0, 0], [40, 0], [40, 100], [0, 100]], dtype=float), False)
+    vertices = np.concatenate([box, [[5, 50], [35, 50], [20, 52]]])
+    segments = _ring_segments([4])
+    flat = np.array([[4, 5, 6]])
+    if np.cross(vertices[5] - vertices[4], vertices[6] - vertices[4]) < 0:
+        flat = flat[:, ::-1]
+    assert len(apex_points(vertices, flat, np.array([True]), segments, 1.0)) == 0
+    # the same triangle upright: its circumcentre is close by and inside
+    vertices[6] = [20, 75]
+    points = apex_points(vertices, flat, np.array([True]), segments, 1.0)
+    assert len(points) == 1 and ((points > 0) & (points < [40, 100])).all()
