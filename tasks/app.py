@@ -13,6 +13,7 @@ from celery import Celery, signals
 import tasks
 from tasks import connections
 from tasks.logs import configure_logging
+from tasks.outcome_writer import writer as outcome_writer
 from tasks.settings import get_settings
 
 _NOT_TASK_MODULES = {"app", "cli", "migrations"}
@@ -59,6 +60,12 @@ def _warm_connections(**_kwargs) -> None:
 @signals.worker_process_init.connect
 def _fresh_connections(**_kwargs) -> None:
     connections.after_fork()
+    outcome_writer.enable()  # a prefork child: write successes behind (tasks/outcome_writer.py)
+
+
+@signals.worker_process_shutdown.connect
+def _last_outcome(**_kwargs) -> None:
+    outcome_writer.wait()
 
 
 @signals.task_prerun.connect

@@ -39,6 +39,7 @@ from tasks import connections, jobstore, lifecycle
 from tasks.app import app
 from tasks.heartbeat import Heartbeat
 from tasks.jobstore import ErrorClass, State
+from tasks.outcome_writer import writer as outcome_writer
 from tasks.settings import get_settings
 from tasks.storage import StorageError, artifact_key, sha256_bytes
 from tasks.webhooks import notify
@@ -266,8 +267,8 @@ class JobTask(Task):
     def _complete(self, ctx: StepContext, result: dict[str, Any] | None) -> None:
         steps: list[str] = ctx.job["steps"]
         index = steps.index(self.name)
-        if index == len(steps) - 1:
-            lifecycle.succeed(ctx.job_id, ctx.owner, result or {}, progress=ctx.take_held())
+        if index == len(steps) - 1:  # written while Celery hands this process its next job
+            outcome_writer.submit(lifecycle.succeed, ctx.job_id, ctx.owner, result or {}, progress=ctx.take_held())
             return
         settings = get_settings()
         pct = int(100 * (index + 1) / len(steps))
