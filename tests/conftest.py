@@ -7,11 +7,13 @@ service fails the run; on a developer machine it skips with the reason.
 from __future__ import annotations
 
 import os
+import uuid
 from pathlib import Path
 
 import pytest
 
-from tests.stack import embedded_stack, missing_services, servers_stack
+from tasks import jobstore
+from tests.stack import create_database, drop_database, embedded_stack, missing_services, servers_stack
 from tests.webhook_receiver import WebhookReceiver
 
 REPO = Path(__file__).resolve().parents[1]
@@ -83,3 +85,19 @@ def user(stack):
     key = stack.new_key()
     with stack.client(key["api_key"]) as client:
         yield client, key
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def blank_engine(request, tmp_path):
+    """A job-store engine on an empty database (no schema yet): SQLite, then a real PostgreSQL."""
+    if request.param == "sqlite":
+        made = jobstore.make_engine(f"sqlite:///{tmp_path / 'jobs.db'}")
+        yield made
+        made.dispose()
+        return
+    require_services()
+    name = f"meshmill_store_{uuid.uuid4().hex[:8]}"
+    made = jobstore.make_engine(create_database(name))
+    yield made
+    made.dispose()
+    drop_database(name)

@@ -2,32 +2,18 @@
 
 from __future__ import annotations
 
-import uuid
 from datetime import timedelta
 
 import pytest
 
 from tasks import jobstore, migrate
 from tasks.jobstore import Event, IllegalTransition, NewJob, State
-from tests.conftest import require_services
-from tests.stack import create_database, drop_database
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def engine(request, tmp_path):
-    if request.param == "sqlite":
-        made = jobstore.make_engine(f"sqlite:///{tmp_path / 'jobs.db'}")
-        migrate.upgrade(made)
-        yield made
-        made.dispose()
-        return
-    require_services()
-    name = f"meshmill_store_{uuid.uuid4().hex[:8]}"
-    made = jobstore.make_engine(create_database(name))
-    migrate.upgrade(made)
-    yield made
-    made.dispose()
-    drop_database(name)
+@pytest.fixture
+def engine(blank_engine):
+    migrate.upgrade(blank_engine)
+    return blank_engine
 
 
 def one_statement(engine):

@@ -2,32 +2,12 @@
 
 from __future__ import annotations
 
-import uuid
-
-import pytest
 import sqlalchemy as sa
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
 from tasks import jobstore, migrate
-from tests.conftest import require_services
-from tests.stack import create_database, drop_database
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def engine(request, tmp_path):
-    if request.param == "sqlite":
-        made = jobstore.make_engine(f"sqlite:///{tmp_path / 'jobs.db'}")
-        yield made
-        made.dispose()
-        return
-    require_services()
-    name = f"meshmill_mig_{uuid.uuid4().hex[:8]}"
-    made = jobstore.make_engine(create_database(name))
-    yield made
-    made.dispose()
-    drop_database(name)
 
 
 def schema_drift(engine) -> list:
@@ -35,7 +15,8 @@ def schema_drift(engine) -> list:
         return compare_metadata(MigrationContext.configure(conn), jobstore.metadata)
 
 
-def test_head_matches_the_tables_and_downgrades_to_nothing(engine):
+def test_head_matches_the_tables_and_downgrades_to_nothing(blank_engine):
+    engine = blank_engine
     migrate.upgrade(engine)
     assert schema_drift(engine) == []
     cfg = migrate.alembic_config(engine)
