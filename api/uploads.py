@@ -4,13 +4,17 @@ store under the content-addressed key."""
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import re
 import tempfile
 import unicodedata
 import zipfile
+from collections.abc import Iterable
 from dataclasses import dataclass
+from itertools import chain
 from pathlib import Path
+from typing import BinaryIO
 
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields
@@ -43,19 +47,22 @@ def safe_name(raw: str | None) -> str:
 
 
 def receive(upload: FileStorage | None, allowed: frozenset[str], *, field: str = "file") -> StoredInput:
-    """Store an uploaded file; 422 when missing, 413 over the size limit, 415 for a format not allowed."""
+    """Store an uploaded file; 422 when missing, 413 over the size limit, 415 for a format not allowed.
+
+    An upload that fits in one chunk is handled in memory (werkzeug holds small parts in
+    memory already); a larger one streams through a temp file, so memory stays bounded.
+    """
     if upload is None or upload.stream is None:
         raise ApiError(422, "VALIDATION_ERROR", "a file is required", {"fields": {field: ["Missing file."]}})
     limit = get_settings().max_upload_bytes
+    first = upload.stream.read(CHUNK)
+    more = upload.stream.read(1)  # empty: the whole upload is in `first`
+    if not more:
+        return _store_small(first, allowed, limit, field, safe_name(upload.filename))
     fd, tmp = tempfile.mkstemp(prefix="meshmill-upload-")
     try:
-        size, digest, head = _copy_capped(upload, fd, limit)
-        if size == 0:
-            raise ApiError(422, "EMPTY_FILE", "the uploaded file is empty", {"field": field})
-        fmt = detect_format(head, size, Path(tmp))
-        if fmt not in allowed:
-            raise ApiError(415, "UNSUPPORTED_MEDIA_TYPE", "file format not supported here (detected by content)",
-                           {"detected": fmt, "allowed": sorted(allowed)})
+        size, digest, head = _copy_capped(chain((first, more), iter(lambda: upload.stream.read(CHUNK), b"")), fd, limit)
+        fmt = _checked_format(head, size, allowed, field, Path(tmp))
         key = input_key(digest)
         storage = connections.storage()
         if not storage.exists(key):
@@ -65,14 +72,39 @@ def receive(upload: FileStorage | None, allowed: frozenset[str], *, field: str =
         os.unlink(tmp)
 
 
-def _copy_capped(upload: FileStorage, fd: int, limit: int) -> tuple[int, str, bytes]:
+def _store_small(data: bytes, allowed: frozenset[str], limit: int, field: str, name: str) -> StoredInput:
+    _check_size(len(data), limit)
+    fmt = _checked_format(data[:SNIFF_BYTES], len(data), allowed, field, io.BytesIO(data))
+    digest = hashlib.sha256(data).hexdigest()
+    key = input_key(digest)
+    storage = connections.storage()
+    if not storage.exists(key):
+        storage.put_bytes(key, data)
+    return StoredInput(key, digest, len(data), fmt, name)
+
+
+def _check_size(size: int, limit: int) -> None:
+    if size > limit:
+        raise ApiError(413, "PAYLOAD_TOO_LARGE", f"file is larger than {limit} bytes", {"max_bytes": limit})
+
+
+def _checked_format(head: bytes, size: int, allowed: frozenset[str], field: str, source: Path | BinaryIO) -> str:
+    """The detected format; 422 for an empty file, 415 for one not allowed here."""
+    if size == 0:
+        raise ApiError(422, "EMPTY_FILE", "the uploaded file is empty", {"field": field})
+    fmt = detect_format(head, size, source)
+    if fmt not in allowed:
+        raise ApiError(415, "UNSUPPORTED_MEDIA_TYPE", "file format not supported here (detected by content)",
+                       {"detected": fmt, "allowed": sorted(allowed)})
+    return fmt
+
+
+def _copy_capped(chunks: Iterable[bytes], fd: int, limit: int) -> tuple[int, str, bytes]:
     digest, size, head = hashlib.sha256(), 0, b""
     with os.fdopen(fd, "wb") as out:
-        while chunk := upload.stream.read(CHUNK):
+        for chunk in chunks:
             size += len(chunk)
-            if size > limit:
-                raise ApiError(413, "PAYLOAD_TOO_LARGE", f"file is larger than {limit} bytes",
-                               {"max_bytes": limit})
+            _check_size(size, limit)
             if len(head) < SNIFF_BYTES:
                 head += chunk[: SNIFF_BYTES - len(head)]
             digest.update(chunk)
@@ -80,12 +112,12 @@ def _copy_capped(upload: FileStorage, fd: int, limit: int) -> tuple[int, str, by
     return size, digest.hexdigest(), head
 
 
-def detect_format(head: bytes, size: int, path: Path) -> str:
+def detect_format(head: bytes, size: int, source: Path | BinaryIO) -> str:
     """sniff(), plus telling a 3MF from any other zip by its central directory (no extraction)."""
     fmt = sniff(head, size) or "unknown"
     if fmt == "zip":
         try:
-            with zipfile.ZipFile(path) as archive:
+            with zipfile.ZipFile(source) as archive:
                 return zip_kind(archive.namelist())
         except (zipfile.BadZipFile, OSError):
             return "zip"
