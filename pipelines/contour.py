@@ -22,7 +22,7 @@ import numpy as np
 import triangle
 
 from pipelines.contour_params import TOL, ContourParams
-from pipelines.contour_refine import improve
+from pipelines.contour_refine import MAX_BAD, improve
 from pipelines.errors import InputError, PipelineError
 from pipelines.image_io import load_rgba
 from pipelines.limits import LIMITS, Limits
@@ -1160,14 +1160,31 @@ def triangulate(outline: list[Ring], params: ContourParams) -> Mesh:
         result = _run_triangle(vertices, segments, holes, angle, area, budget, params.outline_steiner)
         if _smallest_refined(result, len(vertices)) < params.min_triangle_area and angle != 0:
             continue
-        worst = float(min_angles(result["vertices"], result["triangles"]).min())
+        angles = min_angles(result["vertices"], result["triangles"])
+        worst = float(angles.min())
         if worst > best_angle + TOL.ladder_gain_deg:
             best, best_angle = result, worst
         if worst >= angle:  # this rung met its own target: lower rungs cannot do better on purpose
             break
+        if result is best and not params.outline_steiner and _outline_bound(result, angles, len(vertices)):
+            # the outline's own slivers decide the worst angle and refinement will not run: a lower rung
+            # would cost a Triangle call for the same result
+            break
     if not params.outline_steiner:  # Triangle gives up next to unsplittable segments: finish the job
         best = improve(best, len(vertices), segments, holes, params, area)
     return _rings_first(best, sizes) or _hull_first(best["vertices"], best["triangles"])
+
+
+def _outline_bound(result: dict, angles: np.ndarray, fixed: int) -> bool:
+    """Whether a lower rung is not worth its Triangle call after ``result`` missed its target: the
+    worst triangle has outline vertices only (a sliver Triangle left because splitting it would
+    encroach an unsplittable segment; a lower rung leaves it too) and there are more than
+    ``MAX_BAD`` triangles under 20 degrees (so ``improve`` will not run either). Measured over the
+    sprite corpus, a lower rung never did better under both conditions; these are the large
+    sheets, where each rung costs the most."""
+    if np.count_nonzero(angles < TOL.min_angle_deg) <= MAX_BAD:
+        return False
+    return bool((result["triangles"][int(np.argmin(angles))] < fixed).all())
 
 
 def _rings_first(result: dict, sizes: list[int]) -> Mesh | None:
@@ -1199,7 +1216,8 @@ def _hole_points(vertices: np.ndarray, segments: np.ndarray, outline: list[Ring]
     Rings have the solid on their left, so a hole's empty region is on the right of its walk: from
     the middle of the hole's longest segment a ray goes right, and the point halfway to the first
     outline segment it meets is inside that region (the hole ring itself closes it, so only the
-    segments in the hole's bounding box can be met first)."""
+    segments in the hole's bounding box can be met first; those are found among the segments of the
+    rings whose bounding box meets it)."""
     sizes = np.array([len(r.points) for r in outline], dtype=np.int64)
     starts = np.cumsum(sizes) - sizes
     holes = np.flatnonzero([r.is_hole for r in outline])
@@ -1208,14 +1226,22 @@ def _hole_points(vertices: np.ndarray, segments: np.ndarray, outline: list[Ring]
     a, b = vertices[segments[:, 0]], vertices[segments[:, 1]]
     d = b - a
     length = np.hypot(d[:, 0], d[:, 1])
-    longest = np.array([starts[h] + int(np.argmax(length[starts[h]:starts[h] + sizes[h]])) for h in holes.tolist()])
+    owner, own_seg = _expand(starts[holes], starts[holes] + sizes[holes])  # each hole's segments
+    order = np.lexsort((-length[own_seg], owner))  # per hole, longest first, earliest among equals
+    first = np.flatnonzero(np.r_[True, owner[order][1:] != owner[order][:-1]])
+    longest = own_seg[order[first]]
     origin = (a[longest] + b[longest]) / 2
     ray = np.stack([d[longest, 1], -d[longest, 0]], axis=1) / length[longest, None]  # right of the walk
-    box = _boxes([outline[h].points for h in holes.tolist()])
-    seg_lo, seg_hi = np.minimum(a, b), np.maximum(a, b)
-    near = np.argwhere((seg_lo[None, :, 0] <= box[:, None, 2]) & (seg_hi[None, :, 0] >= box[:, None, 0]) &
-                       (seg_lo[None, :, 1] <= box[:, None, 3]) & (seg_hi[None, :, 1] >= box[:, None, 1]))
-    hole, seg = near[:, 0], near[:, 1]
+    boxes = _boxes([r.points for r in outline])
+    box = boxes[holes]
+    pair_hole, pair_ring = np.nonzero((boxes[None, :, 0] <= box[:, None, 2]) & (boxes[None, :, 2] >= box[:, None, 0]) &
+                                      (boxes[None, :, 1] <= box[:, None, 3]) & (boxes[None, :, 3] >= box[:, None, 1]))
+    pair, seg = _expand(starts[pair_ring], starts[pair_ring] + sizes[pair_ring])  # segments of rings near each hole
+    hole = pair_hole[pair]
+    seg_lo, seg_hi = np.minimum(a[seg], b[seg]), np.maximum(a[seg], b[seg])
+    near = ((seg_lo[:, 0] <= box[hole, 2]) & (seg_hi[:, 0] >= box[hole, 0]) &
+            (seg_lo[:, 1] <= box[hole, 3]) & (seg_hi[:, 1] >= box[hole, 1]))
+    hole, seg = hole[near], seg[near]
     keep = seg != longest[hole]
     hole, seg = hole[keep], seg[keep]
     rel = a[seg] - origin[hole]
