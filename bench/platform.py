@@ -17,7 +17,9 @@ database with its own 2-process worker. Measures:
   by the job rows, against ``--burst`` bare no-op tasks sent at once until all
   results are in. ``--rounds`` Meshmill bursts alternate with bare ones; each is compared
   with the mean of the bare bursts just before and after it, and the round with the median
-  ratio is reported.
+  ratio is reported;
+- CPU per job (or task) in each burst, by process group (API, worker with its pool children,
+  beat, Redis, PostgreSQL, this client), from psutil: where the cost goes.
 
 The client shares the 2 cores with the server, so it is kept lean: ``http.client`` on a
 kept-alive connection (httpx spends ~1 ms of CPU per request; a bare Celery producer
@@ -29,6 +31,7 @@ Writes ``bench/results/platform.json``.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import http.client
 import json
 import os
@@ -38,10 +41,13 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
 from urllib.parse import urlencode, urlsplit
+
+import psutil
 
 from tests.stack import REDIS_URL, Stack, base_env, create_database, drop_database, free_port
 from tests.webhook_receiver import WebhookReceiver
@@ -60,6 +66,59 @@ def pct(values: list[float], q: float) -> float:
 def summary_ms(values: list[float]) -> dict[str, float]:
     return {"p50_ms": round(pct(values, 0.5) * 1000, 2), "p95_ms": round(pct(values, 0.95) * 1000, 2),
             "mean_ms": round(statistics.fmean(values) * 1000, 2), "n": len(values)}
+
+
+# ---------------------------------------------------------------- CPU per job
+
+
+def _tree_cpu(pid: int) -> float:
+    """CPU seconds of a process and its descendants, including children it has reaped
+    (a recycled pool child's time moves into its parent's ``children_*`` fields)."""
+    try:
+        root = psutil.Process(pid)
+        total = sum(root.cpu_times()[:4])
+        for child in root.children(recursive=True):
+            with contextlib.suppress(psutil.NoSuchProcess):
+                total += sum(child.cpu_times()[:2])
+        return total
+    except psutil.NoSuchProcess:
+        return 0.0
+
+
+def _named_cpu(prefix: str) -> float:
+    total = 0.0
+    for proc in psutil.process_iter(["name"]):
+        if (proc.info["name"] or "").startswith(prefix):
+            with contextlib.suppress(psutil.NoSuchProcess):
+                total += sum(proc.cpu_times()[:2])
+    return total
+
+
+class CpuMeter:
+    """CPU seconds (user + system) of named process groups, read around a burst: where each job's
+    cost goes, which the ratio alone does not say."""
+
+    def __init__(self, pids: dict[str, int]) -> None:
+        self.pids = pids
+
+    def read(self) -> dict[str, float]:
+        found = {name: _tree_cpu(pid) for name, pid in self.pids.items()}
+        found["redis"] = _named_cpu("redis-server")
+        found["postgres"] = _named_cpu("postgres")
+        found["client"] = sum(psutil.Process().cpu_times()[:2])
+        return found
+
+    @staticmethod
+    def per_item(before: dict[str, float], after: dict[str, float], items: int) -> dict[str, float]:
+        """Milliseconds of CPU per job (or task) by group, and their total."""
+        spent = {name: round(1000 * (after[name] - before[name]) / items, 2) for name in before}
+        return {**spent, "total": round(sum(spent.values()), 2)}
+
+
+def metered(meter: CpuMeter, items: int, run: Callable[[], dict]) -> dict:
+    before = meter.read()
+    result = run()
+    return {**result, "cpu_ms_per_item": CpuMeter.per_item(before, meter.read(), items)}
 
 
 # ---------------------------------------------------------------- bare Celery
@@ -233,10 +292,16 @@ def meshmill(stack: Stack, bare: BareCelery, jobs: int, burst: int, rounds: int)
 def alternate_bursts(stack: Stack, bare: BareCelery, jobs: int, burst: int, rounds: int
                      ) -> tuple[list[dict], list[dict]]:
     """bare, Meshmill, bare, Meshmill, ..., bare: each Meshmill burst between two bare ones."""
-    bare_bursts, ours_bursts = [bare.burst(burst)], []
+    ours_meter = CpuMeter({name: proc.pid for name, proc in stack.procs.items()})
+    bare_meter = CpuMeter({"worker": bare.worker.pid})
+
+    def bare_burst() -> dict:
+        return metered(bare_meter, burst, lambda: bare.burst(burst))
+
+    bare_bursts, ours_bursts = [bare_burst()], []
     for _ in range(rounds):
-        ours_bursts.append(burst_meshmill(stack, jobs))
-        bare_bursts.append(bare.burst(burst))
+        ours_bursts.append(metered(ours_meter, jobs, lambda: burst_meshmill(stack, jobs)))
+        bare_bursts.append(bare_burst())
     return bare_bursts, ours_bursts
 
 
