@@ -63,9 +63,15 @@ def _fresh_connections(**_kwargs) -> None:
     outcome_writer.enable()  # a prefork child: write successes behind (tasks/outcome_writer.py)
 
 
+SHUTDOWN_WAIT_S = 30.0
+
+
 @signals.worker_process_shutdown.connect
 def _last_outcome(**_kwargs) -> None:
-    outcome_writer.wait()
+    """Let the last success land before the child exits; if the database stays away, exit
+    anyway: the job keeps this (then dead) child's lease, and the sweeper re-sends it."""
+    if not outcome_writer.wait(timeout=SHUTDOWN_WAIT_S):
+        structlog.get_logger(__name__).error("outcome.unwritten_at_exit", recovery="lease sweep")
 
 
 @signals.task_prerun.connect

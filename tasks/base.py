@@ -259,16 +259,22 @@ class JobTask(Task):
         except Exception as exc:
             self.request.chain = None
             log.exception("step.crashed")
-            code = exc.code if isinstance(exc, PipelineError) else "INTERNAL_ERROR"
-            message = exc.message if isinstance(exc, PipelineError) else f"{type(exc).__name__}: {exc}"
-            lifecycle.bury(ctx.job_id, task_name=self.name, error_class=ErrorClass.SYSTEMIC, code=code,
-                           message=message, owner=ctx.owner)
+            self._bury_crashed(ctx, exc)
+
+    def _bury_crashed(self, ctx: StepContext, exc: BaseException) -> None:
+        """A bug or a broken dependency: dead-letter the job as systemic."""
+        code = exc.code if isinstance(exc, PipelineError) else "INTERNAL_ERROR"
+        message = exc.message if isinstance(exc, PipelineError) else f"{type(exc).__name__}: {exc}"
+        lifecycle.bury(ctx.job_id, task_name=self.name, error_class=ErrorClass.SYSTEMIC, code=code,
+                       message=message, owner=ctx.owner)
 
     def _complete(self, ctx: StepContext, result: dict[str, Any] | None) -> None:
         steps: list[str] = ctx.job["steps"]
         index = steps.index(self.name)
         if index == len(steps) - 1:  # written while Celery hands this process its next job
-            outcome_writer.submit(lifecycle.succeed, ctx.job_id, ctx.owner, result or {}, progress=ctx.take_held())
+            held = ctx.take_held()
+            outcome_writer.submit(lambda: lifecycle.succeed(ctx.job_id, ctx.owner, result or {}, progress=held),
+                                  on_crash=lambda exc: self._bury_crashed(ctx, exc))
             return
         settings = get_settings()
         pct = int(100 * (index + 1) / len(steps))

@@ -8,14 +8,18 @@ it ran: about a third of a small job's cycle under load. Here one thread per chi
 it while the task returns and Celery hands the child its next message.
 
 The job row stays the source of truth. The message is acked once the task returns, before
-the outcome commits; if the child dies in between, the job is still ``running`` under this
-child's lease, so the sweeper sends it again when the lease expires, as for any lost worker.
-At most one outcome is in flight per child (the next one waits for it), so an outcome is
-never queued behind others for long. A transient database error is retried here a few
-times, then left to the same sweeper.
+the outcome commits, so an outcome is never given up while its process lives:
+
+- a transient database error is retried, with backoff, until it lands. At most one outcome
+  is in flight per child (the next one waits for it), so a child that cannot reach the
+  database stops producing outcomes instead of piling them up;
+- a refused outcome (the job was canceled or taken over meanwhile) is dropped;
+- anything else is a bug: ``on_crash`` dead-letters the job, as a crashing step would be;
+- if the child dies first, the job is still ``running`` under the dead child's lease, and
+  the sweeper re-sends it, as for any killed worker.
 
 It is off unless ``enable()`` is called (Celery's ``worker_process_init``, i.e. in prefork
-children); elsewhere ``submit`` runs the write at once.
+children); elsewhere ``submit`` writes at once and errors reach the caller.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ import os
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any
 
 import sqlalchemy.exc
@@ -34,9 +39,12 @@ from tasks.jobstore import IllegalTransition
 
 log = structlog.get_logger(__name__)
 
-RETRIES = 3
 RETRY_DELAY_S = 0.2
+MAX_RETRY_DELAY_S = 30.0
 _TRANSIENT = (sqlalchemy.exc.OperationalError, sqlalchemy.exc.InterfaceError, ConnectionError, TimeoutError)
+
+Write = Callable[[], Any]
+OnCrash = Callable[[BaseException], Any]
 
 
 class OutcomeWriter:
@@ -51,20 +59,26 @@ class OutcomeWriter:
     def enable(self) -> None:
         self.enabled = True
 
-    def submit(self, write: Callable[..., Any], /, *args: Any, **kwargs: Any) -> None:
-        """Run ``write(*args, **kwargs)``: in the background when enabled, else now."""
+    def submit(self, write: Write, on_crash: OnCrash | None = None) -> None:
+        """Run ``write()``: in the background when enabled (after the one in flight), else now."""
         if not self.enabled:
-            write(*args, **kwargs)
+            write()
             return
         self.wait()
         context = contextvars.copy_context()  # the job's log bindings
-        self._pending = self._pool().submit(context.run, _write_with_retries, write, args, kwargs)
+        self._pending = self._pool().submit(context.run, _write_until_done, write, on_crash)
 
-    def wait(self) -> None:
-        """Block until the outcome in flight (if any) has been written or given up."""
-        pending, self._pending = self._pending, None
-        if pending is not None:
-            pending.result()
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until the outcome in flight (if any) is written or dropped; False on timeout."""
+        pending = self._pending
+        if pending is None:
+            return True
+        try:
+            pending.result(timeout)
+        except FutureTimeout:
+            return False
+        self._pending = None
+        return True
 
     def _pool(self) -> ThreadPoolExecutor:
         if self._executor is None or self._pid != os.getpid():  # a forked child makes its own
@@ -74,23 +88,27 @@ class OutcomeWriter:
         return self._executor
 
 
-def _write_with_retries(write: Callable[..., Any], args: tuple, kwargs: dict[str, Any]) -> None:
-    """Never raises: a refused outcome is logged, a failed one is left to the lease sweeper."""
-    for attempt in range(1, RETRIES + 1):
+def _write_until_done(write: Write, on_crash: OnCrash | None) -> None:
+    """Never raises; see the module docstring for what each failure means."""
+    delay = RETRY_DELAY_S
+    while True:
         try:
-            write(*args, **kwargs)
+            write()
             return
-        except IllegalTransition as exc:  # canceled or taken over meanwhile: nothing to write
+        except IllegalTransition as exc:
             log.info("outcome.refused", reason=str(exc))
             return
         except _TRANSIENT as exc:
-            if attempt == RETRIES:
-                log.error("outcome.write_failed", error=str(exc), attempts=attempt,
-                          recovery="the sweeper re-sends the job when its lease expires")
-                return
-            time.sleep(RETRY_DELAY_S * attempt)
-        except Exception:
-            log.exception("outcome.write_crashed", recovery="the sweeper re-sends the job when its lease expires")
+            log.warning("outcome.retrying", error=str(exc), in_s=delay)
+            time.sleep(delay)
+            delay = min(delay * 2, MAX_RETRY_DELAY_S)
+        except Exception as exc:
+            log.exception("outcome.crashed")
+            if on_crash is not None:
+                try:
+                    on_crash(exc)
+                except Exception:
+                    log.exception("outcome.crash_handler_failed")
             return
 
 
