@@ -26,7 +26,7 @@ app.conf.include = [f"tasks.{m.name}" for m in pkgutil.iter_modules(tasks.__path
 
 def send(name: str, args: tuple, **options: Any) -> None:
     """Publish the task ``name`` with ``args``: ``app.send_task`` minus what a job message
-    does not need, which is a third of a publish's CPU (each job pays it in the API):
+    does not need, a quarter to a third of a publish's CPU (each job pays it in the API):
 
     - no result: the job row is the result (Celery would still look up the backend);
     - ``argsrepr`` made with ``repr`` (Celery's ``saferepr`` walks the args to bound them);
