@@ -22,7 +22,7 @@ import numpy as np
 import triangle
 
 from pipelines.contour_params import TOL, ContourParams
-from pipelines.contour_refine import MAX_BAD, improve
+from pipelines.contour_refine import MAX_BAD, improve, min_angles, triangle_areas
 from pipelines.errors import InputError, PipelineError
 from pipelines.image_io import load_rgba
 from pipelines.limits import LIMITS, Limits
@@ -1319,12 +1319,6 @@ def _smallest_refined(result: dict, fixed: int) -> float:
     return float(triangle_areas(result["vertices"], tris[refined]).min())
 
 
-def triangle_areas(vertices: np.ndarray, triangles: np.ndarray) -> np.ndarray:
-    """``(t,) float`` unsigned areas."""
-    a, b, c = (vertices[triangles[:, i]] for i in range(3))
-    return 0.5 * np.abs((b[:, 0] - a[:, 0]) * (c[:, 1] - a[:, 1]) - (b[:, 1] - a[:, 1]) * (c[:, 0] - a[:, 0]))
-
-
 def _hull_first(vertices: np.ndarray, triangles: np.ndarray) -> Mesh:
     """Reorder so boundary loops come first in walk order, then interior vertices; drop unused."""
     n = len(vertices)
@@ -1396,16 +1390,6 @@ def mesh_edges(mesh: Mesh) -> tuple[np.ndarray, np.ndarray]:
 
 
 # ---------------------------------------------------------------- metrics
-
-
-def min_angles(vertices: np.ndarray, triangles: np.ndarray) -> np.ndarray:
-    """``(t,) float`` smallest interior angle of each triangle, degrees: every corner's angle is
-    ``atan2(2 * area, dot of its edges)``, so the smallest is at the largest dot product."""
-    p0, p1, p2 = (vertices[triangles[:, i]] for i in range(3))
-    e01, e12, e20 = p1 - p0, p2 - p1, p0 - p2
-    twice_area = np.abs(e01[:, 0] * e12[:, 1] - e01[:, 1] * e12[:, 0])
-    dots = np.stack([-(e01 * e20).sum(1), -(e12 * e01).sum(1), -(e20 * e12).sum(1)])
-    return np.degrees(np.arctan2(twice_area, dots.max(axis=0)))
 
 
 def outline_rings(result: dict) -> list[np.ndarray]:

@@ -85,7 +85,7 @@ def _smoothed(ctx: _Context, mesh: dict, angles: np.ndarray) -> Iterator[tuple[d
 
 def _angles(result: dict) -> np.ndarray:
     """``(t,)`` smallest angle of each triangle of a Triangle result, degrees."""
-    return triangle_min_angles(result["vertices"], result["triangles"])
+    return min_angles(result["vertices"], result["triangles"])
 
 
 class _Context:
@@ -117,18 +117,18 @@ class _Context:
         if n > self.params.max_vertices or np.bincount(tris.ravel(), minlength=n).min() == 0:
             return False
         refined = (tris >= self.fixed).any(axis=1)
-        return not refined.any() or float(_areas(result["vertices"], tris[refined]).min()) >= \
+        return not refined.any() or float(triangle_areas(result["vertices"], tris[refined]).min()) >= \
             self.params.min_triangle_area
 
 
-def _areas(vertices: np.ndarray, tris: np.ndarray) -> np.ndarray:
+def triangle_areas(vertices: np.ndarray, tris: np.ndarray) -> np.ndarray:
     """``(t,) float`` unsigned triangle areas."""
     a, b, c = (vertices[tris[:, i]] for i in range(3))
     return 0.5 * np.abs((b[:, 0] - a[:, 0]) * (c[:, 1] - a[:, 1]) - (b[:, 1] - a[:, 1]) * (c[:, 0] - a[:, 0]))
 
 
-def triangle_min_angles(vertices: np.ndarray, tris: np.ndarray) -> np.ndarray:
-    """``(t,) float`` smallest angle of each triangle, degrees."""
+def min_angles(vertices: np.ndarray, tris: np.ndarray) -> np.ndarray:
+    """``(t,) float`` smallest interior angle of each triangle, degrees."""
     return corner_min_angle(vertices[tris[:, 0]], vertices[tris[:, 1]], vertices[tris[:, 2]])[0]
 
 
