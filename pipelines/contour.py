@@ -1423,7 +1423,14 @@ def forced_min_angle(rings: list[np.ndarray], cap: float = 60.0, *, split_outlin
       meets another vertex (``max`` of its angles at A and B) or segment (crossing AB's bisector);
     - grading: the fan of triangles at a vertex between its two segments (lengths l < L, corner
       angle phi) must grow the edge length by L / l; k triangles with angles >= t each grow it by
-      at most ``sin(min(phi / k + t, 90)) / sin(t)``, which bounds t for short segments.
+      at most ``sin(min(phi / k + t, 90)) / sin(t)``, which bounds t for short segments;
+    - pairs: an unsplit segment is an edge of exactly one triangle (on the solid's side), two
+      segments without a common vertex cannot be edges of the same triangle, and triangles do
+      not overlap; so the isosceles triangles with base angles t on two such segments (each
+      inside its segment's triangle, as above) must not overlap either. Clearance alone misses
+      this: on an L x w strip it allows atan(2w / L) (the triangle on one long side rising to the
+      other side), but the triangle on the other long side needs the same room, so t <= atan(w / L)
+      (reached by a single interior vertex at the strip's centre).
 
     With ``split_outline`` (segments may be split) only the corners force anything.
     """
@@ -1439,7 +1446,8 @@ def forced_min_angle(rings: list[np.ndarray], cap: float = 60.0, *, split_outlin
     if split_outline:
         return best
     best = min(best, _grading_bound(corner, np.linalg.norm(u, axis=1), np.linalg.norm(v, axis=1), cap))
-    return min(best, _clearance_bound(rings, pts, nxt, cap))
+    best = min(best, _clearance_bound(rings, pts, nxt, cap))
+    return min(best, _pair_bound(rings, pts, nxt, cap))
 
 
 def _grading_bound(corner: np.ndarray, l_in: np.ndarray, l_out: np.ndarray, cap: float) -> float:
@@ -1506,6 +1514,66 @@ def _clearance_bound(rings: list[np.ndarray], pts: np.ndarray, nxt: np.ndarray, 
         ok = cross & (hc > TOL.geom_eps)
         np.minimum.at(best, si[ok], np.degrees(np.arctan2(2 * hc[ok], length[si][ok])))
     return float(best.min())
+
+
+def _pair_bound(rings: list[np.ndarray], pts: np.ndarray, nxt: np.ndarray, cap: float) -> float:
+    """The pairs condition of ``forced_min_angle``: the largest t (bisection per pair) at which the
+    isosceles triangles with base angles t on every two segments without a common vertex do not
+    overlap, over the pairs that may meet at ``cap`` (k-d tree on segment midpoints)."""
+    from scipy.spatial import cKDTree
+
+    starts = np.cumsum([0] + [len(r) for r in rings])
+    nidx = np.arange(len(pts)) + 1
+    nidx[starts[1:] - 1] = starts[:-1]
+    d = nxt - pts
+    length = np.linalg.norm(d, axis=1)
+    mid = (pts + nxt) / 2
+    reach = length / 2 * max(1.0, math.tan(math.radians(cap)))  # the triangle at cap lies within this of mid
+    group = np.floor(np.log2(np.maximum(reach, 1e-12))).astype(np.int64)
+    found_i, found_j = [], []
+    for g in np.unique(group).tolist():  # per length group, so a few long segments do not widen every query
+        members = np.flatnonzero(group == g)
+        qi, k = _ball_pairs(cKDTree(mid[members]), mid, reach + reach[members].max())
+        found_i.append(qi)
+        found_j.append(members[k])
+    si, sj = np.concatenate(found_i), np.concatenate(found_j)
+    keep = (si < sj) & (np.hypot(*(mid[si] - mid[sj]).T) < reach[si] + reach[sj])
+    keep &= (nidx[si] != sj) & (nidx[sj] != si)
+    si, sj = si[keep], sj[keep]
+    lo, hi = 0.0, math.radians(cap)
+    meet = _isosceles_overlap(pts, nxt, si, sj, hi)
+    if not meet.any():
+        return cap
+    si, sj = si[meet], sj[meet]
+    for _ in range(40):  # on the smallest t over the pairs; a pair apart at some t cannot decide below it
+        mid_t = (lo + hi) / 2
+        over = _isosceles_overlap(pts, nxt, si, sj, mid_t)
+        if over.any():
+            hi, si, sj = mid_t, si[over], sj[over]
+        else:
+            lo = mid_t
+    return math.degrees(lo)
+
+
+def _isosceles_overlap(a: np.ndarray, b: np.ndarray, si: np.ndarray, sj: np.ndarray, t: float) -> np.ndarray:
+    """``(k,) bool``: whether the isosceles triangles with base angles ``t`` (radians) on segments
+    ``a[si] b[si]`` and ``a[sj] b[sj]`` (on their left, the solid's side) overlap with positive
+    area (separating axis test over the six edge normals, touching allowed)."""
+    def tri(s: np.ndarray) -> np.ndarray:
+        d = b[s] - a[s]
+        apex = (a[s] + b[s]) / 2 + np.stack([-d[:, 1], d[:, 0]], axis=1) * (0.5 * math.tan(t))
+        return np.stack([a[s], b[s], apex], axis=1)
+
+    p, q = tri(si), tri(sj)
+    eps = 1e-9 * np.maximum(np.abs(p).max(axis=(1, 2)), 1.0)
+    apart = np.zeros(len(si), dtype=bool)
+    for shape in (p, q):
+        for e in range(3):
+            d = shape[:, (e + 1) % 3] - shape[:, e]
+            n = np.stack([-d[:, 1], d[:, 0]], axis=1) / np.maximum(np.hypot(d[:, 0], d[:, 1]), 1e-300)[:, None]
+            pp, qq = (p * n[:, None]).sum(-1), (q * n[:, None]).sum(-1)
+            apart |= (pp.max(1) <= qq.min(1) + eps) | (qq.max(1) <= pp.min(1) + eps)
+    return ~apart
 
 
 def _ball_pairs(tree, centres: np.ndarray, radii: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

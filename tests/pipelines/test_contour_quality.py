@@ -26,9 +26,11 @@ def box(w: float, h: float) -> np.ndarray:
 
 
 def test_forced_angle_of_simple_outlines():
-    assert forced_min_angle([box(10, 10)]) == pytest.approx(60.0)
-    # a long thin strip: the triangle on a long side cannot rise above the opposite side
-    assert forced_min_angle([box(100, 4)]) == pytest.approx(np.degrees(np.arctan2(8, 100)), abs=1e-6)
+    # a square: the triangles on two opposite sides share its height, so 45 (the diagonal split)
+    assert forced_min_angle([box(10, 10)]) == pytest.approx(45.0, abs=1e-6)
+    # a long thin strip: the triangles on the two long sides share its width, so atan(4 / 100),
+    # which the diagonal split reaches (clearance alone allowed atan(8 / 100))
+    assert forced_min_angle([box(100, 4)]) == pytest.approx(np.degrees(np.arctan2(4, 100)), abs=1e-6)
     # a 30 degree corner forces 30
     tri = _orient(np.array([[0, 0], [100, 0], [100, 100 * np.tan(np.radians(30))]]), False)
     assert forced_min_angle([tri]) == pytest.approx(30.0, abs=1e-6)
@@ -36,6 +38,22 @@ def test_forced_angle_of_simple_outlines():
     clipped = _orient(np.array([[0, 0], [100, 0], [100, 50], [99.99, 50.5], [0, 50]], dtype=float), False)
     assert forced_min_angle([clipped]) < 15.0
     assert forced_min_angle([clipped], split_outline=True) == pytest.approx(60.0)
+
+
+def test_forced_angle_pairs_bound_is_reached_and_not_beaten():
+    """The pairs condition is tight on strips (the diagonal split reaches it) and no mesh of the
+    1 x 3 pixel strips of a 16 px sprite beats it (interior points anywhere, searched on a grid)."""
+    for w, h in ((10, 10), (100, 4), (40, 8), (3, 1)):
+        ring = box(w, h)
+        bound = forced_min_angle([ring])
+        diagonal = min_angles(ring, np.array([[0, 1, 2], [0, 2, 3]])).min()
+        assert diagonal == pytest.approx(bound, abs=1e-6)
+    ring = box(3, 1)
+    bound = forced_min_angle([ring])
+    xs, ys = np.meshgrid(np.linspace(0.05, 2.95, 59), np.linspace(0.05, 0.95, 19))
+    for x, y in zip(xs.ravel(), ys.ravel(), strict=True):  # one interior point: a fan of four triangles
+        fan = np.vstack([ring, [[x, y]]])
+        assert min_angles(fan, np.array([[0, 1, 4], [1, 2, 4], [2, 3, 4], [3, 0, 4]])).min() <= bound + 1e-9
 
 
 def test_tidy_merges_a_short_bevel_and_drops_a_shallow_notch():
