@@ -11,6 +11,11 @@ Conventions:
 - ``holes_count`` counts closed boundary loops. Two loops touching at one vertex are two
   loops: boundary edges are chained through the face fan around each vertex, not merely
   through shared vertices.
+- ``overlapping_shells`` counts closed, outward-wound shells whose solids share volume with
+  another (manifold3d, float32): their ``volume`` counts the shared part twice, which prices
+  a part by more material than it has. ``union_volume`` (and ``_cm3``) counts it once. Both
+  are None when the mesh is not a closed, consistently wound surface (no solid to unite) or
+  when the check would be too long (``TOL.max_overlap_shells``, ``TOL.max_overlap_pairs``).
 - Faces whose three vertex indices are not distinct are degenerate and left out of the
   edge topology (they have no proper edges); zero-area faces with distinct indices count
   as degenerate but keep their edges.
@@ -49,6 +54,10 @@ class Tolerances:
     degenerate_area: float = 1e-12  # face is degenerate when 2*area <= this * (bbox diagonal)^2
     tiny_extent_mm: float = 1.0     # largest bounding box side below this: units likely wrong
     huge_extent_mm: float = 2000.0  # largest bounding box side above this: units likely wrong
+    overlap_share: float = 1e-3     # shells overlap when they share more than this of the smaller's
+                                    # volume (touching CAD bodies share ~1e-4 by export noise)
+    max_overlap_shells: int = 500   # above this many shells the overlap is not checked (None)
+    max_overlap_pairs: int = 400    # nor above this many shells' boxes meeting in pairs
 
 
 TOL = Tolerances()
@@ -104,8 +113,63 @@ def analyze_mesh(mesh: trimesh.Trimesh, *, units: str = "mm") -> dict[str, Any]:
         "duplicate_faces": duplicate_count(faces, len(vertices)),
         "euler_number": int(used.sum()) - topo["edges"] + len(faces),
     }
+    report.update(_overlap_report(vertices, faces, topo, report, factor))
     report["recommendations"] = recommendations(report, UNIT_TO_MM[units])
     return report
+
+
+def _overlap_report(vertices: np.ndarray, faces: np.ndarray, topo: dict[str, Any], report: dict[str, Any],
+                    factor: float) -> dict[str, Any]:
+    """``overlapping_shells``, ``union_volume`` and ``union_volume_cm3`` (see the module docstring)."""
+    count, shared = None, 0.0
+    if report["is_watertight"] and report["is_winding_consistent"]:
+        count, shared = shell_overlap(vertices, faces, topo["shell_labels"]) if report["shells"] > 1 else (0, 0.0)
+    union = None if count is None else report["volume"] - shared
+    return {"overlapping_shells": count, "union_volume": union,
+            "union_volume_cm3": None if union is None else union * factor}
+
+
+def shell_overlap(vertices: np.ndarray, faces: np.ndarray, labels: np.ndarray) -> tuple[int | None, float]:
+    """(shells sharing volume with another, volume counted more than once) over the closed
+    outward-wound shells of a watertight mesh; (None, 0.0) when not checked (too many
+    candidate pairs, or a shell manifold3d cannot read)."""
+    centre = (vertices.min(axis=0) + vertices.max(axis=0)) / 2.0  # float32 keeps more digits near 0
+    if int(labels.max()) + 1 > TOL.max_overlap_shells:
+        return None, 0.0
+    solids, boxes = _solids(vertices - centre, faces, labels)
+    if len(solids) < 2:
+        return 0, 0.0
+    lo, hi = boxes[:, 0], boxes[:, 1]
+    meets = (lo[:, None] < hi[None]).all(axis=2) & (lo[None] < hi[:, None]).all(axis=2)
+    first, second = np.nonzero(np.triu(meets, k=1))
+    if len(first) > TOL.max_overlap_pairs:
+        return None, 0.0
+    if not len(first):
+        return 0, 0.0
+    from pipelines.mesh_union import solids_overlap  # manifold3d only for boxes that meet
+
+    found = solids_overlap(solids, list(zip(first.tolist(), second.tolist(), strict=True)), TOL.overlap_share)
+    if found is None:
+        return None, 0.0
+    return len(found[0]), found[1]
+
+
+def _solids(vertices: np.ndarray, faces: np.ndarray, labels: np.ndarray
+            ) -> tuple[list[tuple[np.ndarray, np.ndarray]], np.ndarray]:
+    """Each shell with a positive volume as (its vertices, faces renumbered), and their boxes
+    ``(k, 2, 3)``."""
+    shells = int(labels.max()) + 1
+    order = np.argsort(labels, kind="stable")
+    cuts = np.cumsum(np.bincount(labels, minlength=shells))[:-1]
+    solids, boxes = [], []
+    for shell_faces in np.split(faces[order], cuts):
+        used, local = np.unique(shell_faces, return_inverse=True)
+        points, tri = vertices[used], local.reshape(-1, 3)
+        volume = np.einsum("ij,ij->", points[tri[:, 0]], np.cross(points[tri[:, 1]], points[tri[:, 2]])) / 6
+        if len(tri) >= 4 and volume > 0:
+            solids.append((points, tri))
+            boxes.append((points.min(axis=0), points.max(axis=0)))
+    return solids, np.asarray(boxes, dtype=np.float64).reshape(-1, 2, 3)
 
 
 def _unit_factor(units: str) -> float:
@@ -173,6 +237,7 @@ def edge_topology(faces: np.ndarray, n_vertices: int) -> dict[str, Any]:
     directed = good[:, [0, 1, 1, 2, 2, 0]].reshape(-1, 2)  # (3k, 2): edge j of face i at 3i+j
     low, high = directed.min(axis=1), directed.max(axis=1)
     edge_of, order = _group(low * np.int64(max(n_vertices, 1)) + high)
+    labels = _shell_labels(len(faces), index, edge_of, order)
     counts = np.bincount(edge_of)
     uses = counts[edge_of]
     # +1 when the face walks the edge low->high; a consistent manifold edge sums to 0
@@ -183,7 +248,8 @@ def edge_topology(faces: np.ndarray, n_vertices: int) -> dict[str, Any]:
         "boundary_edges": int((counts == 1).sum()),
         "non_manifold_edges": int((counts > 2).sum()),
         "is_winding_consistent": bool((balance[counts == 2] == 0).all()),
-        "shells": _shell_count(len(faces), index, edge_of, order),
+        "shells": int(labels.max()) + 1 if len(labels) else 0,
+        "shell_labels": labels,
         "holes_count": _hole_count(good, edge_of, uses, low == directed[:, 0]),
     }
 
@@ -200,14 +266,14 @@ def _group(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return ids, order
 
 
-def _shell_count(n_faces: int, index: np.ndarray, edge_of: np.ndarray, order: np.ndarray) -> int:
-    """Connected components of faces joined by shared edges (degenerate faces stand alone)."""
+def _shell_labels(n_faces: int, index: np.ndarray, edge_of: np.ndarray, order: np.ndarray) -> np.ndarray:
+    """Shell ``(m,) int`` of each face: connected components of faces joined by shared edges
+    (degenerate faces stand alone)."""
     if not n_faces:
-        return 0
+        return np.zeros(0, dtype=np.int64)
     same = edge_of[order[1:]] == edge_of[order[:-1]]
     face = index[order // 3]
-    labels = components(n_faces, face[:-1][same], face[1:][same])
-    return int(labels.max()) + 1
+    return components(n_faces, face[:-1][same], face[1:][same])
 
 
 def _hole_count(good: np.ndarray, edge_of: np.ndarray, uses: np.ndarray, starts_low: np.ndarray) -> int:
@@ -264,6 +330,11 @@ def recommendations(report: dict[str, Any], mm_per_unit: float) -> list[dict[str
             "Repair will remove them")
     if report["duplicate_faces"]:
         add("low", f"Model has {report['duplicate_faces']} duplicate faces", "Repair will remove them")
+    if report["overlapping_shells"]:
+        add("high", f"{report['overlapping_shells']} shells overlap: the volume counts "
+            f"{report['volume_cm3'] - report['union_volume_cm3']:.4g} cm³ of shared material twice "
+            f"({report['union_volume_cm3']:.4g} cm³ once)",
+            "Repair with remove_self_intersections=true to unite them")
     if report["shells"] > 1:
         add("low", f"Model has {report['shells']} separate shells; all will be kept",
             "Set keep_all_shells=false to keep only the largest shell")

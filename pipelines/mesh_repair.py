@@ -73,7 +73,7 @@ import trimesh
 
 from pipelines.errors import InputError, TooComplexError
 from pipelines.limits import LIMITS, Limits
-from pipelines.mesh_analysis import UNIT_TO_CM3, analyze_mesh
+from pipelines.mesh_analysis import UNIT_TO_CM3, analyze_mesh, shell_overlap
 from pipelines.mesh_coverage import points_near, surface_coverage
 from pipelines.mesh_holes import boundary_loops, fill_loops, loop_area
 from pipelines.mesh_repair_tol import TOL
@@ -88,7 +88,8 @@ from pipelines.mesh_shells import (
 )
 from pipelines.progress import Progress, no_progress
 
-STAT_KEYS = ("volume_cm3", "holes_count", "is_watertight", "is_manifold", "shells")
+STAT_KEYS = ("volume_cm3", "holes_count", "is_watertight", "is_manifold", "shells", "overlapping_shells",
+             "union_volume_cm3")
 
 
 @dataclass
@@ -182,7 +183,7 @@ def repair_mesh(
         summary = clean_summary(mesh.vertices, mesh.faces)
         if summary is not None and (keep_all_shells or summary[0] == 1):
             progress(100, "done: mesh already clean")
-            return _unchanged(mesh, _clean_stats(*summary, units))
+            return _unchanged(mesh, _clean_stats(mesh, *summary, units))
     before = analyze_mesh(mesh, units=units)
     work, outcome = _select_shells(mesh, keep_all_shells)
     opts = Options(aggressive, fill_holes, max_hole_size, deadline, diagonal(mesh), float(mesh.area))
@@ -242,10 +243,17 @@ def _select_shells(mesh: trimesh.Trimesh, keep_all: bool) -> tuple[trimesh.Trime
     return _submesh(mesh, labels == int(area.argmax())), outcome
 
 
-def _clean_stats(shells: int, volume: float, units: str) -> dict[str, Any]:
+def _clean_stats(mesh: trimesh.Trimesh, shells: int, volume: float, units: str) -> dict[str, Any]:
     """``analyze_mesh``'s figures that the report uses, for a mesh whose every shell is clean."""
-    return {"volume_cm3": volume * UNIT_TO_CM3[units], "holes_count": 0, "is_watertight": True,
-            "is_manifold": True, "shells": shells}
+    overlapping, shared = 0, 0.0
+    if shells > 1:
+        faces = np.asarray(mesh.faces)
+        overlapping, shared = shell_overlap(np.asarray(mesh.vertices, dtype=np.float64), faces,
+                                            shell_labels(faces, len(mesh.vertices)))
+    factor = UNIT_TO_CM3[units]
+    return {"volume_cm3": volume * factor, "holes_count": 0, "is_watertight": True,
+            "is_manifold": True, "shells": shells, "overlapping_shells": overlapping,
+            "union_volume_cm3": (volume - shared) * factor}
 
 
 def _unchanged(mesh: trimesh.Trimesh, stats: dict[str, Any]) -> RepairResult:

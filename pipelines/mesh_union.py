@@ -1,4 +1,5 @@
-"""manifold3d on meshes: union of overlapping closed shells, and reading balanced non-manifold parts.
+"""manifold3d on meshes: union of overlapping closed shells, the volume they share, and reading
+balanced non-manifold parts.
 
 manifold3d stores coordinates as float32, so only what needs it goes through it:
 ``unite_overlapping`` (only when asked to remove intersections) takes only the shells whose boxes
@@ -27,9 +28,33 @@ def _overlapping(pieces: list[trimesh.Trimesh], closed: list[bool]) -> list[int]
 
 
 def _to_manifold(mesh: trimesh.Trimesh) -> manifold3d.Manifold:
-    data = manifold3d.Mesh(vert_properties=np.asarray(mesh.vertices, dtype=np.float32),
-                           tri_verts=np.asarray(mesh.faces, dtype=np.uint32))
+    return _manifold(mesh.vertices, mesh.faces)
+
+
+def _manifold(vertices: np.ndarray, faces: np.ndarray) -> manifold3d.Manifold:
+    data = manifold3d.Mesh(vert_properties=np.asarray(vertices, dtype=np.float32),
+                           tri_verts=np.asarray(faces, dtype=np.uint32))
     return manifold3d.Manifold(data)
+
+
+def solids_overlap(solids: list[tuple[np.ndarray, np.ndarray]], pairs: list[tuple[int, int]],
+                   min_share: float) -> tuple[set[int], float] | None:
+    """Which of the closed, outward-wound ``solids`` (vertices, faces) share more than ``min_share``
+    of the smaller one's volume with another (of the candidate ``pairs``), and the volume counted
+    more than once over them; None when manifold3d cannot read one of them."""
+    parts = {i: _manifold(*solids[i]) for i in sorted({k for pair in pairs for k in pair})}
+    if any(part.status() != manifold3d.Error.NoError for part in parts.values()):
+        return None
+    volume = {i: part.volume() for i, part in parts.items()}
+    sharing: set[int] = set()
+    for i, j in pairs:
+        if (parts[i] ^ parts[j]).volume() > min_share * min(volume[i], volume[j]):
+            sharing.update((i, j))
+    if not sharing:
+        return sharing, 0.0
+    chosen = sorted(sharing)
+    union = manifold3d.Manifold.batch_boolean([parts[i] for i in chosen], manifold3d.OpType.Add).volume()
+    return sharing, float(sum(volume[i] for i in chosen) - union)
 
 
 def unite_overlapping(

@@ -50,6 +50,54 @@ def test_unit_cube_truth() -> None:
     assert report["recommendations"] == []
 
 
+def _join(*meshes: trimesh.Trimesh) -> trimesh.Trimesh:
+    joined = trimesh.util.concatenate(meshes)
+    return _mesh(joined.vertices, joined.faces)
+
+
+def _moved(mesh: trimesh.Trimesh, offset: tuple[float, float, float]) -> trimesh.Trimesh:
+    return _mesh(mesh.vertices + np.asarray(offset, dtype=float), mesh.faces)
+
+
+def test_overlapping_shells_are_reported_with_the_volume_counted_once() -> None:
+    """Two unit cubes overlapping by half: the signed volume counts the shared half twice."""
+    report = analyze_mesh(_join(_cube(), _moved(_cube(), (0.5, 0, 0))), units="cm")
+    assert report["volume"] == pytest.approx(2.0)
+    assert report["overlapping_shells"] == 2
+    assert report["union_volume"] == pytest.approx(1.5, rel=1e-5)
+    assert report["union_volume_cm3"] == pytest.approx(1.5, rel=1e-5)
+    first = report["recommendations"][0]
+    assert first["severity"] == "high" and "overlap" in first["message"]
+    assert "remove_self_intersections" in first["action"]
+
+
+@pytest.mark.parametrize(("second", "overlapping", "union"), [
+    (_moved(_cube(), (3, 0, 0)), 0, 2.0),             # apart
+    (_moved(_cube(), (1, 0, 0)), 0, 2.0),             # touching on a face: no shared volume
+    (_cube(0.5), 2, 1.0),                             # a second solid inside the first
+    (_mesh(_cube(0.5).vertices, _cube(0.5).faces[:, ::-1]), 0, 0.875),  # an inward cavity
+])
+def test_shells_that_share_no_volume_are_not_overlapping(second, overlapping: int, union: float) -> None:
+    report = analyze_mesh(_join(_cube(), second))
+    assert report["shells"] == 2
+    assert report["overlapping_shells"] == overlapping
+    assert report["union_volume"] == pytest.approx(union, rel=1e-5)
+
+
+def test_overlap_is_not_judged_on_an_open_surface() -> None:
+    report = analyze_mesh(_join(_without_sides(_cube(), (0, 0, 1)), _moved(_cube(), (0.5, 0, 0))))
+    assert report["overlapping_shells"] is None and report["union_volume_cm3"] is None
+
+
+def test_overlap_of_many_shells_is_not_checked(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Past the shell cap the figures say "not checked" (None), not "no overlap"."""
+    from pipelines import mesh_analysis
+
+    monkeypatch.setattr(mesh_analysis, "TOL", mesh_analysis.Tolerances(max_overlap_shells=1))
+    report = analyze_mesh(_join(_cube(), _moved(_cube(), (0.5, 0, 0))))
+    assert report["shells"] == 2 and report["overlapping_shells"] is None
+
+
 def test_report_is_plain_json() -> None:
     report = analyze_mesh(_cube())
     assert json.loads(json.dumps(report)) == report

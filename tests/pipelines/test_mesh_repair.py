@@ -151,8 +151,12 @@ def test_overlapping_shells_united_only_when_asked() -> None:
     mesh = _join(_box(), _box((5, 0, 0)))
     kept = repair_mesh(mesh)
     assert kept.report["unchanged"] is True and kept.report["repaired_stats"]["shells"] == 2
+    # the report says the kept shells overlap and what they enclose once
+    assert kept.report["repaired_stats"]["overlapping_shells"] == 2
+    assert kept.report["repaired_stats"]["union_volume_cm3"] == pytest.approx(1.5, rel=1e-4)
     united = repair_mesh(mesh, remove_self_intersections=True)
     assert united.report["repaired_stats"]["shells"] == 1
+    assert united.report["repaired_stats"]["overlapping_shells"] == 0
     assert united.report["repaired_stats"]["is_watertight"] is True
     assert united.mesh.volume == pytest.approx(1500.0, rel=1e-4)
 
