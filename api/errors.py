@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-import sqlalchemy.exc
 import structlog
 from flask import Flask, jsonify
 from flask_smorest import Api
 from marshmallow import Schema, fields
 from werkzeug.exceptions import HTTPException
+
+from tasks import connections
 
 log = structlog.get_logger(__name__)
 
@@ -82,7 +83,7 @@ def register_error_handlers(app: Flask) -> None:
     def _unexpected(exc: Exception):
         if isinstance(exc, HTTPException):
             return app.extensions["meshmill_api"].handle_http_exception(exc)
-        if isinstance(exc, sqlalchemy.exc.OperationalError):  # the database is down or restarting
+        if isinstance(exc, connections.TRANSIENT_DB_ERRORS):  # the database is down or restarting
             log.warning("request.database_unavailable", error=str(exc.orig or exc)[:300])
             response = error_response(503, "DATABASE_UNAVAILABLE", "the job database is unavailable; retry shortly")
             response.headers["Retry-After"] = "1"

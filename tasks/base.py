@@ -47,7 +47,7 @@ from tasks.webhooks import notify
 log = structlog.get_logger(__name__)
 
 TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
-    RemoteError, StorageError, ConnectionError, TimeoutError, sqlalchemy.exc.OperationalError)
+    RemoteError, StorageError, ConnectionError, TimeoutError, *connections.TRANSIENT_DB_ERRORS)
 
 
 def lease_owner_id() -> str:

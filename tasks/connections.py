@@ -9,11 +9,15 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import sqlalchemy.exc
 from sqlalchemy.engine import Connection, Engine
 
 from tasks.jobstore import make_engine
 from tasks.settings import get_settings
 from tasks.storage import Storage, open_storage
+
+# the database errors that pass (a restart, a dropped or closed connection): retried, never final
+TRANSIENT_DB_ERRORS: tuple[type[Exception], ...] = (sqlalchemy.exc.OperationalError, sqlalchemy.exc.InterfaceError)
 
 _engines: dict[tuple[bool, bool], Engine] = {}
 _storage: Storage | None = None

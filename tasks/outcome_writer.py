@@ -32,16 +32,16 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any
 
-import sqlalchemy.exc
 import structlog
 
+from tasks.connections import TRANSIENT_DB_ERRORS
 from tasks.jobstore import IllegalTransition
 
 log = structlog.get_logger(__name__)
 
 RETRY_DELAY_S = 0.2
 MAX_RETRY_DELAY_S = 30.0
-_TRANSIENT = (sqlalchemy.exc.OperationalError, sqlalchemy.exc.InterfaceError, ConnectionError, TimeoutError)
+_TRANSIENT = (*TRANSIENT_DB_ERRORS, ConnectionError, TimeoutError)
 
 Write = Callable[[], Any]
 OnCrash = Callable[[BaseException], Any]

@@ -49,3 +49,22 @@ def test_an_unreachable_database_is_a_503_with_retry_after_not_a_500(tmp_path):
         assert health.status_code == 503 and health.json()["checks"]["database"]["ok"] is False
     finally:
         stack.stop()
+
+
+def test_a_connection_closed_under_a_request_is_a_503_not_a_500():
+    """InterfaceError (a pooled connection found closed) passes like OperationalError: 503."""
+    import sqlalchemy.exc
+    from flask import Flask
+
+    from api.errors import register_error_handlers
+
+    app = Flask("closed-connection")
+    register_error_handlers(app)
+
+    @app.get("/read")
+    def read():
+        raise sqlalchemy.exc.InterfaceError("SELECT 1", {}, Exception("connection already closed"))
+
+    response = app.test_client().get("/read")
+    assert response.status_code == 503 and response.headers["Retry-After"] == "1"
+    assert response.get_json()["error"]["code"] == "DATABASE_UNAVAILABLE"
