@@ -75,7 +75,7 @@ def mesh_sprite_batch(items: Sequence[tuple[str, bytes]], params: ContourParams 
 def mesh_rgba(rgba: np.ndarray, params: ContourParams, *, progress: Progress = no_progress) -> dict:
     """Mesh an ``(h, w, 4) uint8`` RGBA array."""
     height, width = rgba.shape[:2]
-    alpha = rgba[..., 3]
+    alpha = np.ascontiguousarray(rgba[..., 3])  # the strided view makes every full-image test ~5x slower
     outline, held, factor = _outline_and_held(alpha, params, progress)
     progress(70, "Triangulating mesh...")
     mesh = triangulate(outline, params)
@@ -159,7 +159,7 @@ def clean_mask(mask: np.ndarray, params: ContourParams, pixel_area: float = 1.0)
         keep = np.zeros_like(keep)
         keep[np.argmax(areas)] = True
     if not keep.all():
-        mask = np.concatenate([[False], keep])[labels]
+        mask = np.take(np.concatenate([[False], keep]), labels)  # np.take: a plain gather, ~3x a fancy index
     return _fill_holes(mask, params.min_contour_area / pixel_area if params.holes else math.inf)
 
 
@@ -177,10 +177,11 @@ def _fill_holes(mask: np.ndarray, min_area: float) -> np.ndarray:
         out |= holes.view(bool)
         return out
     x, y, w, h = cv2.boundingRect(holes)
-    _, labels, stats, _ = cv2.connectedComponentsWithStats(holes[y:y + h, x:x + w], connectivity=4)
-    fill = stats[:, cv2.CC_STAT_AREA] < min_area
+    box = holes[y:y + h, x:x + w]
+    count, labels = cv2.connectedComponents(box, connectivity=4)  # no stats: ~2x faster with the bincount
+    fill = np.bincount(labels[box.view(bool)], minlength=count) < min_area  # counting only the holes' pixels
     fill[0] = False  # not a hole
-    out[y:y + h, x:x + w] |= fill[labels]
+    out[y:y + h, x:x + w] |= np.take(fill, labels)
     return out
 
 
@@ -540,7 +541,9 @@ def _pack_rings(rings: list[np.ndarray]) -> _Packed:
 
 def _split(packed: _Packed) -> list[np.ndarray]:
     """The packed rings as a list of arrays."""
-    return np.split(packed.points, packed.starts[1:-1])
+    starts = packed.starts.tolist()
+    points = packed.points
+    return [points[a:b] for a, b in pairwise(starts)]  # views, as np.split (which costs ~10x more per ring)
 
 
 def _ring_areas(packed: _Packed) -> np.ndarray:
@@ -1011,7 +1014,7 @@ def _uncovering_rings(rings: list[np.ndarray], solid: np.ndarray) -> set[int]:
 def _ring_edges(rings: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     """(start, end) points of every edge of the closed rings, ``(n, 2)`` each."""
     points = np.concatenate(rings)
-    return points, points[_ring_segments([len(r) for r in rings])[:, 1]]
+    return points, points[_next_index([len(r) for r in rings])]
 
 
 def winding_grid(rings: list[np.ndarray], width: int, height: int) -> np.ndarray:
@@ -1201,12 +1204,16 @@ def _rings_first(result: dict, sizes: list[int]) -> Mesh | None:
 
 def _ring_segments(sizes: list[int]) -> np.ndarray:
     """``(n, 2) int`` edges closing each consecutive ring."""
-    sizes_a = np.asarray(sizes, dtype=np.int64)
-    idx = np.arange(int(sizes_a.sum()))
-    nxt = idx + 1
-    ends = np.cumsum(sizes_a)
-    nxt[ends - 1] = ends - sizes_a
-    return np.stack([idx, nxt], axis=1)
+    nxt = _next_index(sizes)
+    return np.stack([np.arange(len(nxt)), nxt], axis=1)
+
+
+def _next_index(sizes: list[int]) -> np.ndarray:
+    """``(n,) int`` index of the next point of the same ring, for consecutive rings of ``sizes``."""
+    ends = np.cumsum(sizes)
+    nxt = np.arange(1, int(ends[-1]) + 1) if len(ends) else np.zeros(0, dtype=np.int64)
+    nxt[ends - 1] = ends - np.asarray(sizes)
+    return nxt
 
 
 def _hole_points(vertices: np.ndarray, segments: np.ndarray, outline: list[Ring]) -> np.ndarray | None:
@@ -1380,7 +1387,7 @@ def mesh_edges(mesh: Mesh) -> tuple[np.ndarray, np.ndarray]:
     """(boundary edges in loop order, other undirected edges ascending), ``(k, 2) int`` each.
     An edge of two triangles is internal; one of a single triangle is on a loop."""
     order = np.concatenate(mesh.loops).astype(np.int64)
-    boundary = np.stack([order, order[_ring_segments([len(loop) for loop in mesh.loops])[:, 1]]], axis=1)
+    boundary = np.stack([order, order[_next_index([len(loop) for loop in mesh.loops])]], axis=1)
     tris = mesh.triangles.astype(np.int64)
     n = max(len(mesh.vertices), 1)
     a, b = tris.ravel(), tris[:, [1, 2, 0]].ravel()
@@ -1595,9 +1602,9 @@ def held_coverage(loops: list[np.ndarray], alpha: np.ndarray, opaque_at: int, he
     opaque = alpha >= opaque_at
     ry, rx = np.nonzero(some & ~inside)
     share = _inside_share(loops, rx, ry, scale)
-    count = int(opaque.sum())
-    covered = int((opaque & inside).sum()) + float(share[opaque[ry, rx]].sum())
-    over_some = int((some & inside).sum()) + float(share.sum())
+    count = np.count_nonzero(opaque)  # count_nonzero, not sum: bool sums convert every element
+    covered = np.count_nonzero(opaque & inside) + float(share[opaque[ry, rx]].sum())
+    over_some = np.count_nonzero(some & inside) + float(share.sum())
     return {"opaque_coverage": covered / count if count else 1.0,
             "wasted_area": max(area - over_some, 0.0) / area if area > 0 else 0.0}
 
