@@ -234,26 +234,28 @@ def unpool_rings(rings: list[Ring], factor: int, width: int, height: int) -> lis
     pixel of a set cell inside and keeps rings apart."""
     if factor <= 1:
         return rings
-    out = []
-    for ring in rings:
-        points = ring.points.astype(float)
-        for axis, size in ((0, width), (1, height)):
-            last = math.ceil(size / factor) - 1
-            if points[:, axis].max() > last:
-                points = _split_at(points, axis, last)
-                over = points[:, axis] > last
-                points[:, axis] = np.where(over, factor * last + (points[:, axis] - last) * (size - factor * last),
-                                           factor * points[:, axis])
-            else:
-                points[:, axis] = points[:, axis] * factor
-        out.append(Ring(points, ring.is_hole, ring.island))
-    return out
+    count = len(rings)
+    points = np.concatenate([r.points for r in rings]).astype(float)
+    owner = np.repeat(np.arange(count), [len(r.points) for r in rings])
+    for axis, size in ((0, width), (1, height)):  # all rings at once, as each ring on its own
+        last = math.ceil(size / factor) - 1
+        if points[:, axis].max() > last:  # a ring that stays below the last cell gets no split point
+            points, owner = _split_at_batch(points, owner, count, axis, last)
+            over = points[:, axis] > last
+            points[:, axis] = np.where(over, factor * last + (points[:, axis] - last) * (size - factor * last),
+                                       factor * points[:, axis])
+        else:
+            points[:, axis] = points[:, axis] * factor
+    pieces = _split(_pack(points, owner, count))
+    return [Ring(p, r.is_hole, r.island) for p, r in zip(pieces, rings, strict=True)]
 
 
-def _split_at(points: np.ndarray, axis: int, at: float) -> np.ndarray:
-    """The closed ring with a point added where an edge crosses the line ``points[:, axis] == at``
-    (not within ``TOL.geom_eps`` of either end, where the end itself is on the line)."""
-    nxt = _next(points)
+def _split_at_batch(points: np.ndarray, owner: np.ndarray, count: int, axis: int,
+                    at: float) -> tuple[np.ndarray, np.ndarray]:
+    """Every closed ring (points grouped by ring in ``owner``) with a point added where an edge
+    crosses the line ``points[:, axis] == at`` (not within ``TOL.geom_eps`` of either end, where the
+    end itself is on the line), all rings in one pass."""
+    nxt = points[_pack(points, owner, count).nxt]
     a, b = points[:, axis] - at, nxt[:, axis] - at
     cross = (a * b < 0) & (np.abs(a) > TOL.geom_eps) & (np.abs(b) > TOL.geom_eps)  # not at a point
     t = np.where(cross, a / np.where(cross, a - b, 1.0), 0.0)
@@ -264,7 +266,7 @@ def _split_at(points: np.ndarray, axis: int, at: float) -> np.ndarray:
     pos = np.cumsum(counts) - counts
     out[pos] = points
     out[pos[cross] + 1] = hits[cross]
-    return out
+    return out, np.repeat(owner, counts)
 
 
 # ---------------------------------------------------------------- tracing
@@ -621,11 +623,12 @@ def _dp_indices_batch(rings: list[np.ndarray], tols: np.ndarray, sizes: np.ndarr
     ring with its tolerance (all of a ring's points when a kept point is not found), every kept
     point found in its ring for all rings at once, each taking the first equal ring point."""
     f32 = np.concatenate(rings).astype(np.float32)
-    approx = [cv2.approxPolyDP(f32[a:b].reshape(-1, 1, 2), float(t), True).reshape(-1, 2)
-              for a, b, t in zip(offsets[:-1].tolist(), offsets[1:].tolist(), tols, strict=True)]
+    bounds = offsets.tolist()
+    approx = [cv2.approxPolyDP(f32[a:b], t, True)  # (n, 2) float32 is read as n points, as (n, 1, 2)
+              for a, b, t in zip(bounds[:-1], bounds[1:], np.asarray(tols, dtype=float).tolist(), strict=True)]
     count = len(rings)
     owner = np.repeat(np.arange(count), sizes)
-    kept_points = np.concatenate(approx)
+    kept_points = np.concatenate(approx).reshape(-1, 2)
     kept_owner = np.repeat(np.arange(count), [len(a) for a in approx])
     grid = f32.astype(np.int64)
     if len(grid) and (grid == f32).all() and np.abs(grid).max() < 2 ** 24:  # traced rings: integer corners
@@ -814,12 +817,16 @@ def _tidy_batch(packed: _Packed, tols: np.ndarray, width: float, height: float) 
     collinear or sits next to a much shorter segment is dropped (its chord only adds solid area),
     and a short segment between two convex corners is replaced by the miter of its neighbours when
     that point is inside the image and within the ring's tolerance. Both only move the outline
-    outward, so the caller's coverage and crossing checks still decide; ``TOL.tidy_passes`` passes."""
+    outward, so the caller's coverage and crossing checks still decide; ``TOL.tidy_passes`` passes.
+    Every test looks at one ring's own points only, so a ring the previous pass left as it was stays
+    so: a pass after the first looks only at the rings the previous one changed (same result)."""
+    count = len(packed.starts) - 1
+    chosen = None  # indices into packed.points of the rings this pass looks at; None: all
     for _ in range(TOL.tidy_passes):
-        pk = packed  # packed by the caller and by the previous pass
+        pk = packed if chosen is None else _pack(packed.points[chosen], packed.ring[chosen], count)
         p, ring = pk.points, pk.ring
         if not len(p):
-            return pk
+            return packed
         tol = tols[ring]
         prv, nxt = p[pk.prv], p[pk.nxt]
         d_in, d_out = p - prv, nxt - p
@@ -854,8 +861,18 @@ def _tidy_batch(packed: _Packed, tols: np.ndarray, width: float, height: float) 
             p = np.where(bevel[:, None], miter, p)
         drop = notch | bevel[pk.prv]
         if not drop.any():
-            return pk
-        packed = _pack(p[~drop], ring[~drop], len(pk.starts) - 1)
+            return packed
+        if chosen is None:
+            packed = _pack(p[~drop], ring[~drop], count)
+        else:
+            points = packed.points.copy()
+            points[chosen] = p
+            keep = np.ones(len(points), dtype=bool)
+            keep[chosen[drop]] = False
+            packed = _pack(points[keep], packed.ring[keep], count)
+        changed = np.zeros(count, dtype=bool)
+        changed[ring[drop]] = True
+        chosen = np.flatnonzero(changed[packed.ring])
     return packed
 
 
