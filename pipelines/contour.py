@@ -24,7 +24,6 @@ import triangle
 from pipelines.contour_params import TOL, ContourParams
 from pipelines.contour_refine import MAX_BAD, improve, min_angles, triangle_areas
 from pipelines.errors import InputError, PipelineError
-from pipelines.graph_components import components
 from pipelines.image_io import load_rgba
 from pipelines.limits import LIMITS, Limits
 from pipelines.progress import Progress, no_progress
@@ -1146,6 +1145,8 @@ def segments_touch(p: np.ndarray, p2: np.ndarray, q: np.ndarray, q2: np.ndarray)
 def _box_groups(boxes: np.ndarray) -> np.ndarray:
     """``(r,) int`` group of each box (x0, y0, x1, y1): connected components of box overlap
     (closed boxes, as the crossing sweep compares them), by a sweep over x."""
+    from pipelines.graph_components import components  # scipy.sparse: imported only for sheets
+
     count = len(boxes)
     order = np.argsort(boxes[:, 0], kind="stable")
     sorted_boxes = boxes[order]
