@@ -1607,7 +1607,9 @@ def coverage_stats(loops: list[np.ndarray], alpha: np.ndarray, opaque_at: int, s
     if stride > 1:
         first = stride // 2
         alpha = alpha[first::stride, first::stride]
-        loops = [(loop - (first + 0.5)) / stride + 0.5 for loop in loops]
+        sizes = np.cumsum([len(loop) for loop in loops]).tolist()
+        moved = (np.concatenate(loops) - (first + 0.5)) / stride + 0.5  # all loops at once, same arithmetic
+        loops = [moved[a:b] for a, b in pairwise([0, *sizes])]
         scale = 1
     h, w = alpha.shape
     inside = rasterize_loops(loops, w, h, scale)
@@ -1633,7 +1635,9 @@ def _metadata(mesh: Mesh, outline: list[Ring], alpha: np.ndarray, params: Contou
               held: np.ndarray, factor: int) -> dict:
     """Counts, coverage of the thresholded pixels, wasted area and quality of the mesh."""
     height, width = alpha.shape
-    loops = [mesh.vertices[loop] for loop in mesh.loops]
+    ends = np.cumsum([len(loop) for loop in mesh.loops]).tolist()
+    ordered = mesh.vertices[np.concatenate(mesh.loops)] if mesh.loops else mesh.vertices[:0]  # one gather
+    loops = [ordered[a:b] for a, b in pairwise([0, *ends])]
     scale, stride = _sampling(width, height)
     if stride > 1:  # a large image: the strided raster estimate
         stats = coverage_stats(loops, alpha, max(params.alpha_threshold, 1), scale, stride)
