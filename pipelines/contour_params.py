@@ -32,7 +32,7 @@ Directions, so every knob does what its name says:
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import dataclass, fields, replace
 from typing import Any
 
 from pipelines.errors import InputError
@@ -90,8 +90,10 @@ class ContourParams:
 
     def as_dict(self) -> dict[str, Any]:
         """The parameters as a JSON-able dict."""
-        return asdict(self)
+        return {f.name: getattr(self, f.name) for f in _FIELDS}  # asdict's deep copy costs ~0.1 ms
 
+
+_FIELDS = fields(ContourParams)
 
 # (low, high) per numeric field, inclusive; seed 002's ranges for its nine.
 RANGES: dict[str, tuple[float, float]] = {

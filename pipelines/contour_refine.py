@@ -123,13 +123,15 @@ class _Context:
 
 def triangle_areas(vertices: np.ndarray, tris: np.ndarray) -> np.ndarray:
     """``(t,) float`` unsigned triangle areas."""
-    a, b, c = (vertices[tris[:, i]] for i in range(3))
+    corners = vertices[tris]  # one gather, (t, 3, 2)
+    a, b, c = corners[:, 0], corners[:, 1], corners[:, 2]
     return 0.5 * np.abs((b[:, 0] - a[:, 0]) * (c[:, 1] - a[:, 1]) - (b[:, 1] - a[:, 1]) * (c[:, 0] - a[:, 0]))
 
 
 def min_angles(vertices: np.ndarray, tris: np.ndarray) -> np.ndarray:
     """``(t,) float`` smallest interior angle of each triangle, degrees."""
-    return corner_min_angle(vertices[tris[:, 0]], vertices[tris[:, 1]], vertices[tris[:, 2]])[0]
+    corners = vertices[tris]  # one gather, (t, 3, 2)
+    return corner_min_angle(corners[:, 0], corners[:, 1], corners[:, 2])[0]
 
 
 def corner_min_angle(p0: np.ndarray, p1: np.ndarray, p2: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
