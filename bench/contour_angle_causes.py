@@ -31,10 +31,6 @@ import numpy as np
 from bench.contour import ANGLE_SLACK, QUALITY_ANGLE, sprites_dir
 from pipelines import contour, contour_refine
 from pipelines.contour import (
-    _clearance_bound,
-    _grading_bound,
-    _next,
-    _prev,
     forced_min_angle,
     min_angles,
     sprite_outline,
@@ -45,19 +41,6 @@ from pipelines.errors import PipelineError
 from pipelines.image_io import load_rgba
 
 SHORT_RATIO = 4.0
-
-
-def bound_without_pairs(rings: list[np.ndarray], cap: float = 60.0) -> float:
-    """``forced_min_angle`` as it was before the pairs condition (corners, grading, clearance)."""
-    rings = [r for r in rings if len(r) >= 3]
-    pts = np.concatenate(rings)
-    prv = np.concatenate([_prev(r) for r in rings])
-    nxt = np.concatenate([_next(r) for r in rings])
-    u, v = prv - pts, nxt - pts
-    corner = np.degrees(np.mod(-np.arctan2(u[:, 0] * v[:, 1] - u[:, 1] * v[:, 0], (u * v).sum(1)), 2 * np.pi))
-    best = min(cap, float(corner.min()))
-    best = min(best, _grading_bound(corner, np.linalg.norm(u, axis=1), np.linalg.norm(v, axis=1), cap))
-    return min(best, _clearance_bound(rings, pts, nxt, cap))
 
 
 def smallest(outline: list, params: ContourParams, max_bad: int | None = None) -> float:
@@ -111,7 +94,7 @@ def main() -> None:
         total += 1
         rings = [r.points for r in outline]
         target = min(QUALITY_ANGLE, forced_min_angle(rings)) - ANGLE_SLACK
-        old = min(QUALITY_ANGLE, bound_without_pairs(rings)) - ANGLE_SLACK
+        old = min(QUALITY_ANGLE, forced_min_angle(rings, pairs=False)) - ANGLE_SLACK
         angle = smallest(outline, params)
         if angle >= target:
             if angle < old:

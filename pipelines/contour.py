@@ -22,7 +22,14 @@ import numpy as np
 import triangle
 
 from pipelines.contour_params import TOL, ContourParams
-from pipelines.contour_refine import MAX_BAD, improve, min_angles, triangle_areas
+from pipelines.contour_refine import (
+    MAX_BAD,
+    improve,
+    min_angles,
+    triangle_areas,
+    triangle_input,
+    triangle_options,
+)
 from pipelines.errors import InputError, PipelineError
 from pipelines.image_io import load_rgba
 from pipelines.limits import LIMITS, Limits
@@ -749,9 +756,9 @@ def _meet(n1: np.ndarray, c1: np.ndarray, n2: np.ndarray, c2: np.ndarray) -> np.
 
 def _clip_batch(points: np.ndarray, owner: np.ndarray, count: int, width: float,
                 height: float) -> tuple[np.ndarray, np.ndarray]:
-    """``clip_to_box`` of every ring (points grouped by ring in ``owner``) in one vectorised pass per
-    box side: the same arithmetic per point (a ring inside a side keeps its points as they are),
-    without a Python loop over the rings that leave the image."""
+    """Sutherland-Hodgman clip of every ring (points grouped by ring in ``owner``) to
+    [0, width] x [0, height], exact, so each stays a superset of its part in the box; one
+    vectorised pass per box side (a ring inside a side keeps its points as they are)."""
     for axis, bound, keep_below in ((0, 0.0, False), (0, width, True), (1, 0.0, False), (1, height, True)):
         if not len(points):
             break
@@ -772,29 +779,6 @@ def _clip_batch(points: np.ndarray, owner: np.ndarray, count: int, width: float,
         out[pos[cross] + inside[cross]] = hits[cross]
         points, owner = out, np.repeat(owner, counts)
     return points, owner
-
-
-def clip_to_box(points: np.ndarray, width: float, height: float) -> np.ndarray:
-    """Sutherland-Hodgman clip of a ring to [0, width] x [0, height] (exact, so still a superset)."""
-    for axis, bound, keep_below in ((0, 0.0, False), (0, width, True), (1, 0.0, False), (1, height, True)):
-        if not len(points):
-            break
-        side = points[:, axis] - bound
-        inside = side <= 0 if keep_below else side >= 0
-        if inside.all():
-            continue
-        nxt, side_next = _next(points), _next(side)
-        cross = inside != _next(inside)
-        t = side / np.where(cross, side - side_next, 1.0)
-        hits = points + t[:, None] * (nxt - points)
-        hits[:, axis] = bound  # exactly on the box: float noise would cut the border pixels
-        counts = inside.astype(np.int64) + cross
-        pos = np.cumsum(counts) - counts
-        out = np.empty((int(counts.sum()), 2))
-        out[pos[inside]] = points[inside]
-        out[pos[cross] + inside[cross]] = hits[cross]
-        points = out
-    return points
 
 
 def _drop_repeats_batch(points: np.ndarray, owner: np.ndarray, count: int) -> tuple[_Packed, np.ndarray]:
@@ -1331,18 +1315,6 @@ def _hole_points(vertices: np.ndarray, segments: np.ndarray, outline: list[Ring]
     return origin + ray * (first / 2)[:, None]
 
 
-def _triangle_input(vertices: np.ndarray, segments: np.ndarray, holes: np.ndarray | None = None) -> dict:
-    """Triangle's input as contiguous float64 / int32 arrays, segment indices checked."""
-    data = {"vertices": np.ascontiguousarray(vertices, dtype=np.float64),
-            "segments": np.ascontiguousarray(segments, dtype=np.int32)}
-    if len(data["segments"]) and (data["segments"].min() < 0 or data["segments"].max() >= len(vertices)):
-        raise InputError("TRIANGULATION_FAILED", "segment refers to a missing vertex",
-                         {"vertex_count": len(vertices)})
-    if holes is not None:
-        data["holes"] = np.ascontiguousarray(holes, dtype=np.float64).reshape(-1, 2)
-    return data
-
-
 def triangle_neighbors(tris: np.ndarray) -> np.ndarray:
     """``(t, 3) int``: the triangle across the edge opposite each corner, -1 on the border
     (what Triangle's 'n' switch reports, computed here so that switch is not needed)."""
@@ -1371,12 +1343,8 @@ def _run_triangle(vertices: np.ndarray, segments: np.ndarray, holes: np.ndarray 
                   area: float | None, budget: int, split_outline: bool = False) -> dict:
     """One Triangle call: 'p' PSLG, 'YY' no Steiner points on segments (unless ``split_outline``),
     'S' Steiner budget."""
-    opts = f"pQS{budget}" if split_outline else f"pQYYS{budget}"
-    if angle > 0:
-        opts += f"q{angle:g}"
-    if area is not None:
-        opts += f"a{area:g}"
-    result = triangle.triangulate(_triangle_input(vertices, segments, holes), opts)
+    opts = triangle_options(budget, angle, area, split_outline=split_outline)
+    result = triangle.triangulate(triangle_input(vertices, segments, holes), opts)
     if "triangles" not in result or not len(result["triangles"]):
         raise InputError("TRIANGULATION_FAILED", "Triangle produced no triangles",
                          {"vertex_count": len(vertices), "options": opts})
@@ -1485,7 +1453,8 @@ def outline_rings(result: dict) -> list[np.ndarray]:
     return rings
 
 
-def forced_min_angle(rings: list[np.ndarray], cap: float = 60.0, *, split_outline: bool = False) -> float:
+def forced_min_angle(rings: list[np.ndarray], cap: float = 60.0, *, split_outline: bool = False,
+                     pairs: bool = True) -> float:
     """Degrees: an upper bound on the smallest angle any triangulation of the outline can reach
     when outline segments are not split (interior Steiner points allowed), i.e. what the outline
     itself forces; ``cap`` when nothing forces less. The minimum over three necessary conditions:
@@ -1505,7 +1474,8 @@ def forced_min_angle(rings: list[np.ndarray], cap: float = 60.0, *, split_outlin
       other side), but the triangle on the other long side needs the same room, so t <= atan(w / L)
       (reached by a single interior vertex at the strip's centre).
 
-    With ``split_outline`` (segments may be split) only the corners force anything.
+    With ``split_outline`` (segments may be split) only the corners force anything; ``pairs=False``
+    leaves the pairs condition out (the bound as it was first written, for comparisons).
     """
     rings = [np.asarray(r, dtype=float) for r in rings if len(r) >= 3]
     if not rings:
@@ -1520,7 +1490,7 @@ def forced_min_angle(rings: list[np.ndarray], cap: float = 60.0, *, split_outlin
         return best
     best = min(best, _grading_bound(corner, np.linalg.norm(u, axis=1), np.linalg.norm(v, axis=1), cap))
     best = min(best, _clearance_bound(rings, pts, nxt, cap))
-    return min(best, _pair_bound(rings, pts, nxt, cap))
+    return min(best, _pair_bound(rings, pts, nxt, cap)) if pairs else best
 
 
 def _grading_bound(corner: np.ndarray, l_in: np.ndarray, l_out: np.ndarray, cap: float) -> float:

@@ -28,6 +28,7 @@ import numpy as np
 import triangle
 
 from pipelines.contour_params import TOL, ContourParams
+from pipelines.errors import InputError
 
 SQRT3_2 = math.sqrt(3) / 2
 MEAN_STEPS = (1.0, 0.5)     # fractions of the way to the mean ideal apex tried by smoothing
@@ -83,6 +84,30 @@ def _smoothed(ctx: _Context, mesh: dict, angles: np.ndarray) -> Iterator[tuple[d
         yield mesh, angles
 
 
+def triangle_options(budget: int, angle: float = 0.0, area: float | None = None, *,
+                     split_outline: bool = False) -> str:
+    """Triangle's switches: 'p' PSLG, 'Q' quiet, 'YY' no Steiner points on segments (unless
+    ``split_outline``), 'S' Steiner budget, 'q' minimum angle (when > 0), 'a' maximum area."""
+    opts = f"pQS{budget}" if split_outline else f"pQYYS{budget}"
+    if angle > 0:
+        opts += f"q{angle:g}"
+    if area is not None:
+        opts += f"a{area:g}"
+    return opts
+
+
+def triangle_input(vertices: np.ndarray, segments: np.ndarray, holes: np.ndarray | None = None) -> dict:
+    """Triangle's input as contiguous float64 / int32 arrays, segment indices checked."""
+    data = {"vertices": np.ascontiguousarray(vertices, dtype=np.float64),
+            "segments": np.ascontiguousarray(segments, dtype=np.int32)}
+    if len(data["segments"]) and (data["segments"].min() < 0 or data["segments"].max() >= len(vertices)):
+        raise InputError("TRIANGULATION_FAILED", "segment refers to a missing vertex",
+                         {"vertex_count": len(vertices)})
+    if holes is not None:
+        data["holes"] = np.ascontiguousarray(holes, dtype=np.float64).reshape(-1, 2)
+    return data
+
+
 def _angles(result: dict) -> np.ndarray:
     """``(t,)`` smallest angle of each triangle of a Triangle result, degrees."""
     return min_angles(result["vertices"], result["triangles"])
@@ -97,16 +122,9 @@ class _Context:
 
     def mesh(self, vertices: np.ndarray, quality: bool = False) -> dict:
         """Triangle on ``vertices`` (all kept) with the outline segments unsplit."""
-        opts = f"pQYYS{max(self.params.max_vertices - len(vertices), 0)}"
-        if quality:
-            opts += f"q{TOL.min_angle_deg:g}"
-        if self.area is not None:
-            opts += f"a{self.area:g}"
-        data = {"vertices": np.ascontiguousarray(vertices, dtype=np.float64),
-                "segments": np.ascontiguousarray(self.segments, dtype=np.int32)}
-        if self.holes is not None:
-            data["holes"] = np.ascontiguousarray(self.holes, dtype=np.float64).reshape(-1, 2)
-        return triangle.triangulate(data, opts)
+        opts = triangle_options(max(self.params.max_vertices - len(vertices), 0),
+                                TOL.min_angle_deg if quality else 0.0, self.area)
+        return triangle.triangulate(triangle_input(vertices, self.segments, self.holes), opts)
 
     def valid(self, result: dict) -> bool:
         """Segments kept whole, every vertex used, refined triangles large enough, within budget."""

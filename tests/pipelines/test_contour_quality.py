@@ -31,6 +31,9 @@ def test_forced_angle_of_simple_outlines():
     # a long thin strip: the triangles on the two long sides share its width, so atan(4 / 100),
     # which the diagonal split reaches (clearance alone allowed atan(8 / 100))
     assert forced_min_angle([box(100, 4)]) == pytest.approx(np.degrees(np.arctan2(4, 100)), abs=1e-6)
+    # without the pairs condition: corners, grading and clearance only (what the bench compares with)
+    assert forced_min_angle([box(10, 10)], pairs=False) == pytest.approx(60.0)
+    assert forced_min_angle([box(100, 4)], pairs=False) == pytest.approx(np.degrees(np.arctan2(8, 100)), abs=1e-6)
     # a 30 degree corner forces 30
     tri = _orient(np.array([[0, 0], [100, 0], [100, 100 * np.tan(np.radians(30))]]), False)
     assert forced_min_angle([tri]) == pytest.approx(30.0, abs=1e-6)
