@@ -86,11 +86,17 @@ def _tree_cpu(pid: int) -> float:
 
 
 def _named_cpu(prefix: str) -> float:
+    """CPU seconds of the process trees rooted at processes named ``prefix`` whose parent is
+    not: PostgreSQL's backends come and go during a burst, and an exited backend's time
+    moves into its postmaster's ``children_*`` fields instead of vanishing from the sum."""
     total = 0.0
     for proc in psutil.process_iter(["name"]):
-        if (proc.info["name"] or "").startswith(prefix):
-            with contextlib.suppress(psutil.NoSuchProcess):
-                total += sum(proc.cpu_times()[:2])
+        if not (proc.info["name"] or "").startswith(prefix):
+            continue
+        with contextlib.suppress(psutil.NoSuchProcess):
+            parent = proc.parent()
+            if parent is None or not parent.name().startswith(prefix):
+                total += _tree_cpu(proc.pid)
     return total
 
 
