@@ -123,10 +123,20 @@ def _overlap_report(vertices: np.ndarray, faces: np.ndarray, topo: dict[str, Any
     """``overlapping_shells``, ``union_volume`` and ``union_volume_cm3`` (see the module docstring)."""
     count, shared = None, 0.0
     if report["is_watertight"] and report["is_winding_consistent"]:
-        count, shared = shell_overlap(vertices, faces, topo["shell_labels"]) if report["shells"] > 1 else (0, 0.0)
+        count, shared = (signed_overlap(vertices, faces, topo["shell_labels"], report["volume"])
+                         if report["shells"] > 1 else (0, 0.0))
     union = None if count is None else report["volume"] - shared
     return {"overlapping_shells": count, "union_volume": union,
             "union_volume_cm3": None if union is None else union * factor}
+
+
+def signed_overlap(vertices: np.ndarray, faces: np.ndarray, labels: np.ndarray, volume: float
+                   ) -> tuple[int | None, float]:
+    """``shell_overlap`` in the mesh's own orientation: a mesh wound inward throughout (negative
+    ``volume``) has its shells read as solids too, and the shared volume is signed like ``volume``."""
+    inward = volume < 0
+    count, shared = shell_overlap(vertices, faces[:, ::-1] if inward else faces, labels)
+    return count, -shared if inward else shared
 
 
 def shell_overlap(vertices: np.ndarray, faces: np.ndarray, labels: np.ndarray) -> tuple[int | None, float]:
@@ -320,6 +330,11 @@ def recommendations(report: dict[str, Any], mm_per_unit: float) -> list[dict[str
     if report["non_manifold_edges"]:
         add("high", f"Model has {report['non_manifold_edges']} non-manifold edges",
             "Use aggressive repair mode to rebuild the surface")
+    if report["overlapping_shells"]:
+        add("high", f"{report['overlapping_shells']} shells overlap: the volume counts "
+            f"{abs(report['volume_cm3'] - report['union_volume_cm3']):.4g} cm³ of shared material twice "
+            f"({abs(report['union_volume_cm3']):.4g} cm³ once)",
+            "Repair with remove_self_intersections=true to unite them")
     if not report["is_winding_consistent"]:
         add("medium", "Face winding is inconsistent (some normals are flipped)",
             "Repair will make the winding consistent")
@@ -330,11 +345,6 @@ def recommendations(report: dict[str, Any], mm_per_unit: float) -> list[dict[str
             "Repair will remove them")
     if report["duplicate_faces"]:
         add("low", f"Model has {report['duplicate_faces']} duplicate faces", "Repair will remove them")
-    if report["overlapping_shells"]:
-        add("high", f"{report['overlapping_shells']} shells overlap: the volume counts "
-            f"{report['volume_cm3'] - report['union_volume_cm3']:.4g} cm³ of shared material twice "
-            f"({report['union_volume_cm3']:.4g} cm³ once)",
-            "Repair with remove_self_intersections=true to unite them")
     if report["shells"] > 1:
         add("low", f"Model has {report['shells']} separate shells; all will be kept",
             "Set keep_all_shells=false to keep only the largest shell")

@@ -73,7 +73,7 @@ import trimesh
 
 from pipelines.errors import InputError, TooComplexError
 from pipelines.limits import LIMITS, Limits
-from pipelines.mesh_analysis import UNIT_TO_CM3, analyze_mesh, shell_overlap
+from pipelines.mesh_analysis import UNIT_TO_CM3, analyze_mesh, signed_overlap
 from pipelines.mesh_coverage import points_near, surface_coverage
 from pipelines.mesh_holes import boundary_loops, fill_loops, loop_area
 from pipelines.mesh_repair_tol import TOL
@@ -248,8 +248,8 @@ def _clean_stats(mesh: trimesh.Trimesh, shells: int, volume: float, units: str) 
     overlapping, shared = 0, 0.0
     if shells > 1:
         faces = np.asarray(mesh.faces)
-        overlapping, shared = shell_overlap(np.asarray(mesh.vertices, dtype=np.float64), faces,
-                                            shell_labels(faces, len(mesh.vertices)))
+        overlapping, shared = signed_overlap(np.asarray(mesh.vertices, dtype=np.float64), faces,
+                                             shell_labels(faces, len(mesh.vertices)), volume)
     factor = UNIT_TO_CM3[units]
     return {"volume_cm3": volume * factor, "holes_count": 0, "is_watertight": True,
             "is_manifold": True, "shells": shells, "overlapping_shells": overlapping,

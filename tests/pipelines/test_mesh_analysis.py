@@ -84,6 +84,14 @@ def test_shells_that_share_no_volume_are_not_overlapping(second, overlapping: in
     assert report["union_volume"] == pytest.approx(union, rel=1e-5)
 
 
+def test_overlap_is_found_when_the_whole_mesh_is_wound_inward() -> None:
+    joined = _join(_cube(), _moved(_cube(), (0.5, 0, 0)))
+    report = analyze_mesh(_mesh(joined.vertices, joined.faces[:, ::-1]))
+    assert report["volume"] == pytest.approx(-2.0)
+    assert report["overlapping_shells"] == 2
+    assert report["union_volume"] == pytest.approx(-1.5, rel=1e-5)
+
+
 def test_overlap_is_not_judged_on_an_open_surface() -> None:
     report = analyze_mesh(_join(_without_sides(_cube(), (0, 0, 1)), _moved(_cube(), (0.5, 0, 0))))
     assert report["overlapping_shells"] is None and report["union_volume_cm3"] is None
