@@ -11,8 +11,8 @@ Conventions:
 - ``holes_count`` counts closed boundary loops. Two loops touching at one vertex are two
   loops: boundary edges are chained through the face fan around each vertex, not merely
   through shared vertices.
-- ``overlapping_shells`` counts closed, outward-wound shells whose solids share volume with
-  another (manifold3d, float32): their ``volume`` counts the shared part twice, which prices
+- ``overlapping_shells`` counts closed shells wound like the whole mesh whose solids share
+  volume with another (manifold3d, float32): their ``volume`` counts the shared part twice, which prices
   a part by more material than it has. ``union_volume`` (and ``_cm3``) counts it once. Both
   are None when the mesh is not a closed, consistently wound surface (no solid to unite) or
   when the check would be too long (``TOL.max_overlap_shells``, ``TOL.max_overlap_pairs``).
