@@ -121,22 +121,24 @@ def analyze_mesh(mesh: trimesh.Trimesh, *, units: str = "mm") -> dict[str, Any]:
 def _overlap_report(vertices: np.ndarray, faces: np.ndarray, topo: dict[str, Any], report: dict[str, Any],
                     factor: float) -> dict[str, Any]:
     """``overlapping_shells``, ``union_volume`` and ``union_volume_cm3`` (see the module docstring)."""
-    count, shared = None, 0.0
-    if report["is_watertight"] and report["is_winding_consistent"]:
-        count, shared = (signed_overlap(vertices, faces, topo["shell_labels"], report["volume"])
-                         if report["shells"] > 1 else (0, 0.0))
-    union = None if count is None else report["volume"] - shared
+    if not (report["is_watertight"] and report["is_winding_consistent"]):
+        return {"overlapping_shells": None, "union_volume": None, "union_volume_cm3": None}
+    return overlap_figures(vertices, faces, topo["shell_labels"], report["volume"], factor)
+
+
+def overlap_figures(vertices: np.ndarray, faces: np.ndarray, labels: np.ndarray, volume: float,
+                    factor: float) -> dict[str, Any]:
+    """The overlap figures of a closed, consistently wound mesh of signed ``volume`` (model
+    units; ``factor`` cm³ per unit) whose faces have shell ``labels``. A mesh wound inward
+    throughout has its shells read as solids too, and its shared volume signed like ``volume``."""
+    count, shared = 0, 0.0
+    if labels.max(initial=0) > 0:
+        inward = volume < 0
+        count, shared = shell_overlap(vertices, faces[:, ::-1] if inward else faces, labels)
+        shared = -shared if inward else shared
+    union = None if count is None else volume - shared
     return {"overlapping_shells": count, "union_volume": union,
             "union_volume_cm3": None if union is None else union * factor}
-
-
-def signed_overlap(vertices: np.ndarray, faces: np.ndarray, labels: np.ndarray, volume: float
-                   ) -> tuple[int | None, float]:
-    """``shell_overlap`` in the mesh's own orientation: a mesh wound inward throughout (negative
-    ``volume``) has its shells read as solids too, and the shared volume is signed like ``volume``."""
-    inward = volume < 0
-    count, shared = shell_overlap(vertices, faces[:, ::-1] if inward else faces, labels)
-    return count, -shared if inward else shared
 
 
 def shell_overlap(vertices: np.ndarray, faces: np.ndarray, labels: np.ndarray) -> tuple[int | None, float]:

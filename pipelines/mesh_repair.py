@@ -73,7 +73,7 @@ import trimesh
 
 from pipelines.errors import InputError, TooComplexError
 from pipelines.limits import LIMITS, Limits
-from pipelines.mesh_analysis import UNIT_TO_CM3, analyze_mesh, signed_overlap
+from pipelines.mesh_analysis import UNIT_TO_CM3, analyze_mesh, overlap_figures
 from pipelines.mesh_coverage import points_near, surface_coverage
 from pipelines.mesh_holes import boundary_loops, fill_loops, loop_area
 from pipelines.mesh_repair_tol import TOL
@@ -245,15 +245,13 @@ def _select_shells(mesh: trimesh.Trimesh, keep_all: bool) -> tuple[trimesh.Trime
 
 def _clean_stats(mesh: trimesh.Trimesh, shells: int, volume: float, units: str) -> dict[str, Any]:
     """``analyze_mesh``'s figures that the report uses, for a mesh whose every shell is clean."""
-    overlapping, shared = 0, 0.0
-    if shells > 1:
-        faces = np.asarray(mesh.faces)
-        overlapping, shared = signed_overlap(np.asarray(mesh.vertices, dtype=np.float64), faces,
-                                             shell_labels(faces, len(mesh.vertices)), volume)
+    faces = np.asarray(mesh.faces)
+    labels = shell_labels(faces, len(mesh.vertices)) if shells > 1 else np.zeros(len(faces), dtype=np.int64)
     factor = UNIT_TO_CM3[units]
+    overlap = overlap_figures(np.asarray(mesh.vertices, dtype=np.float64), faces, labels, volume, factor)
     return {"volume_cm3": volume * factor, "holes_count": 0, "is_watertight": True,
-            "is_manifold": True, "shells": shells, "overlapping_shells": overlapping,
-            "union_volume_cm3": (volume - shared) * factor}
+            "is_manifold": True, "shells": shells, "overlapping_shells": overlap["overlapping_shells"],
+            "union_volume_cm3": overlap["union_volume_cm3"]}
 
 
 def _unchanged(mesh: trimesh.Trimesh, stats: dict[str, Any]) -> RepairResult:

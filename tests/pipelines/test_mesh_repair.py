@@ -161,6 +161,17 @@ def test_overlapping_shells_united_only_when_asked() -> None:
     assert united.mesh.volume == pytest.approx(1500.0, rel=1e-4)
 
 
+def test_clean_fast_path_says_not_checked_as_analysis_does(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Past the overlap check's shell cap both figures are None (not checked), not a volume."""
+    from pipelines import mesh_analysis
+
+    monkeypatch.setattr(mesh_analysis, "TOL", mesh_analysis.Tolerances(max_overlap_shells=1))
+    kept = repair_mesh(_join(_box(), _box((5, 0, 0))))
+    assert kept.report["unchanged"] is True
+    stats = kept.report["repaired_stats"]
+    assert stats["overlapping_shells"] is None and stats["union_volume_cm3"] is None
+
+
 def test_self_intersecting_broken_shell_is_closed() -> None:
     mesh = _join(_without(_box(), [3]), _box((5, 0, 0)))
     result = repair_mesh(mesh)
