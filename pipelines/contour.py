@@ -427,8 +427,8 @@ def simplify_rings(rings: list[Ring], params: ContourParams, width: int, height:
     """Simplify each ring with its island's tolerance, then check all of them at once: every
     opaque pixel must be whole inside the simplified outline (exact, from the outline's own pixels:
     ``_uncovering_local``) and no ring may touch or cross another ring or itself. Rings to blame
-    are retried at half their tolerance (all halvings of a ring computed in one batch, on its first
-    failure), and after ``TOL.crossing_retries`` rounds kept as traced (always valid)."""
+    are retried at half their tolerance (each round's retries in one batch, one halving at a time:
+    most rings pass at their first), and after ``TOL.crossing_retries`` rounds kept as traced (always valid)."""
     if solid is None:
         solid = solid_pixels([r.points for r in rings], width, height)
     index = solid if isinstance(solid, SolidIndex) else solid_index(solid)
@@ -438,7 +438,6 @@ def simplify_rings(rings: list[Ring], params: ContourParams, width: int, height:
     attempt = 0
     uncovering = _uncovering_local(points, index)
     crossing = _crossing_rings(points)
-    ladders: dict[int, list[np.ndarray]] = {}
     while bad := {i for i in crossing | uncovering if not traced[i]}:
         attempt += 1
         redo = []
@@ -448,32 +447,14 @@ def simplify_rings(rings: list[Ring], params: ContourParams, width: int, height:
                 redo.append(i)
             else:
                 points[i] = rings[i].points
-        _extend_ladders(ladders, [i for i in redo if not ladders.get(i)], rings, tols, attempt, width, height)
-        for i in redo:
-            points[i] = ladders[i].pop(0)
+        found = simplify_ring_batch([rings[i].points for i in redo], [tols[i] for i in redo], width, height)
+        for i, candidate in zip(redo, found, strict=True):
+            points[i] = candidate
         for i in bad:
             traced[i] = points[i] is rings[i].points
         uncovering = _uncovering_local(points, index, changed=bad)
         crossing = _recheck_crossing(points, bad)
     return [Ring(p, r.is_hole, r.island) for p, r in zip(points, rings, strict=True)]
-
-
-def _extend_ladders(ladders: dict[int, list[np.ndarray]], todo: list[int], rings: list[Ring], tols: list[float],
-                    attempt: int, width: int, height: int) -> None:
-    """For each ring in ``todo``, its candidates at its tolerance and every further halving the
-    retry loop may still ask for, in one ``simplify_ring_batch`` call (each ring's candidate
-    depends only on that ring and its tolerance, so this is what separate retries would give)."""
-    jobs = []
-    for i in todo:
-        tol, level = tols[i], attempt
-        while level <= TOL.crossing_retries and tol >= TOL.min_tolerance_px:
-            jobs.append((i, tol))
-            tol, level = tol / 2, level + 1
-    if not jobs:
-        return
-    found = simplify_ring_batch([rings[i].points for i, _ in jobs], [t for _, t in jobs], width, height)
-    for (i, _), candidate in zip(jobs, found, strict=True):
-        ladders.setdefault(i, []).append(candidate)
 
 
 def _recheck_crossing(rings: list[np.ndarray], changed: set[int]) -> set[int]:
