@@ -433,7 +433,8 @@ def simplify_rings(rings: list[Ring], params: ContourParams, width: int, height:
         solid = solid_pixels([r.points for r in rings], width, height)
     index = solid if isinstance(solid, SolidIndex) else solid_index(solid)
     tols = _ring_tolerances(rings, params, scale, unit)
-    points = simplify_ring_batch([r.points for r in rings], tols, width, height)
+    holes = (_ring_areas(_pack_rings([r.points for r in rings])) < 0).tolist()  # once, not per retry round
+    points = simplify_ring_batch([r.points for r in rings], tols, width, height, holes=holes)
     traced = [p is r.points for p, r in zip(points, rings, strict=True)]
     attempt = 0
     uncovering = _uncovering_local(points, index)
@@ -447,7 +448,8 @@ def simplify_rings(rings: list[Ring], params: ContourParams, width: int, height:
                 redo.append(i)
             else:
                 points[i] = rings[i].points
-        found = simplify_ring_batch([rings[i].points for i in redo], [tols[i] for i in redo], width, height)
+        found = simplify_ring_batch([rings[i].points for i in redo], [tols[i] for i in redo], width, height,
+                                    holes=[holes[i] for i in redo])
         for i, candidate in zip(redo, found, strict=True):
             points[i] = candidate
         for i in bad:
@@ -483,17 +485,21 @@ def simplify_ring(ring: np.ndarray, tol: float, width: int, height: int) -> np.n
     return simplify_ring_batch([ring], [tol], width, height)[0]
 
 
-def simplify_ring_batch(rings: list[np.ndarray], tols: Sequence[float], width: int,
-                        height: int) -> list[np.ndarray]:
+def simplify_ring_batch(rings: list[np.ndarray], tols: Sequence[float], width: int, height: int, *,
+                        holes: Sequence[bool] | None = None) -> list[np.ndarray]:
     """``simplify_ring`` of every ring at once: all rings go through each offset pass together,
     and a ring whose candidate fails (too few points, no fewer points, flipped orientation) is
-    retried at half its tolerance in the next pass, down to ``TOL.min_tolerance_px``."""
+    retried at half its tolerance in the next pass, down to ``TOL.min_tolerance_px``.
+    ``holes``: each ring's signed area < 0, when the caller already knows it."""
     out = list(rings)
     tol = np.asarray(tols, dtype=float).copy()
     active = [i for i, r in enumerate(rings) if len(r) > TOL.min_ring_points]
     if not active:
         return out
-    hole = dict(zip(active, (_ring_areas(_pack_rings([rings[i] for i in active])) < 0).tolist(), strict=True))
+    if holes is None:
+        hole = dict(zip(active, (_ring_areas(_pack_rings([rings[i] for i in active])) < 0).tolist(), strict=True))
+    else:
+        hole = {i: holes[i] for i in active}
     while active := [i for i in active if tol[i] >= TOL.min_tolerance_px]:
         candidates, areas = _offset_simplify_batch([rings[i] for i in active], tol[active], width, height)
         retry = []
@@ -521,11 +527,12 @@ class _Packed:
 def _pack(points: np.ndarray, ring: np.ndarray, count: int) -> _Packed:
     """Per-ring neighbour indices for points grouped by ring (``ring`` non-decreasing)."""
     sizes = np.bincount(ring, minlength=count)
-    starts = np.concatenate([[0], np.cumsum(sizes)])
-    idx = np.arange(len(points))
-    nxt, prv = idx + 1, idx - 1
-    nonempty = sizes > 0
-    last, first = starts[1:][nonempty] - 1, starts[:-1][nonempty]
+    starts = np.zeros(count + 1, dtype=np.int64)
+    np.cumsum(sizes, out=starts[1:])
+    nxt, prv = np.arange(1, len(points) + 1), np.arange(-1, len(points) - 1)
+    first, last = starts[:-1], starts[1:] - 1
+    if not sizes.all():  # empty rings (failed candidates) have no wrap-around
+        first, last = first[sizes > 0], last[sizes > 0]
     nxt[last] = first
     prv[first] = last
     return _Packed(points, ring, starts, nxt, prv)
