@@ -285,8 +285,7 @@ def _split_at_batch(points: np.ndarray, owner: np.ndarray, count: int, axis: int
 
 def trace_rings(mask: np.ndarray) -> list[Ring]:
     """Outer rings then holes of the union of opaque pixel squares, on pixel corners."""
-    corners = _corner_grid(mask)
-    padded = cv2.copyMakeBorder(corners, 1, 1, 1, 1, cv2.BORDER_CONSTANT, value=0)
+    padded = _corner_grid(mask)
     contours, hierarchy = cv2.findContours(padded, cv2.RETR_CCOMP, cv2.CHAIN_APPROX_SIMPLE)
     if not contours:
         raise InputError("CONTOUR_NOT_FOUND", "no contour found in the mask")
@@ -307,14 +306,22 @@ def trace_rings(mask: np.ndarray) -> list[Ring]:
 
 
 def _corner_grid(mask: np.ndarray) -> np.ndarray:
-    """``(h+1, w+1) uint8``: a corner is set when any of its four pixels is; no diagonal pinches."""
-    grid = _any_of_four(np.pad(mask.view(np.uint8), 1))
+    """``(h+3, w+3) uint8``: the ``(h+1, w+1)`` corner grid (a corner is set when any of its four
+    pixels is; no diagonal pinches) in a border of one unset corner, as findContours wants it. Built
+    from the mask padded by two (the outer corners come out unset and never pinch), so the grid is
+    not copied into a border afterwards; ``_zero_border``, not ``np.pad`` (~50 us a call)."""
+    grid = _any_of_four(_zero_border(mask.view(np.uint8), 2))
     while True:
         a, b, c, d = grid[:-1, :-1], grid[:-1, 1:], grid[1:, :-1], grid[1:, 1:]
         pinch = (a ^ b) & (b ^ c ^ 1) & (a ^ d ^ 1)  # a == d != b == c: set on one diagonal only
         if not cv2.countNonZero(pinch):
             return grid
-        grid |= _any_of_four(np.pad(pinch, 1))
+        grid |= _any_of_four(_zero_border(pinch, 1))
+
+
+def _zero_border(image: np.ndarray, width: int) -> np.ndarray:
+    """``image`` (2D uint8) in a border of ``width`` zeros."""
+    return cv2.copyMakeBorder(image, width, width, width, width, cv2.BORDER_CONSTANT, value=0)
 
 
 def _any_of_four(padded: np.ndarray) -> np.ndarray:
