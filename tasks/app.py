@@ -3,6 +3,7 @@ themselves by living in ``tasks/<domain>.py``."""
 
 from __future__ import annotations
 
+import gc
 import pkgutil
 from functools import lru_cache
 from typing import Any
@@ -55,6 +56,15 @@ def _setup_logging(**_kwargs) -> None:
 @signals.worker_init.connect
 def _warm_connections(**_kwargs) -> None:
     connections.warm()
+
+
+@signals.worker_init.connect
+def _freeze_startup_objects(**_kwargs) -> None:
+    """Put every object made at start-up (modules, the app, task classes: ~137k) out of the
+    collector's reach, in the parent before the pool forks, as the ``gc.freeze`` docs advise.
+    Full collections then scan only what steps make: a contour corpus pass in a process with the
+    worker's imports spent 225-290 ms of 1.8-1.9 s in the collector, 12 ms frozen."""
+    gc.freeze()
 
 
 @signals.worker_process_init.connect
