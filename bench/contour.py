@@ -12,7 +12,8 @@ What the times are, per sprite: ``decode_ms`` is ``load_rgba`` (PNG bytes -> RGB
 OpenCV), ``mesh_ms`` is ``mesh_rgba`` (everything after: mask, outline, Triangle, UVs, edges,
 metadata), ``time_ms`` their sum (what ``mesh_sprite`` costs a job). Each is the fastest of
 ``--repeat`` runs (default 3) in wall-clock time (``perf_counter``), so other processes on a
-shared machine inflate it less; process CPU time (``process_time``) is recorded too. The
+shared machine inflate it less; process CPU time (``process_time``) is recorded too. The start-up
+heap is frozen (``gc.freeze``) before timing, as a worker freezes its own (tasks/app.py). The
 baseline is timed the same way and shares our decode time. ``*_over_10ms`` counts the sprites
 over the issue's 10 ms target. Writes bench/results/contour.json and prints a table.
 """
@@ -20,6 +21,7 @@ over the issue's 10 ms target. Writes bench/results/contour.json and prints a ta
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import time
@@ -157,6 +159,7 @@ def main() -> None:
     parser.add_argument("sprites", nargs="?", help="folder of PNG sprites (default: the shared corpus)")
     parser.add_argument("--repeat", type=int, default=3, help="runs per sprite; the fastest is kept")
     args = parser.parse_args()
+    gc.freeze()  # as the worker does before its pool forks
     folder = sprites_dir(args.sprites)
     paths = sorted(folder.glob("*.png"))
     params = ContourParams()
