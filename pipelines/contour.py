@@ -1452,7 +1452,7 @@ def forced_min_angle(rings: list[np.ndarray], cap: float = 60.0, *, split_outlin
                      pairs: bool = True) -> float:
     """Degrees: an upper bound on the smallest angle any triangulation of the outline can reach
     when outline segments are not split (interior Steiner points allowed), i.e. what the outline
-    itself forces; ``cap`` when nothing forces less. The minimum over three necessary conditions:
+    itself forces; ``cap`` when nothing forces less. The minimum over these necessary conditions:
 
     - corners: a triangle at a vertex has an angle no larger than the solid's corner angle there;
     - clearance: the triangle on segment AB with min angle >= t contains the isosceles triangle
@@ -1461,6 +1461,9 @@ def forced_min_angle(rings: list[np.ndarray], cap: float = 60.0, *, split_outlin
     - grading: the fan of triangles at a vertex between its two segments (lengths l < L, corner
       angle phi) must grow the edge length by L / l; k triangles with angles >= t each grow it by
       at most ``sin(min(phi / k + t, 90)) / sin(t)``, which bounds t for short segments;
+    - short segments: the one triangle on a segment next to a much longer one takes angle at both of
+      its ends at once, and what is left at each end must still grade to the longer segment there
+      (``_segment_bound``); the grading condition alone gives each end its whole corner;
     - pairs: an unsplit segment is an edge of exactly one triangle (on the solid's side), two
       segments without a common vertex cannot be edges of the same triangle, and triangles do
       not overlap; so the isosceles triangles with base angles t on two such segments (each
@@ -1483,7 +1486,9 @@ def forced_min_angle(rings: list[np.ndarray], cap: float = 60.0, *, split_outlin
     best = min(cap, float(corner.min()))
     if split_outline:
         return best
-    best = min(best, _grading_bound(corner, np.linalg.norm(u, axis=1), np.linalg.norm(v, axis=1), cap))
+    l_in, l_out = np.linalg.norm(u, axis=1), np.linalg.norm(v, axis=1)
+    best = min(best, _grading_bound(corner, l_in, l_out, cap))
+    best = min(best, _segment_bound(corner, l_in, l_out, _next_index([len(r) for r in rings]), best))
     best = min(best, _clearance_bound(rings, pts, nxt, cap))
     return min(best, _pair_bound(rings, pts, nxt, cap)) if pairs else best
 
@@ -1495,23 +1500,112 @@ def _grading_bound(corner: np.ndarray, l_in: np.ndarray, l_out: np.ndarray, cap:
     if not sel.any():
         return cap
     phi, log_r = np.radians(corner[sel]), np.log(ratio[sel])
-    k = np.arange(1, 65, dtype=float)[None, :]
-
-    def reach(t: float) -> np.ndarray:
-        share = phi[:, None] / k
-        gain = k * np.log(np.sin(np.minimum(share + t, np.pi / 2)) / math.sin(t))
-        return np.where(share >= t, gain, -np.inf).max(axis=1)
-
     lo, hi = 0.0, math.radians(cap)
-    if (reach(hi) >= log_r).all():
+    if (_fan_reach(phi, hi) >= log_r).all():
         return cap
     for _ in range(30):
         mid = (lo + hi) / 2
-        if (reach(mid) >= log_r).all():
+        if (_fan_reach(phi, mid) >= log_r).all():
             lo = mid
         else:
             hi = mid
     return math.degrees(lo)
+
+
+FAN_STEPS = np.arange(1, 65, dtype=float)
+
+
+def _fan_reach(psi: np.ndarray, t: float) -> np.ndarray:
+    """An upper bound on ``|log|`` of the ratio between the first and last edge of a fan of
+    triangles at one vertex spanning ``psi`` (radians), every angle >= ``t``: k triangles grow it by
+    at most ``k log(sin(min(psi / k + t, 90)) / sin t)``, tried for k <= 64; past that (psi / t > 64)
+    also ``psi cot t``, which bounds every k (``sin(x + t) <= sin t + x cos t``). -inf when
+    ``psi < t`` (no triangle fits). Non-decreasing in ``psi``, non-increasing in ``t``."""
+    share = psi[..., None] / FAN_STEPS
+    gain = FAN_STEPS * np.log(np.sin(np.minimum(share + t, np.pi / 2)) / math.sin(t))
+    best = np.where(share >= t, gain, -np.inf).max(axis=-1)
+    return np.where(psi > 64 * t, np.maximum(best, psi / math.tan(t)), best)
+
+
+SEGMENT_GRID = 24      # angle cells per end in the short-segment condition
+SEGMENT_CHUNK = 256    # segments tested at once (memory: chunk x grid^2 cells)
+
+
+def _segment_bound(corner: np.ndarray, l_in: np.ndarray, l_out: np.ndarray, nidx: np.ndarray,
+                   cap: float) -> float:
+    """The short-segment condition of ``forced_min_angle``: the largest t (bisection) at which every
+    segment next to a much longer one may still have its one triangle, with both ends' fans graded.
+    Segment AB (length s; corner angles phi_a, phi_b; the other segments at A and B of lengths
+    L_a, L_b) is an edge of exactly one triangle ABC, with angles alpha, beta at A, B; then
+    ``|AC| = s sin(beta) / sin(alpha + beta)``, and the rest of A's fan (``phi_a - alpha``: nothing,
+    with C the vertex before A and ``|AC| = L_a``, or at least t) must grade ``|AC|`` to ``L_a``
+    (``_fan_reach``), and B's likewise. The grading condition takes each end alone, as if the
+    triangle on AB took nothing there. (alpha, beta) is searched over a grid of cells, each tested
+    with interval bounds that can only widen what is possible, so a t found impossible is."""
+    s, la, lb = l_out, l_in, l_out[nidx]
+    sel = np.flatnonzero(np.maximum(la, lb) > 1.5 * s)
+    if not len(sel):
+        return cap
+    ends = (s[sel], la[sel], lb[sel], np.radians(corner[sel]), np.radians(corner[nidx[sel]]))
+    lo, hi = 0.0, math.radians(cap)
+    todo = np.arange(len(sel))
+    for step in range(31):
+        t = hi if step == 0 else (lo + hi) / 2
+        ok = np.concatenate([_segment_possible(*(e[todo[i:i + SEGMENT_CHUNK]] for e in ends), t)
+                             for i in range(0, len(todo), SEGMENT_CHUNK)])
+        if ok.all():
+            if step == 0:
+                return cap
+            lo = t
+        else:
+            hi, todo = t, todo[~ok]  # possible at t stays possible below it
+    return math.degrees(hi)
+
+
+def _segment_possible(s: np.ndarray, la: np.ndarray, lb: np.ndarray, phi_a: np.ndarray, phi_b: np.ndarray,
+                      t: float) -> np.ndarray:
+    """``(k,) bool``: whether some cell of (alpha, beta) may satisfy ``_segment_bound``'s conditions
+    at t, for each segment; False only where none can."""
+    with np.errstate(divide="ignore", invalid="ignore"):  # cells outside the triangle's range are masked
+        return _cells_possible(s, la, lb, phi_a, phi_b, t)
+
+
+def _cells_possible(s: np.ndarray, la: np.ndarray, lb: np.ndarray, phi_a: np.ndarray, phi_b: np.ndarray,
+                    t: float) -> np.ndarray:
+    """``_segment_possible`` without its floating-point error state."""
+    cells = (np.arange(SEGMENT_GRID + 1) / SEGMENT_GRID)[None, :]
+    ea, eb = np.minimum(phi_a, np.pi)[:, None] * cells, np.minimum(phi_b, np.pi)[:, None] * cells
+    a0, a1 = np.maximum(ea[:, :-1], t)[:, :, None], ea[:, 1:, None]
+    b0, b1 = np.maximum(eb[:, :-1], t)[:, None, :], eb[:, None, 1:]
+    valid = (a0 <= a1) & (b0 <= b1) & (a0 + b0 <= np.pi - t)
+    s0, s1 = a0 + b0, np.maximum(np.minimum(a1 + b1, np.pi - t), a0 + b0)
+    sig_lo, sig_hi = _log_sin_range(s0, s1)
+    log_s = np.log(s)[:, None, None]
+    ok_a = _end_possible(log_s, _log_sin_range(b0, np.maximum(b1, b0)), sig_lo, sig_hi, la, phi_a, a0, a1, t)
+    ok_b = _end_possible(log_s, _log_sin_range(a0, np.maximum(a1, a0)), sig_lo, sig_hi, lb, phi_b, b0, b1, t)
+    return (valid & ok_a & ok_b).any(axis=(1, 2))
+
+
+def _end_possible(log_s: np.ndarray, opposite: tuple[np.ndarray, np.ndarray], sig_lo: np.ndarray,
+                  sig_hi: np.ndarray, other: np.ndarray, phi: np.ndarray, x0: np.ndarray, x1: np.ndarray,
+                  t: float) -> np.ndarray:
+    """Whether one end's fan may close: the side from it to C (``s sin(opposite) / sin(sum)``, an
+    interval) reaches the other segment's length ``other`` with the fan angle left (``phi - x``)."""
+    lo, hi = log_s + opposite[0] - sig_hi, log_s + opposite[1] - sig_lo
+    target = np.log(other)[:, None, None]
+    need = np.maximum(np.maximum(target - hi, lo - target), 0.0)
+    phi = phi[:, None, None]
+    closed = (x0 <= phi) & (phi <= x1) & (need <= 1e-9)        # C is the vertex there: nothing left to fan
+    fanned = (phi - x0 >= t) & (need <= _fan_reach(phi - x0, t))
+    return closed | fanned
+
+
+def _log_sin_range(x0: np.ndarray, x1: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(min, max) of ``log sin`` over ``[x0, x1]`` within ``[0, pi]`` (sin rises to pi/2, then falls)."""
+    with np.errstate(divide="ignore"):
+        ends = np.log(np.maximum(np.sin(x0), 0.0)), np.log(np.maximum(np.sin(x1), 0.0))
+    top = np.where((x0 <= np.pi / 2) & (np.pi / 2 <= x1), 0.0, np.maximum(*ends))
+    return np.minimum(*ends), top
 
 
 def _clearance_bound(rings: list[np.ndarray], pts: np.ndarray, nxt: np.ndarray, cap: float) -> float:

@@ -6,6 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
+from pipelines import contour
 from pipelines.contour import (
     _orient,
     _pack,
@@ -108,3 +109,32 @@ def test_clipped_diamond_has_no_sliver_from_the_image_border():
     md = result["metadata"]
     assert forced(result) > 20
     assert md["min_angle_deg"] > 5  # was 0.04 degrees on a real clipped sprite before tidying
+
+
+def tip(corner_deg: float, side: float, short: float = 1.0) -> np.ndarray:
+    """A quad: a ``short`` segment between two ``side``-long ones, at equal corners ``corner_deg``."""
+    phi = np.radians(corner_deg)
+    a, b = np.array([0.0, 0.0]), np.array([short, 0.0])
+    return np.array([a, b, b + side * np.array([np.cos(np.pi - phi), np.sin(np.pi - phi)]),
+                     a + side * np.array([np.cos(phi), np.sin(phi)])])
+
+
+def test_forced_angle_short_segment_takes_both_ends_at_once(monkeypatch):
+    """The one triangle on a short segment between long ones takes angle at both of its ends, and
+    both fans must still grade to the long sides: a lower bound than either end alone allows, and
+    still not beaten by a mesh with an interior vertex (searched on a grid)."""
+    ring = tip(120, 20)
+    bound = forced_min_angle([ring])
+    monkeypatch.setattr(contour, "_segment_bound", lambda *args: args[-1])
+    each_end_alone = forced_min_angle([ring])
+    monkeypatch.undo()
+    assert bound < 19.0 < 20.0 <= each_end_alone
+    fan = np.array([[0, 1, 4], [1, 2, 4], [2, 3, 4], [3, 0, 4]])
+    xs, ys = np.meshgrid(np.linspace(-10, 11, 211), np.linspace(0.05, 17.5, 176))
+    for x, y in zip(xs.ravel(), ys.ravel(), strict=True):
+        vertices = np.vstack([ring, [[x, y]]])
+        e1, e2 = vertices[fan[:, 1]] - vertices[fan[:, 0]], vertices[fan[:, 2]] - vertices[fan[:, 0]]
+        if (e1[:, 0] * e2[:, 1] - e1[:, 1] * e2[:, 0] > 0).all():  # a valid fan
+            assert min_angles(vertices, fan).min() <= bound + 1e-9
+    # a square has no short segment: 45 as before
+    assert forced_min_angle([tip(90, 1, short=1)]) == pytest.approx(45.0, abs=1e-6)
