@@ -40,6 +40,7 @@ def cmd_api(args: argparse.Namespace) -> None:
             self.cfg.set("worker_class", "gthread")
             self.cfg.set("threads", args.threads)
             self.cfg.set("timeout", 120)
+            self.cfg.set("keepalive", get_settings().api_keepalive)
             self.cfg.set("accesslog", None)
 
         def load(self):

@@ -66,6 +66,10 @@ class Settings:
     worker_concurrency: int = 0  # 0: one process per core
     api_workers: int = 0  # gunicorn processes; 0: one per core, at least 2
     api_threads: int = 8  # threads per API process
+    # Seconds an idle kept-alive connection stays open. Longer than the usual load balancer
+    # idle timeout (60 s on AWS ALB, nginx's upstream keepalive), so the server is never the
+    # side that closes a pooled connection a client is about to reuse (gunicorn's own is 2 s).
+    api_keepalive: int = 75
     log_level: str = "INFO"
 
     @property

@@ -3,12 +3,15 @@ on the embedded defaults and on Redis + PostgreSQL + moto S3."""
 
 from __future__ import annotations
 
+import http.client
 import io
+import json
 import struct
 import time
 import uuid
 import zipfile
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -80,6 +83,24 @@ def test_analyze_walk_with_signed_webhook(stack, user, receiver):
     assert payload["result"] == done["result"]
     with pytest.raises(WebhookVerificationError):
         hook.verified("whsec_" + "A" * 32)  # a wrong secret does not verify
+
+
+def test_idle_kept_alive_connection_is_reused(stack):
+    """A pooled connection idle past gunicorn's default 2 s keep-alive still serves the next
+    request (the server must not close it under a client about to reuse it)."""
+    url = urlsplit(stack.url)
+    conn = http.client.HTTPConnection(url.hostname, url.port, timeout=10)
+    try:
+        conn.request("GET", "/api/v1/health")
+        assert conn.getresponse().read() and conn.sock is not None
+        first = conn.sock
+        time.sleep(3)
+        conn.request("GET", "/api/v1/health")
+        response = conn.getresponse()
+        assert response.status == 200 and json.loads(response.read())["status"] == "ok"
+        assert conn.sock is first  # the same socket: nothing was reopened
+    finally:
+        conn.close()
 
 
 def test_key_isolation(stack, user):
