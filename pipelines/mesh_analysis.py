@@ -177,10 +177,10 @@ def _solids(vertices: np.ndarray, faces: np.ndarray, labels: np.ndarray
     for shell_faces in np.split(faces[order], cuts):
         used, local = np.unique(shell_faces, return_inverse=True)
         points, tri = vertices[used], local.reshape(-1, 3)
-        volume = np.einsum("ij,ij->", points[tri[:, 0]], np.cross(points[tri[:, 1]], points[tri[:, 2]])) / 6
-        if len(tri) >= 4 and volume > 0:
+        box = (points.min(axis=0), points.max(axis=0))
+        if len(tri) >= 4 and signed_volume(points, tri, _cross(points, tri), {"min": box[0], "max": box[1]}) > 0:
             solids.append((points, tri))
-            boxes.append((points.min(axis=0), points.max(axis=0)))
+            boxes.append(box)
     return solids, np.asarray(boxes, dtype=np.float64).reshape(-1, 2, 3)
 
 
