@@ -1524,7 +1524,7 @@ def _fan_reach(psi: np.ndarray, t: float) -> np.ndarray:
     share = psi[..., None] / FAN_STEPS
     gain = FAN_STEPS * np.log(np.sin(np.minimum(share + t, np.pi / 2)) / math.sin(t))
     best = np.where(share >= t, gain, -np.inf).max(axis=-1)
-    return np.where(psi > 64 * t, np.maximum(best, psi / math.tan(t)), best)
+    return np.where(psi > len(FAN_STEPS) * t, np.maximum(best, psi / math.tan(t)), best)
 
 
 SEGMENT_GRID = 24      # angle cells per end in the short-segment condition
@@ -1562,17 +1562,11 @@ def _segment_bound(corner: np.ndarray, l_in: np.ndarray, l_out: np.ndarray, nidx
     return math.degrees(hi)
 
 
+@np.errstate(divide="ignore", invalid="ignore")  # cells outside the triangle's range are masked
 def _segment_possible(s: np.ndarray, la: np.ndarray, lb: np.ndarray, phi_a: np.ndarray, phi_b: np.ndarray,
                       t: float) -> np.ndarray:
     """``(k,) bool``: whether some cell of (alpha, beta) may satisfy ``_segment_bound``'s conditions
     at t, for each segment; False only where none can."""
-    with np.errstate(divide="ignore", invalid="ignore"):  # cells outside the triangle's range are masked
-        return _cells_possible(s, la, lb, phi_a, phi_b, t)
-
-
-def _cells_possible(s: np.ndarray, la: np.ndarray, lb: np.ndarray, phi_a: np.ndarray, phi_b: np.ndarray,
-                    t: float) -> np.ndarray:
-    """``_segment_possible`` without its floating-point error state."""
     cells = (np.arange(SEGMENT_GRID + 1) / SEGMENT_GRID)[None, :]
     ea, eb = np.minimum(phi_a, np.pi)[:, None] * cells, np.minimum(phi_b, np.pi)[:, None] * cells
     a0, a1 = np.maximum(ea[:, :-1], t)[:, :, None], ea[:, 1:, None]
