@@ -308,3 +308,19 @@ def test_metadata_coverage_from_the_held_mask_matches_the_raster():
         raster = coverage_stats(outline_rings(result), img[..., 3], 10, 4)
         assert result["metadata"]["opaque_coverage"] == round(raster["opaque_coverage"], 6) == 1.0
         assert abs(result["metadata"]["wasted_area"] - raster["wasted_area"]) < 0.01
+
+
+def test_unpool_leaves_no_point_on_a_straight_edge():
+    """The split at the last cell is there for the map; where both pieces stay on one line it would
+    be an unsplittable outline vertex on a straight edge, forcing a sliver next to it."""
+    from pipelines.contour import Ring, unpool_rings
+
+    square = Ring(np.array([[0.0, 0.0], [0.0, 10.0], [10.0, 10.0], [10.0, 0.0]]), False, 0)
+    slanted = Ring(np.array([[2.0, 0.0], [0.0, 10.0], [10.0, 10.0]]), False, 0)
+    for width, height in ((40, 40), (38, 37)):  # the last cell whole (a linear map) or cut short
+        corners = unpool_rings([square], 4, width, height)[0].points
+        assert sorted(map(tuple, corners.tolist())) == [(0, 0), (0, height), (width, 0), (width, height)]
+    mapped = unpool_rings([slanted], 4, 40, 40)[0].points  # x = 4 x, y = 4 y: the slanted edge stays straight
+    assert mapped.tolist() == [[8.0, 0.0], [0.0, 40.0], [40.0, 40.0]]
+    bent = unpool_rings([slanted], 4, 40, 38)[0].points  # the last row is 2 pixels: slanted edges bend there
+    assert len(bent) == 5 and bent[:, 1].tolist().count(38.0) == 2
