@@ -14,7 +14,8 @@ Directions, so every knob does what its name says:
 - ``binary_threshold`` (0-255): threshold on the blurred mask (0-255); lower grows the outline.
   Pixels at or above ``alpha_threshold`` are always kept.
 - ``min_contour_area`` (1-1000): islands of fewer pixels are dropped, holes of fewer pixels
-  are filled; higher gives fewer islands and holes.
+  are filled, and so is a hole whose outline (which runs on the corners of the opaque pixels
+  around it) encloses less than this many px^2; higher gives fewer islands and holes.
 - ``density_scaling_factor`` (100-10000): pixels of area per interior vertex at density 1;
   higher gives fewer interior vertices.
 - ``min_triangle_area`` (0.1-100): smallest triangle (px^2) quality refinement may create;

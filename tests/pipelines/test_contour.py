@@ -138,6 +138,24 @@ def test_islands_and_holes_flags():
     assert mesh_sprite(png(ring_sprite()), make_params({"holes": False}))["metadata"]["holes"] == 0
 
 
+def test_min_contour_area_applies_to_the_hole_the_outline_cuts():
+    """A 2 x 5 transparent slot has 10 pixels, but the outline holding its opaque neighbours
+    encloses 8 px^2 of it: under the default 10 it is not cut (as seed 002 measures contour
+    areas); a 2 x 6 slot encloses 10 and is."""
+    def slot(length: int) -> np.ndarray:
+        img = np.zeros((40, 40, 4), np.uint8)
+        img[4:36, 4:36] = 255
+        img[17:19, 14:14 + length, 3] = 0
+        return img
+
+    small, kept = mesh_sprite(png(slot(5))), mesh_sprite(png(slot(6)))
+    assert small["metadata"]["holes"] == 0 and small["metadata"]["vertex_count"] == 4
+    assert kept["metadata"]["holes"] == 1
+    assert mesh_sprite(png(slot(5)), make_params({"min_contour_area": 8}))["metadata"]["holes"] == 1
+    for result, img in ((small, slot(5)), (kept, slot(6))):
+        assert_covers(result, img[..., 3])
+
+
 def test_noise_specks_dropped():
     result = mesh_sprite(png(noisy_sprite()))
     assert result["metadata"]["islands"] == 1
