@@ -618,6 +618,8 @@ def _offset_simplify_batch(rings: list[np.ndarray], tols: np.ndarray, width: int
     points, owner = _clip_batch(points, owner, count, width, height)
     packed, alive = _drop_repeats_batch(points, owner, count)
     packed = _tidy_batch(packed, np.asarray(tols, dtype=float), width, height)
+    packed, tidy_alive = _drop_repeats_batch(packed.points, packed.ring, count)  # what tidy left collinear
+    alive &= tidy_alive
     alive &= ok & ~degenerate & (np.bincount(packed.ring, minlength=count) >= 3)
     areas = _ring_areas(packed)
     pieces = _split(packed)
@@ -811,8 +813,10 @@ def _drop_repeats_batch(points: np.ndarray, owner: np.ndarray, count: int) -> tu
 
 def _tidy_batch(packed: _Packed, tols: np.ndarray, width: float, height: float) -> _Packed:
     """Remove the near-degenerate features the offset joins and the image-box clip leave, which
-    force slivers when outline segments may not be split: a reflex (notch) vertex that is nearly
-    collinear or sits next to a much shorter segment is dropped (its chord only adds solid area),
+    force slivers when outline segments may not be split: a reflex (notch) vertex no deeper than the
+    ring's tolerance that is nearly collinear, sits next to a much shorter segment, or spans a chord
+    of at most ``TOL.tidy_notch_chord`` tolerances (a dent Douglas-Peucker would have smoothed) is
+    dropped (its chord only adds solid area),
     and a short segment between two convex corners is replaced by the miter of its neighbours when
     that point is inside the image and within the ring's tolerance. Both only move the outline
     outward, so the caller's coverage and crossing checks still decide; ``TOL.tidy_passes`` passes.
@@ -833,7 +837,8 @@ def _tidy_batch(packed: _Packed, tols: np.ndarray, width: float, height: float) 
         chord = np.maximum(np.linalg.norm(nxt - prv, axis=1), 1e-12)
         sin_turn = turn / np.maximum(l_in * l_out, 1e-12)
         short = np.minimum(l_in, l_out) < TOL.tidy_short_ratio * np.maximum(l_in, l_out)
-        notch = (turn < 0) & (-turn / chord <= tol) & ((-sin_turn < TOL.tidy_sin) | short)
+        dent = chord <= TOL.tidy_notch_chord * tol
+        notch = (turn < 0) & (-turn / chord <= tol) & ((-sin_turn < TOL.tidy_sin) | short | dent)
         sizes = np.bincount(ring, minlength=len(pk.starts) - 1)
         notch &= sizes[ring] > 3
         notch &= ~notch[pk.prv]  # never two neighbours in one pass

@@ -65,6 +65,7 @@ class ContourTol:
     tidy_passes: int = 3              # passes removing near-degenerate outline features
     tidy_sin: float = 0.26            # a notch turning less than ~15 degrees is nearly collinear
     tidy_short_ratio: float = 0.25    # a segment this much shorter than its neighbour is "short"
+    tidy_notch_chord: float = 4.0     # a notch over a chord this many tolerances wide is a dent: filled
 
 
 TOL = ContourTol()

@@ -138,3 +138,42 @@ def test_forced_angle_short_segment_takes_both_ends_at_once(monkeypatch):
             assert min_angles(vertices, fan).min() <= bound + 1e-9
     # a square has no short segment: 45 as before
     assert forced_min_angle([tip(90, 1, short=1)]) == pytest.approx(45.0, abs=1e-6)
+
+
+HAT_GUY = """\
+......####......
+....########....
+..############..
+.##############.
+################
+################
+################
+.##############.
+.#############..
+###############.
+###############.
+###############.
+###############.
+###############.
+.##############.
+.##############.
+.##############.
+..#############.
+..#############.
+.##############.
+.##############.
+.##############."""
+
+
+def test_a_dent_narrower_than_the_tolerance_is_filled_not_kept_as_a_notch():
+    """The mask of a 16 x 22 sprite (bevy's rpg hat guy) with a 2-pixel dent at the left border:
+    the offset outline kept a notch vertex 0.4 px inside a 2 px chord there, which no Steiner
+    point may split, and the mesh had a 7.8 degree sliver on it. The dent is shallower than the
+    tolerance and its chord under four tolerances, so it is filled (2 px^2 more area) instead."""
+    alpha = np.array([[255 if c == "#" else 0 for c in row] for row in HAT_GUY.splitlines()], np.uint8)
+    img = np.zeros((*alpha.shape, 4), np.uint8)
+    img[..., 3] = alpha
+    result = mesh_sprite(png(img))
+    assert_covers(result, alpha)
+    assert result["metadata"]["min_angle_deg"] >= 20
+    assert result["metadata"]["hull_vertex_count"] <= 10
