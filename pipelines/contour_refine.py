@@ -11,7 +11,10 @@ and segment as it is:
    and lets Triangle re-mesh with those points as input vertices;
 2. smooths the interior vertices: each moves to the best of a few positions (towards the average
    and towards the worst triangle's ideal apex) by the smallest angle of its star, neighbours never
-   at once, and the constrained Delaunay triangulation is rebuilt.
+   at once, and the constrained Delaunay triangulation is rebuilt;
+3. when that falls short of 20 degrees, starts again from Triangle's conforming refinement (which
+   may split segments) with each split point moved off its segment into the solid, and smooths
+   that; it is kept only when it gains ``CONFORM_GAIN_DEG`` (it adds more vertices).
 
 Meshes with more than ``MAX_BAD`` bad triangles are left as they are (the cost grows with them
 and one left over keeps the smallest angle). A state is kept only when its smallest angle is
@@ -37,6 +40,8 @@ APEX_SHARE = 0.5            # an apex rises at most this share of the way to the
 SMOOTH_PASSES = 3           # smoothing passes, each followed by a constrained Delaunay rebuild
 MAX_BAD = 24                # more bad triangles than this: one is unlikely to fix them all, so do not pay
 DENSE_PAIRS = 200_000       # ray/segment pairs tested densely before a k-d tree is used
+CONFORM_SHARE = 0.5         # a conforming split point moves inward this share of its spacing
+CONFORM_GAIN_DEG = 1.0      # smallest-angle gain the conforming points' extra vertices must bring
 
 
 def improve(result: dict, fixed: int, segments: np.ndarray, holes: np.ndarray | None, params: ContourParams,
@@ -47,21 +52,51 @@ def improve(result: dict, fixed: int, segments: np.ndarray, holes: np.ndarray | 
     if angles.min() >= target or np.count_nonzero(angles < target) > MAX_BAD:
         return result
     ctx = _Context(fixed, segments, holes, params, area)
-    start = _seeded(ctx, result, angles < target) or result
     best, best_angle = result, float(angles.min())
-    for mesh, mesh_angles in _smoothed(ctx, start, angles if start is result else _angles(start)):
+    for start, gain in _starts(ctx, result, angles < target):
+        mesh, angle = _best_smoothed(ctx, start, angles if start is result else _angles(start))
+        if angle > best_angle + gain:
+            best, best_angle = mesh, angle
+        if best_angle >= target:
+            break
+    return best
+
+
+def _best_smoothed(ctx: _Context, start: dict, angles: np.ndarray) -> tuple[dict, float]:
+    """The best of ``start`` and its smoothing passes, by smallest angle, and that angle."""
+    best, best_angle = start, float(angles.min())
+    for mesh, mesh_angles in _smoothed(ctx, start, angles):
         if mesh_angles.min() > best_angle + TOL.ladder_gain_deg:
             best, best_angle = mesh, float(mesh_angles.min())
-    return best
+    return best, best_angle
+
+
+def _starts(ctx: _Context, result: dict, bad: np.ndarray) -> Iterator[tuple[dict, float]]:
+    """The meshes smoothing starts from, each with the gain in degrees its path must bring:
+    ``result`` seeded with ``apex_points`` (or ``result`` itself), then, only when that path fell
+    short, ``result`` seeded from ``conforming_points``, which adds more vertices, so it must
+    raise the smallest angle by ``CONFORM_GAIN_DEG``."""
+    yield _seeded(ctx, result, bad) or result, TOL.ladder_gain_deg
+    points = conforming_points(result["vertices"][:ctx.fixed], ctx.segments, ctx.holes, ctx.params, ctx.area)
+    conformed = _with_points(ctx, result["vertices"][:ctx.fixed], points)
+    if conformed is not None:
+        yield conformed, CONFORM_GAIN_DEG
 
 
 def _seeded(ctx: _Context, result: dict, bad: np.ndarray) -> dict | None:
     """Triangle's mesh with ``apex_points`` added (refined to 20 degrees unless that goes under
     ``min_triangle_area``); None when there are none or it is not valid."""
     points = apex_points(result["vertices"], result["triangles"], bad, ctx.segments, ctx.params.min_triangle_area)
-    if not len(points) or len(result["vertices"]) + len(points) > ctx.params.max_vertices:
+    return _with_points(ctx, result["vertices"], points)
+
+
+def _with_points(ctx: _Context, vertices: np.ndarray, points: np.ndarray) -> dict | None:
+    """Triangle's mesh of ``vertices`` and the interior ``points`` (refined to 20 degrees unless
+    that goes under ``min_triangle_area``); None when there are no points, they exceed the vertex
+    budget, or the mesh is not valid (a point outside the solid goes unused)."""
+    if not len(points) or len(vertices) + len(points) > ctx.params.max_vertices:
         return None
-    vertices = np.concatenate([result["vertices"], points])
+    vertices = np.concatenate([vertices, points])
     seeded = ctx.mesh(vertices, quality=True)
     if not ctx.valid(seeded):  # Triangle's own refinement went under min_triangle_area: the points alone
         seeded = ctx.mesh(vertices)
@@ -187,6 +222,43 @@ def apex_points(vertices: np.ndarray, tris: np.ndarray, bad: np.ndarray, segment
     centres, radius = _centres(vertices, lone, seg)
     points = np.concatenate([mid[ok] + inward[ok] * height[ok, None], centres])
     return _spread(points, np.concatenate([height[ok], radius]), vertices)
+
+
+def conforming_points(vertices: np.ndarray, segments: np.ndarray, holes: np.ndarray | None, params: ContourParams,
+                      area: float | None) -> np.ndarray:
+    """``(k, 2)`` interior points from Triangle's conforming 20-degree refinement of the outline
+    (``vertices``, ``segments``), which may split segments: its interior Steiner points as they
+    are, and each point it put on a segment moved off it into the solid by ``CONFORM_SHARE`` of
+    the distance to its nearer neighbour on the segment. Where refinement grades the mesh down to a
+    short segment, those points grade it the same way one row inside, where they may stand."""
+    budget = max(params.max_vertices - len(vertices), 0)
+    conf = triangle.triangulate(triangle_input(vertices, segments, holes),
+                                triangle_options(budget, TOL.min_angle_deg, area, split_outline=True))
+    points, n = conf.get("vertices", vertices), len(vertices)
+    if len(points) <= n or "triangles" not in conf:
+        return np.zeros((0, 2))
+    ends = np.concatenate([conf["segments"], conf["segments"][:, ::-1]]).astype(np.int64)
+    ends = ends[ends[:, 0] >= n]  # (split point, its neighbour on the segment), two per split point
+    ends = ends[np.lexsort((ends[:, 1], ends[:, 0]))]
+    split, before, after = ends[::2, 0], ends[::2, 1], ends[1::2, 1]
+    here = points[split]
+    along = points[after] - points[before]
+    normal = np.stack([-along[:, 1], along[:, 0]], axis=1) / np.maximum(np.hypot(*along.T), 1e-12)[:, None]
+    toward = _star_centroids(points, conf["triangles"])[split] - here  # the solid's side of the segment
+    normal *= np.where((normal * toward).sum(axis=1) < 0, -1.0, 1.0)[:, None]
+    gap = np.minimum(np.hypot(*(here - points[before]).T), np.hypot(*(here - points[after]).T))
+    inner = np.ones(len(points), dtype=bool)
+    inner[:n] = False
+    inner[split] = False
+    return np.concatenate([here + normal * (CONFORM_SHARE * gap)[:, None], points[inner]])
+
+
+def _star_centroids(points: np.ndarray, tris: np.ndarray) -> np.ndarray:
+    """``(n, 2)`` mean of the centroids of the triangles at each point (the point itself if none)."""
+    sums = np.zeros_like(points)
+    counts = np.bincount(tris.ravel(), minlength=len(points)).astype(float)
+    np.add.at(sums, tris.ravel(), np.repeat(points[tris].mean(axis=1), 3, axis=0))
+    return np.where(counts[:, None] > 0, sums / np.maximum(counts, 1)[:, None], points)
 
 
 def _segment_edges(tris: np.ndarray, seg: np.ndarray) -> np.ndarray:

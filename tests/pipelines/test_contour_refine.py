@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
-from pipelines import contour
+from pipelines import contour, contour_refine
 from pipelines.contour import (
     Ring,
     _orient,
@@ -19,7 +19,7 @@ from pipelines.contour import (
     triangulate,
 )
 from pipelines.contour_params import ContourParams, make_params
-from pipelines.contour_refine import apex_points, improve, smooth_step
+from pipelines.contour_refine import apex_points, conforming_points, improve, smooth_step
 from tests.pipelines.test_contour import assert_covers, assert_hull_first, canvas, png
 
 WHITE = (255, 255, 255, 255)
@@ -31,6 +31,13 @@ TOWER = [[115.779, 65.715], [111.27, 90.517], [93.951, 100.138], [92.996, 142.15
          [113.613, 192.427], [71.0, 206.955], [45.938, 205.815], [42.316, 194.947], [10.41, 177.451],
          [21.538, 146.292], [37.0, 143.2], [37.0, 97.824], [16.988, 83.698], [23.047, 67.541], [16.744, 62.026],
          [47.014, 18.186]]
+
+# flame's ember sheet: a 64 x 16 strip of sparks whose short segments the apex points alone
+# grade to 15.4 degrees; Triangle's conforming refinement, moved one row inside, reaches 20
+EMBERS = [[28.0, 0.0], [32.636, 6.182], [36.5, 0.0], [43.6, 0.0], [46.543, 3.679], [58.5, 0.0], [59.6, 0.0],
+          [64.0, 5.5], [64.0, 16.0], [49.667, 16.0], [48.625, 14.438], [41.333, 16.0], [34.0, 16.0], [32.143, 12.286],
+          [30.063, 15.405], [14.0, 16.0], [2.6, 16.0], [0.0, 11.667], [0.0, 1.364], [7.5, 0.0], [10.0, 0.0],
+          [16.75, 6.75], [15.632, 1.158], [22.0, 0.0]]
 
 
 def sliver_sprite() -> np.ndarray:
@@ -157,3 +164,19 @@ def test_circumcentre_is_a_seed_only_when_inside():
     vertices[6] = [20, 75]
     points = apex_points(vertices, flat, np.array([True]), segments, 1.0)
     assert len(points) == 1 and ((points > 0) & (points < [40, 100])).all()
+
+
+def test_conforming_points_grade_where_apex_points_fall_short(monkeypatch):
+    ring = Ring(_orient(np.array(EMBERS, dtype=float), False), False, 0)
+    segments = _ring_segments([len(EMBERS)])
+    points = conforming_points(ring.points, segments, None, ContourParams(), None)
+    assert len(points)
+    inside = np.array([cv2.pointPolygonTest(ring.points.astype(np.float32), (float(x), float(y)), True)
+                       for x, y in points])
+    assert (inside > 0).all()  # off every segment, into the solid
+    mesh = triangulate([ring], ContourParams())
+    assert min_angles(mesh.vertices, mesh.triangles).min() >= 20
+    assert np.array_equal(mesh.vertices[:len(EMBERS)], ring.points)
+    monkeypatch.setattr(contour_refine, "conforming_points", lambda *args: np.zeros((0, 2)))
+    apex_only = triangulate([ring], ContourParams())
+    assert min_angles(apex_only.vertices, apex_only.triangles).min() < 19
