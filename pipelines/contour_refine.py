@@ -14,7 +14,8 @@ and segment as it is:
    at once, and the constrained Delaunay triangulation is rebuilt;
 3. when that falls short of 20 degrees, starts again from Triangle's conforming refinement (which
    may split segments) with each split point moved off its segment into the solid, and smooths
-   that; it is kept only when it gains ``CONFORM_GAIN_DEG`` (it adds more vertices).
+   that; it adds more vertices, so it is kept only when it gains ``CONFORM_GAIN_DEG`` and a degree
+   for each ``CONFORM_SHARE_PER_DEG`` more vertices than the best mesh before it.
 
 Meshes with more than ``MAX_BAD`` bad triangles are left as they are (the cost grows with them
 and one left over keeps the smallest angle). A state is kept only when its smallest angle is
@@ -41,7 +42,8 @@ SMOOTH_PASSES = 3           # smoothing passes, each followed by a constrained D
 MAX_BAD = 24                # more bad triangles than this: one is unlikely to fix them all, so do not pay
 DENSE_PAIRS = 200_000       # ray/segment pairs tested densely before a k-d tree is used
 CONFORM_SHARE = 0.5         # a conforming split point moves inward this share of its spacing
-CONFORM_GAIN_DEG = 1.0      # smallest-angle gain the conforming points' extra vertices must bring
+CONFORM_GAIN_DEG = 1.0      # smallest-angle gain the conforming points' start must bring,
+CONFORM_SHARE_PER_DEG = 0.1  # and a degree for each such share of vertices it adds
 
 
 def improve(result: dict, fixed: int, segments: np.ndarray, holes: np.ndarray | None, params: ContourParams,
@@ -53,9 +55,10 @@ def improve(result: dict, fixed: int, segments: np.ndarray, holes: np.ndarray | 
         return result
     ctx = _Context(fixed, segments, holes, params, area)
     best, best_angle = result, float(angles.min())
-    for start, gain in _starts(ctx, result, angles < target):
+    for start, gain, per_share in _starts(ctx, result, angles < target):
         mesh, angle = _best_smoothed(ctx, start, angles if start is result else _angles(start))
-        if angle > best_angle + gain:
+        added = (len(mesh["vertices"]) - len(best["vertices"])) / len(best["vertices"])
+        if angle > best_angle + max(gain, added / per_share if per_share else 0.0):
             best, best_angle = mesh, angle
         if best_angle >= target:
             break
@@ -71,16 +74,15 @@ def _best_smoothed(ctx: _Context, start: dict, angles: np.ndarray) -> tuple[dict
     return best, best_angle
 
 
-def _starts(ctx: _Context, result: dict, bad: np.ndarray) -> Iterator[tuple[dict, float]]:
-    """The meshes smoothing starts from, each with the gain in degrees its path must bring:
-    ``result`` seeded with ``apex_points`` (or ``result`` itself), then, only when that path fell
-    short, ``result`` seeded from ``conforming_points``, which adds more vertices, so it must
-    raise the smallest angle by ``CONFORM_GAIN_DEG``."""
-    yield _seeded(ctx, result, bad) or result, TOL.ladder_gain_deg
+def _starts(ctx: _Context, result: dict, bad: np.ndarray) -> Iterator[tuple[dict, float, float]]:
+    """The meshes smoothing starts from, each with the gain in degrees its path must bring, in all
+    and per share of vertices added: ``result`` seeded with ``apex_points`` (or ``result`` itself), then, only
+    when that path fell short, ``result`` seeded from ``conforming_points``, which adds more."""
+    yield _seeded(ctx, result, bad) or result, TOL.ladder_gain_deg, 0.0  # 0: vertices are free
     points = conforming_points(result["vertices"][:ctx.fixed], ctx.segments, ctx.holes, ctx.params, ctx.area)
     conformed = _with_points(ctx, result["vertices"][:ctx.fixed], points)
     if conformed is not None:
-        yield conformed, CONFORM_GAIN_DEG
+        yield conformed, CONFORM_GAIN_DEG, CONFORM_SHARE_PER_DEG
 
 
 def _seeded(ctx: _Context, result: dict, bad: np.ndarray) -> dict | None:
