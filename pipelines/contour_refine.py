@@ -241,6 +241,7 @@ def conforming_points(vertices: np.ndarray, segments: np.ndarray, holes: np.ndar
         return np.zeros((0, 2))
     ends = np.concatenate([conf["segments"], conf["segments"][:, ::-1]]).astype(np.int64)
     ends = ends[ends[:, 0] >= n]  # (split point, its neighbour on the segment), two per split point
+    ends = ends[np.bincount(ends[:, 0], minlength=len(points))[ends[:, 0]] == 2]  # never misaligned
     ends = ends[np.lexsort((ends[:, 1], ends[:, 0]))]
     split, before, after = ends[::2, 0], ends[::2, 1], ends[1::2, 1]
     here = points[split]
