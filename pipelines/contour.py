@@ -617,9 +617,10 @@ def _offset_simplify_batch(rings: list[np.ndarray], tols: np.ndarray, width: int
         points, owner = np.zeros((0, 2)), np.zeros(0, dtype=np.int64)
     points, owner = _clip_batch(points, owner, count, width, height)
     packed, alive = _drop_repeats_batch(points, owner, count)
-    packed = _tidy_batch(packed, np.asarray(tols, dtype=float), width, height)
-    packed, tidy_alive = _drop_repeats_batch(packed.points, packed.ring, count)  # what tidy left collinear
-    alive &= tidy_alive
+    tidied = _tidy_batch(packed, np.asarray(tols, dtype=float), width, height)
+    if tidied is not packed:  # what tidy's drops left collinear
+        packed, tidy_alive = _drop_repeats_batch(tidied.points, tidied.ring, count)
+        alive &= tidy_alive
     alive &= ok & ~degenerate & (np.bincount(packed.ring, minlength=count) >= 3)
     areas = _ring_areas(packed)
     pieces = _split(packed)
