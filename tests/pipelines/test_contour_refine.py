@@ -39,6 +39,11 @@ EMBERS = [[28.0, 0.0], [32.636, 6.182], [36.5, 0.0], [43.6, 0.0], [46.543, 3.679
           [30.063, 15.405], [14.0, 16.0], [2.6, 16.0], [0.0, 11.667], [0.0, 1.364], [7.5, 0.0], [10.0, 0.0],
           [16.75, 6.75], [15.632, 1.158], [22.0, 0.0]]
 
+# godot's fsm sword: the conforming start gains 3.3 degrees (10.5 -> 13.8) for 10 more vertices (15 -> 25)
+SWORD = [[71.0, 12.0], [164.667, 12.0], [192.0, 26.138], [192.0, 27.963], [166.529, 44.0], [56.778, 44.0],
+         [51.778, 53.0], [31.25, 53.0], [27.0, 39.4], [2.96, 36.515], [4.222, 20.116], [26.504, 19.187], [32.5, 0.0],
+         [39.5, 0.0]]
+
 
 def sliver_sprite() -> np.ndarray:
     img = canvas()
@@ -180,3 +185,15 @@ def test_conforming_points_grade_where_apex_points_fall_short(monkeypatch):
     monkeypatch.setattr(contour_refine, "conforming_points", lambda *args: np.zeros((0, 2)))
     apex_only = triangulate([ring], ContourParams())
     assert min_angles(apex_only.vertices, apex_only.triangles).min() < 19
+
+
+def test_conforming_start_must_pay_for_its_vertices(monkeypatch):
+    """A degree per 10 % more vertices: 3.3 degrees for 67 % more is refused, so the sword keeps its
+    15-vertex mesh; with vertices free the conforming mesh would be taken."""
+    ring = Ring(_orient(np.array(SWORD, dtype=float), False), False, 0)
+    gated = triangulate([ring], ContourParams())
+    monkeypatch.setattr(contour_refine, "CONFORM_SHARE_PER_DEG", 1e9)
+    free = triangulate([ring], ContourParams())
+    assert len(free.vertices) > 1.5 * len(gated.vertices)
+    gained = min_angles(free.vertices, free.triangles).min() - min_angles(gated.vertices, gated.triangles).min()
+    assert 1.0 < gained < 10 * (len(free.vertices) / len(gated.vertices) - 1)
