@@ -120,23 +120,10 @@ def _outline_and_held(alpha: np.ndarray, params: ContourParams,
     progress(30, "Processing contours...")
     mask = clean_mask(pooled, params, factor * factor)
     progress(40, "Finding contours...")
-    rings = _without_small_holes(trace_rings(mask), params.min_contour_area / (factor * factor))
+    rings = trace_rings(mask, min_hole_area=params.min_contour_area / (factor * factor))
     progress(50, "Simplifying contours...")
     outline = simplify_within_budget(rings, params, mask.shape[1], mask.shape[0], unit=factor, solid=mask)
     return unpool_rings(outline, factor, width, height), mask, factor
-
-
-def _without_small_holes(rings: list[Ring], min_area: float) -> list[Ring]:
-    """The rings without the holes enclosing less than ``min_area``. ``clean_mask`` fills holes of
-    fewer transparent pixels, but a hole's ring runs on the corners of the opaque pixels around it,
-    so it encloses less: a thin transparent crack of 10+ pixels traces to a 2 px^2 diamond, which
-    cut into the mesh forces slivers all round it and holds no transparent pixel worth the cut."""
-    holes = [i for i, r in enumerate(rings) if r.is_hole]
-    if not holes:
-        return rings
-    areas = -_ring_areas(_pack_rings([rings[i].points for i in holes]))
-    small = {i for i, area in zip(holes, areas.tolist(), strict=True) if area < min_area}
-    return [r for i, r in enumerate(rings) if i not in small]
 
 
 def _round(array: np.ndarray, digits: int = 4) -> list:
@@ -298,8 +285,12 @@ def _split_at_batch(points: np.ndarray, owner: np.ndarray, count: int, axis: int
 # ---------------------------------------------------------------- tracing
 
 
-def trace_rings(mask: np.ndarray) -> list[Ring]:
-    """Outer rings then holes of the union of opaque pixel squares, on pixel corners."""
+def trace_rings(mask: np.ndarray, *, min_hole_area: float = 0.0) -> list[Ring]:
+    """Outer rings then holes of the union of opaque pixel squares, on pixel corners; holes
+    enclosing less than ``min_hole_area`` are left out. ``clean_mask`` fills holes of fewer
+    transparent pixels, but a hole's ring runs on the corners of the opaque pixels around it, so it
+    encloses less: a thin transparent crack of 10+ pixels traces to a 2 px^2 diamond, which cut into
+    the mesh forces slivers all round it and holds no transparent pixel worth the cut."""
     padded = _corner_grid(mask)
     contours, hierarchy = cv2.findContours(padded, cv2.RETR_CCOMP, cv2.CHAIN_APPROX_SIMPLE)
     if not contours:
@@ -314,7 +305,7 @@ def trace_rings(mask: np.ndarray) -> list[Ring]:
     rings = []
     for i in [*island_of, *np.flatnonzero(parents >= 0).tolist()]:
         hole = bool(parents[i] >= 0)
-        if sizes[i] >= 3 and areas[i] != 0:
+        if sizes[i] >= 3 and areas[i] != 0 and not (hole and abs(areas[i]) < min_hole_area):
             points = pieces[i] if (areas[i] > 0) != hole else pieces[i][::-1].copy()  # solid on the left
             rings.append(Ring(points, hole, island_of[int(parents[i])] if hole else island_of[i]))
     return rings

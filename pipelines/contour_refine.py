@@ -14,8 +14,8 @@ and segment as it is:
    at once, and the constrained Delaunay triangulation is rebuilt;
 3. when that falls short of 20 degrees, starts again from Triangle's conforming refinement (which
    may split segments) with each split point moved off its segment into the solid, and smooths
-   that; it adds more vertices, so it is kept only when it gains ``CONFORM_GAIN_DEG`` and a degree
-   for each ``CONFORM_SHARE_PER_DEG`` more vertices than the best mesh before it.
+   that; it adds more vertices, so it is kept only when it gains ``CONFORM_GAIN_DEG`` and
+   ``CONFORM_DEG_PER_SHARE`` for each 100 % more vertices than the best mesh before it.
 
 Meshes with more than ``MAX_BAD`` bad triangles are left as they are (the cost grows with them
 and one left over keeps the smallest angle). A state is kept only when its smallest angle is
@@ -43,7 +43,7 @@ MAX_BAD = 24                # more bad triangles than this: one is unlikely to f
 DENSE_PAIRS = 200_000       # ray/segment pairs tested densely before a k-d tree is used
 CONFORM_SHARE = 0.5         # a conforming split point moves inward this share of its spacing
 CONFORM_GAIN_DEG = 1.0      # smallest-angle gain the conforming points' start must bring,
-CONFORM_SHARE_PER_DEG = 0.1  # and a degree for each such share of vertices it adds
+CONFORM_DEG_PER_SHARE = 10.0  # and this many per 100 % more vertices (a degree per 10 %)
 
 
 def improve(result: dict, fixed: int, segments: np.ndarray, holes: np.ndarray | None, params: ContourParams,
@@ -58,7 +58,7 @@ def improve(result: dict, fixed: int, segments: np.ndarray, holes: np.ndarray | 
     for start, gain, per_share in _starts(ctx, result, angles < target):
         mesh, angle = _best_smoothed(ctx, start, angles if start is result else _angles(start))
         added = (len(mesh["vertices"]) - len(best["vertices"])) / len(best["vertices"])
-        if angle > best_angle + max(gain, added / per_share if per_share else 0.0):
+        if angle > best_angle + max(gain, per_share * added):
             best, best_angle = mesh, angle
         if best_angle >= target:
             break
@@ -78,11 +78,11 @@ def _starts(ctx: _Context, result: dict, bad: np.ndarray) -> Iterator[tuple[dict
     """The meshes smoothing starts from, each with the gain in degrees its path must bring, in all
     and per share of vertices added: ``result`` seeded with ``apex_points`` (or ``result`` itself), then, only
     when that path fell short, ``result`` seeded from ``conforming_points``, which adds more."""
-    yield _seeded(ctx, result, bad) or result, TOL.ladder_gain_deg, 0.0  # 0: vertices are free
+    yield _seeded(ctx, result, bad) or result, TOL.ladder_gain_deg, 0.0  # its vertices are free
     points = conforming_points(result["vertices"][:ctx.fixed], ctx.segments, ctx.holes, ctx.params, ctx.area)
     conformed = _with_points(ctx, result["vertices"][:ctx.fixed], points)
     if conformed is not None:
-        yield conformed, CONFORM_GAIN_DEG, CONFORM_SHARE_PER_DEG
+        yield conformed, CONFORM_GAIN_DEG, CONFORM_DEG_PER_SHARE
 
 
 def _seeded(ctx: _Context, result: dict, bad: np.ndarray) -> dict | None:

@@ -192,7 +192,7 @@ def test_conforming_start_must_pay_for_its_vertices(monkeypatch):
     15-vertex mesh; with vertices free the conforming mesh would be taken."""
     ring = Ring(_orient(np.array(SWORD, dtype=float), False), False, 0)
     gated = triangulate([ring], ContourParams())
-    monkeypatch.setattr(contour_refine, "CONFORM_SHARE_PER_DEG", 1e9)
+    monkeypatch.setattr(contour_refine, "CONFORM_DEG_PER_SHARE", 0.0)
     free = triangulate([ring], ContourParams())
     assert len(free.vertices) > 1.5 * len(gated.vertices)
     gained = min_angles(free.vertices, free.triangles).min() - min_angles(gated.vertices, gated.triangles).min()
