@@ -16,6 +16,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import pairwise
+from typing import NamedTuple
 
 import cv2
 import numpy as np
@@ -86,14 +87,14 @@ def mesh_rgba(rgba: np.ndarray, params: ContourParams, *, progress: Progress = n
     """Mesh an ``(h, w, 4) uint8`` RGBA array."""
     height, width = rgba.shape[:2]
     alpha = np.ascontiguousarray(rgba[..., 3])  # the strided view makes every full-image test ~5x slower
-    outline, held, factor = _outline_and_held(alpha, params, progress)
+    outline, held, factor, closing_px = _outline_and_held(alpha, params, progress)
     progress(70, "Triangulating mesh...")
     mesh = triangulate(outline, params)
     progress(85, "Generating UV coordinates...")
     uvs = mesh.vertices / np.array([width, height], dtype=float)
     progress(95, "Calculating edges...")
     boundary, internal = mesh_edges(mesh)
-    metadata = _metadata(mesh, outline, alpha, params, held, factor)
+    metadata = _metadata(mesh, outline, alpha, params, held, factor, closing_px)
     progress(100, "Mesh generation complete")
     return {
         "vertices": _round(mesh.vertices), "triangles": mesh.triangles.tolist(),
@@ -106,13 +107,22 @@ def mesh_rgba(rgba: np.ndarray, params: ContourParams, *, progress: Progress = n
 def sprite_outline(alpha: np.ndarray, params: ContourParams, *, progress: Progress = no_progress) -> list[Ring]:
     """The simplified outline in image pixels: every pixel of the cleaned mask is whole inside it.
     Large masks are traced and simplified on a max-pooled grid (``pool_factor``)."""
-    return _outline_and_held(alpha, params, progress)[0]
+    return _outline_and_held(alpha, params, progress).rings
 
 
-def _outline_and_held(alpha: np.ndarray, params: ContourParams,
-                      progress: Progress = no_progress) -> tuple[list[Ring], np.ndarray, int]:
-    """``sprite_outline``, the working mask it holds whole (cell (i, j) = image pixels
-    ``[i f, (i + 1) f) x [j f, (j + 1) f)``) and that pool factor f."""
+class _Outline(NamedTuple):
+    """``sprite_outline``'s rings, the working mask they hold whole (cell (i, j) = image pixels
+    ``[i f, (i + 1) f) x [j f, (j + 1) f)``), that pool factor f, and the closing radius (image
+    pixels) the vertex budget needed (0: none)."""
+
+    rings: list[Ring]
+    held: np.ndarray
+    factor: int
+    closing_px: float
+
+
+def _outline_and_held(alpha: np.ndarray, params: ContourParams, progress: Progress = no_progress) -> _Outline:
+    """``sprite_outline`` and what it was made from (``_Outline``)."""
     height, width = alpha.shape
     progress(20, "Creating mask...")
     mask = build_mask(alpha, params)
@@ -122,8 +132,42 @@ def _outline_and_held(alpha: np.ndarray, params: ContourParams,
     progress(40, "Finding contours...")
     rings = trace_rings(mask, min_hole_area=params.min_contour_area / (factor * factor))
     progress(50, "Simplifying contours...")
-    outline = simplify_within_budget(rings, params, mask.shape[1], mask.shape[0], unit=factor, solid=mask)
-    return unpool_rings(outline, factor, width, height), mask, factor
+    radius = 0.0
+    try:
+        outline = simplify_within_budget(rings, params, mask.shape[1], mask.shape[0], unit=factor, solid=mask)
+    except OverBudget as exc:
+        outline, mask, radius = _closed_within_budget(pooled, params, factor, exc)
+    return _Outline(unpool_rings(outline, factor, width, height), mask, factor, radius * factor)
+
+
+def _closed_within_budget(pooled: np.ndarray, params: ContourParams, factor: int,
+                          first: OverBudget) -> tuple[list[Ring], np.ndarray, float]:
+    """When the outline cannot fit ``max_vertices`` at any tolerance (more islands than the budget has
+    vertices for, or shapes whose outward simplification stops shrinking), close the working mask
+    (``pooled``, before cleaning) with a disc of doubling radius, as a larger ``concave_factor`` would:
+    islands merge and concavities fill (more wasted area, never less coverage) until the cleaned
+    outline fits. Returns it, the mask it holds and the radius (working pixels); re-raises ``first``
+    when no closing up to the mask's size fits."""
+    radius = TOL.budget_closing_start
+    while radius <= max(pooled.shape):
+        closed = clean_mask(pooled | _closing(pooled, radius), params, factor * factor)
+        rings = trace_rings(closed, min_hole_area=params.min_contour_area / (factor * factor))
+        try:
+            return simplify_within_budget(rings, params, closed.shape[1], closed.shape[0], unit=factor,
+                                          solid=closed, steps=TOL.budget_closing_steps), closed, radius
+        except OverBudget:
+            radius *= 2
+    raise first
+
+
+def _closing(mask: np.ndarray, radius: float) -> np.ndarray:
+    """Morphological closing with a Euclidean disc of ``radius`` pixels, outside the image empty,
+    from two distance transforms (cost independent of the radius, unlike a kernel)."""
+    r = math.ceil(radius)
+    padded = cv2.copyMakeBorder(_as_u8(mask), r, r, r, r, cv2.BORDER_CONSTANT, value=0)
+    grown = cv2.distanceTransform(1 - padded, cv2.DIST_L2, cv2.DIST_MASK_PRECISE) <= radius
+    closed = cv2.distanceTransform(grown.view(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE) > radius
+    return closed[r:-r, r:-r]
 
 
 def _round(array: np.ndarray, digits: int = 4) -> list:
@@ -360,34 +404,41 @@ def _orient(points: np.ndarray, hole: bool) -> np.ndarray:
 # ---------------------------------------------------------------- outward simplification
 
 
+class OverBudget(InputError):
+    """The outline does not fit ``max_vertices`` (code ``TRIANGULATION_FAILED``)."""
+
+
 def simplify_within_budget(rings: list[Ring], params: ContourParams, width: int, height: int, *,
-                           unit: float = 1.0, solid: np.ndarray | None = None) -> list[Ring]:
-    """Simplify every ring, growing the tolerance until the outline fits ``max_vertices``.
+                           unit: float = 1.0, solid: np.ndarray | None = None,
+                           steps: int = TOL.budget_retries) -> list[Ring]:
+    """Simplify every ring, growing the tolerance (``steps`` scales at most) until the outline fits
+    ``max_vertices``; ``OverBudget`` when none does.
     ``unit``: image pixels per pixel of the rings' grid (tolerances are set in image pixels);
     ``solid``: the pixels to hold (default ``solid_pixels`` of the rings; the mask they were
     traced from is a subset, and all that must be held)."""
     scale = 1.0
     if 3 * len(rings) > params.max_vertices:
-        raise InputError("TRIANGULATION_FAILED", "more outlines than max_vertices allows",
+        raise OverBudget("TRIANGULATION_FAILED", "more outlines than max_vertices allows",
                          {"rings": len(rings), "minimum_required": 3 * len(rings),
                           "max_vertices": params.max_vertices})
     index = solid_index(solid if solid is not None else solid_pixels([r.points for r in rings], width, height))
     step = 0
-    while step < TOL.budget_retries:
+    while step < steps:
         outline = simplify_rings(rings, params, width, height, scale, solid=index, unit=unit)
         count = sum(len(r.points) for r in outline)
         if count <= params.max_vertices:
             return outline
         if step == 0:  # skip the steps whose Douglas-Peucker anchors alone exceed the budget
-            step = _first_feasible_step(rings, params, params.max_vertices, unit)
+            step = _first_feasible_step(rings, params, params.max_vertices, unit, steps)
         else:
             step += 1
         scale = TOL.budget_growth ** step
-    raise InputError("TRIANGULATION_FAILED", "outline needs more vertices than max_vertices",
+    raise OverBudget("TRIANGULATION_FAILED", "outline needs more vertices than max_vertices",
                      {"vertex_count": count, "max_vertices": params.max_vertices, "rings": len(outline)})
 
 
-def _first_feasible_step(rings: list[Ring], params: ContourParams, budget: int, unit: float = 1.0) -> int:
+def _first_feasible_step(rings: list[Ring], params: ContourParams, budget: int, unit: float = 1.0,
+                         steps: int = TOL.budget_retries) -> int:
     """Smallest budget step ``k >= 1`` (tolerance scale ``TOL.budget_growth ** k``) at which the
     Douglas-Peucker anchors of all rings fit ``budget``, by bisection on the anchor count alone
     (cheap: no offsets or checks). The outward offset keeps at least one point per anchor, so
@@ -401,7 +452,7 @@ def _first_feasible_step(rings: list[Ring], params: ContourParams, budget: int, 
         return sum(len(p) if s else len(cv2.approxPolyDP(p, t * scale, True)) for p, t, s in
                    zip(f32, tols, small, strict=True))
 
-    lo, hi = 1, TOL.budget_retries - 1
+    lo, hi = 1, max(steps - 1, 1)
     if anchors(hi) > budget:
         return hi
     while lo < hi:
@@ -1770,7 +1821,7 @@ def _sampling(width: int, height: int) -> tuple[int, int]:
 
 
 def _metadata(mesh: Mesh, outline: list[Ring], alpha: np.ndarray, params: ContourParams,
-              held: np.ndarray, factor: int) -> dict:
+              held: np.ndarray, factor: int, closing_px: float) -> dict:
     """Counts, coverage of the thresholded pixels, wasted area and quality of the mesh."""
     height, width = alpha.shape
     ends = np.cumsum([len(loop) for loop in mesh.loops]).tolist()
@@ -1789,6 +1840,7 @@ def _metadata(mesh: Mesh, outline: list[Ring], alpha: np.ndarray, params: Contou
         "islands": sum(not r.is_hole for r in outline), "holes": sum(r.is_hole for r in outline),
         "opaque_coverage": round(stats["opaque_coverage"], 6), "wasted_area": round(stats["wasted_area"], 6),
         "min_angle_deg": round(float(min_angles(mesh.vertices, mesh.triangles).min()), 3),
+        "budget_closing_px": round(closing_px, 3),
         "params": params.as_dict(),
     }
 

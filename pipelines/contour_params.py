@@ -29,7 +29,12 @@ Directions, so every knob does what its name says:
   corners, at the price of extra hull vertices (the split points lie on the outline, so coverage
   is unchanged).
 - ``max_vertices`` (3-20000): vertex budget; the tolerance grows and interior vertices are
-  capped until the mesh fits.
+  capped until the mesh fits. Where no tolerance fits (more islands than the budget has vertices
+  for, or outlines whose outward simplification stops shrinking), the mask is closed with a disc
+  of doubling radius, as a larger ``concave_factor`` would, until the outline fits: islands merge
+  and concavities fill, coverage stays whole and wasted area grows. ``metadata.budget_closing_px``
+  reports that radius in image pixels (0 when the budget needed none); only when even a closing
+  as large as the image does not fit does the job fail with ``TRIANGULATION_FAILED``.
 """
 
 from __future__ import annotations
@@ -49,6 +54,9 @@ class ContourTol:
     max_tolerance_px: float = 64.0    # nor coarser than this
     budget_growth: float = 1.5        # tolerance multiplier per vertex-budget retry
     budget_retries: int = 12
+    budget_closing_start: float = 1.0  # first closing radius (working pixels) when no tolerance fits the budget
+    budget_closing_steps: int = 4     # tolerance scales tried per closing radius (past ~3x the count stops falling:
+    # the outward offset of a concave ring crosses itself and is retried at a smaller tolerance)
     min_angle_deg: float = 20.0       # Triangle quality refinement
     angle_ladder: tuple[float, ...] = (20.0, 10.0, 0.0)
     ladder_gain_deg: float = 0.01     # a lower rung replaces a higher one only when its min angle is this much better

@@ -209,6 +209,38 @@ def test_parameter_directions():
     assert small["metadata"]["vertex_count"] <= count(star, min_triangle_area=0.1)
 
 
+def dots_sprite(rows: int = 6, cols: int = 6, pitch: int = 24) -> np.ndarray:
+    """A grid of ``rows * cols`` small anti-aliased discs: as many islands."""
+    img = canvas(max(rows, cols) * pitch)
+    for i in range(rows):
+        for j in range(cols):
+            cv2.circle(img, (j * pitch + pitch // 2, i * pitch + pitch // 2), 6, (255, 255, 255, 255), -1,
+                       cv2.LINE_AA)
+    return img
+
+
+def test_budget_closes_the_mask_when_no_tolerance_fits():
+    """36 islands need at least 108 outline vertices: a budget of 40 used to fail the job; the mask is
+    now closed until islands merge and the outline fits, covering every pixel, at a price in waste."""
+    img = dots_sprite()
+    loose = mesh_sprite(png(img), make_params({"max_vertices": 1000}))["metadata"]
+    assert loose["budget_closing_px"] == 0 and loose["islands"] == 36
+    tight = mesh_sprite(png(img), make_params({"max_vertices": 40}))
+    meta = tight["metadata"]
+    assert meta["vertex_count"] <= 40 and len(tight["vertices"]) <= 40
+    assert meta["budget_closing_px"] > 0 and meta["islands"] < 36
+    assert_covers(tight, img[..., 3])
+    assert meta["wasted_area"] > loose["wasted_area"]
+
+
+def test_budget_that_no_closing_meets_fails_clearly():
+    """The whole image is opaque: four corners at least, whatever the closing."""
+    with pytest.raises(InputError) as err:
+        mesh_sprite(png(np.full((32, 32, 4), 255, np.uint8)), make_params({"max_vertices": 3}))
+    assert err.value.code == "TRIANGULATION_FAILED"
+    assert err.value.details["max_vertices"] == 3 and err.value.details["vertex_count"] == 4
+
+
 def test_padding_stays_in_image():
     img = canvas(64)
     img[:, :32, 3] = 255
