@@ -15,7 +15,9 @@ metadata), ``time_ms`` their sum (what ``mesh_sprite`` costs a job). Each is the
 shared machine inflate it less; process CPU time (``process_time``) is recorded too. The start-up
 heap is frozen (``gc.freeze``) before timing, as a worker freezes its own (tasks/app.py). The
 baseline is timed the same way and shares our decode time. ``*_over_10ms`` counts the sprites
-over the issue's 10 ms target. Writes bench/results/contour.json and prints a table.
+over the issue's 10 ms target. Each preset then meshes the corpus once (``presets``: sprites meshed
+and failed, how many needed the vertex budget's closing, vertex and waste medians). Writes
+bench/results/contour.json and prints a table.
 """
 
 from __future__ import annotations
@@ -42,7 +44,7 @@ from pipelines.contour import (
     min_angles,
     outline_rings,
 )
-from pipelines.contour_params import ContourParams
+from pipelines.contour_params import PRESETS, ContourParams, make_params
 from pipelines.errors import PipelineError
 from pipelines.image_io import load_rgba
 
@@ -153,6 +155,34 @@ def summarise(rows: list[dict]) -> dict:
     }
 
 
+def run_presets(paths: list[Path]) -> dict:
+    """Each preset over the corpus, one run per sprite: how many mesh and how many fail (by code),
+    how many needed the budget's closing (``metadata.budget_closing_px``), and the medians."""
+    out = {}
+    images = [load_rgba(path.read_bytes()) for path in paths]
+    for name in sorted(PRESETS):
+        params = make_params({}, name)
+        rows, failed, closed, walls = [], {}, 0, []
+        for rgba in images:
+            start = time.perf_counter()
+            try:
+                result = mesh_rgba(rgba, params)
+            except PipelineError as exc:
+                failed[exc.code] = failed.get(exc.code, 0) + 1
+                continue
+            walls.append(time.perf_counter() - start)
+            closed += result["metadata"]["budget_closing_px"] > 0
+            rows.append(measure(np.array(result["vertices"]), np.array(result["triangles"]), rgba[..., 3], 0.0))
+        col = {k: np.array([r[k] for r in rows], dtype=float) for k in ("vertices", "wasted_area", "opaque_coverage")}
+        out[name] = {"meshed": len(rows), "failed": failed, "budget_closed": closed,
+                     "vertices_median": float(np.median(col["vertices"])),
+                     "wasted_area_median": float(np.median(col["wasted_area"])),
+                     "opaque_coverage_p10": float(np.percentile(col["opaque_coverage"], 10)),
+                     "mesh_ms_p50": 1000 * float(np.percentile(walls, 50)),
+                     "mesh_ms_max": 1000 * float(max(walls))}
+    return out
+
+
 def main() -> None:
     """Run both meshers over the corpus, write the JSON and print a table."""
     parser = argparse.ArgumentParser(description="Sprite mesher benchmark over the shared corpus.")
@@ -176,12 +206,13 @@ def main() -> None:
         base_rows.append(base)
         per_sprite.append({"name": path.name, "ours": ours, "baseline": base})
     summary = {"defaults": summarise(ours_rows), "baseline": summarise(base_rows)}
+    presets = run_presets(paths)
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     timing = {"repeat": args.repeat, "decode_ms": "load_rgba: PNG bytes -> RGBA", "mesh_ms": "mesh_rgba",
               "time_ms": "decode_ms + mesh_ms (mesh_sprite)", "kept": f"fastest of {args.repeat} wall-clock runs"}
     RESULTS.write_text(json.dumps({"corpus": str(folder), "count": len(paths), "params": params.as_dict(),
-                                   "timing": timing, "summary": summary, "errors": errors,
-                                   "sprites": per_sprite}, indent=1))
+                                   "timing": timing, "summary": summary, "presets": presets,
+                                   "errors": errors, "sprites": per_sprite}, indent=1))
     print(f"{len(paths)} sprites from {folder}; {len(errors)} refused: {sorted(errors)}")
     print(f"times: fastest of {args.repeat} runs per sprite; decode = load_rgba (PNG -> RGBA), "
           "mesh = mesh_rgba, time = decode + mesh")
@@ -189,6 +220,9 @@ def main() -> None:
     for key in summary["defaults"]:
         a, b = summary["defaults"][key], summary["baseline"].get(key)
         print(f"{key:28}{_fmt(a):>12}{_fmt(b):>12}")
+    print("presets (one run per sprite):")
+    for name, row in presets.items():
+        print(f"  {name:14}" + "  ".join(f"{k}={_fmt(v) if isinstance(v, float) else v}" for k, v in row.items()))
     print(f"wrote {RESULTS}")
 
 
