@@ -41,7 +41,8 @@ PARAM_DOCS = {
     "min_triangle_area": "smallest triangle (px^2) quality refinement may create",
     "padding_px": "extra outward margin in px (clamped to the image)",
     "max_vertices": "vertex budget; simplification coarsens until the mesh fits, then, if no tolerance "
-                    "fits, the mask is closed with a growing radius (islands merge; metadata.budget_closing_px)",
+                    "fits, the mask is closed with a growing radius (islands merge; metadata.budget_closing_px), "
+                    "and last the box around every kept pixel (metadata.budget_box)",
     "all_islands": "mesh every island (false: only the largest)",
     "holes": "cut holes out of the mesh",
     "outline_steiner": "let quality refinement split outline segments (more hull vertices, better angles)",

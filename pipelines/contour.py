@@ -113,7 +113,7 @@ def sprite_outline(alpha: np.ndarray, params: ContourParams, *, progress: Progre
 class _Outline(NamedTuple):
     """``sprite_outline``'s rings, the working mask they hold whole (cell (i, j) = image pixels
     ``[i f, (i + 1) f) x [j f, (j + 1) f)``), that pool factor f, and the closing radius (image
-    pixels) the vertex budget needed (0: none)."""
+    pixels) the vertex budget needed (0: none; inf: the box around every kept pixel)."""
 
     rings: list[Ring]
     held: np.ndarray
@@ -146,8 +146,10 @@ def _closed_within_budget(pooled: np.ndarray, params: ContourParams, factor: int
     vertices for, or shapes whose outward simplification stops shrinking), close the working mask
     (``pooled``, before cleaning) with a disc of doubling radius, as a larger ``concave_factor`` would:
     islands merge and concavities fill (more wasted area, never less coverage) until the cleaned
-    outline fits. Returns it, the mask it holds and the radius (working pixels); re-raises ``first``
-    when no closing up to the mask's size fits."""
+    outline fits. When none up to the mask's size does, the outline is the box around every kept
+    pixel (radius inf) if the budget has its four vertices, else ``OverBudget`` with the fewest
+    vertices any attempt needed. Returns the outline, the mask it holds and the radius (working pixels)."""
+    fewest = _needed(first)
     radius = TOL.budget_closing_start
     while radius <= max(pooled.shape):
         closed = clean_mask(pooled | _closing(pooled, radius), params, factor * factor)
@@ -155,9 +157,28 @@ def _closed_within_budget(pooled: np.ndarray, params: ContourParams, factor: int
         try:
             return simplify_within_budget(rings, params, closed.shape[1], closed.shape[0], unit=factor,
                                           solid=closed, steps=TOL.budget_closing_steps), closed, radius
-        except OverBudget:
+        except OverBudget as exc:
+            fewest = min(fewest, _needed(exc))
             radius *= 2
-    raise first
+    if params.max_vertices >= 4:  # the last resort: the box around every kept pixel
+        box = _box_mask(clean_mask(pooled, params, factor * factor))
+        return trace_rings(box), box, math.inf
+    raise OverBudget("TRIANGULATION_FAILED", "no simplification or closing of the outline fits max_vertices",
+                     {"vertex_count": fewest, "max_vertices": params.max_vertices,
+                      "closing_px_tried": radius / 2 * factor})
+
+
+def _box_mask(mask: np.ndarray) -> np.ndarray:
+    """The bounding box of the mask's pixels, filled (traced as one four-corner ring)."""
+    x, y, w, h = cv2.boundingRect(_as_u8(mask))
+    box = np.zeros_like(mask)
+    box[y:y + h, x:x + w] = True
+    return box
+
+
+def _needed(exc: OverBudget) -> int:
+    """The vertices an over-budget outline needed (at least)."""
+    return int(exc.details.get("vertex_count", exc.details.get("minimum_required", 0)))
 
 
 def _closing(mask: np.ndarray, radius: float) -> np.ndarray:
@@ -1840,7 +1861,8 @@ def _metadata(mesh: Mesh, outline: list[Ring], alpha: np.ndarray, params: Contou
         "islands": sum(not r.is_hole for r in outline), "holes": sum(r.is_hole for r in outline),
         "opaque_coverage": round(stats["opaque_coverage"], 6), "wasted_area": round(stats["wasted_area"], 6),
         "min_angle_deg": round(float(min_angles(mesh.vertices, mesh.triangles).min()), 3),
-        "budget_closing_px": round(closing_px, 3),
+        "budget_closing_px": round(closing_px, 3) if math.isfinite(closing_px) else None,
+        "budget_box": math.isinf(closing_px),
         "params": params.as_dict(),
     }
 

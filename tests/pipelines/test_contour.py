@@ -224,7 +224,7 @@ def test_budget_closes_the_mask_when_no_tolerance_fits():
     now closed until islands merge and the outline fits, covering every pixel, at a price in waste."""
     img = dots_sprite()
     loose = mesh_sprite(png(img), make_params({"max_vertices": 1000}))["metadata"]
-    assert loose["budget_closing_px"] == 0 and loose["islands"] == 36
+    assert loose["budget_closing_px"] == 0 and not loose["budget_box"] and loose["islands"] == 36
     tight = mesh_sprite(png(img), make_params({"max_vertices": 40}))
     meta = tight["metadata"]
     assert meta["vertex_count"] <= 40 and len(tight["vertices"]) <= 40
@@ -233,8 +233,18 @@ def test_budget_closes_the_mask_when_no_tolerance_fits():
     assert meta["wasted_area"] > loose["wasted_area"]
 
 
-def test_budget_that_no_closing_meets_fails_clearly():
-    """The whole image is opaque: four corners at least, whatever the closing."""
+def test_budget_of_four_gets_the_box_and_of_three_a_clear_failure():
+    """A disc filling its image, which no outward simplification inside the image brings to four
+    vertices: with a budget of 4 the mesh is the box around its pixels. The whole image opaque needs
+    its four corners, so a budget of 3 fails."""
+    img = circle_sprite(64, 31)
+    quad = mesh_sprite(png(img), make_params({"max_vertices": 4}))
+    assert len(quad["vertices"]) == 4 and quad["metadata"]["budget_box"]
+    assert quad["metadata"]["budget_closing_px"] is None
+    ys, xs = np.nonzero(img[..., 3] >= 10)
+    box = np.array(quad["vertices"])
+    assert box.min(axis=0).tolist() == [xs.min(), ys.min()] and box.max(axis=0).tolist() == [xs.max() + 1, ys.max() + 1]
+    assert not mesh_sprite(png(img), make_params({"max_vertices": 8}))["metadata"]["budget_box"]
     with pytest.raises(InputError) as err:
         mesh_sprite(png(np.full((32, 32, 4), 255, np.uint8)), make_params({"max_vertices": 3}))
     assert err.value.code == "TRIANGULATION_FAILED"
