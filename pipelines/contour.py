@@ -611,16 +611,22 @@ class _Packed:
 
 def _pack(points: np.ndarray, ring: np.ndarray, count: int) -> _Packed:
     """Per-ring neighbour indices for points grouped by ring (``ring`` non-decreasing)."""
-    sizes = np.bincount(ring, minlength=count)
-    starts = np.zeros(count + 1, dtype=np.int64)
+    return _Packed(points, ring, *_links(np.bincount(ring, minlength=count)))
+
+
+def _links(sizes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(``(r + 1,)`` first point of each ring then n, ``(n,)`` next point of the same ring, ``(n,)``
+    previous one), wrapping, for consecutive rings of ``sizes`` points (empty rings allowed)."""
+    starts = np.zeros(len(sizes) + 1, dtype=np.int64)
     np.cumsum(sizes, out=starts[1:])
-    nxt, prv = np.arange(1, len(points) + 1), np.arange(-1, len(points) - 1)
+    n = int(starts[-1])
+    nxt, prv = np.arange(1, n + 1), np.arange(-1, n - 1)
     first, last = starts[:-1], starts[1:] - 1
     if not sizes.all():  # empty rings (failed candidates) have no wrap-around
         first, last = first[sizes > 0], last[sizes > 0]
     nxt[last] = first
     prv[first] = last
-    return _Packed(points, ring, starts, nxt, prv)
+    return starts, nxt, prv
 
 
 def _pack_rings(rings: list[np.ndarray]) -> _Packed:
@@ -1339,10 +1345,7 @@ def _ring_segments(sizes: list[int]) -> np.ndarray:
 
 def _next_index(sizes: list[int]) -> np.ndarray:
     """``(n,) int`` index of the next point of the same ring, for consecutive rings of ``sizes``."""
-    ends = np.cumsum(sizes)
-    nxt = np.arange(1, int(ends[-1]) + 1) if len(ends) else np.zeros(0, dtype=np.int64)
-    nxt[ends - 1] = ends - np.asarray(sizes)
-    return nxt
+    return _links(np.asarray(sizes, dtype=np.int64))[1]
 
 
 def _hole_points(vertices: np.ndarray, segments: np.ndarray, outline: list[Ring]) -> np.ndarray | None:
