@@ -37,6 +37,13 @@ def components(n: int, a: np.ndarray, b: np.ndarray, *, max_rounds: int = MAX_RO
     return connected_components(graph, directed=False)[1]
 
 
+def shared_key_components(n: int, keys: np.ndarray, nodes: np.ndarray) -> np.ndarray:
+    """``components`` of ``n`` nodes linked wherever they share a key (faces sharing an edge), from
+    ``keys`` sorted and the node each belongs to, in the same order."""
+    same = keys[1:] == keys[:-1]
+    return components(n, nodes[:-1][same], nodes[1:][same])
+
+
 def component_count(n: int, a: np.ndarray, b: np.ndarray) -> int:
     """How many connected components ``n`` nodes linked by pairs ``a[i]-b[i]`` form."""
     if n == 0:

@@ -31,7 +31,7 @@ import numpy as np
 import trimesh
 
 from pipelines.errors import InputError
-from pipelines.graph_components import components
+from pipelines.graph_components import components, shared_key_components
 from pipelines.limits import LIMITS, Limits
 from pipelines.mesh_io import load_mesh, resolve_format
 from pipelines.progress import Progress, no_progress
@@ -280,12 +280,10 @@ def _group(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def _shell_labels(n_faces: int, index: np.ndarray, edge_of: np.ndarray, order: np.ndarray) -> np.ndarray:
     """Shell ``(m,) int`` of each face: connected components of faces joined by shared edges
-    (degenerate faces stand alone)."""
+    (degenerate faces stand alone), from the edge sort ``edge_topology`` already has."""
     if not n_faces:
         return np.zeros(0, dtype=np.int64)
-    same = edge_of[order[1:]] == edge_of[order[:-1]]
-    face = index[order // 3]
-    return components(n_faces, face[:-1][same], face[1:][same])
+    return shared_key_components(n_faces, edge_of[order], index[order // 3])
 
 
 def _hole_count(good: np.ndarray, edge_of: np.ndarray, uses: np.ndarray, starts_low: np.ndarray) -> int:

@@ -15,7 +15,7 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import breadth_first_order
 from scipy.spatial import cKDTree
 
-from pipelines.graph_components import TINY, component_count, components
+from pipelines.graph_components import TINY, component_count, components, shared_key_components
 from pipelines.mesh_repair_tol import TOL, RepairTol
 
 
@@ -35,11 +35,8 @@ def shell_labels(faces: np.ndarray, n_vertices: int) -> np.ndarray:
     if m == 0:
         return np.zeros(0, dtype=np.int64)
     edge_id, _, _ = _edges(faces, n_vertices)
-    face_of = np.repeat(np.arange(m), 3)
     order = np.argsort(edge_id, kind="stable")
-    same = edge_id[order][1:] == edge_id[order][:-1]
-    a, b = face_of[order][:-1][same], face_of[order][1:][same]
-    return components(m, a, b)
+    return shared_key_components(m, edge_id[order], order // 3)
 
 
 def bad_faces(faces: np.ndarray, n_vertices: int) -> np.ndarray:
