@@ -10,7 +10,7 @@ import re
 import tempfile
 import unicodedata
 import zipfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from itertools import chain
 from pathlib import Path
@@ -24,7 +24,7 @@ from api.errors import ApiError
 from pipelines.sniff import SNIFF_BYTES, sniff, zip_kind
 from tasks import connections
 from tasks.settings import get_settings
-from tasks.storage import input_key
+from tasks.storage import Storage, input_key
 
 CHUNK = 1 << 20
 
@@ -63,10 +63,7 @@ def receive(upload: FileStorage | None, allowed: frozenset[str], *, field: str =
     try:
         size, digest, head = _copy_capped(chain((first, more), iter(lambda: upload.stream.read(CHUNK), b"")), fd, limit)
         fmt = _checked_format(head, size, allowed, field, Path(tmp))
-        key = input_key(digest)
-        storage = connections.storage()
-        if not storage.exists(key):
-            storage.put_file(key, Path(tmp))
+        key = _store_once(digest, lambda storage, key: storage.put_file(key, Path(tmp)))
         return StoredInput(key, digest, size, fmt, safe_name(upload.filename))
     finally:
         os.unlink(tmp)
@@ -76,11 +73,18 @@ def _store_small(data: bytes, allowed: frozenset[str], limit: int, field: str, n
     _check_size(len(data), limit)
     fmt = _checked_format(data[:SNIFF_BYTES], len(data), allowed, field, io.BytesIO(data))
     digest = hashlib.sha256(data).hexdigest()
+    key = _store_once(digest, lambda storage, key: storage.put_bytes(key, data))
+    return StoredInput(key, digest, len(data), fmt, name)
+
+
+def _store_once(digest: str, put: Callable[[Storage, str], None]) -> str:
+    """The content-addressed key of ``digest``; ``put(storage, key)`` stores the bytes unless a
+    previous upload of the same content already did."""
     key = input_key(digest)
     storage = connections.storage()
     if not storage.exists(key):
-        storage.put_bytes(key, data)
-    return StoredInput(key, digest, len(data), fmt, name)
+        put(storage, key)
+    return key
 
 
 def _check_size(size: int, limit: int) -> None:
