@@ -6,7 +6,8 @@ Over the shared sprite corpus, for the default parameters and for the plain base
 area over alpha-0 pixels), vertex count, min angle and time p50/p95, and for ours the angle the
 outline forces (``contour.forced_min_angle``, computed here off the timed path) with
 ``min_angle_ok_share``: the share of
-sprites whose min angle is >= min(20 degrees, forced).
+sprites whose min angle is >= min(20 degrees, forced). ``sliver_share`` is each mesh's share of
+triangles under 20 degrees (the min angle is one triangle; this says how many there are).
 
 What the times are, per sprite: ``decode_ms`` is ``load_rgba`` (PNG bytes -> RGBA, libpng through
 OpenCV), ``mesh_ms`` is ``mesh_rgba`` (everything after: mask, outline, Triangle, UVs, edges,
@@ -103,8 +104,10 @@ def measure(vertices: np.ndarray, triangles: np.ndarray, alpha: np.ndarray, seco
     mesh = _hull_first(vertices, triangles)
     loops = [mesh.vertices[loop] for loop in mesh.loops]
     stats = coverage_stats(loops, alpha, OPAQUE_ALPHA, scale)
-    return {**stats, "vertices": len(mesh.vertices), "min_angle": float(min_angles(mesh.vertices,
-            mesh.triangles).min()), "ms": seconds * 1000, **(timings or {}), "size": max(w, h)}
+    angles = min_angles(mesh.vertices, mesh.triangles)
+    return {**stats, "vertices": len(mesh.vertices), "min_angle": float(angles.min()),
+            "sliver_share": float(np.mean(angles < QUALITY_ANGLE)), "ms": seconds * 1000, **(timings or {}),
+            "size": max(w, h)}
 
 
 def run_one(path: Path, params: ContourParams, repeat: int) -> tuple[dict, dict]:
@@ -145,6 +148,8 @@ def summarise(rows: list[dict]) -> dict:
         "vertices_median_128px": float(np.median(mid)) if len(mid) else None,
         "sprites_128px": len(mid),
         "min_angle_median": float(np.median(col["min_angle"])),
+        "sliver_share_median": float(np.median(col["sliver_share"])),
+        "sliver_share_p90": float(np.percentile(col["sliver_share"], 90)),
         "min_angle_p10": float(np.percentile(col["min_angle"], 10)),
         **({"forced_min_angle_median": float(np.median(col["forced_min_angle"])),
             "forced_min_angle_p10": float(np.percentile(col["forced_min_angle"], 10)),
