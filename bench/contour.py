@@ -162,7 +162,7 @@ def summarise(rows: list[dict]) -> dict:
 
 def run_presets(paths: list[Path]) -> dict:
     """Each preset over the corpus, one run per sprite: how many mesh and how many fail (by code),
-    how many needed the budget's closing (``metadata.budget_closing_px``), and the medians."""
+    how many needed the budget's closing or box (``metadata.budget_closing_px``), and the medians."""
     out = {}
     images = [load_rgba(path.read_bytes()) for path in paths]
     for name in sorted(PRESETS):
@@ -176,7 +176,7 @@ def run_presets(paths: list[Path]) -> dict:
                 failed[exc.code] = failed.get(exc.code, 0) + 1
                 continue
             walls.append(time.perf_counter() - start)
-            closed += result["metadata"]["budget_closing_px"] > 0
+            closed += result["metadata"]["budget_closing_px"] != 0  # None: the box
             rows.append(measure(np.array(result["vertices"]), np.array(result["triangles"]), rgba[..., 3], 0.0))
         col = {k: np.array([r[k] for r in rows], dtype=float) for k in ("vertices", "wasted_area", "opaque_coverage")}
         out[name] = {"meshed": len(rows), "failed": failed, "budget_closed": closed,
