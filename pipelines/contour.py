@@ -13,7 +13,7 @@ Coordinates are pixels from the image's top-left corner, pixel (col, row) coveri
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from itertools import pairwise
 from typing import NamedTuple
@@ -110,6 +110,9 @@ def sprite_outline(alpha: np.ndarray, params: ContourParams, *, progress: Progre
     return _outline_and_held(alpha, params, progress).rings
 
 
+_Fit = tuple[list[Ring], np.ndarray, float]  # an outline within budget, the mask it holds, the closing radius
+
+
 class _Outline(NamedTuple):
     """``sprite_outline``'s rings, the working mask they hold whole (cell (i, j) = image pixels
     ``[i f, (i + 1) f) x [j f, (j + 1) f)``), that pool factor f, and the closing radius (image
@@ -140,18 +143,19 @@ def _outline_and_held(alpha: np.ndarray, params: ContourParams, progress: Progre
     return _Outline(unpool_rings(outline, factor, width, height), mask, factor, radius * factor)
 
 
-def _closed_within_budget(pooled: np.ndarray, params: ContourParams, factor: int,
-                          first: OverBudget) -> tuple[list[Ring], np.ndarray, float]:
+def _closed_within_budget(pooled: np.ndarray, params: ContourParams, factor: int, first: OverBudget) -> _Fit:
     """When the outline cannot fit ``max_vertices`` at any tolerance (more islands than the budget has
     vertices for, or shapes whose outward simplification stops shrinking), close the working mask
     (``pooled``, before cleaning) with a disc of doubling radius, as a larger ``concave_factor`` would:
     islands merge and concavities fill (more wasted area, never less coverage) until the cleaned
-    outline fits. When none up to the mask's size does, the outline is the box around every kept
-    pixel (radius inf) if the budget has its four vertices, else ``OverBudget`` with the fewest
-    vertices any attempt needed. Returns the outline, the mask it holds and the radius (working pixels)."""
+    outline fits; then bisect between that radius and the last that did not. When no radius up to
+    the mask's size fits, the outline is the box around every kept pixel (radius inf) if the budget
+    has its four vertices, else ``OverBudget`` with the fewest vertices any attempt needed. Returns
+    the outline, the mask it holds and the radius (working pixels)."""
     fewest = _needed(first)
-    radius = TOL.budget_closing_start
-    while radius <= max(pooled.shape):
+
+    def attempt(radius: float) -> _Fit | None:
+        nonlocal fewest
         closed = clean_mask(pooled | _closing(pooled, radius), params, factor * factor)
         rings = trace_rings(closed, min_hole_area=params.min_contour_area / (factor * factor))
         try:
@@ -159,13 +163,33 @@ def _closed_within_budget(pooled: np.ndarray, params: ContourParams, factor: int
                                           solid=closed, steps=TOL.budget_closing_steps), closed, radius
         except OverBudget as exc:
             fewest = min(fewest, _needed(exc))
-            radius *= 2
+            return None
+
+    radius, low = TOL.budget_closing_start, 0.0
+    while radius <= max(pooled.shape):
+        if (fits := attempt(radius)) is not None:
+            return _bisect_down(attempt, low, fits)
+        low, radius = radius, radius * 2
     if params.max_vertices >= 4:  # the last resort: the box around every kept pixel
         box = _box_mask(clean_mask(pooled, params, factor * factor))
         return trace_rings(box), box, math.inf
     raise OverBudget("TRIANGULATION_FAILED", "no simplification or closing of the outline fits max_vertices",
                      {"vertex_count": fewest, "max_vertices": params.max_vertices,
                       "closing_px_tried": radius / 2 * factor})
+
+
+def _bisect_down(attempt: Callable[[float], _Fit | None], low: float, fits: _Fit) -> _Fit:
+    """``fits`` (whose last item is its radius) or what ``attempt`` gives for a smaller radius above
+    ``low`` (which did not fit), after ``TOL.budget_closing_bisections`` halvings at most."""
+    for _ in range(TOL.budget_closing_bisections):
+        mid = (low + fits[-1]) / 2
+        if mid - low < 1:
+            break
+        if (smaller := attempt(mid)) is not None:
+            fits = smaller
+        else:
+            low = mid
+    return fits
 
 
 def _box_mask(mask: np.ndarray) -> np.ndarray:

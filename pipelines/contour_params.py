@@ -31,7 +31,8 @@ Directions, so every knob does what its name says:
 - ``max_vertices`` (3-20000): vertex budget; the tolerance grows and interior vertices are
   capped until the mesh fits. Where no tolerance fits (more islands than the budget has vertices
   for, or outlines whose outward simplification stops shrinking), the mask is closed with a disc
-  of doubling radius, as a larger ``concave_factor`` would, until the outline fits: islands merge
+  of doubling radius, as a larger ``concave_factor`` would, until the outline fits (then the
+  radius is bisected down towards the last that did not fit): islands merge
   and concavities fill, coverage stays whole and wasted area grows. ``metadata.budget_closing_px``
   reports that radius in image pixels (0 when the budget needed none). When even a closing as
   large as the image does not fit, the outline is the box around every kept pixel
@@ -57,6 +58,7 @@ class ContourTol:
     budget_growth: float = 1.5        # tolerance multiplier per vertex-budget retry
     budget_retries: int = 12
     budget_closing_start: float = 1.0  # first closing radius (working pixels) when no tolerance fits the budget
+    budget_closing_bisections: int = 3  # halvings of the gap between the radius that fits and the last that did not
     budget_closing_steps: int = 4     # tolerance scales tried per closing radius (past ~3x the count stops falling:
     # the outward offset of a concave ring crosses itself and is retried at a smaller tolerance)
     min_angle_deg: float = 20.0       # Triangle quality refinement

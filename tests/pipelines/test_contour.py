@@ -233,6 +233,18 @@ def test_budget_closes_the_mask_when_no_tolerance_fits():
     assert meta["wasted_area"] > loose["wasted_area"]
 
 
+def test_budget_closing_is_bisected_below_the_doubling_that_fits(monkeypatch):
+    from dataclasses import replace
+
+    import pipelines.contour as contour
+    img = png(dots_sprite())
+    bisected = mesh_sprite(img, make_params({"max_vertices": 40}))["metadata"]
+    monkeypatch.setattr(contour, "TOL", replace(contour.TOL, budget_closing_bisections=0))
+    doubled = mesh_sprite(img, make_params({"max_vertices": 40}))["metadata"]
+    assert 0 < bisected["budget_closing_px"] < doubled["budget_closing_px"]
+    assert bisected["vertex_count"] <= 40
+
+
 def test_budget_of_four_gets_the_box_and_of_three_a_clear_failure():
     """A disc filling its image, which no outward simplification inside the image brings to four
     vertices: with a budget of 4 the mesh is the box around its pixels. The whole image opaque needs
