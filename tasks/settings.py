@@ -59,9 +59,12 @@ class Settings:
     soft_time_limit: int = 300
     hard_time_limit: int = 330
     # A child is recycled after this many tasks or past this resident size. Memory is the
-    # guard against native leaks; the task count is a backstop, kept high because each
-    # recycle forks a ~300 MB process (measured ~65 ms of the parent's CPU).
-    max_tasks_per_child: int = 2000
+    # guard against native leaks; the task count is only a backstop, kept very high because
+    # each recycle strands a job: billiard's exiting child lingers ~1 s after announcing its
+    # death, and a job the parent handed it in that window waits until the replacement is up
+    # (0.1-2.8 s measured; celery/celery#9588). At 2000 that stalled one burst round in five of
+    # bench.platform to under half its rate. The fork itself costs ~65 ms of the parent's CPU.
+    max_tasks_per_child: int = 100_000
     max_memory_per_child_kb: int = 2_000_000
     worker_concurrency: int = 0  # 0: one process per core
     api_workers: int = 0  # gunicorn processes; 0: one per core, at least 2
