@@ -32,9 +32,9 @@ Directions, so every knob does what its name says:
   capped until the mesh fits. Where no tolerance fits (more islands than the budget has vertices
   for, or outlines whose outward simplification stops shrinking), the mask is closed with a disc
   of doubling radius, as a larger ``concave_factor`` would, until the outline fits (then the
-  radius is bisected down towards the last that did not fit): islands merge
-  and concavities fill, coverage stays whole and wasted area grows. ``metadata.budget_closing_px``
-  reports that radius in image pixels (0 when the budget needed none). When even a closing as
+  radius is bisected down towards the last that did not fit): islands merge and concavities
+  fill, coverage stays whole and wasted area grows. ``metadata.budget_closing_px`` reports
+  that radius in image pixels (0 when the budget needed none). When even a closing as
   large as the image does not fit, the outline is the box around every kept pixel
   (``metadata.budget_box`` true, ``budget_closing_px`` null), so any budget of 4 or more meshes;
   a budget of 3 that no closing meets fails with ``TRIANGULATION_FAILED``.
