@@ -139,19 +139,21 @@ def _outline_and_held(alpha: np.ndarray, params: ContourParams, progress: Progre
     try:
         outline = simplify_within_budget(rings, params, mask.shape[1], mask.shape[0], unit=factor, solid=mask)
     except OverBudget as exc:
-        outline, mask, radius = _closed_within_budget(pooled, params, factor, exc)
+        outline, mask, radius = _closed_within_budget(pooled, mask, params, factor, exc)
     return _Outline(unpool_rings(outline, factor, width, height), mask, factor, radius * factor)
 
 
-def _closed_within_budget(pooled: np.ndarray, params: ContourParams, factor: int, first: OverBudget) -> _Fit:
+def _closed_within_budget(pooled: np.ndarray, kept: np.ndarray, params: ContourParams, factor: int,
+                          first: OverBudget) -> _Fit:
     """When the outline cannot fit ``max_vertices`` at any tolerance (more islands than the budget has
     vertices for, or shapes whose outward simplification stops shrinking), close the working mask
     (``pooled``, before cleaning) with a disc of doubling radius, as a larger ``concave_factor`` would:
     islands merge and concavities fill (more wasted area, never less coverage) until the cleaned
     outline fits; then bisect between that radius and the last that did not. When no radius up to
-    the mask's size fits, the outline is the box around every kept pixel (radius inf) if the budget
-    has its four vertices, else ``OverBudget`` with the fewest vertices any attempt needed. Returns
-    the outline, the mask it holds and the radius (working pixels)."""
+    the mask's size fits, the outline is the box around every pixel of ``kept`` (``pooled`` cleaned,
+    as the caller has it; radius inf) if the budget has its four vertices, else ``OverBudget`` with
+    the fewest vertices any attempt needed. Returns the outline, the mask it holds and the radius
+    (working pixels)."""
     fewest = _needed(first)
 
     def attempt(radius: float) -> _Fit | None:
@@ -171,7 +173,7 @@ def _closed_within_budget(pooled: np.ndarray, params: ContourParams, factor: int
             return _bisect_down(attempt, low, fits)
         low, radius = radius, radius * 2
     if params.max_vertices >= 4:  # the last resort: the box around every kept pixel
-        box = _box_mask(clean_mask(pooled, params, factor * factor))
+        box = _box_mask(kept)
         return trace_rings(box), box, math.inf
     raise OverBudget("TRIANGULATION_FAILED", "no simplification or closing of the outline fits max_vertices",
                      {"vertex_count": fewest, "max_vertices": params.max_vertices,
