@@ -1415,7 +1415,7 @@ def _hole_points(vertices: np.ndarray, segments: np.ndarray, outline: list[Ring]
     safe = np.where(np.abs(denom) > 1e-12, denom, 1.0)
     t = (rel[:, 0] * e[:, 1] - rel[:, 1] * e[:, 0]) / safe
     u = (rel[:, 0] * r[:, 1] - rel[:, 1] * r[:, 0]) / safe
-    hit = (np.abs(denom) > 1e-12) & (t > TOL.geom_eps) & (u >= 0) & (u <= 1)
+    hit = (np.abs(denom) > 1e-12) & (t > TOL.geom_eps) & (u >= -TOL.geom_eps) & (u <= 1 + TOL.geom_eps)
     first = np.full(len(holes), np.inf)
     np.minimum.at(first, hole[hit], t[hit])
     if not np.isfinite(first).all():  # cannot happen for closed, non-touching rings

@@ -324,3 +324,16 @@ def test_unpool_leaves_no_point_on_a_straight_edge():
     assert mapped.tolist() == [[8.0, 0.0], [0.0, 40.0], [40.0, 40.0]]
     bent = unpool_rings([slanted], 4, 40, 38)[0].points  # the last row is 2 pixels: slanted edges bend there
     assert len(bent) == 5 and bent[:, 1].tolist().count(38.0) == 2
+
+
+def test_hole_point_when_the_ray_meets_a_corner_exactly():
+    """The ray from a hole's longest side can pass exactly through the opposite corner (an isosceles
+    triangle); float rounding must not let it slip between the two segments meeting there."""
+    from pipelines.contour import Ring, triangulate
+    outer = np.array([[340.0, 340.0], [390.0, 340.0], [390.0, 390.0], [340.0, 390.0]])
+    hole = np.array([[353.0, 374.0], [375.0, 354.0], [354.0, 353.0]])
+    assert signed_area(outer) > 0 > signed_area(hole)
+    mesh = triangulate([Ring(outer, False, 0), Ring(hole, True, 0)], ContourParams())
+    centroids = mesh.vertices[mesh.triangles].mean(axis=1)
+    inside_hole = [cv2.pointPolygonTest(hole.astype(np.float32), (float(x), float(y)), False) > 0 for x, y in centroids]
+    assert len(mesh.triangles) and not any(inside_hole)
