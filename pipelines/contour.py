@@ -537,9 +537,11 @@ def simplify_rings(rings: list[Ring], params: ContourParams, width: int, height:
                    solid: np.ndarray | SolidIndex | None = None, unit: float = 1.0) -> list[Ring]:
     """Simplify each ring with its island's tolerance, then check all of them at once: every
     opaque pixel must be whole inside the simplified outline (exact, from the outline's own pixels:
-    ``_uncovering_local``) and no ring may touch or cross another ring or itself. Rings to blame
-    are retried at half their tolerance (each round's retries in one batch, one halving at a time:
-    most rings pass at their first), and after ``TOL.crossing_retries`` rounds kept as traced (always valid)."""
+    ``_uncovering_faults``) and no ring may touch or cross another ring or itself. Where a ring is to
+    blame, only its traced points near the faults are simplified again, at half their tolerance
+    (``_Refinement``; each round's retries in one batch): the rest of the ring keeps its
+    simplification (a notch between two legs no longer doubles the vertices of the whole figure).
+    After ``TOL.crossing_retries`` rounds a ring still to blame is kept as traced (always valid)."""
     if solid is None:
         solid = solid_pixels([r.points for r in rings], width, height)
     index = solid if isinstance(solid, SolidIndex) else solid_index(solid)
@@ -547,37 +549,173 @@ def simplify_rings(rings: list[Ring], params: ContourParams, width: int, height:
     holes = (_ring_areas(_pack_rings([r.points for r in rings])) < 0).tolist()  # once, not per retry round
     points = simplify_ring_batch([r.points for r in rings], tols, width, height, holes=holes)
     traced = [p is r.points for p, r in zip(points, rings, strict=True)]
+    refinement = _Refinement([r.points for r in rings], tols, holes)
     attempt = 0
-    uncovering = _uncovering_local(points, index)
-    crossing = _crossing_rings(points)
-    while bad := {i for i in crossing | uncovering if not traced[i]}:
+    faults = _joined(_uncovering_faults(points, index), _crossing_faults(points))
+    while bad := sorted({i for i in faults.ring.tolist() if not traced[i]}):
         attempt += 1
-        redo = []
-        for i in sorted(bad):
-            tols[i] /= 2
-            if attempt <= TOL.crossing_retries and tols[i] >= TOL.min_tolerance_px:
-                redo.append(i)
-            else:
+        if attempt <= TOL.crossing_retries:
+            refinement.deepen(bad, faults)
+            for i, candidate in zip(bad, refinement.candidates(bad, width, height), strict=True):
+                points[i] = candidate
+        else:
+            for i in bad:
                 points[i] = rings[i].points
-        found = simplify_ring_batch([rings[i].points for i in redo], [tols[i] for i in redo], width, height,
-                                    holes=[holes[i] for i in redo])
-        for i, candidate in zip(redo, found, strict=True):
-            points[i] = candidate
         for i in bad:
             traced[i] = points[i] is rings[i].points
-        uncovering = _uncovering_local(points, index, changed=bad)
-        crossing = _recheck_crossing(points, bad)
+        faults = _joined(_uncovering_faults(points, index, changed=set(bad)),
+                         _recheck_crossing_faults(points, set(bad)))
     return [Ring(p, r.is_hole, r.island) for p, r in zip(points, rings, strict=True)]
+
+
+class _Refinement:
+    """Rings simplified with a tolerance per traced point: ``tol / 2 ** depth``, each point's depth
+    raised near the faults blamed on its ring (``deepen``); the Douglas-Peucker anchors of each
+    ring and level are computed once (``anchors``)."""
+
+    def __init__(self, rings: list[np.ndarray], tols: Sequence[float], holes: Sequence[bool]) -> None:
+        self.rings, self.tols, self.holes = rings, list(tols), list(holes)
+        self.depth: dict[int, np.ndarray] = {}
+        self._dp: dict[tuple[int, int], np.ndarray] = {}
+
+    def deepen(self, ids: list[int], faults: _Faults) -> None:
+        """One more halving for the points of rings ``ids`` within reach of a segment blamed on their
+        ring (an edge lies within about twice its tolerance of the points it was offset from; a miter
+        reaches further: ``TOL.fault_reach``), or for all of a ring's points when none is that near
+        (a ring blamed for a pixel its box holds)."""
+        sizes = np.array([len(self.rings[i]) for i in ids], dtype=np.int64)
+        slot = np.repeat(np.arange(len(ids)), sizes)  # each point's position in ``ids``
+        points = np.concatenate([self.rings[i] for i in ids])
+        depth = np.concatenate([self.depth.get(i, np.zeros(len(self.rings[i]), dtype=np.int64)) for i in ids])
+        reach = TOL.fault_reach * np.asarray(self.tols)[np.asarray(ids)][slot] / 2.0 ** depth + 1.0
+        where = np.full(len(self.rings), -1)
+        where[ids] = np.arange(len(ids))
+        fault_slot = where[faults.ring]
+        mine = fault_slot >= 0  # the faults of rings in ``ids``
+        fault_slot, a, b = fault_slot[mine], faults.a[mine], faults.b[mine]
+        near = _near_own_segments(points, slot, reach, fault_slot, a, b)
+        hit = np.bincount(slot[near], minlength=len(ids)) > 0
+        depth = depth + (near | ~hit[slot])
+        for i, part in zip(ids, np.split(depth, np.cumsum(sizes)[:-1]), strict=True):
+            self.depth[i] = part
+
+    def anchors(self, ids: list[int]) -> list[np.ndarray]:
+        """Sorted indices of each ring's points that a Douglas-Peucker of their own depth keeps: the
+        anchors of ``tol / 2 ** level`` at the points at least ``level`` deep, for every level up to
+        the ring's deepest, and every point whose tolerance would go under ``TOL.min_tolerance_px``."""
+        keep = {i: np.zeros(len(self.rings[i]), dtype=bool) for i in ids}
+        levels = []
+        for i in ids:
+            for level in range(int(self.depth[i].max()) + 1):
+                if self.tols[i] / 2.0 ** level < TOL.min_tolerance_px:
+                    keep[i] |= self.depth[i] >= level
+                    break
+                levels.append((i, level))
+        self._compute([key for key in levels if key not in self._dp])
+        for i, level in levels:
+            found = self._dp[i, level]
+            keep[i][found[self.depth[i][found] >= level]] = True
+        return [np.flatnonzero(keep[i]) for i in ids]
+
+    def _compute(self, keys: list[tuple[int, int]]) -> None:
+        """The Douglas-Peucker anchors of these (ring, level) pairs, in one ``_dp_indices_batch``."""
+        if not keys:
+            return
+        sizes = np.array([len(self.rings[i]) for i, _ in keys], dtype=np.int64)
+        offsets = np.concatenate([[0], np.cumsum(sizes)])
+        found = _dp_indices_batch([self.rings[i] for i, _ in keys],
+                                  [self.tols[i] / 2.0 ** level for i, level in keys], sizes, offsets)
+        bounds = np.searchsorted(found, offsets).tolist()
+        for key, lo, hi, base in zip(keys, bounds[:-1], bounds[1:], offsets[:-1].tolist(), strict=True):
+            self._dp[key] = found[lo:hi] - base
+
+    def candidates(self, ids: list[int], width: int, height: int) -> list[np.ndarray]:
+        """Each ring from its anchors, pushed outward as ``simplify_ring_batch`` does; a candidate that
+        fails there (too few points, no fewer points, flipped orientation) is retried one halving
+        deeper everywhere, and a ring whose every point is an anchor is kept as traced."""
+        out = {i: self.rings[i] for i in ids}
+        active = list(ids)
+        while active:
+            anchors = dict(zip(active, self.anchors(active), strict=True))
+            active = [i for i in active if len(anchors[i]) < len(self.rings[i])]  # the others stay as traced
+            if not active:
+                break
+            sizes = np.array([len(self.rings[i]) for i in active], dtype=np.int64)
+            offsets = np.concatenate([[0], np.cumsum(sizes)])
+            kept = np.concatenate([anchors[i] + offsets[k] for k, i in enumerate(active)])
+            # the ring's own tolerance for its joins and tidying: away from the faults the candidate
+            # is then the one of that tolerance, point for point (and no new fault appears there)
+            tols = np.array([self.tols[i] for i in active])
+            found, areas = _offset_simplify_batch([self.rings[i] for i in active], tols, width, height, kept=kept)
+            retry = []
+            for i, cand, area in zip(active, found, areas, strict=True):
+                if cand is not None and len(cand) < len(self.rings[i]) and (area < 0) == self.holes[i]:
+                    out[i] = cand
+                else:
+                    self.depth[i] = self.depth[i] + 1
+                    retry.append(i)
+            active = retry
+        return [out[i] for i in ids]
+
+
+def _near_own_segments(points: np.ndarray, slot: np.ndarray, reach: np.ndarray, fault_slot: np.ndarray,
+                       a: np.ndarray, b: np.ndarray, chunk: int = 1 << 20) -> np.ndarray:
+    """``(n,) bool``: whether each point lies within its ``reach`` of a segment a-b of its own ``slot``.
+    Only the (point, segment) pairs whose x ranges meet within the largest reach are measured: one
+    sort of the points by (slot, x), a range of it per segment, in chunks of about ``chunk`` pairs."""
+    near = np.zeros(len(points), dtype=bool)
+    if not len(a):
+        return near
+    widest = float(reach.max())
+    base = float(points[:, 0].min())
+    stride = float(points[:, 0].max()) - base + 2 * widest + 1.0  # no slot's range reaches the next
+    key = slot * stride + (points[:, 0] - base)
+    order = np.argsort(key, kind="stable")
+    key = key[order]
+    lo = fault_slot * stride + (np.minimum(a[:, 0], b[:, 0]) - widest - base)
+    hi = fault_slot * stride + (np.maximum(a[:, 0], b[:, 0]) + widest - base)
+    first, last = np.searchsorted(key, lo, side="left"), np.searchsorted(key, hi, side="right")
+    ends = np.cumsum(last - first)
+    start = 0
+    while start < len(a):
+        stop = max(int(np.searchsorted(ends, ends[start] - (last[start] - first[start]) + chunk, side="right")),
+                   start + 1)
+        seg, at = _expand(first[start:stop], last[start:stop])
+        seg += start
+        pt = order[at]
+        d = b[seg] - a[seg]
+        rel = points[pt] - a[seg]
+        t = np.clip((rel * d).sum(axis=1) / np.maximum((d * d).sum(axis=1), 1e-12), 0.0, 1.0)
+        gap = rel - t[:, None] * d
+        near[pt[np.hypot(gap[:, 0], gap[:, 1]) <= reach[pt]]] = True
+        start = stop
+    return near
 
 
 def _recheck_crossing(rings: list[np.ndarray], changed: set[int]) -> set[int]:
     """``_crossing_rings`` after the ``changed`` rings were replaced, when no other ring crossed
-    before: only the rings whose bounding boxes meet a changed ring's can cross now (same answer)."""
+    before (``_recheck_crossing_faults``)."""
+    return set(_recheck_crossing_faults(rings, changed).ring.tolist())
+
+
+def _recheck_crossing_faults(rings: list[np.ndarray], changed: set[int]) -> _Faults:
+    """The edges that touch or cross another after the ``changed`` rings were replaced, when no other
+    ring crossed before: only the rings whose bounding boxes meet a changed ring's can cross now."""
     boxes = _boxes(rings)
     moved = boxes[sorted(changed)]
     near = np.flatnonzero(((boxes[:, None, 0] <= moved[None, :, 2]) & (boxes[:, None, 2] >= moved[None, :, 0]) &
                            (boxes[:, None, 1] <= moved[None, :, 3]) & (boxes[:, None, 3] >= moved[None, :, 1])).any(1))
-    return {int(near[i]) for i in _crossing_rings([rings[i] for i in near])}
+    subset = [rings[i] for i in near]
+    edges = _crossing_edges(subset)
+    a, b = _ring_edges(subset)
+    return _Faults(np.repeat(near, [len(r) for r in subset])[edges], a[edges], b[edges])
+
+
+def _crossing_faults(rings: list[np.ndarray]) -> _Faults:
+    """The edges of the rings that touch or cross another (``_crossing_edges``), with their rings."""
+    edges = _crossing_edges(rings)
+    a, b = _ring_edges(rings)
+    return _Faults(np.repeat(np.arange(len(rings)), [len(r) for r in rings])[edges], a[edges], b[edges])
 
 
 def _boxes(rings: list[np.ndarray]) -> np.ndarray:
@@ -675,15 +813,17 @@ def _ring_areas(packed: _Packed) -> np.ndarray:
     return 0.5 * np.bincount(packed.ring, weights=cross, minlength=len(packed.starts) - 1)
 
 
-def _offset_simplify_batch(rings: list[np.ndarray], tols: np.ndarray, width: int,
-                           height: int) -> tuple[list[np.ndarray | None], np.ndarray]:
-    """Douglas-Peucker on each ring, then push each kept edge outward past every point it
-    replaced, for all rings in one vectorised pass. Returns each ring's candidate (None when
-    fewer than 3 points remain or an edge is degenerate) and its signed area."""
+def _offset_simplify_batch(rings: list[np.ndarray], tols: np.ndarray, width: int, height: int, *,
+                           kept: np.ndarray | None = None) -> tuple[list[np.ndarray | None], np.ndarray]:
+    """Douglas-Peucker on each ring (or the anchors ``kept``: sorted indices into the concatenated
+    rings), then push each kept edge outward past every point it replaced, for all rings in one
+    vectorised pass. Returns each ring's candidate (None when fewer than 3 points remain or an edge
+    is degenerate) and its signed area."""
     count = len(rings)
     sizes = np.array([len(r) for r in rings], dtype=np.int64)
     offsets = np.concatenate([[0], np.cumsum(sizes)])
-    kept = _dp_indices_batch(rings, tols, sizes, offsets)
+    if kept is None:
+        kept = _dp_indices_batch(rings, tols, sizes, offsets)
     kept_ring = np.searchsorted(offsets, kept, side="right") - 1
     kept_local = kept - offsets[kept_ring]
     ok = np.bincount(kept_ring, minlength=count) >= 3
@@ -1023,41 +1163,64 @@ def solid_index(solid: np.ndarray) -> SolidIndex:
     return SolidIndex(solid, np.zeros((0, 2), np.int64) if found is None else found.reshape(-1, 2).astype(np.int64))
 
 
+class _Faults(NamedTuple):
+    """Where the outline checks failed: each fault's ring and a segment of it to blame (an edge, or a
+    pixel centre as a segment of length 0)."""
+
+    ring: np.ndarray  # (k,) int
+    a: np.ndarray     # (k, 2)
+    b: np.ndarray     # (k, 2)
+
+
+def _no_faults() -> _Faults:
+    return _Faults(np.zeros(0, dtype=np.int64), np.zeros((0, 2)), np.zeros((0, 2)))
+
+
+def _joined(*faults: _Faults) -> _Faults:
+    """All the faults, in one ``_Faults``."""
+    return _Faults(*(np.concatenate(parts) for parts in zip(*faults, strict=True)))
+
+
 def _uncovering_local(rings: list[np.ndarray], index: SolidIndex, changed: set[int] | None = None) -> set[int]:
-    """``_uncovering_rings`` in time of the outline's length, not the image's: an edge through a
-    solid pixel, or along a pixel border with solid on both sides, is to blame; when no edge enters
-    the solid that way, each 4-connected part of it is wholly inside or wholly outside, so one probe
-    pixel per part decides, and a probe outside blames every ring whose bounding box reaches it.
-    ``changed``: only these rings' edges are tested for entering the solid (the others were, unchanged)."""
+    """``_uncovering_rings`` in time of the outline's length, not the image's (``_uncovering_faults``)."""
+    return set(_uncovering_faults(rings, index, changed).ring.tolist())
+
+
+def _uncovering_faults(rings: list[np.ndarray], index: SolidIndex, changed: set[int] | None = None) -> _Faults:
+    """The rings that do not hold every solid pixel whole, and where: an edge through a solid pixel,
+    or along a pixel border with solid on both sides, is to blame; when no edge enters the solid
+    that way, each 4-connected part of it is wholly inside or wholly outside, so one probe pixel per
+    part decides, and a probe outside blames (at its centre) every ring whose bounding box reaches
+    it. ``changed``: only these rings' edges are tested for entering the solid (the others were,
+    unchanged)."""
     if not rings:
-        return set()
+        return _no_faults()
     a, b = _ring_edges(rings)
     moved = list(range(len(rings))) if changed is None else sorted(changed)
-    bad = set()
     if moved:
-        edges = (a, b) if changed is None else _ring_edges([rings[i] for i in moved])
+        ea, eb = (a, b) if changed is None else _ring_edges([rings[i] for i in moved])
         owner = np.repeat(np.asarray(moved, dtype=np.int64), [len(rings[i]) for i in moved])
-        bad = _cutting_owners(*edges, owner, index.solid)
-    if bad:
-        return bad
+        cut = _cutting_edges(ea, eb, index.solid)
+        if len(cut):
+            return _Faults(owner[cut], ea[cut], eb[cut])
     width = index.solid.shape[1]
     probes = index.probes
     outside = probes[_winding_at(a, b, probes + 0.5, width) <= 0]
-    if len(outside):
-        boxes = _boxes(rings)
-        x, y = outside[:, :1], outside[:, 1:]
-        near = (x + 1 >= boxes[:, 0]) & (x <= boxes[:, 2]) & (y + 1 >= boxes[:, 1]) & (y <= boxes[:, 3])
-        bad.update(np.flatnonzero(near.any(axis=0)).tolist())
-    return bad
+    if not len(outside):
+        return _no_faults()
+    boxes = _boxes(rings)
+    x, y = outside[:, :1], outside[:, 1:]
+    probe, ring = np.nonzero((x + 1 >= boxes[:, 0]) & (x <= boxes[:, 2]) & (y + 1 >= boxes[:, 1]) & (y <= boxes[:, 3]))
+    centre = outside[probe] + 0.5
+    return _Faults(ring, centre, centre)
 
 
-def _cutting_owners(a: np.ndarray, b: np.ndarray, owner: np.ndarray, solid: np.ndarray) -> set[int]:
-    """Owners of the edges a-b through a solid pixel or along a border between two solid pixels."""
+def _cutting_edges(a: np.ndarray, b: np.ndarray, solid: np.ndarray) -> np.ndarray:
+    """Sorted indices of the edges a-b through a solid pixel or along a border between two solid pixels."""
     height, width = solid.shape
     row, c0, c1, edge = _cut_spans(a, b, width, height)
     span, col = _expand(c0, c1)
-    bad = set(owner[edge[span[solid[row[span], col]]]].tolist())
-    return bad | set(owner[_border_edges(a, b, solid)].tolist())
+    return np.unique(np.concatenate([edge[span[solid[row[span], col]]], _border_edges(a, b, solid)]))
 
 
 def _expand(start: np.ndarray, stop: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -1258,7 +1421,14 @@ def _box_groups(boxes: np.ndarray) -> np.ndarray:
 
 
 def _crossing_rings(rings: list[np.ndarray]) -> set[int]:
-    """Indices of rings whose edges touch or cross another ring's, or their own non-adjacent ones.
+    """Indices of rings whose edges touch or cross another ring's, or their own non-adjacent ones."""
+    owner = np.repeat(np.arange(len(rings)), [len(r) for r in rings])
+    return set(owner[_crossing_edges(rings)].tolist())
+
+
+def _crossing_edges(rings: list[np.ndarray]) -> np.ndarray:
+    """Sorted indices (into the rings' concatenated edges, edge k from point k to the next of its
+    ring) of the edges that touch or cross another ring's, or a non-adjacent one of their own ring.
 
     Sweep over x: only edge pairs whose bounding boxes overlap are tested, in bounded chunks. With
     many rings (sheets) the sweep runs per group of rings whose boxes overlap (``_box_groups``): the
@@ -1285,7 +1455,7 @@ def _crossing_rings(rings: list[np.ndarray]) -> set[int]:
         counts = np.searchsorted(x_lo[order], x_hi[order], side="right") - np.arange(n) - 1
     a, b, owner, local, lo, hi = a[order], b[order], owner[order], local[order], lo[order], hi[order]
     counts = np.maximum(counts, 0)
-    bad: set[int] = set()
+    bad: list[np.ndarray] = []
     start = 0
     budget = np.cumsum(counts)
     while start < n:
@@ -1300,10 +1470,9 @@ def _crossing_rings(rings: list[np.ndarray]) -> set[int]:
         near &= ~((owner[i] == owner[j]) & ((step == 1) | (step == ring_size - 1)))
         i, j = i[near], j[near]
         hit = segments_touch(a[i], b[i], a[j], b[j])
-        bad.update(owner[i[hit]].tolist())
-        bad.update(owner[j[hit]].tolist())
+        bad += [order[i[hit]], order[j[hit]]]
         start = stop
-    return bad
+    return np.unique(np.concatenate(bad)) if bad else np.zeros(0, dtype=np.int64)
 
 
 # ---------------------------------------------------------------- triangulation

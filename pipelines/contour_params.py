@@ -4,6 +4,9 @@ Directions, so every knob does what its name says:
 
 - ``detail_factor`` (0.001-0.05): higher keeps more outline detail, so more vertices. The
   simplification tolerance in pixels is ``TOL.detail_scale * island diagonal / detail_factor``.
+  It holds along the whole outline: only where the simplified outline would cut an opaque pixel
+  or touch another outline (a narrow gap between two legs, two sprites close on a sheet) is it
+  halved, near that place alone, until the outline is valid.
 - ``alpha_threshold`` (0-255): pixels with alpha >= it form the mask; higher drops faint pixels.
 - ``concave_factor`` (0-100): radius in pixels of a morphological closing of the mask; higher
   bridges wider concavities and gaps (fewer vertices, more wasted area). 0 follows the outline.
@@ -67,7 +70,8 @@ class ContourTol:
     bevel_ratio: float = 2.0          # miter longer than this * (tol + offset) is bevelled
     parallel_sin: float = 1e-3        # lines closer to parallel than this are bevelled
     geom_eps: float = 1e-7            # point-on-line slack in containment tests
-    crossing_retries: int = 8         # halvings of a ring's tolerance while it touches another ring
+    crossing_retries: int = 8         # rounds of halving the tolerance near a ring's faults (crossings, cut pixels)
+    fault_reach: float = 2.0          # traced points this many tolerances (+1 px) from a failed edge are re-simplified
     min_ring_points: int = 4          # rings this small are kept as traced
     pair_chunk: int = 2_000_000       # edge pairs tested at once by the crossing sweep
     work_pixels: int = 65_536         # larger masks are max-pooled onto a grid of about this many cells,

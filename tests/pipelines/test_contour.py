@@ -342,6 +342,6 @@ def assert_holds_mask(result: dict, alpha: np.ndarray, params: ContourParams | N
     got = outline_rings(result)
     assert len(got) == len(outline)
     for ring, loop in zip(outline, got, strict=True):
-        assert np.abs(ring - loop).max() <= 5e-5
+        assert np.abs(ring - loop).max() <= 5e-5 + 1e-9  # half a unit of the 4th decimal, and float noise
     v = np.array(result["vertices"])
     assert v.min() >= 0 and v[:, 0].max() <= alpha.shape[1] and v[:, 1].max() <= alpha.shape[0]

@@ -326,6 +326,29 @@ def test_unpool_leaves_no_point_on_a_straight_edge():
     assert len(bent) == 5 and bent[:, 1].tolist().count(38.0) == 2
 
 
+def test_refinement_is_local_to_the_faults():
+    """A ring blamed at one place is simplified again only near it: elsewhere its candidate keeps the
+    vertices of the first simplification, and it still holds every pixel of the ring."""
+    from pipelines.contour import _Faults, _Refinement, simplify_ring_batch
+    img = np.zeros((160, 160, 4), np.uint8)
+    cv2.circle(img, (80, 80), 70, (255, 255, 255, 255), -1, cv2.LINE_AA)
+    _, rings = rings_of(img)
+    ring, tol = rings[0].points, 8.0  # Douglas-Peucker keeps 8 points of the circle at 8 px, 16 at 4
+    first = simplify_ring_batch([ring], [tol], 160, 160)[0]
+    right = int(first[:, 0].argmax())
+    fault = _Faults(np.array([0]), first[right][None], first[(right + 1) % len(first)][None])
+    refinement = _Refinement([ring], [tol], [False])
+    refinement.deepen([0], fault)
+    depth = refinement.depth[0]
+    assert 0 < np.count_nonzero(depth) < len(ring) / 4 and (ring[depth > 0, 0] > 100).all()
+    again = refinement.candidates([0], 160, 160)[0]
+    assert len(again) > len(first) and holds_ring(again, ring)
+    assert np.array_equal(again[again[:, 0] < 50], first[first[:, 0] < 50])
+    elsewhere = _Faults(np.array([0]), np.array([[80.0, 80.0]]), np.array([[80.0, 80.0]]))  # near no point
+    refinement.deepen([0], elsewhere)
+    assert (refinement.depth[0] == depth + 1).all()
+
+
 def test_hole_point_when_the_ray_meets_a_corner_exactly():
     """The ray from a hole's longest side can pass exactly through the opposite corner (an isosceles
     triangle); float rounding must not let it slip between the two segments meeting there."""
