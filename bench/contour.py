@@ -4,7 +4,7 @@ Over the shared sprite corpus, for the default parameters and for the plain base
 (largest contour -> approxPolyDP(0.01 * perimeter) -> Triangle 'pq'), reports opaque coverage
 (share of pixels with alpha >= 128 the mesh covers, supersampled), wasted area (share of mesh
 area over alpha-0 pixels), vertex count, min angle and time p50/p95, and for ours the angle the
-outline forces (``contour.forced_min_angle``, computed here off the timed path) with
+outline forces (``contour_metrics.forced_min_angle``, computed here off the timed path) with
 ``min_angle_ok_share``: the share of
 sprites whose min angle is >= min(20 degrees, forced). ``sliver_share`` is each mesh's share of
 triangles under 20 degrees (the min angle is one triangle; this says how many there are).
@@ -36,16 +36,10 @@ import cv2
 import numpy as np
 import triangle
 
-from pipelines.contour import (
-    _hull_first,
-    coverage_stats,
-    forced_min_angle,
-    mesh_rgba,
-    mesh_sprite,
-    min_angles,
-    outline_rings,
-)
+from pipelines.contour import _hull_first, mesh_rgba, mesh_sprite
+from pipelines.contour_metrics import coverage_stats, forced_min_angle, outline_rings
 from pipelines.contour_params import PRESETS, ContourParams, make_params
+from pipelines.contour_refine import min_angles
 from pipelines.errors import PipelineError
 from pipelines.image_io import load_rgba
 

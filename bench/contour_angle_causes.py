@@ -30,13 +30,10 @@ import numpy as np
 
 from bench.contour import ANGLE_SLACK, QUALITY_ANGLE, sprites_dir
 from pipelines import contour, contour_refine
-from pipelines.contour import (
-    forced_min_angle,
-    min_angles,
-    sprite_outline,
-    triangulate,
-)
+from pipelines.contour import sprite_outline, triangulate
+from pipelines.contour_metrics import forced_min_angle
 from pipelines.contour_params import RANGES, ContourParams
+from pipelines.contour_refine import min_angles
 from pipelines.errors import PipelineError
 from pipelines.image_io import load_rgba
 

@@ -27,7 +27,7 @@ Directions, so every knob does what its name says:
 - ``all_islands`` / ``holes``: mesh every island (else the largest) / cut holes out.
 - ``outline_steiner`` (default false): let quality refinement split outline segments. Off, the
   hull is exactly the simplified outline and the smallest angle is limited by what that outline
-  forces (``contour.forced_min_angle``, which ``bench.contour`` reports; too slow to compute per
+  forces (``contour_metrics.forced_min_angle``, which ``bench.contour`` reports; too slow to compute per
   job, so it is not in the metadata); on, Triangle reaches 20 degrees except at sharp
   corners, at the price of extra hull vertices (the split points lie on the outline, so coverage
   is unchanged).

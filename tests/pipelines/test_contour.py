@@ -334,7 +334,9 @@ def assert_holds_mask(result: dict, alpha: np.ndarray, params: ContourParams | N
     """Exact on the pixel grid: every pixel of the cleaned full-resolution mask (alpha at or over
     the threshold, specks under min_contour_area dropped) is whole inside the outline before the
     result's 4-decimal rounding, and the result's outline is that outline, rounded, in the image."""
-    from pipelines.contour import _uncovering_rings, build_mask, clean_mask, outline_rings, sprite_outline
+    from pipelines.contour import build_mask, clean_mask, sprite_outline
+    from pipelines.contour_geometry import _uncovering_rings
+    from pipelines.contour_metrics import outline_rings
 
     params = params or ContourParams()
     outline = [r.points for r in sprite_outline(alpha, params)]

@@ -5,22 +5,19 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from pipelines.contour import (
+from pipelines.contour import build_mask, clean_mask, mesh_sprite, trace_rings
+from pipelines.contour_geometry import (
     _crossing_rings,
     _uncovering_local,
     _uncovering_rings,
-    build_mask,
-    clean_mask,
     edge_pixels,
     holds_ring,
-    mesh_sprite,
-    signed_area,
-    simplify_rings,
     solid_pixels,
-    trace_rings,
     winding_grid,
 )
 from pipelines.contour_params import ContourParams
+from pipelines.contour_rings import signed_area
+from pipelines.contour_simplify import simplify_rings
 from tests.pipelines.test_contour import assert_covers, assert_hull_first, png, star_sprite
 
 
@@ -105,7 +102,7 @@ def test_many_island_sheet_covers_every_island_and_hole():
 
 
 def test_batched_simplification_matches_ring_by_ring():
-    from pipelines.contour import _ring_tolerances, simplify_ring, simplify_ring_batch
+    from pipelines.contour_simplify import _ring_tolerances, simplify_ring, simplify_ring_batch
     img = sheet_sprite(6, 192)
     _, rings = rings_of(img)
     tols = _ring_tolerances(rings, ContourParams(), 1.0)
@@ -133,7 +130,8 @@ def thin_holed_sprite(size: int = 160) -> np.ndarray:
 def test_local_uncovering_check_agrees_with_the_raster_check():
     """The outline-only check finds an uncovered pixel exactly when the whole-image raster does,
     on shrunk, jittered, snapped and traced outlines of sheets and thin, holed OpenCV shapes."""
-    from pipelines.contour import _ring_tolerances, simplify_ring_batch, solid_index
+    from pipelines.contour_geometry import solid_index
+    from pipelines.contour_simplify import _ring_tolerances, simplify_ring_batch
     rng = np.random.default_rng(7)
     failing = 0
     for img in (sheet_sprite(6, 192), thin_holed_sprite()):
@@ -171,8 +169,8 @@ def test_outward_simplification_never_uncovers_a_pixel():
 
 
 def test_predicted_budget_step_gives_the_ladder_result():
-    from pipelines.contour import simplify_within_budget
     from pipelines.contour_params import TOL
+    from pipelines.contour_simplify import simplify_within_budget
     img = sheet_sprite(8, 256)
     _, rings = rings_of(img)
     params = ContourParams(max_vertices=700)
@@ -215,7 +213,8 @@ def test_pooled_grid_holds_every_pixel_and_stays_in_the_image():
 
 
 def test_pool_and_unpool_keep_pixels_inside_and_rings_apart():
-    from pipelines.contour import Ring, pool_mask, unpool_rings
+    from pipelines.contour import pool_mask, unpool_rings
+    from pipelines.contour_rings import Ring
 
     rng = np.random.default_rng(3)
     params = ContourParams(min_contour_area=1)
@@ -238,11 +237,11 @@ def test_pool_and_unpool_keep_pixels_inside_and_rings_apart():
 
 
 def test_strided_coverage_estimates_the_full_raster():
-    from pipelines.contour import coverage_stats
+    from pipelines.contour_metrics import coverage_stats
 
     img = sheet_sprite(6, 384)
     result = mesh_sprite(png(img))
-    from pipelines.contour import outline_rings
+    from pipelines.contour_metrics import outline_rings
     loops = outline_rings(result)
     full = coverage_stats(loops, img[..., 3], 10, 2)
     strided = coverage_stats(loops, img[..., 3], 10, 1, stride=3)
@@ -271,7 +270,7 @@ def test_hole_points_fall_inside_each_hole_and_outside_islands_within_it():
 
 
 def test_crossing_recheck_near_changed_rings_agrees_with_full_sweep():
-    from pipelines.contour import _recheck_crossing
+    from pipelines.contour_simplify import _recheck_crossing
     img = sheet_sprite(6, 192)
     _, rings = rings_of(img)
     points = [r.points for r in rings]
@@ -286,7 +285,7 @@ def test_crossing_recheck_near_changed_rings_agrees_with_full_sweep():
 def test_integer_point_lookup_matches_the_general_one():
     """Kept Douglas-Peucker points are found in their ring by a packed-key sort on traced
     (integer) rings; it picks the same first equal point as the general sort, repeats included."""
-    from pipelines.contour import _find_integer_points, _find_points
+    from pipelines.contour_simplify import _find_integer_points, _find_points
     rng = np.random.default_rng(3)
     points = rng.integers(-5, 6, size=(400, 2))
     owner = np.sort(rng.integers(0, 7, size=400))
@@ -302,7 +301,7 @@ def test_metadata_coverage_from_the_held_mask_matches_the_raster():
     """Small images: metadata coverage counts the held mask's pixels as whole (they are, by the
     simplification's check) and samples only the others: the raster's coverage, its waste within
     sampling noise."""
-    from pipelines.contour import coverage_stats, outline_rings
+    from pipelines.contour_metrics import coverage_stats, outline_rings
     for img in (thin_holed_sprite(), sheet_sprite(4, 128)):
         result = mesh_sprite(png(img))
         raster = coverage_stats(outline_rings(result), img[..., 3], 10, 4)
@@ -313,7 +312,8 @@ def test_metadata_coverage_from_the_held_mask_matches_the_raster():
 def test_unpool_leaves_no_point_on_a_straight_edge():
     """The split at the last cell is there for the map; where both pieces stay on one line it would
     be an unsplittable outline vertex on a straight edge, forcing a sliver next to it."""
-    from pipelines.contour import Ring, unpool_rings
+    from pipelines.contour import unpool_rings
+    from pipelines.contour_rings import Ring
 
     square = Ring(np.array([[0.0, 0.0], [0.0, 10.0], [10.0, 10.0], [10.0, 0.0]]), False, 0)
     slanted = Ring(np.array([[2.0, 0.0], [0.0, 10.0], [10.0, 10.0]]), False, 0)
@@ -329,14 +329,15 @@ def test_unpool_leaves_no_point_on_a_straight_edge():
 def test_refinement_is_local_to_the_faults():
     """A ring blamed at one place is simplified again only near it: elsewhere its candidate keeps the
     vertices of the first simplification, and it still holds every pixel of the ring."""
-    from pipelines.contour import _Faults, _Refinement, simplify_ring_batch
+    from pipelines.contour_geometry import Faults
+    from pipelines.contour_simplify import _Refinement, simplify_ring_batch
     img = np.zeros((160, 160, 4), np.uint8)
     cv2.circle(img, (80, 80), 70, (255, 255, 255, 255), -1, cv2.LINE_AA)
     _, rings = rings_of(img)
     ring, tol = rings[0].points, 8.0  # Douglas-Peucker keeps 8 points of the circle at 8 px, 16 at 4
     first = simplify_ring_batch([ring], [tol], 160, 160)[0]
     right = int(first[:, 0].argmax())
-    fault = _Faults(np.array([0]), first[right][None], first[(right + 1) % len(first)][None])
+    fault = Faults(np.array([0]), first[right][None], first[(right + 1) % len(first)][None])
     refinement = _Refinement([ring], [tol], [False])
     refinement.deepen([0], fault)
     depth = refinement.depth[0]
@@ -344,7 +345,7 @@ def test_refinement_is_local_to_the_faults():
     again = refinement.candidates([0], 160, 160)[0]
     assert len(again) > len(first) and holds_ring(again, ring)
     assert np.array_equal(again[again[:, 0] < 50], first[first[:, 0] < 50])
-    elsewhere = _Faults(np.array([0]), np.array([[80.0, 80.0]]), np.array([[80.0, 80.0]]))  # near no point
+    elsewhere = Faults(np.array([0]), np.array([[80.0, 80.0]]), np.array([[80.0, 80.0]]))  # near no point
     refinement.deepen([0], elsewhere)
     assert (refinement.depth[0] == depth + 1).all()
 
@@ -352,7 +353,8 @@ def test_refinement_is_local_to_the_faults():
 def test_hole_point_when_the_ray_meets_a_corner_exactly():
     """The ray from a hole's longest side can pass exactly through the opposite corner (an isosceles
     triangle); float rounding must not let it slip between the two segments meeting there."""
-    from pipelines.contour import Ring, triangulate
+    from pipelines.contour import triangulate
+    from pipelines.contour_rings import Ring
     outer = np.array([[340.0, 340.0], [390.0, 340.0], [390.0, 390.0], [340.0, 390.0]])
     hole = np.array([[353.0, 374.0], [375.0, 354.0], [354.0, 353.0]])
     assert signed_area(outer) > 0 > signed_area(hole)

@@ -9,6 +9,7 @@ import pytest
 from pipelines import contour
 from pipelines.contour import _hole_points, _ring_segments, sprite_outline, triangulate
 from pipelines.contour_params import TOL, ContourParams
+from pipelines.contour_rings import Ring
 from tests.pipelines.test_contour_refine import holes_sprite, long_short_sprite, sliver_sprite
 
 WHITE = (255, 255, 255, 255)
@@ -70,7 +71,7 @@ def test_ladder_stop_gives_the_full_ladder_mesh(name, monkeypatch):
         assert stopped == calls
 
 
-def dense_hole_points(vertices: np.ndarray, segments: np.ndarray, outline: list[contour.Ring]) -> np.ndarray:
+def dense_hole_points(vertices: np.ndarray, segments: np.ndarray, outline: list[Ring]) -> np.ndarray:
     """The hole points by the plain rule: every segment against every hole's box."""
     sizes = [len(r.points) for r in outline]
     starts = np.cumsum([0, *sizes])

@@ -6,18 +6,14 @@ import cv2
 import numpy as np
 import pytest
 
-from pipelines import contour
-from pipelines.contour import (
-    _orient,
-    _pack,
-    _tidy_batch,
-    forced_min_angle,
-    holds_ring,
-    mesh_sprite,
-    min_angles,
-    outline_rings,
-)
+from pipelines import contour_metrics
+from pipelines.contour import _orient, mesh_sprite
+from pipelines.contour_geometry import holds_ring
+from pipelines.contour_metrics import forced_min_angle, outline_rings
 from pipelines.contour_params import make_params
+from pipelines.contour_refine import min_angles
+from pipelines.contour_rings import pack
+from pipelines.contour_simplify import _tidy_batch
 from pipelines.errors import InputError
 from tests.pipelines.test_contour import assert_covers, assert_hull_first, circle_sprite, png, thin_sprite
 
@@ -64,7 +60,7 @@ def test_tidy_merges_a_short_bevel_and_drops_a_shallow_notch():
     bevel = _orient(np.array([[0, 0], [10, 0], [10, 9.9], [9.9, 10], [0, 10]], dtype=float), False)
     notch = _orient(np.array([[0, 0], [5, 0.3], [10, 0], [10, 10], [0, 10]], dtype=float), False)
     for ring, expect in ((bevel, 4), (notch, 4)):
-        out = _tidy_batch(_pack(ring, np.zeros(len(ring), dtype=np.int64), 1), np.array([1.0]), 10.0, 10.0)
+        out = _tidy_batch(pack(ring, np.zeros(len(ring), dtype=np.int64), 1), np.array([1.0]), 10.0, 10.0)
         assert len(out.points) == expect
         assert holds_ring(out.points, ring)  # only ever moves the outline outward
 
@@ -125,7 +121,7 @@ def test_forced_angle_short_segment_takes_both_ends_at_once(monkeypatch):
     still not beaten by a mesh with an interior vertex (searched on a grid)."""
     ring = tip(120, 20)
     bound = forced_min_angle([ring])
-    monkeypatch.setattr(contour, "_segment_bound", lambda *args: args[-1])
+    monkeypatch.setattr(contour_metrics, "_segment_bound", lambda *args: args[-1])
     each_end_alone = forced_min_angle([ring])
     monkeypatch.undo()
     assert bound < 19.0 < 20.0 <= each_end_alone

@@ -7,19 +7,11 @@ import numpy as np
 import pytest
 
 from pipelines import contour, contour_refine
-from pipelines.contour import (
-    Ring,
-    _orient,
-    _ring_segments,
-    forced_min_angle,
-    mesh_sprite,
-    min_angles,
-    sprite_outline,
-    triangle_areas,
-    triangulate,
-)
+from pipelines.contour import _orient, _ring_segments, mesh_sprite, sprite_outline, triangulate
+from pipelines.contour_metrics import forced_min_angle
 from pipelines.contour_params import ContourParams, make_params
-from pipelines.contour_refine import apex_points, conforming_points, improve, smooth_step
+from pipelines.contour_refine import apex_points, conforming_points, improve, min_angles, smooth_step, triangle_areas
+from pipelines.contour_rings import Ring
 from tests.pipelines.test_contour import assert_covers, assert_hull_first, canvas, png
 
 WHITE = (255, 255, 255, 255)

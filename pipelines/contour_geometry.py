@@ -1,0 +1,360 @@
+"""Exact tests of sprite outlines on the pixel grid: which pixels a set of rings holds whole
+(winding and edge rasters), which rings cut a solid pixel or leave one outside (``uncovering_faults``),
+and which touch or cross (``crossing_edges``), each saying where (``Faults``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import cv2
+import numpy as np
+
+from pipelines.contour_params import TOL
+from pipelines.contour_rings import expand_runs, ring_boxes, ring_edges, signed_area
+
+GROUPED_SWEEP_PAIRS = 20_000  # past this many x-overlapping edge pairs the crossing sweep runs per ring group
+
+
+def holds_ring(candidate: np.ndarray, ring: np.ndarray) -> bool:
+    """Whether ``candidate`` (same orientation) keeps every pixel on the solid side of the traced
+    ``ring`` on its own solid side, exactly on the pixel grid: for an outer ring every pixel inside
+    it must be inside the candidate with no candidate edge through its interior; for a hole every
+    pixel outside it must be outside the candidate's hole, again untouched by its edges. Pixels
+    the trace itself halves (its diagonal steps) are not opaque pixels and are not required.
+    """
+    hole = signed_area(ring) < 0
+    if (signed_area(candidate) < 0) != hole:
+        return False
+    lo = np.floor(np.minimum(candidate.min(axis=0), ring.min(axis=0))) - 1
+    hi = np.ceil(np.maximum(candidate.max(axis=0), ring.max(axis=0))) + 1
+    width, height = (int(v) for v in hi - lo)
+    inside = winding_grid([ring - lo], width, height) != 0
+    whole = ~edge_pixels([ring - lo], width, height)  # not halved by a diagonal step of the trace
+    wind = winding_grid([candidate - lo], width, height)
+    cut = edge_pixels([candidate - lo], width, height)
+    if hole:
+        return not ((wind != 0) | cut)[~inside & whole].any()
+    return bool(((wind == 1) & ~cut)[inside & whole].all())
+
+
+def solid_pixels(rings: list[np.ndarray], width: int, height: int) -> np.ndarray:
+    """``(height, width) bool``: pixels whole inside the traced rings (nonzero winding): the mask."""
+    return (winding_grid(rings, width, height) != 0) & ~edge_pixels(rings, width, height)
+
+
+@dataclass
+class SolidIndex:
+    """The pixels an outline must hold, with one probe pixel (an upper-left corner: no solid pixel
+    above or to its left) in every 4-connected part of them, found once per image."""
+
+    solid: np.ndarray   # (h, w) bool
+    probes: np.ndarray  # (k, 2) int (x, y)
+
+
+def solid_index(solid: np.ndarray) -> SolidIndex:
+    """``SolidIndex`` of a ``(h, w) bool`` solid."""
+    corner = solid.copy()
+    corner[1:] &= ~solid[:-1]
+    corner[:, 1:] &= ~solid[:, :-1]
+    found = cv2.findNonZero(corner.view(np.uint8))  # (x, y) in row order, as np.nonzero
+    return SolidIndex(solid, np.zeros((0, 2), np.int64) if found is None else found.reshape(-1, 2).astype(np.int64))
+
+
+class Faults(NamedTuple):
+    """Where the outline checks failed: each fault's ring and a segment of it to blame (an edge, or a
+    pixel centre as a segment of length 0)."""
+
+    ring: np.ndarray  # (k,) int
+    a: np.ndarray     # (k, 2)
+    b: np.ndarray     # (k, 2)
+
+
+def _no_faults() -> Faults:
+    return Faults(np.zeros(0, dtype=np.int64), np.zeros((0, 2)), np.zeros((0, 2)))
+
+
+def joined_faults(*faults: Faults) -> Faults:
+    """All the faults, in one ``Faults``."""
+    return Faults(*(np.concatenate(parts) for parts in zip(*faults, strict=True)))
+
+
+def _uncovering_local(rings: list[np.ndarray], index: SolidIndex, changed: set[int] | None = None) -> set[int]:
+    """``_uncovering_rings`` in time of the outline's length, not the image's (``uncovering_faults``)."""
+    return set(uncovering_faults(rings, index, changed).ring.tolist())
+
+
+def uncovering_faults(rings: list[np.ndarray], index: SolidIndex, changed: set[int] | None = None) -> Faults:
+    """The rings that do not hold every solid pixel whole, and where: an edge through a solid pixel,
+    or along a pixel border with solid on both sides, is to blame; when no edge enters the solid
+    that way, each 4-connected part of it is wholly inside or wholly outside, so one probe pixel per
+    part decides, and a probe outside blames (at its centre) every ring whose bounding box reaches
+    it. ``changed``: only these rings' edges are tested for entering the solid (the others were,
+    unchanged)."""
+    if not rings:
+        return _no_faults()
+    a, b = ring_edges(rings)
+    moved = list(range(len(rings))) if changed is None else sorted(changed)
+    if moved:
+        ea, eb = (a, b) if changed is None else ring_edges([rings[i] for i in moved])
+        owner = np.repeat(np.asarray(moved, dtype=np.int64), [len(rings[i]) for i in moved])
+        cut = _cutting_edges(ea, eb, index.solid)
+        if len(cut):
+            return Faults(owner[cut], ea[cut], eb[cut])
+    width = index.solid.shape[1]
+    probes = index.probes
+    outside = probes[winding_at(a, b, probes + 0.5, width) <= 0]
+    if not len(outside):
+        return _no_faults()
+    boxes = ring_boxes(rings)
+    x, y = outside[:, :1], outside[:, 1:]
+    probe, ring = np.nonzero((x + 1 >= boxes[:, 0]) & (x <= boxes[:, 2]) & (y + 1 >= boxes[:, 1]) & (y <= boxes[:, 3]))
+    centre = outside[probe] + 0.5
+    return Faults(ring, centre, centre)
+
+
+def _cutting_edges(a: np.ndarray, b: np.ndarray, solid: np.ndarray) -> np.ndarray:
+    """Sorted indices of the edges a-b through a solid pixel or along a border between two solid pixels."""
+    height, width = solid.shape
+    row, c0, c1, edge = _cut_spans(a, b, width, height)
+    span, col = expand_runs(c0, c1)
+    return np.unique(np.concatenate([edge[span[solid[row[span], col]]], _border_edges(a, b, solid)]))
+
+
+def _border_edges(a: np.ndarray, b: np.ndarray, solid: np.ndarray) -> np.ndarray:
+    """Indices of the edges lying along a pixel border (within ``TOL.geom_eps``) with solid pixels
+    on both sides somewhere along the edge (``_cut_spans`` counts such edges as touching none)."""
+    eps = 2 * TOL.geom_eps
+    found = []
+    for axis, grid in ((0, solid), (1, solid.T)):  # grid[along, across]: x borders, then y borders
+        line = np.round(a[:, axis])
+        on = (np.abs(a[:, axis] - line) <= eps) & (np.abs(b[:, axis] - line) <= eps) & \
+            (line >= 1) & (line <= grid.shape[1] - 1)
+        if not on.any():
+            continue
+        idx = np.flatnonzero(on)
+        lo = np.minimum(a[idx, 1 - axis], b[idx, 1 - axis])
+        hi = np.maximum(a[idx, 1 - axis], b[idx, 1 - axis])
+        first = np.floor(lo + TOL.geom_eps).clip(0, grid.shape[0]).astype(np.int64)
+        last = np.ceil(hi - TOL.geom_eps).clip(0, grid.shape[0]).astype(np.int64)
+        run, along = expand_runs(first, last)
+        across = line[idx].astype(np.int64)[run]
+        found.append(idx[run[grid[along, across - 1] & grid[along, across]]])
+    return np.concatenate(found) if found else np.zeros(0, dtype=np.int64)
+
+
+def winding_at(a: np.ndarray, b: np.ndarray, points: np.ndarray, width: int) -> np.ndarray:
+    """``(k,) int`` winding number of the closed edges a-b at each point (x, y), with y at a pixel
+    centre row: ``winding_grid`` read at those points only, from a sort of the row crossings."""
+    if not len(points):
+        return np.zeros(0, dtype=np.int64)
+    rows_at = points[:, 1] - 0.5
+    height = int(rows_at.max()) + 1
+    # only the crossings on the rows asked about (probes are few): the same sums, from fewer crossings
+    rows = np.unique(rows_at.astype(np.int64))
+    first = np.ceil(np.minimum(a[:, 1], b[:, 1]) - 0.5).clip(0, height).astype(np.int64)
+    last = np.ceil(np.maximum(a[:, 1], b[:, 1]) - 0.5).clip(0, height).astype(np.int64)
+    edge, at_row = expand_runs(np.searchsorted(rows, first), np.searchsorted(rows, last))
+    row = rows[at_row]
+    ay, by = a[edge, 1], b[edge, 1]
+    x = a[edge, 0] + (row + 0.5 - ay) / (by - ay) * (b[edge, 0] - a[edge, 0])
+    col = np.ceil(x - 0.5).clip(0, width).astype(np.int64)
+    sign = np.where(by > ay, -1, 1)
+    key = row * (width + 2) + col
+    order = np.argsort(key, kind="stable")
+    key, total = key[order], np.concatenate([[0], np.cumsum(sign[order])])
+    at = rows_at.astype(np.int64) * (width + 2)
+    here = np.floor(points[:, 0]).astype(np.int64)  # crossings at col <= the point's pixel count
+    return total[np.searchsorted(key, at + here, side="right")] - total[np.searchsorted(key, at, side="left")]
+
+
+def _uncovering_rings(rings: list[np.ndarray], solid: np.ndarray) -> set[int]:
+    """Rings to blame for solid pixels that the outline does not hold whole: the owners of edges
+    through such a pixel, and for a pixel left outside, every ring whose bounding box reaches it.
+    Whole-image raster reference for ``_uncovering_local`` (which the mesher uses)."""
+    height, width = solid.shape
+    if not rings:
+        return set()
+    cut_spans = _cut_spans(*ring_edges(rings), width, height)
+    row, c0, c1, edge = cut_spans
+    cut = _span_grid(row, c0, c1, width, height)
+    wind = winding_grid(rings, width, height)
+    fail = solid & ((wind <= 0) | cut)
+    if not fail.any():
+        return set()
+    owner = np.repeat(np.arange(len(rings)), [len(r) for r in rings])
+    prefix = np.zeros((height, width + 1), dtype=np.int32)
+    prefix[:, 1:] = fail
+    prefix = row_cumsum(prefix)
+    hits = prefix[row, c1] - prefix[row, c0] > 0
+    bad = set(owner[edge[hits]].tolist())
+    ys, xs = np.nonzero(solid & (wind <= 0) & ~cut)
+    if len(ys):
+        boxes = ring_boxes(rings)
+        for start in range(0, len(ys), 4096):
+            y, x = ys[start:start + 4096, None], xs[start:start + 4096, None]
+            near = (x + 1 >= boxes[:, 0]) & (x <= boxes[:, 2]) & (y + 1 >= boxes[:, 1]) & (y <= boxes[:, 3])
+            bad.update(np.flatnonzero(near.any(axis=0)).tolist())
+    return bad
+
+
+def winding_grid(rings: list[np.ndarray], width: int, height: int) -> np.ndarray:
+    """``(height, width) int`` winding number of the closed rings at each pixel centre (solid-left
+    rings count +1), by signed scanline crossings: O(crossings + pixels)."""
+    a, b = ring_edges(rings)
+    row, edge = row_spans(np.ceil(np.minimum(a[:, 1], b[:, 1]) - 0.5),
+                           np.ceil(np.maximum(a[:, 1], b[:, 1]) - 0.5), height)
+    ay, by = a[edge, 1], b[edge, 1]
+    x = a[edge, 0] + (row + 0.5 - ay) / (by - ay) * (b[edge, 0] - a[edge, 0])
+    col = np.ceil(x - 0.5).clip(0, width).astype(np.int64)
+    at = row * (width + 1) + col
+    down = by > ay
+    size = height * (width + 1)
+    diff = flat_counts(at[~down], size) - flat_counts(at[down], size)
+    return row_cumsum(diff.reshape(height, width + 1))[:, :width]
+
+
+def edge_pixels(rings: list[np.ndarray], width: int, height: int) -> np.ndarray:
+    """``(height, width) bool``: pixels whose open interior an edge of the closed rings passes
+    through (edges along pixel borders touch none)."""
+    row, c0, c1, _ = _cut_spans(*ring_edges(rings), width, height)
+    return _span_grid(row, c0, c1, width, height)
+
+
+def _cut_spans(a: np.ndarray, b: np.ndarray, width: int,
+               height: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(row, first col, end col, edge) of the pixel runs each edge a-b passes through, per row."""
+    eps = TOL.geom_eps
+    y0, y1 = np.minimum(a[:, 1], b[:, 1]), np.maximum(a[:, 1], b[:, 1])
+    row, edge = row_spans(np.floor(y0 + eps), np.ceil(y1 - eps), height)  # not rows grazed by float noise
+    ax, ay, dx, dy = a[edge, 0], a[edge, 1], b[edge, 0] - a[edge, 0], b[edge, 1] - a[edge, 1]
+    flat = dy == 0
+    slope = dx / np.where(flat, 1.0, dy)
+    xa = np.where(flat, ax, ax + (np.maximum(y0[edge], row) - ay) * slope)
+    xb = np.where(flat, ax + dx, ax + (np.minimum(y1[edge], row + 1) - ay) * slope)
+    c0 = np.floor(np.minimum(xa, xb) + eps).clip(0, width).astype(np.int64)
+    c1 = np.ceil(np.maximum(xa, xb) - eps).clip(0, width).astype(np.int64)
+    ok = c1 > c0
+    return row[ok], c0[ok], c1[ok], edge[ok]
+
+
+def _span_grid(row: np.ndarray, c0: np.ndarray, c1: np.ndarray, width: int, height: int) -> np.ndarray:
+    """``(height, width) bool`` union of the column runs [c0, c1) in each row."""
+    size = height * (width + 1)
+    diff = flat_counts(row * (width + 1) + c0, size) - flat_counts(row * (width + 1) + c1, size)
+    return row_cumsum(diff.reshape(height, width + 1))[:, :width] > 0
+
+
+def flat_counts(index: np.ndarray, size: int) -> np.ndarray:
+    """``(size,) int`` occurrences of each flat index (``np.add.at`` of ones, much faster)."""
+    return np.bincount(index, minlength=size)
+
+
+def row_cumsum(grid: np.ndarray) -> np.ndarray:
+    """Cumulative sum along each row of a C-contiguous 2D integer array, in place: one flat
+    cumsum (much faster than ``cumsum(axis=1)``) minus each row's carried-in total."""
+    flat = grid.reshape(-1)
+    np.cumsum(flat, out=flat)
+    if len(grid) > 1:
+        carry = grid[:-1, -1].copy()
+        grid[1:] -= carry[:, None]
+    return grid
+
+
+def row_spans(first: np.ndarray, last: np.ndarray, height: int) -> tuple[np.ndarray, np.ndarray]:
+    """(row, edge) for every row in [first, last) of each edge, clipped to [0, height)."""
+    first = first.clip(0, height).astype(np.int64)
+    counts = np.maximum(last.clip(0, height).astype(np.int64) - first, 0)
+    edge = np.repeat(np.arange(len(first)), counts)
+    row = np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts) + first[edge]
+    return row, edge
+
+
+def segments_touch(p: np.ndarray, p2: np.ndarray, q: np.ndarray, q2: np.ndarray) -> np.ndarray:
+    """``(n,) bool``: segment p-p2 crosses or touches segment q-q2, row by row."""
+    r, v = p2 - p, q2 - q
+
+    def cross(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        return x[:, 0] * y[:, 1] - x[:, 1] * y[:, 0]
+
+    def on(point: np.ndarray, start: np.ndarray, d: np.ndarray, side: np.ndarray) -> np.ndarray:
+        length2 = (d * d).sum(1)
+        dot = ((point - start) * d).sum(1)
+        return (np.abs(side) <= eps * np.sqrt(length2)) & (dot >= -eps) & (dot <= length2 + eps)
+
+    eps = TOL.geom_eps
+    d1, d2 = cross(r, q - p), cross(r, q2 - p)
+    d3, d4 = cross(v, p - q), cross(v, p2 - q)
+    proper = (((d1 > eps) & (d2 < -eps)) | ((d1 < -eps) & (d2 > eps))) & \
+        (((d3 > eps) & (d4 < -eps)) | ((d3 < -eps) & (d4 > eps)))
+    return proper | on(q, p, r, d1) | on(q2, p, r, d2) | on(p, q, v, d3) | on(p2, q, v, d4)
+
+
+def _box_groups(boxes: np.ndarray) -> np.ndarray:
+    """``(r,) int`` group of each box (x0, y0, x1, y1): connected components of box overlap
+    (closed boxes, as the crossing sweep compares them), by a sweep over x."""
+    from pipelines.graph_components import components  # scipy.sparse: imported only for sheets
+
+    count = len(boxes)
+    order = np.argsort(boxes[:, 0], kind="stable")
+    sorted_boxes = boxes[order]
+    counts = np.maximum(np.searchsorted(sorted_boxes[:, 0], sorted_boxes[:, 2], side="right") -
+                        np.arange(count) - 1, 0)
+    i, j = expand_runs(np.arange(count) + 1, np.arange(count) + 1 + counts)
+    near = (sorted_boxes[j, 1] <= sorted_boxes[i, 3]) & (sorted_boxes[i, 1] <= sorted_boxes[j, 3])
+    return components(count, order[i[near]], order[j[near]])
+
+
+def _crossing_rings(rings: list[np.ndarray]) -> set[int]:
+    """Indices of rings whose edges touch or cross another ring's, or their own non-adjacent ones."""
+    owner = np.repeat(np.arange(len(rings)), [len(r) for r in rings])
+    return set(owner[crossing_edges(rings)].tolist())
+
+
+def crossing_edges(rings: list[np.ndarray]) -> np.ndarray:
+    """Sorted indices (into the rings' concatenated edges, edge k from point k to the next of its
+    ring) of the edges that touch or cross another ring's, or a non-adjacent one of their own ring.
+
+    Sweep over x: only edge pairs whose bounding boxes overlap are tested, in bounded chunks. With
+    many rings (sheets) the sweep runs per group of rings whose boxes overlap (``_box_groups``): the
+    x keys of each group are shifted past the previous group's, so a column of separate sprites is
+    not one long sweep (fantasy UI sheet: 76k edge pairs -> a few thousand; same answer, as edges of
+    rings whose widened boxes do not meet cannot touch)."""
+    sizes = np.array([len(r) for r in rings])
+    a, b = ring_edges(rings)
+    owner = np.repeat(np.arange(len(rings)), sizes)
+    local = np.arange(len(a)) - np.repeat(np.cumsum(sizes) - sizes, sizes)
+    eps = TOL.geom_eps
+    lo, hi = np.minimum(a, b) - eps, np.maximum(a, b) + eps
+    x_lo, x_hi = lo[:, 0], hi[:, 0]
+    n = len(a)
+    order = np.argsort(x_lo, kind="stable")
+    counts = np.searchsorted(x_lo[order], x_hi[order], side="right") - np.arange(n) - 1
+    if int(counts.sum()) > GROUPED_SWEEP_PAIRS:
+        group = _box_groups(ring_boxes(rings))[owner]
+        base = float(x_lo.min())
+        stride = float(x_hi.max()) - base + 1.0
+        x_lo = group * stride + (x_lo - base)  # rounding is monotonic: no overlap in a group is lost
+        x_hi = group * stride + (x_hi - base)
+        order = np.argsort(x_lo, kind="stable")
+        counts = np.searchsorted(x_lo[order], x_hi[order], side="right") - np.arange(n) - 1
+    a, b, owner, local, lo, hi = a[order], b[order], owner[order], local[order], lo[order], hi[order]
+    counts = np.maximum(counts, 0)
+    bad: list[np.ndarray] = []
+    start = 0
+    budget = np.cumsum(counts)
+    while start < n:
+        stop = max(int(np.searchsorted(budget, budget[start] - counts[start] + TOL.pair_chunk, side="right")),
+                   start + 1)
+        c = counts[start:stop]
+        i = np.repeat(np.arange(start, stop), c)
+        j = i + 1 + np.arange(int(c.sum())) - np.repeat(np.cumsum(c) - c, c)
+        near = (lo[j, 1] <= hi[i, 1]) & (lo[i, 1] <= hi[j, 1])
+        step = np.abs(local[i] - local[j])
+        ring_size = sizes[owner[i]]
+        near &= ~((owner[i] == owner[j]) & ((step == 1) | (step == ring_size - 1)))
+        i, j = i[near], j[near]
+        hit = segments_touch(a[i], b[i], a[j], b[j])
+        bad += [order[i[hit]], order[j[hit]]]
+        start = stop
+    return np.unique(np.concatenate(bad)) if bad else np.zeros(0, dtype=np.int64)

@@ -1,0 +1,405 @@
+"""What a sprite mesh is worth: the smallest angle its outline forces (``forced_min_angle``),
+opaque coverage and wasted area (``coverage_stats``), and the result's metadata."""
+
+from __future__ import annotations
+
+import math
+from itertools import pairwise
+
+import numpy as np
+
+from pipelines.contour_geometry import flat_counts, row_cumsum, row_spans, winding_at
+from pipelines.contour_params import TOL, ContourParams
+from pipelines.contour_refine import min_angles, triangle_areas
+from pipelines.contour_rings import Mesh, Ring, next_index, ring_edges, roll_next, roll_prev
+
+
+def outline_rings(result: dict) -> list[np.ndarray]:
+    """The outline loops of a result, as ``(n, 2) float`` point rings, from its boundary edges.
+
+    For quality figures off the hot path (``forced_min_angle`` is too slow to compute per job).
+    """
+    points = np.asarray(result["vertices"], dtype=float)
+    following = {int(a): int(b) for a, b in result["boundary_edges"]}
+    rings, seen = [], set()
+    for start in following:
+        if start in seen:
+            continue
+        loop, at = [], start
+        while at not in seen:
+            seen.add(at)
+            loop.append(at)
+            at = following.get(at, start)
+        rings.append(points[loop])
+    return rings
+
+
+def forced_min_angle(rings: list[np.ndarray], cap: float = 60.0, *, split_outline: bool = False,
+                     pairs: bool = True) -> float:
+    """Degrees: an upper bound on the smallest angle any triangulation of the outline can reach
+    when outline segments are not split (interior Steiner points allowed), i.e. what the outline
+    itself forces; ``cap`` when nothing forces less. The minimum over these necessary conditions:
+
+    - corners: a triangle at a vertex has an angle no larger than the solid's corner angle there;
+    - clearance: the triangle on segment AB with min angle >= t contains the isosceles triangle
+      on AB with base angles t, so t is at most the angle at which that triangle, grown, first
+      meets another vertex (``max`` of its angles at A and B) or segment (crossing AB's bisector);
+    - grading: the fan of triangles at a vertex between its two segments (lengths l < L, corner
+      angle phi) must grow the edge length by L / l; k triangles with angles >= t each grow it by
+      at most ``sin(min(phi / k + t, 90)) / sin(t)``, which bounds t for short segments;
+    - short segments: the one triangle on a segment next to a much longer one takes angle at both of
+      its ends at once, and what is left at each end must still grade to the longer segment there
+      (``_segment_bound``); the grading condition alone gives each end its whole corner;
+    - pairs: an unsplit segment is an edge of exactly one triangle (on the solid's side), two
+      segments without a common vertex cannot be edges of the same triangle, and triangles do
+      not overlap; so the isosceles triangles with base angles t on two such segments (each
+      inside its segment's triangle, as above) must not overlap either. Clearance alone misses
+      this: on an L x w strip it allows atan(2w / L) (the triangle on one long side rising to the
+      other side), but the triangle on the other long side needs the same room, so t <= atan(w / L)
+      (reached by a single interior vertex at the strip's centre).
+
+    With ``split_outline`` (segments may be split) only the corners force anything; ``pairs=False``
+    leaves the pairs condition out (the bound as it was first written, for comparisons).
+    """
+    rings = [np.asarray(r, dtype=float) for r in rings if len(r) >= 3]
+    if not rings:
+        return cap
+    pts = np.concatenate(rings)
+    prv = np.concatenate([roll_prev(r) for r in rings])
+    nxt = np.concatenate([roll_next(r) for r in rings])
+    u, v = prv - pts, nxt - pts
+    corner = np.degrees(np.mod(-np.arctan2(u[:, 0] * v[:, 1] - u[:, 1] * v[:, 0], (u * v).sum(1)), 2 * np.pi))
+    best = min(cap, float(corner.min()))
+    if split_outline:
+        return best
+    l_in, l_out = np.linalg.norm(u, axis=1), np.linalg.norm(v, axis=1)
+    best = min(best, _grading_bound(corner, l_in, l_out, cap))
+    best = min(best, _segment_bound(corner, l_in, l_out, next_index([len(r) for r in rings]), best))
+    best = min(best, _clearance_bound(rings, pts, nxt, cap))
+    return min(best, _pair_bound(rings, pts, nxt, cap)) if pairs else best
+
+
+def _grading_bound(corner: np.ndarray, l_in: np.ndarray, l_out: np.ndarray, cap: float) -> float:
+    """The grading condition of ``forced_min_angle``, by bisection on t at the worst vertices."""
+    ratio = np.maximum(l_in, l_out) / np.maximum(np.minimum(l_in, l_out), 1e-12)
+    sel = ratio > 1.5
+    if not sel.any():
+        return cap
+    phi, log_r = np.radians(corner[sel]), np.log(ratio[sel])
+    lo, hi = 0.0, math.radians(cap)
+    if (_fan_reach(phi, hi) >= log_r).all():
+        return cap
+    for _ in range(30):
+        mid = (lo + hi) / 2
+        if (_fan_reach(phi, mid) >= log_r).all():
+            lo = mid
+        else:
+            hi = mid
+    return math.degrees(lo)
+
+
+FAN_STEPS = np.arange(1, 65, dtype=float)
+
+
+def _fan_reach(psi: np.ndarray, t: float) -> np.ndarray:
+    """An upper bound on ``|log|`` of the ratio between the first and last edge of a fan of
+    triangles at one vertex spanning ``psi`` (radians), every angle >= ``t``: k triangles grow it by
+    at most ``k log(sin(min(psi / k + t, 90)) / sin t)``, tried for k <= 64; past that (psi / t > 64)
+    also ``psi cot t``, which bounds every k (``sin(x + t) <= sin t + x cos t``). -inf when
+    ``psi < t`` (no triangle fits). Non-decreasing in ``psi``, non-increasing in ``t``."""
+    share = psi[..., None] / FAN_STEPS
+    gain = FAN_STEPS * np.log(np.sin(np.minimum(share + t, np.pi / 2)) / math.sin(t))
+    best = np.where(share >= t, gain, -np.inf).max(axis=-1)
+    return np.where(psi > len(FAN_STEPS) * t, np.maximum(best, psi / math.tan(t)), best)
+
+
+SEGMENT_GRID = 24      # angle cells per end in the short-segment condition
+
+
+SEGMENT_CHUNK = 256    # segments tested at once (memory: chunk x grid^2 cells)
+
+
+def _segment_bound(corner: np.ndarray, l_in: np.ndarray, l_out: np.ndarray, nidx: np.ndarray,
+                   cap: float) -> float:
+    """The short-segment condition of ``forced_min_angle``: the largest t (bisection) at which every
+    segment next to a much longer one may still have its one triangle, with both ends' fans graded.
+    Segment AB (length s; corner angles phi_a, phi_b; the other segments at A and B of lengths
+    L_a, L_b) is an edge of exactly one triangle ABC, with angles alpha, beta at A, B; then
+    ``|AC| = s sin(beta) / sin(alpha + beta)``, and the rest of A's fan (``phi_a - alpha``: nothing,
+    with C the vertex before A and ``|AC| = L_a``, or at least t) must grade ``|AC|`` to ``L_a``
+    (``_fan_reach``), and B's likewise. The grading condition takes each end alone, as if the
+    triangle on AB took nothing there. (alpha, beta) is searched over a grid of cells, each tested
+    with interval bounds that can only widen what is possible, so a t found impossible is."""
+    s, la, lb = l_out, l_in, l_out[nidx]
+    sel = np.flatnonzero(np.maximum(la, lb) > 1.5 * s)
+    if not len(sel):
+        return cap
+    ends = (s[sel], la[sel], lb[sel], np.radians(corner[sel]), np.radians(corner[nidx[sel]]))
+    lo, hi = 0.0, math.radians(cap)
+    todo = np.arange(len(sel))
+    for step in range(31):
+        t = hi if step == 0 else (lo + hi) / 2
+        ok = np.concatenate([_segment_possible(*(e[todo[i:i + SEGMENT_CHUNK]] for e in ends), t)
+                             for i in range(0, len(todo), SEGMENT_CHUNK)])
+        if ok.all():
+            if step == 0:
+                return cap
+            lo = t
+        else:
+            hi, todo = t, todo[~ok]  # possible at t stays possible below it
+    return math.degrees(hi)
+
+
+@np.errstate(divide="ignore", invalid="ignore")  # cells outside the triangle's range are masked
+def _segment_possible(s: np.ndarray, la: np.ndarray, lb: np.ndarray, phi_a: np.ndarray, phi_b: np.ndarray,
+                      t: float) -> np.ndarray:
+    """``(k,) bool``: whether some cell of (alpha, beta) may satisfy ``_segment_bound``'s conditions
+    at t, for each segment; False only where none can."""
+    cells = (np.arange(SEGMENT_GRID + 1) / SEGMENT_GRID)[None, :]
+    ea, eb = np.minimum(phi_a, np.pi)[:, None] * cells, np.minimum(phi_b, np.pi)[:, None] * cells
+    a0, a1 = np.maximum(ea[:, :-1], t)[:, :, None], ea[:, 1:, None]
+    b0, b1 = np.maximum(eb[:, :-1], t)[:, None, :], eb[:, None, 1:]
+    valid = (a0 <= a1) & (b0 <= b1) & (a0 + b0 <= np.pi - t)
+    s0, s1 = a0 + b0, np.maximum(np.minimum(a1 + b1, np.pi - t), a0 + b0)
+    sig_lo, sig_hi = _log_sin_range(s0, s1)
+    log_s = np.log(s)[:, None, None]
+    ok_a = _end_possible(log_s, _log_sin_range(b0, np.maximum(b1, b0)), sig_lo, sig_hi, la, phi_a, a0, a1, t)
+    ok_b = _end_possible(log_s, _log_sin_range(a0, np.maximum(a1, a0)), sig_lo, sig_hi, lb, phi_b, b0, b1, t)
+    return (valid & ok_a & ok_b).any(axis=(1, 2))
+
+
+def _end_possible(log_s: np.ndarray, opposite: tuple[np.ndarray, np.ndarray], sig_lo: np.ndarray,
+                  sig_hi: np.ndarray, other: np.ndarray, phi: np.ndarray, x0: np.ndarray, x1: np.ndarray,
+                  t: float) -> np.ndarray:
+    """Whether one end's fan may close: the side from it to C (``s sin(opposite) / sin(sum)``, an
+    interval) reaches the other segment's length ``other`` with the fan angle left (``phi - x``)."""
+    lo, hi = log_s + opposite[0] - sig_hi, log_s + opposite[1] - sig_lo
+    target = np.log(other)[:, None, None]
+    need = np.maximum(np.maximum(target - hi, lo - target), 0.0)
+    phi = phi[:, None, None]
+    closed = (x0 <= phi) & (phi <= x1) & (need <= 1e-9)        # C is the vertex there: nothing left to fan
+    fanned = (phi - x0 >= t) & (need <= _fan_reach(phi - x0, t))
+    return closed | fanned
+
+
+def _log_sin_range(x0: np.ndarray, x1: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(min, max) of ``log sin`` over ``[x0, x1]`` within ``[0, pi]`` (sin rises to pi/2, then falls)."""
+    with np.errstate(divide="ignore"):
+        ends = np.log(np.maximum(np.sin(x0), 0.0)), np.log(np.maximum(np.sin(x1), 0.0))
+    top = np.where((x0 <= np.pi / 2) & (np.pi / 2 <= x1), 0.0, np.maximum(*ends))
+    return np.minimum(*ends), top
+
+
+def _clearance_bound(rings: list[np.ndarray], pts: np.ndarray, nxt: np.ndarray, cap: float) -> float:
+    """The clearance condition of ``forced_min_angle``, with k-d trees for the near obstacles."""
+    from scipy.spatial import cKDTree
+
+    starts = np.cumsum([0] + [len(r) for r in rings])
+    idx = np.arange(len(pts))
+    nidx = idx + 1
+    nidx[starts[1:] - 1] = starts[:-1]
+    d = nxt - pts
+    length = np.maximum(np.linalg.norm(d, axis=1), 1e-12)
+    along = d / length[:, None]
+    inward = np.stack([-along[:, 1], along[:, 0]], axis=1)  # the solid's side (left of the walk)
+    mid = (pts + nxt) / 2
+    radius = length * 0.5 / math.cos(math.radians(cap))
+    best = np.full(len(pts), cap)
+    # other vertices inside the growing isosceles triangle
+    si, vi = _ball_pairs(cKDTree(pts), mid, radius)
+    rel = pts[vi] - pts[si]
+    t, h = (rel * along[si]).sum(1), (rel * inward[si]).sum(1)
+    ok = (h > TOL.geom_eps) & (t > TOL.geom_eps) & (t < length[si] - TOL.geom_eps) & (vi != si) & (vi != nidx[si])
+    np.minimum.at(best, si[ok], np.degrees(np.arctan2(h[ok], np.minimum(t[ok], length[si][ok] - t[ok]))))
+    # other segments crossing the bisector of AB on the solid's side, grouped by length
+    group = np.floor(np.log2(length)).astype(np.int64)
+    for g in np.unique(group).tolist():
+        members = np.flatnonzero(group == g)
+        si, k = _ball_pairs(cKDTree(mid[members]), mid, radius + 2.0 ** (g + 1) / 2)
+        sj = members[k]
+        keep = si != sj
+        si, sj = si[keep], sj[keep]
+        p, q = pts[sj] - mid[si], nxt[sj] - mid[si]
+        tp, tq = (p * along[si]).sum(1), (q * along[si]).sum(1)
+        hp, hq = (p * inward[si]).sum(1), (q * inward[si]).sum(1)
+        cross = tp * tq < 0
+        w = np.where(cross, tp / np.where(cross, tp - tq, 1.0), 0.0)
+        hc = hp + w * (hq - hp)
+        ok = cross & (hc > TOL.geom_eps)
+        np.minimum.at(best, si[ok], np.degrees(np.arctan2(2 * hc[ok], length[si][ok])))
+    return float(best.min())
+
+
+def _pair_bound(rings: list[np.ndarray], pts: np.ndarray, nxt: np.ndarray, cap: float) -> float:
+    """The pairs condition of ``forced_min_angle``: the largest t (bisection per pair) at which the
+    isosceles triangles with base angles t on every two segments without a common vertex do not
+    overlap, over the pairs that may meet at ``cap`` (k-d tree on segment midpoints)."""
+    from scipy.spatial import cKDTree
+
+    starts = np.cumsum([0] + [len(r) for r in rings])
+    nidx = np.arange(len(pts)) + 1
+    nidx[starts[1:] - 1] = starts[:-1]
+    d = nxt - pts
+    length = np.linalg.norm(d, axis=1)
+    mid = (pts + nxt) / 2
+    reach = length / 2 * max(1.0, math.tan(math.radians(cap)))  # the triangle at cap lies within this of mid
+    group = np.floor(np.log2(np.maximum(reach, 1e-12))).astype(np.int64)
+    found_i, found_j = [], []
+    for g in np.unique(group).tolist():  # per length group, so a few long segments do not widen every query
+        members = np.flatnonzero(group == g)
+        qi, k = _ball_pairs(cKDTree(mid[members]), mid, reach + reach[members].max())
+        found_i.append(qi)
+        found_j.append(members[k])
+    si, sj = np.concatenate(found_i), np.concatenate(found_j)
+    keep = (si < sj) & (np.hypot(*(mid[si] - mid[sj]).T) < reach[si] + reach[sj])
+    keep &= (nidx[si] != sj) & (nidx[sj] != si)
+    si, sj = si[keep], sj[keep]
+    lo, hi = 0.0, math.radians(cap)
+    meet = _isosceles_overlap(pts, nxt, si, sj, hi)
+    if not meet.any():
+        return cap
+    si, sj = si[meet], sj[meet]
+    for _ in range(40):  # on the smallest t over the pairs; a pair apart at some t cannot decide below it
+        mid_t = (lo + hi) / 2
+        over = _isosceles_overlap(pts, nxt, si, sj, mid_t)
+        if over.any():
+            hi, si, sj = mid_t, si[over], sj[over]
+        else:
+            lo = mid_t
+    return math.degrees(lo)
+
+
+def _isosceles_overlap(a: np.ndarray, b: np.ndarray, si: np.ndarray, sj: np.ndarray, t: float) -> np.ndarray:
+    """``(k,) bool``: whether the isosceles triangles with base angles ``t`` (radians) on segments
+    ``a[si] b[si]`` and ``a[sj] b[sj]`` (on their left, the solid's side) overlap with positive
+    area (separating axis test over the six edge normals, touching allowed)."""
+    def tri(s: np.ndarray) -> np.ndarray:
+        d = b[s] - a[s]
+        apex = (a[s] + b[s]) / 2 + np.stack([-d[:, 1], d[:, 0]], axis=1) * (0.5 * math.tan(t))
+        return np.stack([a[s], b[s], apex], axis=1)
+
+    p, q = tri(si), tri(sj)
+    eps = 1e-9 * np.maximum(np.abs(p).max(axis=(1, 2)), 1.0)
+    apart = np.zeros(len(si), dtype=bool)
+    for shape in (p, q):
+        for e in range(3):
+            d = shape[:, (e + 1) % 3] - shape[:, e]
+            n = np.stack([-d[:, 1], d[:, 0]], axis=1) / np.maximum(np.hypot(d[:, 0], d[:, 1]), 1e-300)[:, None]
+            pp, qq = (p * n[:, None]).sum(-1), (q * n[:, None]).sum(-1)
+            apart |= (pp.max(1) <= qq.min(1) + eps) | (qq.max(1) <= pp.min(1) + eps)
+    return ~apart
+
+
+def _ball_pairs(tree, centres: np.ndarray, radii: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(query index, tree index) of every tree point within each query's radius."""
+    found = tree.query_ball_point(centres, radii)
+    counts = np.fromiter((len(f) for f in found), dtype=np.int64, count=len(found))
+    if not counts.sum():
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    return np.repeat(np.arange(len(found)), counts), np.fromiter((i for f in found for i in f), dtype=np.int64,
+                                                                  count=int(counts.sum()))
+
+
+def rasterize_loops(loops: list[np.ndarray], width: int, height: int, scale: int) -> np.ndarray:
+    """``(height*scale, width*scale) bool``: sample centres inside the loops (even-odd rule)."""
+    a, b = (end * scale for end in ring_edges(list(loops)))
+    rows_h, cols_w = height * scale, width * scale
+    row, edge = row_spans(np.ceil(np.minimum(a[:, 1], b[:, 1]) - 0.5),
+                           np.ceil(np.maximum(a[:, 1], b[:, 1]) - 0.5), rows_h)
+    t = (row + 0.5 - a[edge, 1]) / (b[edge, 1] - a[edge, 1])
+    x = a[edge, 0] + t * (b[edge, 0] - a[edge, 0])
+    col = np.ceil(x - 0.5).clip(0, cols_w).astype(np.int64)
+    crossings = flat_counts(row * (cols_w + 1) + col, rows_h * (cols_w + 1)).reshape(rows_h, cols_w + 1)
+    return (row_cumsum(crossings)[:, :cols_w] & 1).astype(bool)
+
+
+def coverage_stats(loops: list[np.ndarray], alpha: np.ndarray, opaque_at: int, scale: int,
+                   stride: int = 1) -> dict:
+    """Share of pixels with alpha >= opaque_at the mesh covers, and share of mesh area over alpha 0,
+    from ``scale`` x ``scale`` samples per pixel, or with ``stride`` > 1 from the centres of every
+    ``stride``-th pixel in each direction only (an unbiased estimate for large images)."""
+    if stride > 1:
+        first = stride // 2
+        alpha = alpha[first::stride, first::stride]
+        sizes = np.cumsum([len(loop) for loop in loops]).tolist()
+        moved = (np.concatenate(loops) - (first + 0.5)) / stride + 0.5  # all loops at once, same arithmetic
+        loops = [moved[a:b] for a, b in pairwise([0, *sizes])]
+        scale = 1
+    h, w = alpha.shape
+    inside = rasterize_loops(loops, w, h, scale)
+    if scale > 1:
+        inside = inside.reshape(h, scale, w, scale).mean(axis=(1, 3))
+    opaque = alpha >= opaque_at
+    area = inside.sum()
+    return {
+        "opaque_coverage": float(inside[opaque].mean()) if opaque.any() else 1.0,
+        "wasted_area": float(inside[alpha == 0].sum() / area) if area > 0 else 0.0,
+    }
+
+
+def _sampling(width: int, height: int) -> tuple[int, int]:
+    """(supersampling scale, pixel stride) keeping the metadata raster near ``TOL.coverage_samples``."""
+    ratio = math.sqrt(TOL.coverage_samples / (width * height))
+    if ratio >= 1:
+        return max(1, min(TOL.max_supersample, int(ratio))), 1
+    return 1, math.ceil(1 / ratio)
+
+
+def mesh_metadata(mesh: Mesh, outline: list[Ring], alpha: np.ndarray, params: ContourParams,
+              held: np.ndarray, factor: int, closing_px: float) -> dict:
+    """Counts, coverage of the thresholded pixels, wasted area and quality of the mesh."""
+    height, width = alpha.shape
+    ends = np.cumsum([len(loop) for loop in mesh.loops]).tolist()
+    ordered = mesh.vertices[np.concatenate(mesh.loops)] if mesh.loops else mesh.vertices[:0]  # one gather
+    loops = [ordered[a:b] for a, b in pairwise([0, *ends])]
+    scale, stride = _sampling(width, height)
+    if stride > 1:  # a large image: the strided raster estimate
+        stats = coverage_stats(loops, alpha, max(params.alpha_threshold, 1), scale, stride)
+    else:
+        area = float(triangle_areas(mesh.vertices, mesh.triangles).sum())
+        stats = held_coverage(loops, alpha, max(params.alpha_threshold, 1), held, factor, area, scale)
+    return {
+        "width": width, "height": height,
+        "vertex_count": len(mesh.vertices), "triangle_count": len(mesh.triangles),
+        "hull_vertex_count": int(sum(len(loop) for loop in mesh.loops)),
+        "islands": sum(not r.is_hole for r in outline), "holes": sum(r.is_hole for r in outline),
+        "opaque_coverage": round(stats["opaque_coverage"], 6), "wasted_area": round(stats["wasted_area"], 6),
+        "min_angle_deg": round(float(min_angles(mesh.vertices, mesh.triangles).min()), 3),
+        "budget_closing_px": round(closing_px, 3) if math.isfinite(closing_px) else None,
+        "budget_box": math.isinf(closing_px),
+        "params": params.as_dict(),
+    }
+
+
+def held_coverage(loops: list[np.ndarray], alpha: np.ndarray, opaque_at: int, held: np.ndarray, factor: int,
+                  area: float, scale: int) -> dict:
+    """``coverage_stats`` with ``scale`` x ``scale`` samples per pixel, without rasterising the
+    mesh: the pixels of the held working mask (``factor`` image pixels per cell) are whole inside
+    the outline by construction, so only the other pixels with alpha > 0 are sampled (the same
+    coverage), and wasted area is the share of the exact mesh ``area`` not over alpha > 0."""
+    height, width = alpha.shape
+    inside = held if factor == 1 else held.repeat(factor, axis=0).repeat(factor, axis=1)[:height, :width]
+    some = alpha > 0
+    opaque = alpha >= opaque_at
+    ry, rx = np.nonzero(some & ~inside)
+    share = _inside_share(loops, rx, ry, scale)
+    count = np.count_nonzero(opaque)  # count_nonzero, not sum: bool sums convert every element
+    covered = np.count_nonzero(opaque & inside) + float(share[opaque[ry, rx]].sum())
+    over_some = np.count_nonzero(some & inside) + float(share.sum())
+    return {"opaque_coverage": covered / count if count else 1.0,
+            "wasted_area": max(area - over_some, 0.0) / area if area > 0 else 0.0}
+
+
+def _inside_share(loops: list[np.ndarray], xs: np.ndarray, ys: np.ndarray, scale: int) -> np.ndarray:
+    """``(k,) float`` share of the ``scale`` x ``scale`` samples of each pixel (xs, ys) inside the
+    loops (even-odd rule, as ``rasterize_loops``)."""
+    if not len(xs):
+        return np.zeros(0)
+    a, b = (end * scale for end in ring_edges(loops))
+    sub = np.arange(scale)
+    px = (xs[:, None, None] * scale + sub[None, None, :] + 0.5).repeat(scale, axis=1)
+    py = (ys[:, None, None] * scale + sub[None, :, None] + 0.5).repeat(scale, axis=2)
+    points = np.stack([px.ravel(), py.ravel()], axis=1)
+    width = int(np.ceil(max(a[:, 0].max(), b[:, 0].max(), points[:, 0].max()))) + 1
+    odd = winding_at(a, b, points, width) % 2 != 0
+    return odd.reshape(len(xs), scale * scale).mean(axis=1)

@@ -1,0 +1,620 @@
+"""Outward simplification of traced sprite rings: Douglas-Peucker, then each kept edge pushed
+away from the solid past every point it replaced, so the outline holds every opaque pixel;
+checked exactly (``pipelines.contour_geometry``) and refined near the faults only, within
+the vertex budget."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import cv2
+import numpy as np
+
+from pipelines.contour_geometry import (
+    Faults,
+    SolidIndex,
+    crossing_edges,
+    joined_faults,
+    solid_index,
+    solid_pixels,
+    uncovering_faults,
+)
+from pipelines.contour_params import TOL, ContourParams
+from pipelines.contour_rings import (
+    Packed,
+    Ring,
+    drop_repeats_batch,
+    expand_runs,
+    pack,
+    pack_rings,
+    ring_areas,
+    ring_boxes,
+    ring_edges,
+    unpack,
+)
+from pipelines.errors import InputError
+
+
+class OverBudget(InputError):
+    """The outline does not fit ``max_vertices`` (code ``TRIANGULATION_FAILED``)."""
+
+
+def simplify_within_budget(rings: list[Ring], params: ContourParams, width: int, height: int, *,
+                           unit: float = 1.0, solid: np.ndarray | None = None,
+                           steps: int = TOL.budget_retries) -> list[Ring]:
+    """Simplify every ring, growing the tolerance (``steps`` scales at most) until the outline fits
+    ``max_vertices``; ``OverBudget`` when none does.
+    ``unit``: image pixels per pixel of the rings' grid (tolerances are set in image pixels);
+    ``solid``: the pixels to hold (default ``solid_pixels`` of the rings; the mask they were
+    traced from is a subset, and all that must be held)."""
+    scale = 1.0
+    if 3 * len(rings) > params.max_vertices:
+        raise OverBudget("TRIANGULATION_FAILED", "more outlines than max_vertices allows",
+                         {"rings": len(rings), "minimum_required": 3 * len(rings),
+                          "max_vertices": params.max_vertices})
+    index = solid_index(solid if solid is not None else solid_pixels([r.points for r in rings], width, height))
+    step = 0
+    while step < steps:
+        outline = simplify_rings(rings, params, width, height, scale, solid=index, unit=unit)
+        count = sum(len(r.points) for r in outline)
+        if count <= params.max_vertices:
+            return outline
+        if step == 0:  # skip the steps whose Douglas-Peucker anchors alone exceed the budget
+            step = _first_feasible_step(rings, params, params.max_vertices, unit, steps)
+        else:
+            step += 1
+        scale = TOL.budget_growth ** step
+    raise OverBudget("TRIANGULATION_FAILED", "outline needs more vertices than max_vertices",
+                     {"vertex_count": count, "max_vertices": params.max_vertices, "rings": len(outline)})
+
+
+def _first_feasible_step(rings: list[Ring], params: ContourParams, budget: int, unit: float = 1.0,
+                         steps: int = TOL.budget_retries) -> int:
+    """Smallest budget step ``k >= 1`` (tolerance scale ``TOL.budget_growth ** k``) at which the
+    Douglas-Peucker anchors of all rings fit ``budget``, by bisection on the anchor count alone
+    (cheap: no offsets or checks). The outward offset keeps at least one point per anchor, so
+    the steps before it cannot fit either; the caller then simplifies for real from there."""
+    tols = _ring_tolerances(rings, params, 1.0, unit)
+    small = [len(r.points) <= TOL.min_ring_points for r in rings]
+    f32 = [r.points.astype(np.float32).reshape(-1, 1, 2) for r in rings]
+
+    def anchors(step: int) -> int:
+        scale = TOL.budget_growth ** step
+        return sum(len(p) if s else len(cv2.approxPolyDP(p, t * scale, True)) for p, t, s in
+                   zip(f32, tols, small, strict=True))
+
+    lo, hi = 1, max(steps - 1, 1)
+    if anchors(hi) > budget:
+        return hi
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if anchors(mid) <= budget:
+            hi = mid
+        else:
+            lo = mid + 1
+    return lo
+
+
+def _ring_tolerances(rings: list[Ring], params: ContourParams, scale: float, unit: float = 1.0) -> list[float]:
+    """Each ring's simplification tolerance in its own pixels (``unit`` image pixels each, never
+    under ``TOL.min_tolerance_px`` of them): its island's, or a hole's own when smaller."""
+    own = _diagonals([r.points for r in rings])
+    hole = np.array([r.is_hole for r in rings], dtype=bool)
+    island = np.array([r.island for r in rings], dtype=np.int64)
+    outer = np.full(int(island.max(initial=0)) + 1, np.inf)
+    outer[island[~hole]] = own[~hole]
+    diag = np.where(hole, np.minimum(outer[island], own), outer[island])
+    tol = np.clip(TOL.detail_scale * unit * diag / params.detail_factor, TOL.min_tolerance_px, TOL.max_tolerance_px)
+    return (scale * np.maximum(tol / unit, TOL.min_tolerance_px)).tolist()
+
+
+def _diagonals(rings: list[np.ndarray]) -> np.ndarray:
+    """``(r,) float`` bounding-box diagonal of every ring, in one pass over their points."""
+    sizes = np.array([len(r) for r in rings], dtype=np.int64)
+    points = np.concatenate(rings)
+    starts = np.cumsum(sizes) - sizes
+    span = np.maximum.reduceat(points, starts, axis=0) - np.minimum.reduceat(points, starts, axis=0)
+    return np.hypot(span[:, 0], span[:, 1])
+
+
+def simplify_rings(rings: list[Ring], params: ContourParams, width: int, height: int, scale: float = 1.0, *,
+                   solid: np.ndarray | SolidIndex | None = None, unit: float = 1.0) -> list[Ring]:
+    """Simplify each ring with its island's tolerance, then check all of them at once: every
+    opaque pixel must be whole inside the simplified outline (exact, from the outline's own pixels:
+    ``uncovering_faults``) and no ring may touch or cross another ring or itself. Where a ring is to
+    blame, only its traced points near the faults are simplified again, at half their tolerance
+    (``_Refinement``; each round's retries in one batch): the rest of the ring keeps its
+    simplification (a notch between two legs no longer doubles the vertices of the whole figure).
+    After ``TOL.crossing_retries`` rounds a ring still to blame is kept as traced (always valid)."""
+    if solid is None:
+        solid = solid_pixels([r.points for r in rings], width, height)
+    index = solid if isinstance(solid, SolidIndex) else solid_index(solid)
+    tols = _ring_tolerances(rings, params, scale, unit)
+    holes = (ring_areas(pack_rings([r.points for r in rings])) < 0).tolist()  # once, not per retry round
+    points = simplify_ring_batch([r.points for r in rings], tols, width, height, holes=holes)
+    traced = [p is r.points for p, r in zip(points, rings, strict=True)]
+    refinement = _Refinement([r.points for r in rings], tols, holes)
+    attempt = 0
+    faults = joined_faults(uncovering_faults(points, index), _crossing_faults(points))
+    while bad := sorted({i for i in faults.ring.tolist() if not traced[i]}):
+        attempt += 1
+        if attempt <= TOL.crossing_retries:
+            refinement.deepen(bad, faults)
+            for i, candidate in zip(bad, refinement.candidates(bad, width, height), strict=True):
+                points[i] = candidate
+        else:
+            for i in bad:
+                points[i] = rings[i].points
+        for i in bad:
+            traced[i] = points[i] is rings[i].points
+        faults = joined_faults(uncovering_faults(points, index, changed=set(bad)),
+                         _recheck_crossing_faults(points, set(bad)))
+    return [Ring(p, r.is_hole, r.island) for p, r in zip(points, rings, strict=True)]
+
+
+class _Refinement:
+    """Rings simplified with a tolerance per traced point: ``tol / 2 ** depth``, each point's depth
+    raised near the faults blamed on its ring (``deepen``); the Douglas-Peucker anchors of each
+    ring and level are computed once (``anchors``)."""
+
+    def __init__(self, rings: list[np.ndarray], tols: Sequence[float], holes: Sequence[bool]) -> None:
+        self.rings, self.tols, self.holes = rings, list(tols), list(holes)
+        self.depth: dict[int, np.ndarray] = {}
+        self._dp: dict[tuple[int, int], np.ndarray] = {}
+
+    def deepen(self, ids: list[int], faults: Faults) -> None:
+        """One more halving for the points of rings ``ids`` within reach of a segment blamed on their
+        ring (an edge lies within about twice its tolerance of the points it was offset from; a miter
+        reaches further: ``TOL.fault_reach``), or for all of a ring's points when none is that near
+        (a ring blamed for a pixel its box holds)."""
+        sizes = np.array([len(self.rings[i]) for i in ids], dtype=np.int64)
+        slot = np.repeat(np.arange(len(ids)), sizes)  # each point's position in ``ids``
+        points = np.concatenate([self.rings[i] for i in ids])
+        depth = np.concatenate([self.depth.get(i, np.zeros(len(self.rings[i]), dtype=np.int64)) for i in ids])
+        reach = TOL.fault_reach * np.asarray(self.tols)[np.asarray(ids)][slot] / 2.0 ** depth + 1.0
+        where = np.full(len(self.rings), -1)
+        where[ids] = np.arange(len(ids))
+        fault_slot = where[faults.ring]
+        mine = fault_slot >= 0  # the faults of rings in ``ids``
+        fault_slot, a, b = fault_slot[mine], faults.a[mine], faults.b[mine]
+        near = _near_own_segments(points, slot, reach, fault_slot, a, b)
+        hit = np.bincount(slot[near], minlength=len(ids)) > 0
+        depth = depth + (near | ~hit[slot])
+        for i, part in zip(ids, np.split(depth, np.cumsum(sizes)[:-1]), strict=True):
+            self.depth[i] = part
+
+    def anchors(self, ids: list[int]) -> list[np.ndarray]:
+        """Sorted indices of each ring's points that a Douglas-Peucker of their own depth keeps: the
+        anchors of ``tol / 2 ** level`` at the points at least ``level`` deep, for every level up to
+        the ring's deepest, and every point whose tolerance would go under ``TOL.min_tolerance_px``."""
+        keep = {i: np.zeros(len(self.rings[i]), dtype=bool) for i in ids}
+        levels = []
+        for i in ids:
+            for level in range(int(self.depth[i].max()) + 1):
+                if self.tols[i] / 2.0 ** level < TOL.min_tolerance_px:
+                    keep[i] |= self.depth[i] >= level
+                    break
+                levels.append((i, level))
+        self._compute([key for key in levels if key not in self._dp])
+        for i, level in levels:
+            found = self._dp[i, level]
+            keep[i][found[self.depth[i][found] >= level]] = True
+        return [np.flatnonzero(keep[i]) for i in ids]
+
+    def _compute(self, keys: list[tuple[int, int]]) -> None:
+        """The Douglas-Peucker anchors of these (ring, level) pairs, in one ``_dp_indices_batch``."""
+        if not keys:
+            return
+        sizes = np.array([len(self.rings[i]) for i, _ in keys], dtype=np.int64)
+        offsets = np.concatenate([[0], np.cumsum(sizes)])
+        found = _dp_indices_batch([self.rings[i] for i, _ in keys],
+                                  [self.tols[i] / 2.0 ** level for i, level in keys], sizes, offsets)
+        bounds = np.searchsorted(found, offsets).tolist()
+        for key, lo, hi, base in zip(keys, bounds[:-1], bounds[1:], offsets[:-1].tolist(), strict=True):
+            self._dp[key] = found[lo:hi] - base
+
+    def candidates(self, ids: list[int], width: int, height: int) -> list[np.ndarray]:
+        """Each ring from its anchors, pushed outward as ``simplify_ring_batch`` does; a candidate that
+        fails there (too few points, no fewer points, flipped orientation) is retried one halving
+        deeper everywhere, and a ring whose every point is an anchor is kept as traced."""
+        out = {i: self.rings[i] for i in ids}
+        active = list(ids)
+        while active:
+            anchors = dict(zip(active, self.anchors(active), strict=True))
+            active = [i for i in active if len(anchors[i]) < len(self.rings[i])]  # the others stay as traced
+            if not active:
+                break
+            sizes = np.array([len(self.rings[i]) for i in active], dtype=np.int64)
+            offsets = np.concatenate([[0], np.cumsum(sizes)])
+            kept = np.concatenate([anchors[i] + offsets[k] for k, i in enumerate(active)])
+            # the ring's own tolerance for its joins and tidying: away from the faults the candidate
+            # is then the one of that tolerance, point for point (and no new fault appears there)
+            tols = np.array([self.tols[i] for i in active])
+            found, areas = _offset_simplify_batch([self.rings[i] for i in active], tols, width, height, kept=kept)
+            retry = []
+            for i, cand, area in zip(active, found, areas, strict=True):
+                if cand is not None and len(cand) < len(self.rings[i]) and (area < 0) == self.holes[i]:
+                    out[i] = cand
+                else:
+                    self.depth[i] = self.depth[i] + 1
+                    retry.append(i)
+            active = retry
+        return [out[i] for i in ids]
+
+
+def _near_own_segments(points: np.ndarray, slot: np.ndarray, reach: np.ndarray, fault_slot: np.ndarray,
+                       a: np.ndarray, b: np.ndarray, chunk: int = 1 << 20) -> np.ndarray:
+    """``(n,) bool``: whether each point lies within its ``reach`` of a segment a-b of its own ``slot``.
+    Only the (point, segment) pairs whose x ranges meet within the largest reach are measured: one
+    sort of the points by (slot, x), a range of it per segment, in chunks of about ``chunk`` pairs."""
+    near = np.zeros(len(points), dtype=bool)
+    if not len(a):
+        return near
+    widest = float(reach.max())
+    base = float(points[:, 0].min())
+    stride = float(points[:, 0].max()) - base + 2 * widest + 1.0  # no slot's range reaches the next
+    key = slot * stride + (points[:, 0] - base)
+    order = np.argsort(key, kind="stable")
+    key = key[order]
+    lo = fault_slot * stride + (np.minimum(a[:, 0], b[:, 0]) - widest - base)
+    hi = fault_slot * stride + (np.maximum(a[:, 0], b[:, 0]) + widest - base)
+    first, last = np.searchsorted(key, lo, side="left"), np.searchsorted(key, hi, side="right")
+    ends = np.cumsum(last - first)
+    start = 0
+    while start < len(a):
+        stop = max(int(np.searchsorted(ends, ends[start] - (last[start] - first[start]) + chunk, side="right")),
+                   start + 1)
+        seg, at = expand_runs(first[start:stop], last[start:stop])
+        seg += start
+        pt = order[at]
+        d = b[seg] - a[seg]
+        rel = points[pt] - a[seg]
+        t = np.clip((rel * d).sum(axis=1) / np.maximum((d * d).sum(axis=1), 1e-12), 0.0, 1.0)
+        gap = rel - t[:, None] * d
+        near[pt[np.hypot(gap[:, 0], gap[:, 1]) <= reach[pt]]] = True
+        start = stop
+    return near
+
+
+def _recheck_crossing(rings: list[np.ndarray], changed: set[int]) -> set[int]:
+    """``_crossing_rings`` after the ``changed`` rings were replaced, when no other ring crossed
+    before (``_recheck_crossing_faults``)."""
+    return set(_recheck_crossing_faults(rings, changed).ring.tolist())
+
+
+def _recheck_crossing_faults(rings: list[np.ndarray], changed: set[int]) -> Faults:
+    """The edges that touch or cross another after the ``changed`` rings were replaced, when no other
+    ring crossed before: only the rings whose bounding boxes meet a changed ring's can cross now."""
+    boxes = ring_boxes(rings)
+    moved = boxes[sorted(changed)]
+    near = np.flatnonzero(((boxes[:, None, 0] <= moved[None, :, 2]) & (boxes[:, None, 2] >= moved[None, :, 0]) &
+                           (boxes[:, None, 1] <= moved[None, :, 3]) & (boxes[:, None, 3] >= moved[None, :, 1])).any(1))
+    subset = [rings[i] for i in near]
+    edges = crossing_edges(subset)
+    a, b = ring_edges(subset)
+    return Faults(np.repeat(near, [len(r) for r in subset])[edges], a[edges], b[edges])
+
+
+def _crossing_faults(rings: list[np.ndarray]) -> Faults:
+    """The edges of the rings that touch or cross another (``crossing_edges``), with their rings."""
+    edges = crossing_edges(rings)
+    a, b = ring_edges(rings)
+    return Faults(np.repeat(np.arange(len(rings)), [len(r) for r in rings])[edges], a[edges], b[edges])
+
+
+def simplify_ring(ring: np.ndarray, tol: float, width: int, height: int) -> np.ndarray:
+    """Fewer points, pushed outward past every traced point (``ring`` itself when that fails);
+    the caller checks pixel coverage and crossings (``simplify_rings``, ``holds_ring``)."""
+    return simplify_ring_batch([ring], [tol], width, height)[0]
+
+
+def simplify_ring_batch(rings: list[np.ndarray], tols: Sequence[float], width: int, height: int, *,
+                        holes: Sequence[bool] | None = None) -> list[np.ndarray]:
+    """``simplify_ring`` of every ring at once: all rings go through each offset pass together,
+    and a ring whose candidate fails (too few points, no fewer points, flipped orientation) is
+    retried at half its tolerance in the next pass, down to ``TOL.min_tolerance_px``.
+    ``holes``: each ring's signed area < 0, when the caller already knows it."""
+    out = list(rings)
+    tol = np.asarray(tols, dtype=float).copy()
+    active = [i for i, r in enumerate(rings) if len(r) > TOL.min_ring_points]
+    if not active:
+        return out
+    if holes is None:
+        hole = dict(zip(active, (ring_areas(pack_rings([rings[i] for i in active])) < 0).tolist(), strict=True))
+    else:
+        hole = {i: holes[i] for i in active}
+    while active := [i for i in active if tol[i] >= TOL.min_tolerance_px]:
+        candidates, areas = _offset_simplify_batch([rings[i] for i in active], tol[active], width, height)
+        retry = []
+        for i, cand, area in zip(active, candidates, areas, strict=True):
+            if cand is not None and len(cand) < len(rings[i]) and (area < 0) == hole[i]:
+                out[i] = cand
+            else:
+                tol[i] /= 2
+                retry.append(i)
+        active = retry
+    return out
+
+
+def _offset_simplify_batch(rings: list[np.ndarray], tols: np.ndarray, width: int, height: int, *,
+                           kept: np.ndarray | None = None) -> tuple[list[np.ndarray | None], np.ndarray]:
+    """Douglas-Peucker on each ring (or the anchors ``kept``: sorted indices into the concatenated
+    rings), then push each kept edge outward past every point it replaced, for all rings in one
+    vectorised pass. Returns each ring's candidate (None when fewer than 3 points remain or an edge
+    is degenerate) and its signed area."""
+    count = len(rings)
+    sizes = np.array([len(r) for r in rings], dtype=np.int64)
+    offsets = np.concatenate([[0], np.cumsum(sizes)])
+    if kept is None:
+        kept = _dp_indices_batch(rings, tols, sizes, offsets)
+    kept_ring = np.searchsorted(offsets, kept, side="right") - 1
+    kept_local = kept - offsets[kept_ring]
+    ok = np.bincount(kept_ring, minlength=count) >= 3
+    first = np.zeros(count, dtype=np.int64)
+    first[kept_ring[::-1]] = kept_local[::-1]  # each ring's first kept point (the last write wins)
+    pk = _rolled_pack(np.concatenate(rings), sizes, offsets, first, ok)
+    ring_pts = pk.points
+    # anchors: global indices into ring_pts, sorted, each ring's first anchor at its first point
+    sel = ok[kept_ring]
+    keep = kept_local[sel] - first[kept_ring[sel]] + pk.starts[kept_ring[sel]]
+    anchor_ring = pk.ring[keep]
+    ak = pack(ring_pts[keep], anchor_ring, count)
+    anchors, anext, aprev = ak.points, ak.nxt, ak.prv
+    direction = anchors[anext] - anchors
+    length = np.linalg.norm(direction, axis=1)
+    degenerate = np.bincount(anchor_ring[length <= 0], minlength=count) > 0
+    u = direction / np.where(length > 0, length, 1.0)[:, None]
+    normal = np.stack([u[:, 1], -u[:, 0]], axis=1)  # right side = away from the solid
+    span = np.searchsorted(keep, np.arange(len(ring_pts)), side="right") - 1
+    tol_a = np.asarray(tols, dtype=float)[anchor_ring]
+    if len(keep):
+        offset = _span_offsets_batch(ring_pts, anchors, normal, u, keep, span, anext, aprev)
+        bevel_off = _bevel_offsets_batch(ring_pts, anchors, normal, keep, span, anext, aprev)
+        points, owner = _join_lines_batch(anchors, u, normal, offset, tol_a, bevel_off, anext, aprev, anchor_ring)
+    else:
+        points, owner = np.zeros((0, 2)), np.zeros(0, dtype=np.int64)
+    points, owner = _clip_batch(points, owner, count, width, height)
+    packed, alive = drop_repeats_batch(points, owner, count)
+    tidied = _tidy_batch(packed, np.asarray(tols, dtype=float), width, height)
+    if tidied is not packed:  # what tidy's drops left collinear
+        packed, tidy_alive = drop_repeats_batch(tidied.points, tidied.ring, count)
+        alive &= tidy_alive
+    alive &= ok & ~degenerate & (np.bincount(packed.ring, minlength=count) >= 3)
+    areas = ring_areas(packed)
+    pieces = unpack(packed)
+    return [p if a else None for p, a in zip(pieces, alive, strict=True)], areas
+
+
+def _rolled_pack(points: np.ndarray, sizes: np.ndarray, offsets: np.ndarray, first: np.ndarray,
+                 ok: np.ndarray) -> Packed:
+    """The rings (concatenated in ``points``, ``sizes`` and ``offsets`` each) with ``ok`` packed, each
+    starting at its point ``first`` (``np.roll`` of each ring by ``-first``), the others empty."""
+    count = len(sizes)
+    kept_sizes = sizes * ok
+    if not kept_sizes.sum():
+        return pack(np.zeros((0, 2)), np.zeros(0, dtype=np.int64), count)
+    ring = np.repeat(np.arange(count), kept_sizes)
+    starts = np.cumsum(kept_sizes) - kept_sizes
+    local = (np.arange(len(ring)) - starts[ring] + first[ring]) % sizes[ring]
+    return pack(points[offsets[ring] + local], ring, count)
+
+
+def _dp_indices_batch(rings: list[np.ndarray], tols: np.ndarray, sizes: np.ndarray,
+                      offsets: np.ndarray) -> np.ndarray:
+    """Sorted indices into the concatenated rings of the points cv2.approxPolyDP keeps on each closed
+    ring with its tolerance (all of a ring's points when a kept point is not found), every kept
+    point found in its ring for all rings at once, each taking the first equal ring point."""
+    f32 = np.concatenate(rings).astype(np.float32)
+    bounds = offsets.tolist()
+    approx = [cv2.approxPolyDP(f32[a:b], t, True)  # (n, 2) float32 is read as n points, as (n, 1, 2)
+              for a, b, t in zip(bounds[:-1], bounds[1:], np.asarray(tols, dtype=float).tolist(), strict=True)]
+    count = len(rings)
+    owner = np.repeat(np.arange(count), sizes)
+    kept_points = np.concatenate(approx).reshape(-1, 2)
+    kept_owner = np.repeat(np.arange(count), [len(a) for a in approx])
+    grid = f32.astype(np.int64)
+    if len(grid) and (grid == f32).all() and np.abs(grid).max() < 2 ** 24:  # traced rings: integer corners
+        found = _find_integer_points(grid, owner, kept_points.astype(np.int64), kept_owner)
+    else:
+        found = _find_points(f32.astype(float), owner, kept_points.astype(float), kept_owner)
+    missing = np.bincount(kept_owner[found < 0], minlength=count) > 0
+    everything = np.flatnonzero(missing[owner])  # all points of the rings with a point not found
+    return np.unique(np.concatenate([found[~missing[kept_owner]], everything]))
+
+
+def _find_integer_points(points: np.ndarray, owner: np.ndarray, wanted: np.ndarray,
+                         wanted_owner: np.ndarray) -> np.ndarray:
+    """For each wanted integer point, the index of the first equal point of the same ring in
+    ``points`` (-1 when none): one stable sort of packed (ring, x, y) keys."""
+    lo = np.minimum(points.min(axis=0), wanted.min(axis=0, initial=2 ** 24))
+    span = np.maximum(points.max(axis=0), wanted.max(axis=0, initial=0)) - lo + 1
+    def key(xy: np.ndarray, ring: np.ndarray) -> np.ndarray:
+        return (ring * span[0] + xy[:, 0] - lo[0]) * span[1] + xy[:, 1] - lo[1]
+    order = np.argsort(key(points, owner), kind="stable")  # equal points keep ring order
+    keys = key(points, owner)[order]
+    want = key(wanted, wanted_owner)
+    pos = np.minimum(np.searchsorted(keys, want), len(keys) - 1)
+    return np.where(keys[pos] == want, order[pos], -1)
+
+
+def _find_points(points: np.ndarray, owner: np.ndarray, wanted: np.ndarray, wanted_owner: np.ndarray) -> np.ndarray:
+    """``_find_integer_points`` for any points: one sort of ring and wanted points together."""
+    both = np.concatenate([points, wanted])
+    ring = np.concatenate([owner, wanted_owner])
+    is_wanted = np.arange(len(both)) >= len(points)
+    order = np.lexsort((is_wanted, both[:, 1], both[:, 0], ring))  # ring points first among equals
+    sp, so = both[order], ring[order]
+    start = np.ones(len(order), dtype=bool)
+    start[1:] = (so[1:] != so[:-1]) | (sp[1:] != sp[:-1]).any(axis=1)
+    first = order[np.maximum.accumulate(np.where(start, np.arange(len(order)), 0))]
+    found = np.empty(len(wanted), dtype=np.int64)
+    found[order[is_wanted[order]] - len(points)] = first[is_wanted[order]]
+    return np.where(found < len(points), found, -1)
+
+
+def _span_offsets_batch(ring: np.ndarray, anchors: np.ndarray, normal: np.ndarray, u: np.ndarray,
+                        keep: np.ndarray, span: np.ndarray, anext: np.ndarray, aprev: np.ndarray) -> np.ndarray:
+    """How far each kept edge must move outward to pass its own points, and at convex corners
+    also its neighbours' points (there the outline is the intersection of both half-planes)."""
+
+    def reach(line: np.ndarray) -> np.ndarray:
+        dist = np.einsum("ij,ij->i", ring - anchors[line], normal[line])
+        return np.maximum.reduceat(dist, keep)  # per span of the points
+
+    own = np.maximum(reach(span), 0.0)
+    u_prev = u[aprev]
+    convex = (u_prev[:, 0] * u[:, 1] - u_prev[:, 1] * u[:, 0]) > 0   # at anchor i
+    from_prev = reach(anext[span])[aprev]   # span i-1's points against line i
+    from_next = reach(aprev[span])[anext]   # span i+1's points against line i
+    convex_next = convex[anext]             # corner at anchor i+1
+    offset = np.where(convex, np.maximum(own, from_prev), own)
+    return np.where(convex_next, np.maximum(offset, from_next), offset)
+
+
+def _bisectors(normal: np.ndarray, aprev: np.ndarray) -> np.ndarray:
+    """Unit outward bisector at each anchor (between the previous edge's normal and this one's)."""
+    bis = normal[aprev] + normal
+    length = np.linalg.norm(bis, axis=1, keepdims=True)
+    return np.where(length > TOL.parallel_sin, bis / np.maximum(length, 1e-12), normal)
+
+
+def _bevel_offsets_batch(ring: np.ndarray, anchors: np.ndarray, normal: np.ndarray, keep: np.ndarray,
+                         span: np.ndarray, anext: np.ndarray, aprev: np.ndarray) -> np.ndarray:
+    """How far out along its bisector a bevel at each anchor must sit to pass both spans' points."""
+    bis = _bisectors(normal, aprev)
+    start = np.einsum("ij,ij->i", ring - anchors[span], bis[span])
+    nxt = anext[span]
+    end = np.einsum("ij,ij->i", ring - anchors[nxt], bis[nxt])
+    return np.maximum(np.maximum(np.maximum.reduceat(start, keep), np.maximum.reduceat(end, keep)[aprev]), 0)
+
+
+def _join_lines_batch(anchors: np.ndarray, u: np.ndarray, normal: np.ndarray, offset: np.ndarray,
+                      tol: np.ndarray, bevel_offset: np.ndarray, anext: np.ndarray, aprev: np.ndarray,
+                      owner: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Corner points of consecutive offset lines: miters, bevelled when long or near-parallel.
+    Returns the points and the ring of each."""
+    u_prev, n_prev, d_prev = u[aprev], normal[aprev], offset[aprev]
+    a = anchors + d_prev[:, None] * n_prev       # on the previous offset line
+    b = anchors + offset[:, None] * normal        # on this edge's offset line
+    sin = u_prev[:, 0] * u[:, 1] - u_prev[:, 1] * u[:, 0]
+    safe = np.where(np.abs(sin) < TOL.parallel_sin, 1.0, sin)
+    ba = b - a
+    t = (ba[:, 0] * u[:, 1] - ba[:, 1] * u[:, 0]) / safe
+    miter = a + t[:, None] * u_prev
+    reach = np.linalg.norm(miter - anchors, axis=1)
+    limit = TOL.bevel_ratio * (tol + np.maximum(offset, d_prev)) + 1.0
+    bevel = (np.abs(sin) < TOL.parallel_sin) | (reach > limit)
+    convex = bevel & (sin > TOL.parallel_sin)
+    if convex.any():
+        bis = _bisectors(normal, aprev)
+        ob = np.einsum("ij,ij->i", anchors, bis) + bevel_offset
+        a = np.where(convex[:, None], _meet(n_prev, np.einsum("ij,ij->i", a, n_prev), bis, ob), a)
+        b = np.where(convex[:, None], _meet(normal, np.einsum("ij,ij->i", b, normal), bis, ob), b)
+    counts = 1 + bevel.astype(np.int64)
+    pos = np.cumsum(counts) - counts
+    out = np.empty((int(counts.sum()), 2))
+    out[pos] = np.where(bevel[:, None], a, miter)
+    out[pos[bevel] + 1] = b[bevel]
+    return out, np.repeat(owner, counts)
+
+
+def _meet(n1: np.ndarray, c1: np.ndarray, n2: np.ndarray, c2: np.ndarray) -> np.ndarray:
+    """Points x with n1.x = c1 and n2.x = c2, row-wise (Cramer's rule)."""
+    det = n1[:, 0] * n2[:, 1] - n1[:, 1] * n2[:, 0]
+    det = np.where(np.abs(det) < 1e-12, 1e-12, det)
+    return np.stack([(c1 * n2[:, 1] - c2 * n1[:, 1]) / det, (n1[:, 0] * c2 - n2[:, 0] * c1) / det], axis=1)
+
+
+def _clip_batch(points: np.ndarray, owner: np.ndarray, count: int, width: float,
+                height: float) -> tuple[np.ndarray, np.ndarray]:
+    """Sutherland-Hodgman clip of every ring (points grouped by ring in ``owner``) to
+    [0, width] x [0, height], exact, so each stays a superset of its part in the box; one
+    vectorised pass per box side (a ring inside a side keeps its points as they are)."""
+    for axis, bound, keep_below in ((0, 0.0, False), (0, width, True), (1, 0.0, False), (1, height, True)):
+        if not len(points):
+            break
+        side = points[:, axis] - bound
+        inside = side <= 0 if keep_below else side >= 0
+        if inside.all():
+            continue
+        nxt_index = pack(points, owner, count).nxt
+        side_next = side[nxt_index]
+        cross = inside != inside[nxt_index]
+        t = side / np.where(cross, side - side_next, 1.0)
+        hits = points + t[:, None] * (points[nxt_index] - points)
+        hits[:, axis] = bound  # exactly on the box: float noise would cut the border pixels
+        counts = inside.astype(np.int64) + cross
+        pos = np.cumsum(counts) - counts
+        out = np.empty((int(counts.sum()), 2))
+        out[pos[inside]] = points[inside]
+        out[pos[cross] + inside[cross]] = hits[cross]
+        points, owner = out, np.repeat(owner, counts)
+    return points, owner
+
+
+def _tidy_batch(packed: Packed, tols: np.ndarray, width: float, height: float) -> Packed:
+    """Remove the near-degenerate features the offset joins and the image-box clip leave, which
+    force slivers when outline segments may not be split: a reflex (notch) vertex no deeper than the
+    ring's tolerance that is nearly collinear, sits next to a much shorter segment, or spans a chord
+    of at most ``TOL.tidy_notch_chord`` tolerances (a dent Douglas-Peucker would have smoothed) is
+    dropped (its chord only adds solid area),
+    and a short segment between two convex corners is replaced by the miter of its neighbours when
+    that point is inside the image and within the ring's tolerance. Both only move the outline
+    outward, so the caller's coverage and crossing checks still decide; ``TOL.tidy_passes`` passes.
+    Every test looks at one ring's own points only, so a ring the previous pass left as it was stays
+    so: a pass after the first looks only at the rings the previous one changed (same result)."""
+    count = len(packed.starts) - 1
+    chosen = None  # indices into packed.points of the rings this pass looks at; None: all
+    for _ in range(TOL.tidy_passes):
+        pk = packed if chosen is None else pack(packed.points[chosen], packed.ring[chosen], count)
+        p, ring = pk.points, pk.ring
+        if not len(p):
+            return packed
+        tol = tols[ring]
+        prv, nxt = p[pk.prv], p[pk.nxt]
+        d_in, d_out = p - prv, nxt - p
+        l_in, l_out = np.linalg.norm(d_in, axis=1), np.linalg.norm(d_out, axis=1)
+        turn = d_in[:, 0] * d_out[:, 1] - d_in[:, 1] * d_out[:, 0]  # > 0: convex corner of the solid
+        chord = np.maximum(np.linalg.norm(nxt - prv, axis=1), 1e-12)
+        sin_turn = turn / np.maximum(l_in * l_out, 1e-12)
+        short = np.minimum(l_in, l_out) < TOL.tidy_short_ratio * np.maximum(l_in, l_out)
+        dent = chord <= TOL.tidy_notch_chord * tol
+        notch = (turn < 0) & (-turn / chord <= tol) & ((-sin_turn < TOL.tidy_sin) | short | dent)
+        sizes = np.bincount(ring, minlength=len(pk.starts) - 1)
+        notch &= sizes[ring] > 3
+        notch &= ~notch[pk.prv]  # never two neighbours in one pass
+        # short segment p -> nxt between convex corners: meet the previous and following lines
+        nn = p[pk.nxt[pk.nxt]]
+        d_far = nn - nxt
+        convex = turn > 0
+        l_far = np.linalg.norm(d_far, axis=1)
+        bevel = convex & convex[pk.nxt] & (l_out < TOL.tidy_short_ratio * np.minimum(l_in, l_far)) & \
+            (sizes[ring] > 3) & ~notch & ~notch[pk.nxt]
+        if bevel.any():
+            denom = d_in[:, 0] * d_far[:, 1] - d_in[:, 1] * d_far[:, 0]
+            safe = np.where(np.abs(denom) > 1e-12, denom, 1.0)
+            diff = nxt - p
+            t = (diff[:, 0] * d_far[:, 1] - diff[:, 1] * d_far[:, 0]) / safe  # along d_in from p
+            s = (diff[:, 0] * d_in[:, 1] - diff[:, 1] * d_in[:, 0]) / safe    # along d_far from nxt
+            miter = p + t[:, None] * d_in
+            rel = miter - p
+            away = np.abs(rel[:, 0] * d_out[:, 1] - rel[:, 1] * d_out[:, 0]) / np.maximum(l_out, 1e-12)
+            bevel &= (np.abs(denom) > 1e-12) & (t >= 0) & (s <= 0) & (away <= tol) & \
+                (miter[:, 0] >= 0) & (miter[:, 0] <= width) & (miter[:, 1] >= 0) & (miter[:, 1] <= height)
+            bevel &= ~bevel[pk.prv] & ~notch[pk.nxt[pk.nxt]] & ~notch[pk.prv]
+            p = np.where(bevel[:, None], miter, p)
+        drop = notch | bevel[pk.prv]
+        if not drop.any():
+            return packed
+        if chosen is None:
+            packed = pack(p[~drop], ring[~drop], count)
+        else:
+            points = packed.points.copy()
+            points[chosen] = p
+            keep = np.ones(len(points), dtype=bool)
+            keep[chosen[drop]] = False
+            packed = pack(points[keep], packed.ring[keep], count)
+        changed = np.zeros(count, dtype=bool)
+        changed[ring[drop]] = True
+        chosen = np.flatnonzero(changed[packed.ring])
+    return packed
