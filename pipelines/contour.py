@@ -380,7 +380,7 @@ def trace_rings(mask: np.ndarray, *, min_hole_area: float = 0.0) -> list[Ring]:
     island_of = {int(i): n for n, i in enumerate(np.flatnonzero(parents < 0))}
     sizes = np.array([len(c) for c in contours])
     packed = pack(np.concatenate(contours).reshape(-1, 2).astype(float) - 1.0,
-                   np.repeat(np.arange(len(contours)), sizes), len(contours))
+                  np.repeat(np.arange(len(contours)), sizes), len(contours))
     areas = ring_areas(packed).tolist()
     pieces = unpack(packed)
     rings = []

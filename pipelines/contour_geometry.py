@@ -203,7 +203,7 @@ def winding_grid(rings: list[np.ndarray], width: int, height: int) -> np.ndarray
     rings count +1), by signed scanline crossings: O(crossings + pixels)."""
     a, b = ring_edges(rings)
     row, edge = row_spans(np.ceil(np.minimum(a[:, 1], b[:, 1]) - 0.5),
-                           np.ceil(np.maximum(a[:, 1], b[:, 1]) - 0.5), height)
+                          np.ceil(np.maximum(a[:, 1], b[:, 1]) - 0.5), height)
     ay, by = a[edge, 1], b[edge, 1]
     x = a[edge, 0] + (row + 0.5 - ay) / (by - ay) * (b[edge, 0] - a[edge, 0])
     col = np.ceil(x - 0.5).clip(0, width).astype(np.int64)

@@ -305,7 +305,7 @@ def rasterize_loops(loops: list[np.ndarray], width: int, height: int, scale: int
     a, b = (end * scale for end in ring_edges(list(loops)))
     rows_h, cols_w = height * scale, width * scale
     row, edge = row_spans(np.ceil(np.minimum(a[:, 1], b[:, 1]) - 0.5),
-                           np.ceil(np.maximum(a[:, 1], b[:, 1]) - 0.5), rows_h)
+                          np.ceil(np.maximum(a[:, 1], b[:, 1]) - 0.5), rows_h)
     t = (row + 0.5 - a[edge, 1]) / (b[edge, 1] - a[edge, 1])
     x = a[edge, 0] + t * (b[edge, 0] - a[edge, 0])
     col = np.ceil(x - 0.5).clip(0, cols_w).astype(np.int64)
@@ -346,7 +346,7 @@ def _sampling(width: int, height: int) -> tuple[int, int]:
 
 
 def mesh_metadata(mesh: Mesh, outline: list[Ring], alpha: np.ndarray, params: ContourParams,
-              held: np.ndarray, factor: int, closing_px: float) -> dict:
+                  held: np.ndarray, factor: int, closing_px: float) -> dict:
     """Counts, coverage of the thresholded pixels, wasted area and quality of the mesh."""
     height, width = alpha.shape
     ends = np.cumsum([len(loop) for loop in mesh.loops]).tolist()

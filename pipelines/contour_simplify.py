@@ -148,7 +148,7 @@ def simplify_rings(rings: list[Ring], params: ContourParams, width: int, height:
         for i in bad:
             traced[i] = points[i] is rings[i].points
         faults = joined_faults(uncovering_faults(points, index, changed=set(bad)),
-                         _recheck_crossing_faults(points, set(bad)))
+                               _recheck_crossing_faults(points, set(bad)))
     return [Ring(p, r.is_hole, r.island) for p, r in zip(points, rings, strict=True)]
 
 
