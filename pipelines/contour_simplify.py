@@ -227,10 +227,13 @@ class _Refinement:
             sizes = np.array([len(self.rings[i]) for i in active], dtype=np.int64)
             offsets = np.concatenate([[0], np.cumsum(sizes)])
             kept = np.concatenate([anchors[i] + offsets[k] for k, i in enumerate(active)])
-            # the ring's own tolerance for its joins and tidying: away from the faults the candidate
-            # is then the one of that tolerance, point for point (and no new fault appears there)
+            # each anchor's own tolerance for its joins and tidying: away from the faults the
+            # candidate is the first one, point for point, and near them tidying does not undo
+            # the finer anchors
             tols = np.array([self.tols[i] for i in active])
-            found, areas = _offset_simplify_batch([self.rings[i] for i in active], tols, width, height, kept=kept)
+            point_tols = np.concatenate([self.tols[i] / 2.0 ** self.depth[i] for i in active])
+            found, areas = _offset_simplify_batch([self.rings[i] for i in active], tols, width, height, kept=kept,
+                                                  point_tols=point_tols)
             retry = []
             for i, cand, area in zip(active, found, areas, strict=True):
                 if cand is not None and len(cand) < len(self.rings[i]) and (area < 0) == self.holes[i]:
@@ -337,11 +340,13 @@ def simplify_ring_batch(rings: list[np.ndarray], tols: Sequence[float], width: i
 
 
 def _offset_simplify_batch(rings: list[np.ndarray], tols: np.ndarray, width: int, height: int, *,
-                           kept: np.ndarray | None = None) -> tuple[list[np.ndarray | None], np.ndarray]:
+                           kept: np.ndarray | None = None,
+                           point_tols: np.ndarray | None = None) -> tuple[list[np.ndarray | None], np.ndarray]:
     """Douglas-Peucker on each ring (or the anchors ``kept``: sorted indices into the concatenated
     rings), then push each kept edge outward past every point it replaced, for all rings in one
-    vectorised pass. Returns each ring's candidate (None when fewer than 3 points remain or an edge
-    is degenerate) and its signed area."""
+    vectorised pass. The joins and the tidying use each ring's tolerance, or each anchor's own in
+    ``point_tols`` (one per point of the concatenated rings). Returns each ring's candidate (None
+    when fewer than 3 points remain or an edge is degenerate) and its signed area."""
     count = len(rings)
     sizes = np.array([len(r) for r in rings], dtype=np.int64)
     offsets = np.concatenate([[0], np.cumsum(sizes)])
@@ -366,18 +371,18 @@ def _offset_simplify_batch(rings: list[np.ndarray], tols: np.ndarray, width: int
     u = direction / np.where(length > 0, length, 1.0)[:, None]
     normal = np.stack([u[:, 1], -u[:, 0]], axis=1)  # right side = away from the solid
     span = np.searchsorted(keep, np.arange(len(ring_pts)), side="right") - 1
-    tol_a = np.asarray(tols, dtype=float)[anchor_ring]
+    tol_a = np.asarray(tols, dtype=float)[anchor_ring] if point_tols is None else point_tols[kept[sel]]
     if len(keep):
         offset = _span_offsets_batch(ring_pts, anchors, normal, u, keep, span, anext, aprev)
         bevel_off = _bevel_offsets_batch(ring_pts, anchors, normal, keep, span, anext, aprev)
-        points, owner = _join_lines_batch(anchors, u, normal, offset, tol_a, bevel_off, anext, aprev, anchor_ring)
+        points, source = _join_lines_batch(anchors, u, normal, offset, tol_a, bevel_off, anext, aprev)
     else:
-        points, owner = np.zeros((0, 2)), np.zeros(0, dtype=np.int64)
-    points, owner = _clip_batch(points, owner, count, width, height)
-    packed, alive = drop_repeats_batch(points, owner, count)
-    tidied = _tidy_batch(packed, np.asarray(tols, dtype=float), width, height)
+        points, source = np.zeros((0, 2)), np.zeros(0, dtype=np.int64)
+    points, owner, clipped = _clip_batch(points, anchor_ring[source], count, width, height)
+    packed, alive, kept_points = drop_repeats_batch(points, owner, count)
+    tidied, _ = _tidy_batch(packed, tol_a[source][clipped][kept_points], width, height)
     if tidied is not packed:  # what tidy's drops left collinear
-        packed, tidy_alive = drop_repeats_batch(tidied.points, tidied.ring, count)
+        packed, tidy_alive, _ = drop_repeats_batch(tidied.points, tidied.ring, count)
         alive &= tidy_alive
     alive &= ok & ~degenerate & (np.bincount(packed.ring, minlength=count) >= 3)
     areas = ring_areas(packed)
@@ -489,10 +494,10 @@ def _bevel_offsets_batch(ring: np.ndarray, anchors: np.ndarray, normal: np.ndarr
 
 
 def _join_lines_batch(anchors: np.ndarray, u: np.ndarray, normal: np.ndarray, offset: np.ndarray,
-                      tol: np.ndarray, bevel_offset: np.ndarray, anext: np.ndarray, aprev: np.ndarray,
-                      owner: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+                      tol: np.ndarray, bevel_offset: np.ndarray, anext: np.ndarray,
+                      aprev: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Corner points of consecutive offset lines: miters, bevelled when long or near-parallel.
-    Returns the points and the ring of each."""
+    Returns the points and the anchor each belongs to (one or two per anchor, in order)."""
     u_prev, n_prev, d_prev = u[aprev], normal[aprev], offset[aprev]
     a = anchors + d_prev[:, None] * n_prev       # on the previous offset line
     b = anchors + offset[:, None] * normal        # on this edge's offset line
@@ -515,7 +520,7 @@ def _join_lines_batch(anchors: np.ndarray, u: np.ndarray, normal: np.ndarray, of
     out = np.empty((int(counts.sum()), 2))
     out[pos] = np.where(bevel[:, None], a, miter)
     out[pos[bevel] + 1] = b[bevel]
-    return out, np.repeat(owner, counts)
+    return out, np.repeat(np.arange(len(anchors)), counts)
 
 
 def _meet(n1: np.ndarray, c1: np.ndarray, n2: np.ndarray, c2: np.ndarray) -> np.ndarray:
@@ -526,10 +531,12 @@ def _meet(n1: np.ndarray, c1: np.ndarray, n2: np.ndarray, c2: np.ndarray) -> np.
 
 
 def _clip_batch(points: np.ndarray, owner: np.ndarray, count: int, width: float,
-                height: float) -> tuple[np.ndarray, np.ndarray]:
+                height: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Sutherland-Hodgman clip of every ring (points grouped by ring in ``owner``) to
     [0, width] x [0, height], exact, so each stays a superset of its part in the box; one
-    vectorised pass per box side (a ring inside a side keeps its points as they are)."""
+    vectorised pass per box side (a ring inside a side keeps its points as they are). Returns
+    the points, their rings and the input point each comes from (a crossing: its edge's start)."""
+    source = np.arange(len(points))
     for axis, bound, keep_below in ((0, 0.0, False), (0, width, True), (1, 0.0, False), (1, height, True)):
         if not len(points):
             break
@@ -548,18 +555,20 @@ def _clip_batch(points: np.ndarray, owner: np.ndarray, count: int, width: float,
         out = np.empty((int(counts.sum()), 2))
         out[pos[inside]] = points[inside]
         out[pos[cross] + inside[cross]] = hits[cross]
-        points, owner = out, np.repeat(owner, counts)
-    return points, owner
+        points, owner, source = out, np.repeat(owner, counts), np.repeat(source, counts)
+    return points, owner, source
 
 
-def _tidy_batch(packed: Packed, tols: np.ndarray, width: float, height: float) -> Packed:
+def _tidy_batch(packed: Packed, point_tol: np.ndarray, width: float,
+                height: float) -> tuple[Packed, np.ndarray]:
     """Remove the near-degenerate features the offset joins and the image-box clip leave, which
-    force slivers when outline segments may not be split: a reflex (notch) vertex no deeper than the
-    ring's tolerance that is nearly collinear, sits next to a much shorter segment, or spans a chord
-    of at most ``TOL.tidy_notch_chord`` tolerances (a dent Douglas-Peucker would have smoothed) is
-    dropped (its chord only adds solid area),
+    force slivers when outline segments may not be split: a reflex (notch) vertex no deeper than its
+    tolerance (``point_tol``, one per point) that is nearly collinear, sits next to a much shorter
+    segment, or spans a chord of at most ``TOL.tidy_notch_chord`` tolerances (a dent Douglas-Peucker
+    would have smoothed) is dropped (its chord only adds solid area),
     and a short segment between two convex corners is replaced by the miter of its neighbours when
-    that point is inside the image and within the ring's tolerance. Both only move the outline
+    that point is inside the image and within the tolerance. Returns the points kept and their
+    tolerances. Both only move the outline
     outward, so the caller's coverage and crossing checks still decide; ``TOL.tidy_passes`` passes.
     Every test looks at one ring's own points only, so a ring the previous pass left as it was stays
     so: a pass after the first looks only at the rings the previous one changed (same result)."""
@@ -569,8 +578,8 @@ def _tidy_batch(packed: Packed, tols: np.ndarray, width: float, height: float) -
         pk = packed if chosen is None else pack(packed.points[chosen], packed.ring[chosen], count)
         p, ring = pk.points, pk.ring
         if not len(p):
-            return packed
-        tol = tols[ring]
+            return packed, point_tol
+        tol = point_tol if chosen is None else point_tol[chosen]
         prv, nxt = p[pk.prv], p[pk.nxt]
         d_in, d_out = p - prv, nxt - p
         l_in, l_out = np.linalg.norm(d_in, axis=1), np.linalg.norm(d_out, axis=1)
@@ -605,16 +614,16 @@ def _tidy_batch(packed: Packed, tols: np.ndarray, width: float, height: float) -
             p = np.where(bevel[:, None], miter, p)
         drop = notch | bevel[pk.prv]
         if not drop.any():
-            return packed
+            return packed, point_tol
         if chosen is None:
-            packed = pack(p[~drop], ring[~drop], count)
+            packed, point_tol = pack(p[~drop], ring[~drop], count), point_tol[~drop]
         else:
             points = packed.points.copy()
             points[chosen] = p
             keep = np.ones(len(points), dtype=bool)
             keep[chosen[drop]] = False
-            packed = pack(points[keep], packed.ring[keep], count)
+            packed, point_tol = pack(points[keep], packed.ring[keep], count), point_tol[keep]
         changed = np.zeros(count, dtype=bool)
         changed[ring[drop]] = True
         chosen = np.flatnonzero(changed[packed.ring])
-    return packed
+    return packed, point_tol

@@ -362,3 +362,16 @@ def test_hole_point_when_the_ray_meets_a_corner_exactly():
     centroids = mesh.vertices[mesh.triangles].mean(axis=1)
     inside_hole = [cv2.pointPolygonTest(hole.astype(np.float32), (float(x), float(y)), False) > 0 for x, y in centroids]
     assert len(mesh.triangles) and not any(inside_hole)
+
+
+def test_refinement_converges_where_tidying_would_undo_it():
+    """A web of anti-aliased lines (tests/data/crossed_lines.png, the alpha of a 384 px sprite):
+    its big ring faults where lines cross. Tidied with the ring's own tolerance, the finer anchors
+    near a fault were dropped again, the fault stayed, and after every retry round the ring fell
+    back to all its 774 traced points; with each anchor's own tolerance it converges."""
+    from pathlib import Path
+
+    from pipelines.contour import sprite_outline
+    alpha = cv2.imread(str(Path(__file__).parents[1] / "data" / "crossed_lines.png"), cv2.IMREAD_UNCHANGED)
+    outline = sprite_outline(np.ascontiguousarray(alpha), ContourParams())
+    assert max(len(r.points) for r in outline) < 200

@@ -60,7 +60,7 @@ def test_tidy_merges_a_short_bevel_and_drops_a_shallow_notch():
     bevel = _orient(np.array([[0, 0], [10, 0], [10, 9.9], [9.9, 10], [0, 10]], dtype=float), False)
     notch = _orient(np.array([[0, 0], [5, 0.3], [10, 0], [10, 10], [0, 10]], dtype=float), False)
     for ring, expect in ((bevel, 4), (notch, 4)):
-        out = _tidy_batch(pack(ring, np.zeros(len(ring), dtype=np.int64), 1), np.array([1.0]), 10.0, 10.0)
+        out, _ = _tidy_batch(pack(ring, np.zeros(len(ring), dtype=np.int64), 1), np.ones(len(ring)), 10.0, 10.0)
         assert len(out.points) == expect
         assert holds_ring(out.points, ring)  # only ever moves the outline outward
 
