@@ -144,7 +144,7 @@ def _closed_within_budget(pooled: np.ndarray, kept: np.ndarray, params: ContourP
     as the caller has it; radius inf) if the budget has its four vertices, else ``OverBudget`` with
     the fewest vertices any attempt needed. Returns the outline, the mask it holds and the radius
     (working pixels)."""
-    fewest = _needed(first)
+    fewest = first.needed
 
     def attempt(radius: float) -> _Fit | None:
         nonlocal fewest
@@ -154,7 +154,7 @@ def _closed_within_budget(pooled: np.ndarray, kept: np.ndarray, params: ContourP
             return simplify_within_budget(rings, params, closed.shape[1], closed.shape[0], unit=factor,
                                           solid=closed, steps=TOL.budget_closing_steps), closed, radius
         except OverBudget as exc:
-            fewest = min(fewest, _needed(exc))
+            fewest = min(fewest, exc.needed)
             return None
 
     radius, low = TOL.budget_closing_start, 0.0
@@ -165,7 +165,7 @@ def _closed_within_budget(pooled: np.ndarray, kept: np.ndarray, params: ContourP
     if params.max_vertices >= 4:  # the last resort: the box around every kept pixel
         box = _box_mask(kept)
         return trace_rings(box), box, math.inf
-    raise OverBudget("TRIANGULATION_FAILED", "no simplification or closing of the outline fits max_vertices",
+    raise OverBudget("no simplification or closing of the outline fits max_vertices", fewest,
                      {"vertex_count": fewest, "max_vertices": params.max_vertices,
                       "closing_px_tried": radius / 2 * factor})
 
@@ -190,11 +190,6 @@ def _box_mask(mask: np.ndarray) -> np.ndarray:
     box = np.zeros_like(mask)
     box[y:y + h, x:x + w] = True
     return box
-
-
-def _needed(exc: OverBudget) -> int:
-    """The vertices an over-budget outline needed (at least)."""
-    return int(exc.details.get("vertex_count", exc.details.get("minimum_required", 0)))
 
 
 def _closing(mask: np.ndarray, radius: float) -> np.ndarray:

@@ -6,6 +6,7 @@ the vertex budget."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import cv2
 import numpy as np
@@ -36,7 +37,12 @@ from pipelines.errors import InputError
 
 
 class OverBudget(InputError):
-    """The outline does not fit ``max_vertices`` (code ``TRIANGULATION_FAILED``)."""
+    """The outline does not fit ``max_vertices`` (code ``TRIANGULATION_FAILED``); ``needed`` is the
+    fewest vertices it would take, as far as the attempt found."""
+
+    def __init__(self, message: str, needed: int, details: dict[str, Any]) -> None:
+        super().__init__("TRIANGULATION_FAILED", message, details)
+        self.needed = needed
 
 
 def simplify_within_budget(rings: list[Ring], params: ContourParams, width: int, height: int, *,
@@ -49,7 +55,7 @@ def simplify_within_budget(rings: list[Ring], params: ContourParams, width: int,
     traced from is a subset, and all that must be held)."""
     scale = 1.0
     if 3 * len(rings) > params.max_vertices:
-        raise OverBudget("TRIANGULATION_FAILED", "more outlines than max_vertices allows",
+        raise OverBudget("more outlines than max_vertices allows", 3 * len(rings),
                          {"rings": len(rings), "minimum_required": 3 * len(rings),
                           "max_vertices": params.max_vertices})
     index = solid_index(solid if solid is not None else solid_pixels([r.points for r in rings], width, height))
@@ -64,7 +70,7 @@ def simplify_within_budget(rings: list[Ring], params: ContourParams, width: int,
         else:
             step += 1
         scale = TOL.budget_growth ** step
-    raise OverBudget("TRIANGULATION_FAILED", "outline needs more vertices than max_vertices",
+    raise OverBudget("outline needs more vertices than max_vertices", count,
                      {"vertex_count": count, "max_vertices": params.max_vertices, "rings": len(outline)})
 
 
