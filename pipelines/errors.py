@@ -27,6 +27,19 @@ class PipelineError(Exception):
     def as_dict(self) -> dict[str, Any]:
         return {"code": self.code, "message": self.message, "details": self.details}
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickled by state, not by ``__init__``'s arguments (``args`` holds only the joined text, and
+        subclasses may take other arguments): Celery's prefork pool and retries pickle exceptions."""
+        return _rebuilt, (type(self), self.args, self.__dict__)
+
+
+def _rebuilt(cls: type[PipelineError], args: tuple[Any, ...], state: dict[str, Any]) -> PipelineError:
+    """A pickled ``PipelineError`` again, without calling its ``__init__``."""
+    error = cls.__new__(cls)
+    Exception.__init__(error, *args)
+    error.__dict__.update(state)
+    return error
+
 
 class InputError(PipelineError):
     """Bad, corrupt, empty or unsupported input: permanent."""
