@@ -109,7 +109,7 @@ def ring_areas(packed: Packed) -> np.ndarray:
 
 def drop_repeats_batch(points: np.ndarray, owner: np.ndarray, count: int) -> tuple[Packed, np.ndarray, np.ndarray]:
     """Remove consecutive duplicates, then collinear points, in every ring; also whether each
-    ring keeps at least 3 points (``_drop_repeats`` per ring), and the indices of the points kept."""
+    ring keeps at least 3 points, and the indices of the points kept."""
     alive = np.bincount(owner, minlength=count) >= 3
     pk = pack(points, owner, count)
     index = np.flatnonzero(np.linalg.norm(points - points[pk.prv], axis=1) > TOL.geom_eps)
