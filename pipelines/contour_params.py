@@ -72,6 +72,7 @@ class ContourTol:
     geom_eps: float = 1e-7            # point-on-line slack in containment tests
     crossing_retries: int = 8         # rounds of halving the tolerance near a ring's faults (crossings, cut pixels)
     fault_reach: float = 2.0          # traced points this many tolerances (+1 px) from a failed edge are re-simplified
+    fault_pairs: int = 200_000        # past this many (point, failed edge) pairs, a ring is re-simplified whole
     min_ring_points: int = 4          # rings this small are kept as traced
     pair_chunk: int = 2_000_000       # edge pairs tested at once by the crossing sweep
     work_pixels: int = 65_536         # larger masks are max-pooled onto a grid of about this many cells,

@@ -172,7 +172,7 @@ class _Refinement:
         """One more halving for the points of rings ``ids`` within reach of a segment blamed on their
         ring (an edge lies within about twice its tolerance of the points it was offset from; a miter
         reaches further: ``TOL.fault_reach``), or for all of a ring's points when none is that near
-        (a ring blamed for a pixel its box holds)."""
+        (a ring blamed for a pixel its box holds) or the faults are too many to place."""
         sizes = np.array([len(self.rings[i]) for i in ids], dtype=np.int64)
         slot = np.repeat(np.arange(len(ids)), sizes)  # each point's position in ``ids``
         points = np.concatenate([self.rings[i] for i in ids])
@@ -184,6 +184,8 @@ class _Refinement:
         mine = fault_slot >= 0  # the faults of rings in ``ids``
         fault_slot, a, b = fault_slot[mine], faults.a[mine], faults.b[mine]
         near = _near_own_segments(points, slot, reach, fault_slot, a, b)
+        if near is None:  # too many faults over too much outline to place: everywhere, as when none is near
+            near = np.zeros(len(points), dtype=bool)
         hit = np.bincount(slot[near], minlength=len(ids)) > 0
         depth = depth + (near | ~hit[slot])
         for i, part in zip(ids, np.split(depth, np.cumsum(sizes)[:-1]), strict=True):
@@ -252,10 +254,12 @@ class _Refinement:
 
 
 def _near_own_segments(points: np.ndarray, slot: np.ndarray, reach: np.ndarray, fault_slot: np.ndarray,
-                       a: np.ndarray, b: np.ndarray, chunk: int = 1 << 20) -> np.ndarray:
+                       a: np.ndarray, b: np.ndarray, chunk: int = 1 << 20) -> np.ndarray | None:
     """``(n,) bool``: whether each point lies within its ``reach`` of a segment a-b of its own ``slot``.
     Only the (point, segment) pairs whose x ranges meet within the largest reach are measured: one
-    sort of the points by (slot, x), a range of it per segment, in chunks of about ``chunk`` pairs."""
+    sort of the points by (slot, x), a range of it per segment, in chunks of about ``chunk`` pairs.
+    None when there are more than ``TOL.fault_pairs`` such pairs (a sheet closed into one ring that
+    spans the image, faulted all over: measuring would cost more than refining everywhere)."""
     near = np.zeros(len(points), dtype=bool)
     if not len(a):
         return near
@@ -269,6 +273,8 @@ def _near_own_segments(points: np.ndarray, slot: np.ndarray, reach: np.ndarray, 
     hi = fault_slot * stride + (np.maximum(a[:, 0], b[:, 0]) + widest - base)
     first, last = np.searchsorted(key, lo, side="left"), np.searchsorted(key, hi, side="right")
     ends = np.cumsum(last - first)
+    if ends[-1] > TOL.fault_pairs:
+        return None
     start = 0
     while start < len(a):
         stop = max(int(np.searchsorted(ends, ends[start] - (last[start] - first[start]) + chunk, side="right")),
