@@ -375,3 +375,26 @@ def test_refinement_converges_where_tidying_would_undo_it():
     alpha = cv2.imread(str(Path(__file__).parents[1] / "data" / "crossed_lines.png"), cv2.IMREAD_UNCHANGED)
     outline = sprite_outline(np.ascontiguousarray(alpha), ContourParams())
     assert max(len(r.points) for r in outline) < 200
+
+
+def test_refinement_is_whole_when_faults_are_too_many_to_place(monkeypatch):
+    """Past ``TOL.fault_pairs`` (point, fault) pairs the faults are not placed: every point of the
+    ring is halved, as when no point is near."""
+    from dataclasses import replace
+
+    from pipelines import contour_simplify
+    from pipelines.contour_geometry import Faults
+    from pipelines.contour_simplify import _Refinement, simplify_ring_batch
+    img = np.zeros((160, 160, 4), np.uint8)
+    cv2.circle(img, (80, 80), 70, (255, 255, 255, 255), -1, cv2.LINE_AA)
+    _, rings = rings_of(img)
+    ring = rings[0].points
+    first = simplify_ring_batch([ring], [8.0], 160, 160)[0]
+    fault = Faults(np.array([0]), first[:1], first[1:2])
+    placed = _Refinement([ring], [8.0], [False])
+    placed.deepen([0], fault)
+    assert 0 < np.count_nonzero(placed.depth[0]) < len(ring)
+    monkeypatch.setattr(contour_simplify, "TOL", replace(contour_simplify.TOL, fault_pairs=0))
+    whole = _Refinement([ring], [8.0], [False])
+    whole.deepen([0], fault)
+    assert (whole.depth[0] == 1).all()
