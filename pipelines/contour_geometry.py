@@ -1,6 +1,6 @@
 """Exact tests of sprite outlines on the pixel grid: which pixels a set of rings holds whole
 (winding and edge rasters), which rings cut a solid pixel or leave one outside (``uncovering_faults``),
-and which touch or cross (``crossing_edges``), each saying where (``Faults``)."""
+and which touch or cross (``crossing_faults``), each saying where (``Faults``)."""
 
 from __future__ import annotations
 
@@ -307,13 +307,12 @@ def _box_groups(boxes: np.ndarray) -> np.ndarray:
 
 def _crossing_rings(rings: list[np.ndarray]) -> set[int]:
     """Indices of rings whose edges touch or cross another ring's, or their own non-adjacent ones."""
-    owner = np.repeat(np.arange(len(rings)), [len(r) for r in rings])
-    return set(owner[crossing_edges(rings)].tolist())
+    return set(crossing_faults(rings).ring.tolist())
 
 
-def crossing_edges(rings: list[np.ndarray]) -> np.ndarray:
-    """Sorted indices (into the rings' concatenated edges, edge k from point k to the next of its
-    ring) of the edges that touch or cross another ring's, or a non-adjacent one of their own ring.
+def crossing_faults(rings: list[np.ndarray]) -> Faults:
+    """The edges that touch or cross another ring's, or a non-adjacent one of their own ring, with
+    their rings (in the order of the rings' concatenated edges).
 
     Sweep over x: only edge pairs whose bounding boxes overlap are tested, in bounded chunks. With
     many rings (sheets) the sweep runs per group of rings whose boxes overlap (``_box_groups``): the
@@ -323,6 +322,7 @@ def crossing_edges(rings: list[np.ndarray]) -> np.ndarray:
     sizes = np.array([len(r) for r in rings])
     a, b = ring_edges(rings)
     owner = np.repeat(np.arange(len(rings)), sizes)
+    edges = Faults(owner, a, b)  # before the sweep's reordering
     local = np.arange(len(a)) - np.repeat(np.cumsum(sizes) - sizes, sizes)
     eps = TOL.geom_eps
     lo, hi = np.minimum(a, b) - eps, np.maximum(a, b) + eps
@@ -357,4 +357,5 @@ def crossing_edges(rings: list[np.ndarray]) -> np.ndarray:
         hit = segments_touch(a[i], b[i], a[j], b[j])
         bad += [order[i[hit]], order[j[hit]]]
         start = stop
-    return np.unique(np.concatenate(bad)) if bad else np.zeros(0, dtype=np.int64)
+    hit = np.unique(np.concatenate(bad)) if bad else np.zeros(0, dtype=np.int64)
+    return Faults(edges.ring[hit], edges.a[hit], edges.b[hit])

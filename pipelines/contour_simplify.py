@@ -14,7 +14,7 @@ import numpy as np
 from pipelines.contour_geometry import (
     Faults,
     SolidIndex,
-    crossing_edges,
+    crossing_faults,
     joined_faults,
     solid_index,
     solid_pixels,
@@ -30,7 +30,6 @@ from pipelines.contour_rings import (
     pack_rings,
     ring_areas,
     ring_boxes,
-    ring_edges,
     unpack,
 )
 from pipelines.errors import InputError
@@ -141,7 +140,7 @@ def simplify_rings(rings: list[Ring], params: ContourParams, width: int, height:
     traced = [p is r.points for p, r in zip(points, rings, strict=True)]
     refinement = _Refinement([r.points for r in rings], tols, holes)
     attempt = 0
-    faults = joined_faults(uncovering_faults(points, index), _crossing_faults(points))
+    faults = joined_faults(uncovering_faults(points, index), crossing_faults(points))
     while bad := sorted({i for i in faults.ring.tolist() if not traced[i]}):
         attempt += 1
         if attempt <= TOL.crossing_retries:
@@ -304,17 +303,8 @@ def _recheck_crossing_faults(rings: list[np.ndarray], changed: set[int]) -> Faul
     moved = boxes[sorted(changed)]
     near = np.flatnonzero(((boxes[:, None, 0] <= moved[None, :, 2]) & (boxes[:, None, 2] >= moved[None, :, 0]) &
                            (boxes[:, None, 1] <= moved[None, :, 3]) & (boxes[:, None, 3] >= moved[None, :, 1])).any(1))
-    subset = [rings[i] for i in near]
-    edges = crossing_edges(subset)
-    a, b = ring_edges(subset)
-    return Faults(np.repeat(near, [len(r) for r in subset])[edges], a[edges], b[edges])
-
-
-def _crossing_faults(rings: list[np.ndarray]) -> Faults:
-    """The edges of the rings that touch or cross another (``crossing_edges``), with their rings."""
-    edges = crossing_edges(rings)
-    a, b = ring_edges(rings)
-    return Faults(np.repeat(np.arange(len(rings)), [len(r) for r in rings])[edges], a[edges], b[edges])
+    found = crossing_faults([rings[i] for i in near])
+    return found._replace(ring=near[found.ring])
 
 
 def simplify_ring(ring: np.ndarray, tol: float, width: int, height: int) -> np.ndarray:
