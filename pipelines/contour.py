@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from itertools import pairwise
 from typing import NamedTuple
 
@@ -125,12 +126,31 @@ def _outline_and_held(alpha: np.ndarray, params: ContourParams, progress: Progre
     progress(40, "Finding contours...")
     rings = trace_rings(mask, min_hole_area=params.min_contour_area / (factor * factor))
     progress(50, "Simplifying contours...")
-    radius = 0.0
+    budget = params.max_vertices
+    for _ in range(TOL.unpool_budget_tries):
+        outline, held, radius = _fit_budget(rings, pooled, mask, replace(params, max_vertices=budget), factor)
+        unpooled = unpool_rings(outline, factor, width, height)
+        count = sum(len(r.points) for r in unpooled)
+        if count <= params.max_vertices:
+            return _Outline(unpooled, held, factor, radius * factor)
+        # unpooling split segments where they enter the last cell: leave room for those points
+        budget = min(budget - 1, params.max_vertices - (count - sum(len(r.points) for r in outline)))
+        if budget < 4:
+            break
+    if params.max_vertices < 4:
+        raise OverBudget("the outline does not fit max_vertices once mapped back to the image", count,
+                         {"vertex_count": count, "max_vertices": params.max_vertices})
+    outline, held, radius = _box_fit(mask)  # axis-aligned: unpooling adds no point to it
+    return _Outline(unpool_rings(outline, factor, width, height), held, factor, radius)
+
+
+def _fit_budget(rings: list[Ring], pooled: np.ndarray, mask: np.ndarray, params: ContourParams, factor: int) -> _Fit:
+    """The simplified outline within ``max_vertices`` on the working grid, the mask it holds and the
+    closing radius it needed (``_closed_within_budget`` when no tolerance fits)."""
     try:
-        outline = simplify_within_budget(rings, params, mask.shape[1], mask.shape[0], unit=factor, solid=mask)
+        return simplify_within_budget(rings, params, mask.shape[1], mask.shape[0], unit=factor, solid=mask), mask, 0.0
     except OverBudget as exc:
-        outline, mask, radius = _closed_within_budget(pooled, mask, params, factor, exc)
-    return _Outline(unpool_rings(outline, factor, width, height), mask, factor, radius * factor)
+        return _closed_within_budget(pooled, mask, params, factor, exc)
 
 
 def _closed_within_budget(pooled: np.ndarray, kept: np.ndarray, params: ContourParams, factor: int,
@@ -163,8 +183,7 @@ def _closed_within_budget(pooled: np.ndarray, kept: np.ndarray, params: ContourP
             return _bisect_down(attempt, low, fits)
         low, radius = radius, radius * 2
     if params.max_vertices >= 4:  # the last resort: the box around every kept pixel
-        box = _box_mask(kept)
-        return trace_rings(box), box, math.inf
+        return _box_fit(kept)
     raise OverBudget("no simplification or closing of the outline fits max_vertices", fewest,
                      {"vertex_count": fewest, "max_vertices": params.max_vertices,
                       "closing_px_tried": radius / 2 * factor})
@@ -182,6 +201,12 @@ def _bisect_down(attempt: Callable[[float], _Fit | None], low: float, fits: _Fit
         else:
             low = mid
     return fits
+
+
+def _box_fit(kept: np.ndarray) -> _Fit:
+    """The box around every pixel of ``kept`` as a four-corner outline, its mask, radius inf."""
+    box = _box_mask(kept)
+    return trace_rings(box), box, math.inf
 
 
 def _box_mask(mask: np.ndarray) -> np.ndarray:

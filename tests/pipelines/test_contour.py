@@ -263,6 +263,21 @@ def test_budget_of_four_gets_the_box_and_of_three_a_clear_failure():
     assert err.value.details["max_vertices"] == 3 and err.value.details["vertex_count"] == 4
 
 
+def test_budget_counts_the_points_unpooling_adds():
+    """A 700 x 500 sprite is outlined on a grid pooled by 3, whose last row of cells is 2 px tall:
+    the segments entering it are split where the map changes scale, and those points used to push
+    the outline past the budget (9 vertices for a budget of 8)."""
+    img = canvas(700)[:500]
+    cv2.fillPoly(img, [np.array([[686, 144], [672, 499], [110, 499], [16, 402], [6, 168], [94, 0], [635, 0]],
+                                np.int32)], (255, 255, 255, 255))
+    free = mesh_sprite(png(img), make_params({"max_vertices": 12}))
+    assert free["hull"] == 9  # a 7-gon on the grid, 2 points added mapping it back
+    for budget in (7, 8):
+        result = mesh_sprite(png(img), make_params({"max_vertices": budget}))
+        assert len(result["vertices"]) <= budget
+        assert_covers(result, img[..., 3])
+
+
 def test_padding_stays_in_image():
     img = canvas(64)
     img[:, :32, 3] = 255
