@@ -30,7 +30,14 @@ import triangle
 
 from pipelines.contour_metrics import mesh_metadata
 from pipelines.contour_params import TOL, ContourParams
-from pipelines.contour_refine import MAX_BAD, improve, min_angles, triangle_areas, triangle_input, triangle_options
+from pipelines.contour_refine import (
+    MAX_BAD,
+    improve_islands,
+    min_angles,
+    triangle_areas,
+    triangle_input,
+    triangle_options,
+)
 from pipelines.contour_rings import (
     Mesh,
     Ring,
@@ -471,7 +478,9 @@ def triangulate(outline: list[Ring], params: ContourParams) -> Mesh:
             # would cost a Triangle call for the same result
             break
     if not params.outline_steiner:  # Triangle gives up next to unsplittable segments: finish the job
-        best = improve(best, len(vertices), segments, holes, params, area)
+        island = np.unique([r.island for r in outline], return_inverse=True)[1]
+        best = improve_islands(best, len(vertices), segments, holes, params, area, np.repeat(island, sizes),
+                               island[[r.is_hole for r in outline]])
     return _rings_first(best, sizes) or _hull_first(best["vertices"], best["triangles"])
 
 

@@ -18,15 +18,18 @@ and segment as it is:
    ``CONFORM_DEG_PER_SHARE`` for each 100 % more vertices than the best mesh before it.
 
 Meshes with more than ``MAX_BAD`` bad triangles are left as they are (the cost grows with them
-and one left over keeps the smallest angle). A state is kept only when its smallest angle is
-larger, its refined triangles respect ``min_triangle_area``, it fits ``max_vertices`` and every
-vertex is used.
+and one left over keeps the smallest angle). Only the islands with a bad triangle are re-meshed
+(``improve_islands``), and each island keeps its own best state: a state is kept for an island
+when its smallest angle there is larger, its refined triangles respect ``min_triangle_area``, it
+fits ``max_vertices`` and every vertex is used. So a sharp corner on one sprite of a sheet no
+longer keeps another sprite's slivers.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Iterator
+from dataclasses import replace
 
 import numpy as np
 import triangle
@@ -46,32 +49,193 @@ CONFORM_GAIN_DEG = 1.0      # smallest-angle gain the conforming points' start m
 CONFORM_DEG_PER_SHARE = 10.0  # and this many per 100 % more vertices (a degree per 10 %)
 
 
+def improve_islands(result: dict, fixed: int, segments: np.ndarray, holes: np.ndarray | None, params: ContourParams,
+                    area: float | None, outline_island: np.ndarray, hole_island: np.ndarray) -> dict:
+    """``improve`` on the islands that have bad triangles, taken out of the mesh (an island's
+    constrained triangulation is the whole mesh's restricted to it: segments separate islands, so
+    Triangle need not see the others). ``outline_island`` and ``hole_island``: the island of each
+    outline vertex and of each hole point."""
+    angles = _angles(result)
+    bad = angles < TOL.min_angle_deg
+    if not bad.any() or np.count_nonzero(bad) > MAX_BAD:
+        return result
+    labels = _vertex_islands(result["triangles"], outline_island, len(result["vertices"]))
+    tri_island = labels[result["triangles"][:, 0]]
+    taken = np.zeros(int(labels.max()) + 1, dtype=bool)
+    taken[tri_island[bad]] = True
+    if taken.all():
+        return improve(result, fixed, segments, holes, params, area, labels)
+    sub = _Islands(result, taken[labels], fixed, segments, holes, taken[hole_island])
+    room = replace(params, max_vertices=params.max_vertices - len(result["vertices"]) + len(sub.result["vertices"]))
+    mesh = improve(sub.result, len(sub.outline), sub.segments, sub.holes, room, area,
+                   np.unique(labels[taken[labels]], return_inverse=True)[1])
+    if mesh is sub.result:
+        return result
+    return _assembled(result["vertices"][:fixed], segments,
+                      [(result, np.arange(fixed), ~taken[tri_island]), (mesh, sub.outline, None)])
+
+
+def _vertex_islands(tris: np.ndarray, outline_island: np.ndarray, count: int) -> np.ndarray:
+    """``(count,) int``: the island of each vertex, the outline vertices' given and spread to the
+    others over the triangles (an island's triangles are connected)."""
+    labels = np.full(count, -1, dtype=np.int64)
+    labels[:len(outline_island)] = outline_island
+    unknown = count - len(outline_island)
+    while unknown:
+        tri = labels[tris].max(axis=1)
+        known = tri >= 0
+        labels[tris[known]] = tri[known, None]
+        unknown, before = int(np.count_nonzero(labels < 0)), unknown
+        if unknown == before:  # vertices no triangle has (Triangle leaves none): the first island's
+            labels[labels < 0] = 0
+            break
+    return labels
+
+
+class _Islands:
+    """Some islands of a Triangle result as a problem of their own: their outline vertices first
+    (``outline``: in their order in the whole), then their other vertices; their segments, holes
+    and triangles renumbered."""
+
+    def __init__(self, result: dict, mine: np.ndarray, fixed: int, segments: np.ndarray,
+                 holes: np.ndarray | None, mine_hole: np.ndarray) -> None:
+        self.outline = np.flatnonzero(mine[:fixed])
+        inner = np.flatnonzero(mine[fixed:]) + fixed
+        local = np.full(len(mine), -1, dtype=np.int64)
+        local[self.outline] = np.arange(len(self.outline))
+        local[inner] = np.arange(len(self.outline), len(self.outline) + len(inner))
+        tris = result["triangles"]
+        self.segments = local[segments[mine[segments[:, 0]]]]
+        self.holes = holes[mine_hole] if holes is not None and mine_hole.any() else None
+        self.result = {"vertices": result["vertices"][np.concatenate([self.outline, inner])],
+                       "triangles": local[tris[mine[tris[:, 0]]]], "segments": self.segments}
+
+
+def _assembled(outline: np.ndarray, segments: np.ndarray,
+               pieces: list[tuple[dict, np.ndarray, np.ndarray | None]]) -> dict:
+    """One mesh of ``outline`` from pieces of meshes of it: each piece is (a mesh whose first
+    vertices are the outline vertices at the given indices, those indices, which of its triangles
+    to take (None: all)). The outline vertices come first, then each piece's other vertices."""
+    verts, tris, start = [outline], [], len(outline)
+    for mesh, at, take in pieces:
+        chosen = mesh["triangles"] if take is None else mesh["triangles"][take]
+        inner = np.unique(chosen[chosen >= len(at)])
+        index = np.zeros(len(mesh["vertices"]), dtype=np.int64)
+        index[:len(at)] = at
+        index[inner] = np.arange(start, start + len(inner))
+        verts.append(mesh["vertices"][inner])
+        tris.append(index[chosen])
+        start += len(inner)
+    return {"vertices": np.concatenate(verts), "triangles": np.concatenate(tris).astype(np.int32),
+            "segments": segments}
+
+
 def improve(result: dict, fixed: int, segments: np.ndarray, holes: np.ndarray | None, params: ContourParams,
-            area: float | None) -> dict:
-    """``result`` or a better mesh of the same outline (first ``fixed`` vertices, ``segments``)."""
+            area: float | None, islands: np.ndarray | None = None) -> dict:
+    """``result`` or a better mesh of the same outline (first ``fixed`` vertices, ``segments``),
+    better island by island (``_IslandBests``; ``islands``: each vertex's island, default one)."""
     target = TOL.min_angle_deg
     angles = _angles(result)
     if angles.min() >= target or np.count_nonzero(angles < target) > MAX_BAD:
         return result
-    ctx = _Context(fixed, segments, holes, params, area)
-    best, best_angle = result, float(angles.min())
+    best = _IslandBests(result, angles, fixed, segments, islands, params.max_vertices)
+    ctx = _Context(fixed, segments, holes, params, area, best.regions)
     for start, gain, per_share in _starts(ctx, result, angles < target):
-        mesh, angle = _best_smoothed(ctx, start, angles if start is result else _angles(start))
-        added = (len(mesh["vertices"]) - len(best["vertices"])) / len(best["vertices"])
-        if angle > best_angle + max(gain, per_share * added):
-            best, best_angle = mesh, angle
-        if best_angle >= target:
+        best.offer(list(_smoothed(ctx, start, angles if start is result else _angles(start))), gain, per_share)
+        if best.worst >= target:
             break
-    return best
+    return best.mesh()
 
 
-def _best_smoothed(ctx: _Context, start: dict, angles: np.ndarray) -> tuple[dict, float]:
-    """The best of ``start`` and its smoothing passes, by smallest angle, and that angle."""
-    best, best_angle = start, float(angles.min())
-    for mesh, mesh_angles in _smoothed(ctx, start, angles):
-        if mesh_angles.min() > best_angle + TOL.ladder_gain_deg:
-            best, best_angle = mesh, float(mesh_angles.min())
-    return best, best_angle
+class _IslandBests:
+    """For each island of a mesh (islands share no vertex and segments separate them, so each can
+    take its triangles from a different candidate mesh of the same outline), the best candidate so
+    far: its smallest angle there and its vertex count there; all of them within ``budget``."""
+
+    def __init__(self, result: dict, angles: np.ndarray, fixed: int, segments: np.ndarray,
+                 islands: np.ndarray | None, budget: int) -> None:
+        self.fixed, self.segments, self.budget = fixed, segments, budget
+        self.count = 1 if islands is None else int(islands.max()) + 1
+        if self.count == 1:
+            islands = np.zeros(len(result["vertices"]), dtype=np.int64)
+        self.meshes = [(result, islands, islands[result["triangles"][:, 0]])]
+        self.angle, self.size = self._measure(0, angles)
+        self.source = np.zeros(self.count, dtype=np.int64)
+        self.regions = None  # a point in a triangle of each island, for Triangle to label them ('A')
+        if self.count > 1:
+            first = np.unique(self.meshes[0][2], return_index=True)[1]
+            centres = result["vertices"][result["triangles"][first]].mean(axis=1)
+            self.regions = np.column_stack([centres, np.arange(self.count), np.zeros(self.count)])
+
+    @property
+    def worst(self) -> float:
+        """The smallest angle of the best mesh."""
+        return float(self.angle.min())
+
+    def _islands(self, mesh: dict) -> tuple[np.ndarray, np.ndarray]:
+        """(island of each vertex, island of each triangle) of a candidate mesh, from the region
+        labels Triangle gave its triangles."""
+        tris = mesh["triangles"]
+        if mesh is self.meshes[0][0]:  # the input again (a start that added nothing)
+            return self.meshes[0][1], self.meshes[0][2]
+        if self.count == 1:
+            return np.zeros(len(mesh["vertices"]), dtype=np.int64), np.zeros(len(tris), dtype=np.int64)
+        tri_island = np.rint(mesh["triangle_attributes"][:, 0]).astype(np.int64)
+        vertex_island = np.zeros(len(mesh["vertices"]), dtype=np.int64)
+        vertex_island[tris] = tri_island[:, None]
+        return vertex_island, tri_island
+
+    def _measure(self, k: int, angles: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(smallest angle, vertex count) in each island of candidate ``k``."""
+        _, vertex_island, tri_island = self.meshes[k]
+        smallest = np.full(self.count, np.inf)
+        np.minimum.at(smallest, tri_island, angles)
+        return smallest, np.bincount(vertex_island, minlength=self.count)
+
+    def offer(self, chain: list[tuple[dict, np.ndarray]], gain: float, per_share: float) -> None:
+        """A start and its smoothing passes: in each island, the chain's best (by smallest angle,
+        later ones by ``TOL.ladder_gain_deg``) replaces the best so far when it gains ``gain``
+        degrees and ``per_share`` for each 100 % more vertices there."""
+        chain_angle = chain_size = chain_at = None
+        for mesh, angles in chain:
+            self.meshes.append((mesh, *self._islands(mesh)))
+            k = len(self.meshes) - 1
+            angle, size = self._measure(k, angles)
+            if chain_at is None:
+                chain_angle, chain_size, chain_at = angle, size, np.full(self.count, k)
+                continue
+            up = angle > chain_angle + TOL.ladder_gain_deg
+            chain_angle, chain_size = np.where(up, angle, chain_angle), np.where(up, size, chain_size)
+            chain_at[up] = k
+        if chain_at is None:
+            return
+        added = (chain_size - self.size) / self.size
+        take = self._within_budget(chain_angle > self.angle + np.maximum(gain, per_share * added),
+                                   chain_size - self.size, chain_angle - self.angle)
+        self.angle[take], self.size[take], self.source[take] = chain_angle[take], chain_size[take], chain_at[take]
+
+    def _within_budget(self, take: np.ndarray, grow: np.ndarray, gain: np.ndarray) -> np.ndarray:
+        """``take`` less what would put the islands' vertices together over ``budget`` (each
+        candidate fits it, but two islands from two candidates may not): islands that shrink first,
+        then the largest gains while they fit."""
+        room = self.budget - int(self.size.sum()) - int(grow[take & (grow <= 0)].sum())
+        if int(grow[take & (grow > 0)].sum()) <= room:
+            return take
+        out = take & (grow <= 0)
+        for island in np.argsort(-gain, kind="stable").tolist():
+            if take[island] and 0 < grow[island] <= room:
+                out[island] = True
+                room -= int(grow[island])
+        return out
+
+    def mesh(self) -> dict:
+        """The best mesh: each island from its best candidate (that candidate itself when it is one)."""
+        if (self.source == self.source[0]).all():
+            return self.meshes[int(self.source[0])][0]
+        outline = np.arange(self.fixed)
+        return _assembled(self.meshes[0][0]["vertices"][:self.fixed], self.segments,
+                          [(self.meshes[k][0], outline, self.meshes[k][2] == island)
+                           for island, k in enumerate(self.source.tolist())])
 
 
 def _starts(ctx: _Context, result: dict, bad: np.ndarray) -> Iterator[tuple[dict, float, float]]:
@@ -154,14 +318,19 @@ class _Context:
     """The fixed inputs of one ``improve`` call and Triangle runs over them."""
 
     def __init__(self, fixed: int, segments: np.ndarray, holes: np.ndarray | None, params: ContourParams,
-                 area: float | None) -> None:
+                 area: float | None, regions: np.ndarray | None = None) -> None:
         self.fixed, self.segments, self.holes, self.params, self.area = fixed, segments, holes, params, area
+        self.regions = regions
 
     def mesh(self, vertices: np.ndarray, quality: bool = False) -> dict:
-        """Triangle on ``vertices`` (all kept) with the outline segments unsplit."""
+        """Triangle on ``vertices`` (all kept) with the outline segments unsplit; with ``regions``
+        (x, y, island, 0 rows), each triangle's island in ``triangle_attributes`` ('A')."""
         opts = triangle_options(max(self.params.max_vertices - len(vertices), 0),
                                 TOL.min_angle_deg if quality else 0.0, self.area)
-        return triangle.triangulate(triangle_input(vertices, self.segments, self.holes), opts)
+        data = triangle_input(vertices, self.segments, self.holes)
+        if self.regions is not None:
+            data["regions"], opts = self.regions, opts + "A"
+        return triangle.triangulate(data, opts)
 
     def valid(self, result: dict) -> bool:
         """Segments kept whole, every vertex used, refined triangles large enough, within budget."""

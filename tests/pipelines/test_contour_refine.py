@@ -62,7 +62,7 @@ def holes_sprite() -> np.ndarray:
 
 
 def unrefined(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(contour, "improve", lambda result, *args, **kw: result)
+    monkeypatch.setattr(contour, "improve_islands", lambda result, *args, **kw: result)
 
 
 @pytest.mark.parametrize("points", [SHADOW, TOWER], ids=["shadow", "tower"])
@@ -77,6 +77,39 @@ def test_reaches_twenty_degrees_where_triangle_stopped(points, monkeypatch):
     unrefined(monkeypatch)
     plain = triangulate([ring], ContourParams())
     assert min_angles(plain.vertices, plain.triangles).min() < target
+
+
+def test_each_island_keeps_its_own_gain(monkeypatch):
+    """An island that refinement fixes is fixed even when another island's sharp corner keeps the
+    mesh's smallest angle where it is; an island without bad triangles keeps its triangles."""
+    shadow = _orient(np.array(SHADOW, dtype=float), False)
+    spike = _orient(np.array([[200.0, 0.0], [300.0, 4.0], [200.0, 8.0]]), False)  # a 4.6 degree corner
+    square = _orient(np.array([[0.0, 100.0], [40.0, 100.0], [40.0, 140.0], [0.0, 140.0]]), False)
+    rings = [Ring(shadow, False, 0), Ring(spike, False, 1), Ring(square, False, 2)]
+    sizes = [len(r.points) for r in rings]
+    mesh = triangulate(rings, ContourParams())
+    unrefined(monkeypatch)
+    plain = triangulate(rings, ContourParams())
+    fixed = sum(sizes)
+    assert np.array_equal(mesh.vertices[:fixed], np.concatenate([r.points for r in rings]))
+
+    def island(m, lo, hi):  # triangles with a vertex on rings[lo:hi] or inside them
+        corners = m.vertices[m.triangles].mean(axis=1)
+        xs = np.concatenate([r.points for r in rings[lo:hi]])
+        inside = (corners >= xs.min(axis=0)) & (corners <= xs.max(axis=0))
+        return m.triangles[inside.all(axis=1)]
+
+    shadow_tris, plain_shadow = island(mesh, 0, 1), island(plain, 0, 1)
+    target = min(20.0, forced_min_angle([shadow]))
+    assert min_angles(plain.vertices, plain_shadow).min() < target
+    assert min_angles(mesh.vertices, shadow_tris).min() >= target
+    assert min_angles(mesh.vertices, mesh.triangles).min() == pytest.approx(
+        min_angles(plain.vertices, plain.triangles).min())  # the spike's corner still decides
+    square_tris = island(mesh, 2, 3)
+    assert len(square_tris) == 2 and (square_tris < fixed).all()  # untouched: the square's own corners
+    assert triangle_areas(mesh.vertices, mesh.triangles).sum() == pytest.approx(
+        sum(abs(float(np.cross(r.points - r.points[0], np.roll(r.points, -1, 0) - r.points[0]).sum())) / 2
+            for r in rings))  # no overlap, no gap
 
 
 SPRITES = {"sliver": sliver_sprite, "long_short": long_short_sprite, "holes": holes_sprite}
@@ -109,6 +142,23 @@ def test_vertex_budget_is_respected():
         mesh = triangulate([ring], ContourParams(max_vertices=budget))
         assert len(mesh.vertices) <= budget
         assert np.array_equal(mesh.vertices[:len(TOWER)], ring.points)
+
+
+@pytest.mark.parametrize(("shapes", "budget"), [((SHADOW, TOWER), 2), ((SHADOW, EMBERS), 6), ((SHADOW, EMBERS), 10)],
+                         ids=["shadow_tower", "shadow_embers_6", "shadow_embers_10"])
+def test_islands_refined_apart_fit_the_budget_together(shapes, budget):
+    """Each island may take its triangles from another candidate mesh; each candidate fits the
+    budget, two islands from two of them may not (44 vertices for a budget of 41, unchecked)."""
+    rings, left = [], 0.0
+    for island, shape in enumerate(shapes):
+        points = np.array(shape, dtype=float)
+        points[:, 0] += left - points[:, 0].min()
+        left = points[:, 0].max() + 50
+        rings.append(Ring(_orient(points, False), False, island))
+    fixed = sum(len(r.points) for r in rings)
+    mesh = triangulate(rings, ContourParams(max_vertices=fixed + budget))
+    assert len(mesh.vertices) <= fixed + budget
+    assert np.array_equal(mesh.vertices[:fixed], np.concatenate([r.points for r in rings]))
 
 
 def test_improve_leaves_good_meshes_alone():
