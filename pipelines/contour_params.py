@@ -62,6 +62,7 @@ class ContourTol:
     budget_retries: int = 12
     budget_closing_start: float = 1.0  # first closing radius (working pixels) when no tolerance fits the budget
     budget_closing_bisections: int = 3  # halvings of the gap between the radius that fits and the last that did not
+    anchor_share: float = 0.5         # a simplified outline keeps at least this share of its Douglas-Peucker anchors
     unpool_budget_tries: int = 3      # fits of a pooled outline to the budget less the points unpooling added
     budget_closing_steps: int = 4     # tolerance scales tried per closing radius (past ~3x the count stops falling:
     # the outward offset of a concave ring crosses itself and is retried at a smaller tolerance)

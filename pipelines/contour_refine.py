@@ -76,20 +76,14 @@ def improve_islands(result: dict, fixed: int, segments: np.ndarray, holes: np.nd
 
 
 def _vertex_islands(tris: np.ndarray, outline_island: np.ndarray, count: int) -> np.ndarray:
-    """``(count,) int``: the island of each vertex, the outline vertices' given and spread to the
-    others over the triangles (an island's triangles are connected)."""
-    labels = np.full(count, -1, dtype=np.int64)
-    labels[:len(outline_island)] = outline_island
-    unknown = count - len(outline_island)
-    while unknown:
-        tri = labels[tris].max(axis=1)
-        known = tri >= 0
-        labels[tris[known]] = tri[known, None]
-        unknown, before = int(np.count_nonzero(labels < 0)), unknown
-        if unknown == before:  # vertices no triangle has (Triangle leaves none): the first island's
-            labels[labels < 0] = 0
-            break
-    return labels
+    """``(count,) int``: the island of each vertex, from the connected parts of the mesh and the
+    island of each outline vertex (each part holds outline vertices of one island)."""
+    from pipelines.graph_components import components  # scipy.sparse: imported only for sheets
+
+    part = components(count, tris[:, [0, 1, 2]].ravel(), tris[:, [1, 2, 0]].ravel())
+    island = np.zeros(int(part.max()) + 1, dtype=np.int64)
+    island[part[:len(outline_island)]] = outline_island
+    return island[part]
 
 
 class _Islands:
