@@ -13,7 +13,10 @@ What the times are, per sprite: ``decode_ms`` is ``load_rgba`` (PNG bytes -> RGB
 OpenCV), ``mesh_ms`` is ``mesh_rgba`` (everything after: mask, outline, Triangle, UVs, edges,
 metadata), ``time_ms`` their sum (what ``mesh_sprite`` costs a job). Each is the fastest of
 ``--repeat`` runs (default 3) in wall-clock time (``perf_counter``), so other processes on a
-shared machine inflate it less; process CPU time (``process_time``) is recorded too. The start-up
+shared machine inflate it less; process CPU time (``process_time``) is recorded too. One more run
+per sprite is split into stages by its progress reports (``STAGES``): ``stage_*_share`` is each
+stage's share of the corpus's mesh time, and ``stage_rest_ms_p95`` the p95 of what is left without
+simplification and triangulation (the floor those two stages leave for the p95 target). The start-up
 heap is frozen (``gc.freeze``) before timing, as a worker freezes its own (tasks/app.py). The
 baseline is timed the same way and shares our decode time. ``*_over_10ms`` counts the sprites
 over the issue's 10 ms target. Each preset then meshes the corpus once (``presets``: sprites meshed
@@ -29,6 +32,7 @@ import json
 import os
 import time
 from collections.abc import Callable
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -104,6 +108,19 @@ def measure(vertices: np.ndarray, triangles: np.ndarray, alpha: np.ndarray, seco
             "size": max(w, h)}
 
 
+STAGES = {20: "mask", 30: "clean", 40: "trace", 50: "simplify", 70: "triangulate", 85: "uvs", 95: "edges_metadata",
+          100: "output"}  # mesh_rgba's progress steps, each the start of a stage that runs to the next
+
+
+def stage_ms(rgba: np.ndarray, params: ContourParams) -> dict[str, float]:
+    """Milliseconds of each stage of one ``mesh_rgba`` run, from its progress reports (``STAGES``;
+    ``triangulate`` includes ``contour_refine``, ``simplify`` the vertex budget's closing)."""
+    marks: list[tuple[int, float]] = []
+    mesh_rgba(rgba, params, progress=lambda percent, _message: marks.append((percent, time.perf_counter())))
+    marks.append((-1, time.perf_counter()))
+    return {f"stage_{STAGES[a]}_ms": (t1 - t0) * 1000 for (a, t0), (_, t1) in pairwise(marks) if a in STAGES}
+
+
 def run_one(path: Path, params: ContourParams, repeat: int) -> tuple[dict, dict]:
     """(ours, baseline) measurements for one sprite."""
     data = path.read_bytes()
@@ -115,6 +132,7 @@ def run_one(path: Path, params: ContourParams, repeat: int) -> tuple[dict, dict]
     ours = measure(np.array(result["vertices"]), np.array(result["triangles"]), alpha,
                    (decode_ms + mesh_ms) / 1000, timings)
     ours["forced_min_angle"] = forced_min_angle(outline_rings(result), split_outline=params.outline_steiner)
+    ours.update(stage_ms(rgba, params))
     (base_v, base_t), base_ms, _ = timed(lambda: baseline_mesh(rgba), repeat)
     base = measure(base_v, base_t, alpha, (decode_ms + base_ms) / 1000, {"decode_ms": decode_ms, "mesh_ms": base_ms})
     return ours, base
@@ -132,6 +150,12 @@ def summarise(rows: list[dict]) -> dict:
             times[f"{name}_p95"] = float(np.percentile(col[key], 95))
             if not key.startswith("cpu"):
                 times[f"{name}_over_10ms"] = int((col[key] > TARGET_MS).sum())
+    stages = {}
+    if "stage_simplify_ms" in col:
+        total = sum(v for k, v in col.items() if k.startswith("stage_"))
+        stages = {f"{k[:-3]}_share": float(v.sum() / total.sum()) for k, v in col.items() if k.startswith("stage_")}
+        rest = total - col["stage_simplify_ms"] - col["stage_triangulate_ms"]
+        stages["stage_rest_ms_p95"] = float(np.percentile(rest, 95))  # what p95 would be with both free
     return {
         "opaque_coverage_p10": float(np.percentile(col["opaque_coverage"], 10)),
         "opaque_coverage_median": float(np.median(col["opaque_coverage"])),
@@ -151,6 +175,7 @@ def summarise(rows: list[dict]) -> dict:
                                                 - ANGLE_SLACK))}
            if "forced_min_angle" in col else {}),
         **times,
+        **stages,
     }
 
 
