@@ -12,6 +12,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from api.auth import current_key, owner_filter, require_admin, require_key
 from api.errors import ApiError
 from api.metrics import REGISTRY
+from api.schemas import BIGINT_MAX, INT_MAX, page_field
 from tasks import connections, jobstore
 from tasks.app import app as celery_app
 from tasks.jobview import iso
@@ -82,7 +83,7 @@ class Stats(MethodView):
 
 class DeadLetterQuery(Schema):
     open_only = fields.Boolean(load_default=True)
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
+    page = page_field()
     page_size = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
 
 
@@ -117,7 +118,7 @@ class DeadLetterStats(MethodView):
             return jobstore.dead_letter_stats(conn)
 
 
-@blp.route("/dlq/<int:dl_id>/retry")
+@blp.route(f"/dlq/<int(max={BIGINT_MAX}):dl_id>/retry")
 class DeadLetterRetry(MethodView):
     @require_admin
     @blp.response(202)
@@ -131,7 +132,7 @@ class DeadLetterRetry(MethodView):
 class KeyCreateSchema(Schema):
     name = fields.String(required=True, validate=validate.Length(min=1, max=200))
     admin = fields.Boolean(load_default=False)
-    credits = fields.Integer(load_default=0, validate=validate.Range(min=0))
+    credits = fields.Integer(load_default=0, validate=validate.Range(min=0, max=INT_MAX))
 
 
 @blp.route("/keys")

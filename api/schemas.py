@@ -6,6 +6,19 @@ from marshmallow import Schema, fields, validate
 
 STATES = ["queued", "running", "succeeded", "failed", "dead", "canceled"]
 
+# Integers from a request end up in SQL; past what the column holds the database raises (SQLite:
+# OverflowError, PostgreSQL: out of range) and the request would be a 500. So every integer a
+# request gives is bounded here: ids and cursors by a 64-bit column, counts by a 32-bit one,
+# pages so that the offset (page - 1) * page_size stays a small 64-bit number.
+BIGINT_MAX = 2**63 - 1
+INT_MAX = 2**31 - 1
+PAGE_MAX = 1_000_000
+
+
+def page_field() -> fields.Integer:
+    """``page`` of a listing: 1-based, bounded (``PAGE_MAX``)."""
+    return fields.Integer(load_default=1, validate=validate.Range(min=1, max=PAGE_MAX))
+
 
 class JobCreateForm(Schema):
     """Fields every job-creating POST accepts, beside its own options."""
@@ -57,7 +70,7 @@ class JobSchema(Schema):
 class JobListQuery(Schema):
     state = fields.String(validate=validate.OneOf(STATES), load_default=None)
     domain = fields.String(load_default=None)
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
+    page = page_field()
     page_size = fields.Integer(load_default=20, validate=validate.Range(min=1, max=200))
 
 
@@ -79,7 +92,7 @@ class EventSchema(Schema):
 
 
 class EventListQuery(Schema):
-    after = fields.Integer(load_default=0, validate=validate.Range(min=0),
+    after = fields.Integer(load_default=0, validate=validate.Range(min=0, max=BIGINT_MAX),
                            metadata={"description": "return events with id greater than this"})
 
 
