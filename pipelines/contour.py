@@ -135,7 +135,8 @@ def _outline_and_held(alpha: np.ndarray, params: ContourParams, progress: Progre
     progress(50, "Simplifying contours...")
     budget = params.max_vertices
     for _ in range(TOL.unpool_budget_tries):
-        outline, held, radius = _fit_budget(rings, pooled, mask, replace(params, max_vertices=budget), factor)
+        outline, held, radius = _fit_budget(rings, pooled, mask, replace(params, max_vertices=budget), factor,
+                                            progress)
         unpooled = unpool_rings(outline, factor, width, height)
         count = sum(len(r.points) for r in unpooled)
         if count <= params.max_vertices:
@@ -151,17 +152,18 @@ def _outline_and_held(alpha: np.ndarray, params: ContourParams, progress: Progre
     return _Outline(unpool_rings(outline, factor, width, height), held, factor, radius)
 
 
-def _fit_budget(rings: list[Ring], pooled: np.ndarray, mask: np.ndarray, params: ContourParams, factor: int) -> _Fit:
+def _fit_budget(rings: list[Ring], pooled: np.ndarray, mask: np.ndarray, params: ContourParams, factor: int,
+                progress: Progress = no_progress) -> _Fit:
     """The simplified outline within ``max_vertices`` on the working grid, the mask it holds and the
     closing radius it needed (``_closed_within_budget`` when no tolerance fits)."""
     try:
         return simplify_within_budget(rings, params, mask.shape[1], mask.shape[0], unit=factor, solid=mask), mask, 0.0
     except OverBudget as exc:
-        return _closed_within_budget(pooled, mask, params, factor, exc)
+        return _closed_within_budget(pooled, mask, params, factor, exc, progress)
 
 
 def _closed_within_budget(pooled: np.ndarray, kept: np.ndarray, params: ContourParams, factor: int,
-                          first: OverBudget) -> _Fit:
+                          first: OverBudget, progress: Progress = no_progress) -> _Fit:
     """When the outline cannot fit ``max_vertices`` at any tolerance (more islands than the budget has
     vertices for, or shapes whose outward simplification stops shrinking), close the working mask
     (``pooled``, before cleaning) with a disc of doubling radius, as a larger ``concave_factor`` would:
@@ -170,11 +172,14 @@ def _closed_within_budget(pooled: np.ndarray, kept: np.ndarray, params: ContourP
     the mask's size fits, the outline is the box around every pixel of ``kept`` (``pooled`` cleaned,
     as the caller has it; radius inf) if the budget has its four vertices, else ``OverBudget`` with
     the fewest vertices any attempt needed. Returns the outline, the mask it holds and the radius
-    (working pixels)."""
-    fewest = first.needed
+    (working pixels). Each attempt is a progress report between 50 and 70 (a cancellation point too:
+    on a large sheet the attempts take seconds)."""
+    fewest, attempts = first.needed, 0
 
     def attempt(radius: float) -> _Fit | None:
-        nonlocal fewest
+        nonlocal fewest, attempts
+        attempts += 1
+        progress(min(50 + 2 * attempts, 68), f"Closing the mask to fit max_vertices: radius {radius * factor:g} px...")
         closed = clean_mask(pooled | _closing(pooled, radius), params, factor * factor)
         rings = trace_rings(closed, min_hole_area=params.min_contour_area / (factor * factor))
         try:

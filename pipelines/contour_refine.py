@@ -157,9 +157,9 @@ class _IslandBests:
         self.source = np.zeros(self.count, dtype=np.int64)
         self.regions = None  # a point in a triangle of each island, for Triangle to label them ('A')
         if self.count > 1:
-            first = np.unique(self.meshes[0][2], return_index=True)[1]
+            present, first = np.unique(self.meshes[0][2], return_index=True)
             centres = result["vertices"][result["triangles"][first]].mean(axis=1)
-            self.regions = np.column_stack([centres, np.arange(self.count), np.zeros(self.count)])
+            self.regions = np.column_stack([centres, present, np.zeros(len(present))])
 
     @property
     def worst(self) -> float:

@@ -225,7 +225,11 @@ def test_budget_closes_the_mask_when_no_tolerance_fits():
     img = dots_sprite()
     loose = mesh_sprite(png(img), make_params({"max_vertices": 1000}))["metadata"]
     assert loose["budget_closing_px"] == 0 and not loose["budget_box"] and loose["islands"] == 36
-    tight = mesh_sprite(png(img), make_params({"max_vertices": 40}))
+    reports: list[tuple[int, str]] = []
+    tight = mesh_sprite(png(img), make_params({"max_vertices": 40}), progress=lambda *r: reports.append(r))
+    closing = [pct for pct, message in reports if message.startswith("Closing the mask")]
+    assert closing and all(50 < pct < 70 for pct in closing)  # each attempt reported, between the seed's steps
+    assert [pct for pct, _ in reports] == sorted(pct for pct, _ in reports)
     meta = tight["metadata"]
     assert meta["vertex_count"] <= 40 and len(tight["vertices"]) <= 40
     assert meta["budget_closing_px"] > 0 and meta["islands"] < 36
