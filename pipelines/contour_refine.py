@@ -8,7 +8,8 @@ and segment as it is:
 1. puts an interior point on the bisector of each outline segment of a bad triangle (the apex of
    the isosceles triangle on it, at most equilateral and at most half-way to the opposite
    outline) and at the circumcentre of a bad triangle without a segment when that lies inside,
-   and lets Triangle re-mesh with those points as input vertices;
+   and lets Triangle re-mesh with those points as input vertices: first with the outline alone
+   (when a bad triangle has one of Triangle's Steiner points), then with all of its vertices;
 2. smooths the interior vertices: each moves to the best of a few positions (towards the average
    and towards the worst triangle's ideal apex) by the smallest angle of its star, neighbours never
    at once, and the constrained Delaunay triangulation is rebuilt;
@@ -234,8 +235,15 @@ class _IslandBests:
 
 def _starts(ctx: _Context, result: dict, bad: np.ndarray) -> Iterator[tuple[dict, float, float]]:
     """The meshes smoothing starts from, each with the gain in degrees its path must bring, in all
-    and per share of vertices added: ``result`` seeded with ``apex_points`` (or ``result`` itself), then, only
-    when that path fell short, ``result`` seeded from ``conforming_points``, which adds more."""
+    and per share of vertices added, each only when the paths before fell short: when a bad
+    triangle has one of Triangle's own Steiner points, the outline alone seeded with ``apex_points``
+    (a Steiner point beside a corner can pin a sliver to a long segment, where smoothing cannot move
+    it without folding its other triangles); ``result`` seeded with them (or ``result`` itself);
+    ``result`` seeded from ``conforming_points``, which adds more."""
+    if (result["triangles"][bad] >= ctx.fixed).any():
+        points = apex_points(result["vertices"], result["triangles"], bad, ctx.segments, ctx.params.min_triangle_area)
+        if (bare := _with_points(ctx, result["vertices"][:ctx.fixed], points)) is not None:
+            yield bare, TOL.ladder_gain_deg, 0.0
     yield _seeded(ctx, result, bad) or result, TOL.ladder_gain_deg, 0.0  # its vertices are free
     points = conforming_points(result["vertices"][:ctx.fixed], ctx.segments, ctx.holes, ctx.params, ctx.area)
     conformed = _with_points(ctx, result["vertices"][:ctx.fixed], points)

@@ -31,6 +31,14 @@ EMBERS = [[28.0, 0.0], [32.636, 6.182], [36.5, 0.0], [43.6, 0.0], [46.543, 3.679
           [30.063, 15.405], [14.0, 16.0], [2.6, 16.0], [0.0, 11.667], [0.0, 1.364], [7.5, 0.0], [10.0, 0.0],
           [16.75, 6.75], [15.632, 1.158], [22.0, 0.0]]
 
+# renpy's sylvie: Triangle's refinement puts a Steiner point 8 px from the bottom-left corner, and
+# the triangle from it to the far end of the 395 px bottom segment is a 0.9 degree sliver that
+# smoothing cannot open (moving the point folds its other triangles); seeding the outline alone does
+SYLVIE = [[253.747, 0.315], [375.155, 260.474], [350.867, 343.053], [337.322, 267.203], [327.505, 328.072],
+          [248.896, 412.727], [455.85, 503.661], [444.871, 643.645], [409.286, 699.0], [407.357, 700.0],
+          [12.214, 700.0], [11.143, 699.0], [0.243, 668.481], [115.318, 423.191], [43.613, 380.168],
+          [127.311, 181.387], [116.751, 49.389], [159.064, 4.432]]
+
 # godot's fsm sword: the conforming start gains 3.3 degrees (10.5 -> 13.8) for 10 more vertices (15 -> 25)
 SWORD = [[71.0, 12.0], [164.667, 12.0], [192.0, 26.138], [192.0, 27.963], [166.529, 44.0], [56.778, 44.0],
          [51.778, 53.0], [31.25, 53.0], [27.0, 39.4], [2.96, 36.515], [4.222, 20.116], [26.504, 19.187], [32.5, 0.0],
@@ -77,6 +85,13 @@ def test_reaches_twenty_degrees_where_triangle_stopped(points, monkeypatch):
     unrefined(monkeypatch)
     plain = triangulate([ring], ContourParams())
     assert min_angles(plain.vertices, plain.triangles).min() < target
+
+
+def test_a_steiner_point_that_pins_a_sliver_is_left_out():
+    ring = Ring(_orient(np.array(SYLVIE, dtype=float), False), False, 0)
+    mesh = triangulate([ring], ContourParams())
+    assert min_angles(mesh.vertices, mesh.triangles).min() > 5.0  # 0.9 degrees when the point was kept
+    assert np.array_equal(mesh.vertices[:len(SYLVIE)], ring.points)
 
 
 def test_each_island_keeps_its_own_gain(monkeypatch):
