@@ -240,15 +240,24 @@ def _starts(ctx: _Context, result: dict, bad: np.ndarray) -> Iterator[tuple[dict
     (a Steiner point beside a corner can pin a sliver to a long segment, where smoothing cannot move
     it without folding its other triangles); ``result`` seeded with them (or ``result`` itself);
     ``result`` seeded from ``conforming_points``, which adds more."""
+    bare = None
     if (result["triangles"][bad] >= ctx.fixed).any():
         points = apex_points(result["vertices"], result["triangles"], bad, ctx.segments, ctx.params.min_triangle_area)
         if (bare := _with_points(ctx, result["vertices"][:ctx.fixed], points)) is not None:
             yield bare, TOL.ladder_gain_deg, 0.0
-    yield _seeded(ctx, result, bad) or result, TOL.ladder_gain_deg, 0.0  # its vertices are free
+    seeded = _seeded(ctx, result, bad) or result  # its vertices are free
+    if bare is None or not _same_points(seeded["vertices"], bare["vertices"]):  # else the same path again
+        yield seeded, TOL.ladder_gain_deg, 0.0
     points = conforming_points(result["vertices"][:ctx.fixed], ctx.segments, ctx.holes, ctx.params, ctx.area)
     conformed = _with_points(ctx, result["vertices"][:ctx.fixed], points)
     if conformed is not None:
         yield conformed, CONFORM_GAIN_DEG, CONFORM_DEG_PER_SHARE
+
+
+def _same_points(a: np.ndarray, b: np.ndarray) -> bool:
+    """Whether two ``(n, 2)`` point arrays hold the same points (to ``TOL.geom_eps``), in any order:
+    Triangle's refinement often puts back the very Steiner points it made before, up to rounding."""
+    return a.shape == b.shape and np.allclose(a[np.lexsort(a.T)], b[np.lexsort(b.T)], rtol=0, atol=TOL.geom_eps)
 
 
 def _seeded(ctx: _Context, result: dict, bad: np.ndarray) -> dict | None:
