@@ -239,13 +239,14 @@ def _starts(ctx: _Context, result: dict, bad: np.ndarray) -> Iterator[tuple[dict
     triangle has one of Triangle's own Steiner points, the outline alone seeded with ``apex_points``
     (a Steiner point beside a corner can pin a sliver to a long segment, where smoothing cannot move
     it without folding its other triangles); ``result`` seeded with them (or ``result`` itself);
-    ``result`` seeded from ``conforming_points``, which adds more."""
+    ``result`` seeded from ``conforming_points``, which adds more. Each seeding is Triangle's mesh
+    with the points added (``_with_points``), the apex points computed once for both."""
+    apex = apex_points(result["vertices"], result["triangles"], bad, ctx.segments, ctx.params.min_triangle_area)
     bare = None
-    if (result["triangles"][bad] >= ctx.fixed).any():
-        points = apex_points(result["vertices"], result["triangles"], bad, ctx.segments, ctx.params.min_triangle_area)
-        if (bare := _with_points(ctx, result["vertices"][:ctx.fixed], points)) is not None:
-            yield bare, TOL.ladder_gain_deg, 0.0
-    seeded = _seeded(ctx, result, bad) or result  # its vertices are free
+    if (result["triangles"][bad] >= ctx.fixed).any() and \
+            (bare := _with_points(ctx, result["vertices"][:ctx.fixed], apex)) is not None:
+        yield bare, TOL.ladder_gain_deg, 0.0
+    seeded = _with_points(ctx, result["vertices"], apex) or result  # its vertices are free
     if bare is None or not _same_points(seeded["vertices"], bare["vertices"]):  # else the same path again
         yield seeded, TOL.ladder_gain_deg, 0.0
     points = conforming_points(result["vertices"][:ctx.fixed], ctx.segments, ctx.holes, ctx.params, ctx.area)
@@ -258,13 +259,6 @@ def _same_points(a: np.ndarray, b: np.ndarray) -> bool:
     """Whether two ``(n, 2)`` point arrays hold the same points (to ``TOL.geom_eps``), in any order:
     Triangle's refinement often puts back the very Steiner points it made before, up to rounding."""
     return a.shape == b.shape and np.allclose(a[np.lexsort(a.T)], b[np.lexsort(b.T)], rtol=0, atol=TOL.geom_eps)
-
-
-def _seeded(ctx: _Context, result: dict, bad: np.ndarray) -> dict | None:
-    """Triangle's mesh with ``apex_points`` added (refined to 20 degrees unless that goes under
-    ``min_triangle_area``); None when there are none or it is not valid."""
-    points = apex_points(result["vertices"], result["triangles"], bad, ctx.segments, ctx.params.min_triangle_area)
-    return _with_points(ctx, result["vertices"], points)
 
 
 def _with_points(ctx: _Context, vertices: np.ndarray, points: np.ndarray) -> dict | None:
