@@ -465,7 +465,7 @@ def triangulate(outline: list[Ring], params: ContourParams) -> Mesh:
     holes = _hole_points(vertices, segments, outline) if any(r.is_hole for r in outline) else None
     budget = max(params.max_vertices - len(vertices), 0)
     area = _max_area(outline, params)
-    best, best_angle = None, -1.0
+    best, best_angle, best_angles = None, -1.0, None
     for angle in TOL.angle_ladder:  # each rung whose refinement respects min_triangle_area, then 0
         if angle == 0 and best is not None:  # unrefined never beats an accepted refined rung
             break
@@ -475,7 +475,7 @@ def triangulate(outline: list[Ring], params: ContourParams) -> Mesh:
         angles = min_angles(result["vertices"], result["triangles"])
         worst = float(angles.min())
         if worst > best_angle + TOL.ladder_gain_deg:
-            best, best_angle = result, worst
+            best, best_angle, best_angles = result, worst, angles
         if worst >= angle:  # this rung met its own target: lower rungs cannot do better on purpose
             break
         if result is best and not params.outline_steiner and _outline_bound(result, angles, len(vertices)):
@@ -484,8 +484,8 @@ def triangulate(outline: list[Ring], params: ContourParams) -> Mesh:
             break
     if not params.outline_steiner:  # Triangle gives up next to unsplittable segments: finish the job
         island = np.unique([r.island for r in outline], return_inverse=True)[1]
-        best = improve_islands(best, len(vertices), segments, holes, params, area, np.repeat(island, sizes),
-                               island[[r.is_hole for r in outline]])
+        best = improve_islands(best, best_angles, len(vertices), segments, holes, params, area,
+                               np.repeat(island, sizes), island[[r.is_hole for r in outline]])
     return _rings_first(best, sizes) or _hull_first(best["vertices"], best["triangles"])
 
 

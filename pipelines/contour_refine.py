@@ -50,13 +50,13 @@ CONFORM_GAIN_DEG = 1.0      # smallest-angle gain the conforming points' start m
 CONFORM_DEG_PER_SHARE = 10.0  # and this many per 100 % more vertices (a degree per 10 %)
 
 
-def improve_islands(result: dict, fixed: int, segments: np.ndarray, holes: np.ndarray | None, params: ContourParams,
-                    area: float | None, outline_island: np.ndarray, hole_island: np.ndarray) -> dict:
+def improve_islands(result: dict, angles: np.ndarray, fixed: int, segments: np.ndarray, holes: np.ndarray | None,
+                    params: ContourParams, area: float | None, outline_island: np.ndarray,
+                    hole_island: np.ndarray) -> dict:
     """``improve`` on the islands that have bad triangles, taken out of the mesh (an island's
     constrained triangulation is the whole mesh's restricted to it: segments separate islands, so
-    Triangle need not see the others). ``outline_island`` and ``hole_island``: the island of each
-    outline vertex and of each hole point."""
-    angles = _angles(result)
+    Triangle need not see the others). ``angles``: ``min_angles`` of ``result``'s triangles;
+    ``outline_island`` and ``hole_island``: the island of each outline vertex and of each hole point."""
     bad = angles < TOL.min_angle_deg
     if not bad.any() or np.count_nonzero(bad) > MAX_BAD:
         return result
@@ -65,7 +65,7 @@ def improve_islands(result: dict, fixed: int, segments: np.ndarray, holes: np.nd
     taken = np.zeros(int(labels.max()) + 1, dtype=bool)
     taken[tri_island[bad]] = True
     if taken.all():
-        return improve(result, fixed, segments, holes, params, area, labels)
+        return improve(result, fixed, segments, holes, params, area, labels, angles)
     sub = _Islands(result, taken[labels], fixed, segments, holes, taken[hole_island])
     room = replace(params, max_vertices=params.max_vertices - len(result["vertices"]) + len(sub.result["vertices"]))
     mesh = improve(sub.result, len(sub.outline), sub.segments, sub.holes, room, area,
@@ -126,11 +126,12 @@ def _assembled(outline: np.ndarray, segments: np.ndarray,
 
 
 def improve(result: dict, fixed: int, segments: np.ndarray, holes: np.ndarray | None, params: ContourParams,
-            area: float | None, islands: np.ndarray | None = None) -> dict:
+            area: float | None, islands: np.ndarray | None = None, angles: np.ndarray | None = None) -> dict:
     """``result`` or a better mesh of the same outline (first ``fixed`` vertices, ``segments``),
-    better island by island (``_IslandBests``; ``islands``: each vertex's island, default one)."""
+    better island by island (``_IslandBests``; ``islands``: each vertex's island, default one;
+    ``angles``: ``min_angles`` of ``result``, when the caller has them)."""
     target = TOL.min_angle_deg
-    angles = _angles(result)
+    angles = _angles(result) if angles is None else angles
     if angles.min() >= target or np.count_nonzero(angles < target) > MAX_BAD:
         return result
     best = _IslandBests(result, angles, fixed, segments, islands, params.max_vertices)
