@@ -27,6 +27,7 @@ bench/results/contour.json and prints a table.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
 import json
 import os
@@ -121,8 +122,8 @@ def stage_ms(rgba: np.ndarray, params: ContourParams) -> dict[str, float]:
     return {f"stage_{STAGES[a]}_ms": (t1 - t0) * 1000 for (a, t0), (_, t1) in pairwise(marks) if a in STAGES}
 
 
-def run_one(path: Path, params: ContourParams, repeat: int) -> tuple[dict, dict]:
-    """(ours, baseline) measurements for one sprite."""
+def run_one(path: Path, params: ContourParams, repeat: int) -> tuple[dict, dict, np.ndarray]:
+    """(ours, baseline) measurements for one sprite, and its decoded RGBA (for ``run_presets``)."""
     data = path.read_bytes()
     rgba, decode_ms, cpu_decode_ms = timed(lambda: load_rgba(data), repeat)
     result, mesh_ms, cpu_mesh_ms = timed(lambda: mesh_rgba(rgba, params), repeat)
@@ -135,7 +136,7 @@ def run_one(path: Path, params: ContourParams, repeat: int) -> tuple[dict, dict]
     ours.update(stage_ms(rgba, params))
     (base_v, base_t), base_ms, _ = timed(lambda: baseline_mesh(rgba), repeat)
     base = measure(base_v, base_t, alpha, (decode_ms + base_ms) / 1000, {"decode_ms": decode_ms, "mesh_ms": base_ms})
-    return ours, base
+    return ours, base, rgba
 
 
 def summarise(rows: list[dict]) -> dict:
@@ -179,11 +180,10 @@ def summarise(rows: list[dict]) -> dict:
     }
 
 
-def run_presets(paths: list[Path]) -> dict:
-    """Each preset over the corpus, one run per sprite: how many mesh and how many fail (by code),
-    how many needed the budget's closing or box (``metadata.budget_closing_px``), and the medians."""
+def run_presets(images: list[np.ndarray]) -> dict:
+    """Each preset over the decoded corpus, one run per sprite: how many mesh and how many fail (by
+    code), how many needed the budget's closing or box (``metadata.budget_closing_px``), and the medians."""
     out = {}
-    images = [load_rgba(path.read_bytes()) for path in paths]
     for name in sorted(PRESETS):
         params = make_params({}, name)
         rows, failed, closed, walls = [], {}, 0, []
@@ -217,20 +217,23 @@ def main() -> None:
     folder = sprites_dir(args.sprites)
     paths = sorted(folder.glob("*.png"))
     params = ContourParams()
-    per_sprite, ours_rows, base_rows = [], [], []
+    per_sprite, ours_rows, base_rows, images = [], [], [], []
     errors = {}
     mesh_sprite(paths[0].read_bytes(), params)  # warm imports and caches once
     for path in paths:
         try:
-            ours, base = run_one(path, params, args.repeat)
+            ours, base, rgba = run_one(path, params, args.repeat)
         except PipelineError as exc:
             errors[path.name] = exc.as_dict()
+            with contextlib.suppress(PipelineError):  # the presets still try a sprite that decodes
+                images.append(load_rgba(path.read_bytes()))
             continue
+        images.append(rgba)
         ours_rows.append(ours)
         base_rows.append(base)
         per_sprite.append({"name": path.name, "ours": ours, "baseline": base})
     summary = {"defaults": summarise(ours_rows), "baseline": summarise(base_rows)}
-    presets = run_presets(paths)
+    presets = run_presets(images)
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     timing = {"repeat": args.repeat, "decode_ms": "load_rgba: PNG bytes -> RGBA", "mesh_ms": "mesh_rgba",
               "time_ms": "decode_ms + mesh_ms (mesh_sprite)", "kept": f"fastest of {args.repeat} wall-clock runs"}
