@@ -96,8 +96,12 @@ def uncovering_faults(rings: list[np.ndarray], index: SolidIndex, changed: set[i
     a, b = ring_edges(rings)
     moved = list(range(len(rings))) if changed is None else sorted(changed)
     if moved:
-        ea, eb = (a, b) if changed is None else ring_edges([rings[i] for i in moved])
-        owner = np.repeat(np.asarray(moved, dtype=np.int64), [len(rings[i]) for i in moved])
+        sizes = np.array([len(r) for r in rings], dtype=np.int64)
+        moved_at = np.asarray(moved, dtype=np.int64)
+        starts = np.cumsum(sizes) - sizes
+        owner, edge = expand_runs(starts[moved_at], starts[moved_at] + sizes[moved_at])  # the moved rings' edges
+        owner = moved_at[owner]
+        ea, eb = (a, b) if changed is None else (a[edge], b[edge])
         cut = _cutting_edges(ea, eb, index.solid)
         if len(cut):
             return Faults(owner[cut], ea[cut], eb[cut])
