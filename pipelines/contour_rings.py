@@ -9,6 +9,7 @@ from itertools import pairwise
 
 import numpy as np
 
+from pipelines.contour_kernels import drop_repeats
 from pipelines.contour_params import TOL
 
 
@@ -109,20 +110,10 @@ def ring_areas(packed: Packed) -> np.ndarray:
 
 def drop_repeats_batch(points: np.ndarray, owner: np.ndarray, count: int) -> tuple[Packed, np.ndarray, np.ndarray]:
     """Remove consecutive duplicates, then collinear points, in every ring; also whether each
-    ring keeps at least 3 points, and the indices of the points kept."""
-    alive = np.bincount(owner, minlength=count) >= 3
-    pk = pack(points, owner, count)
-    index = np.flatnonzero(np.linalg.norm(points - points[pk.prv], axis=1) > TOL.geom_eps)
+    ring keeps at least 3 points, and the indices of the points kept (``contour_kernels.drop_repeats``)."""
+    index = drop_repeats(points, owner, count)
     points, owner = points[index], owner[index]
-    alive &= np.bincount(owner, minlength=count) >= 3
-    pk = pack(points, owner, count)
-    prev, nxt = points[pk.prv], points[pk.nxt]
-    cross = (points[:, 0] - prev[:, 0]) * (nxt[:, 1] - prev[:, 1]) - \
-        (points[:, 1] - prev[:, 1]) * (nxt[:, 0] - prev[:, 0])
-    keep = np.abs(cross) > TOL.geom_eps
-    points, owner, index = points[keep], owner[keep], index[keep]
-    alive &= np.bincount(owner, minlength=count) >= 3
-    return pack(points, owner, count), alive, index
+    return pack(points, owner, count), np.bincount(owner, minlength=count) >= 3, index
 
 
 def expand_runs(start: np.ndarray, stop: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

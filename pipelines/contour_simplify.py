@@ -20,6 +20,7 @@ from pipelines.contour_geometry import (
     solid_pixels,
     uncovering_faults,
 )
+from pipelines.contour_kernels import clip_to_box, offset_outline, tidy
 from pipelines.contour_params import TOL, ContourParams
 from pipelines.contour_rings import (
     Packed,
@@ -388,12 +389,10 @@ def _offset_simplify_batch(rings: list[np.ndarray], tols: np.ndarray, width: int
     span = np.searchsorted(keep, np.arange(len(ring_pts)), side="right") - 1
     tol_a = np.asarray(tols, dtype=float)[anchor_ring] if point_tols is None else point_tols[kept[sel]]
     if len(keep):
-        offset = _span_offsets_batch(ring_pts, anchors, normal, u, keep, span, anext, aprev)
-        bevel_off = _bevel_offsets_batch(ring_pts, anchors, normal, keep, span, anext, aprev)
-        points, source = _join_lines_batch(anchors, u, normal, offset, tol_a, bevel_off, anext, aprev)
+        points, source = offset_outline(ring_pts, anchors, u, normal, span, anext, aprev, tol_a)
     else:
         points, source = np.zeros((0, 2)), np.zeros(0, dtype=np.int64)
-    points, owner, clipped = _clip_batch(points, anchor_ring[source], count, width, height)
+    points, owner, clipped = clip_to_box(points, anchor_ring[source], count, float(width), float(height))
     packed, alive, kept_points = drop_repeats_batch(points, owner, count)
     tidied, _ = _tidy_batch(packed, tol_a[source][clipped][kept_points], width, height)
     if tidied is not packed:  # what tidy's drops left collinear
@@ -472,108 +471,6 @@ def _find_points(points: np.ndarray, owner: np.ndarray, wanted: np.ndarray, want
     return np.where(found < len(points), found, -1)
 
 
-def _span_offsets_batch(ring: np.ndarray, anchors: np.ndarray, normal: np.ndarray, u: np.ndarray,
-                        keep: np.ndarray, span: np.ndarray, anext: np.ndarray, aprev: np.ndarray) -> np.ndarray:
-    """How far each kept edge must move outward to pass its own points, and at convex corners
-    also its neighbours' points (there the outline is the intersection of both half-planes)."""
-
-    def reach(line: np.ndarray) -> np.ndarray:
-        dist = np.einsum("ij,ij->i", ring - anchors[line], normal[line])
-        return np.maximum.reduceat(dist, keep)  # per span of the points
-
-    own = np.maximum(reach(span), 0.0)
-    u_prev = u[aprev]
-    convex = (u_prev[:, 0] * u[:, 1] - u_prev[:, 1] * u[:, 0]) > 0   # at anchor i
-    from_prev = reach(anext[span])[aprev]   # span i-1's points against line i
-    from_next = reach(aprev[span])[anext]   # span i+1's points against line i
-    convex_next = convex[anext]             # corner at anchor i+1
-    offset = np.where(convex, np.maximum(own, from_prev), own)
-    return np.where(convex_next, np.maximum(offset, from_next), offset)
-
-
-def _bisectors(normal: np.ndarray, aprev: np.ndarray) -> np.ndarray:
-    """Unit outward bisector at each anchor (between the previous edge's normal and this one's)."""
-    bis = normal[aprev] + normal
-    length = np.linalg.norm(bis, axis=1, keepdims=True)
-    return np.where(length > TOL.parallel_sin, bis / np.maximum(length, 1e-12), normal)
-
-
-def _bevel_offsets_batch(ring: np.ndarray, anchors: np.ndarray, normal: np.ndarray, keep: np.ndarray,
-                         span: np.ndarray, anext: np.ndarray, aprev: np.ndarray) -> np.ndarray:
-    """How far out along its bisector a bevel at each anchor must sit to pass both spans' points."""
-    bis = _bisectors(normal, aprev)
-    start = np.einsum("ij,ij->i", ring - anchors[span], bis[span])
-    nxt = anext[span]
-    end = np.einsum("ij,ij->i", ring - anchors[nxt], bis[nxt])
-    return np.maximum(np.maximum(np.maximum.reduceat(start, keep), np.maximum.reduceat(end, keep)[aprev]), 0)
-
-
-def _join_lines_batch(anchors: np.ndarray, u: np.ndarray, normal: np.ndarray, offset: np.ndarray,
-                      tol: np.ndarray, bevel_offset: np.ndarray, anext: np.ndarray,
-                      aprev: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Corner points of consecutive offset lines: miters, bevelled when long or near-parallel.
-    Returns the points and the anchor each belongs to (one or two per anchor, in order)."""
-    u_prev, n_prev, d_prev = u[aprev], normal[aprev], offset[aprev]
-    a = anchors + d_prev[:, None] * n_prev       # on the previous offset line
-    b = anchors + offset[:, None] * normal        # on this edge's offset line
-    sin = u_prev[:, 0] * u[:, 1] - u_prev[:, 1] * u[:, 0]
-    safe = np.where(np.abs(sin) < TOL.parallel_sin, 1.0, sin)
-    ba = b - a
-    t = (ba[:, 0] * u[:, 1] - ba[:, 1] * u[:, 0]) / safe
-    miter = a + t[:, None] * u_prev
-    reach = np.linalg.norm(miter - anchors, axis=1)
-    limit = TOL.bevel_ratio * (tol + np.maximum(offset, d_prev)) + 1.0
-    bevel = (np.abs(sin) < TOL.parallel_sin) | (reach > limit)
-    convex = bevel & (sin > TOL.parallel_sin)
-    if convex.any():
-        bis = _bisectors(normal, aprev)
-        ob = np.einsum("ij,ij->i", anchors, bis) + bevel_offset
-        a = np.where(convex[:, None], _meet(n_prev, np.einsum("ij,ij->i", a, n_prev), bis, ob), a)
-        b = np.where(convex[:, None], _meet(normal, np.einsum("ij,ij->i", b, normal), bis, ob), b)
-    counts = 1 + bevel.astype(np.int64)
-    pos = np.cumsum(counts) - counts
-    out = np.empty((int(counts.sum()), 2))
-    out[pos] = np.where(bevel[:, None], a, miter)
-    out[pos[bevel] + 1] = b[bevel]
-    return out, np.repeat(np.arange(len(anchors)), counts)
-
-
-def _meet(n1: np.ndarray, c1: np.ndarray, n2: np.ndarray, c2: np.ndarray) -> np.ndarray:
-    """Points x with n1.x = c1 and n2.x = c2, row-wise (Cramer's rule)."""
-    det = n1[:, 0] * n2[:, 1] - n1[:, 1] * n2[:, 0]
-    det = np.where(np.abs(det) < 1e-12, 1e-12, det)
-    return np.stack([(c1 * n2[:, 1] - c2 * n1[:, 1]) / det, (n1[:, 0] * c2 - n2[:, 0] * c1) / det], axis=1)
-
-
-def _clip_batch(points: np.ndarray, owner: np.ndarray, count: int, width: float,
-                height: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Sutherland-Hodgman clip of every ring (points grouped by ring in ``owner``) to
-    [0, width] x [0, height], exact, so each stays a superset of its part in the box; one
-    vectorised pass per box side (a ring inside a side keeps its points as they are). Returns
-    the points, their rings and the input point each comes from (a crossing: its edge's start)."""
-    source = np.arange(len(points))
-    for axis, bound, keep_below in ((0, 0.0, False), (0, width, True), (1, 0.0, False), (1, height, True)):
-        if not len(points):
-            break
-        side = points[:, axis] - bound
-        inside = side <= 0 if keep_below else side >= 0
-        if inside.all():
-            continue
-        nxt_index = pack(points, owner, count).nxt
-        side_next = side[nxt_index]
-        cross = inside != inside[nxt_index]
-        t = side / np.where(cross, side - side_next, 1.0)
-        hits = points + t[:, None] * (points[nxt_index] - points)
-        hits[:, axis] = bound  # exactly on the box: float noise would cut the border pixels
-        counts = inside.astype(np.int64) + cross
-        pos = np.cumsum(counts) - counts
-        out = np.empty((int(counts.sum()), 2))
-        out[pos[inside]] = points[inside]
-        out[pos[cross] + inside[cross]] = hits[cross]
-        points, owner, source = out, np.repeat(owner, counts), np.repeat(source, counts)
-    return points, owner, source
-
-
 def _tidy_batch(packed: Packed, point_tol: np.ndarray, width: float,
                 height: float) -> tuple[Packed, np.ndarray]:
     """Remove the near-degenerate features the offset joins and the image-box clip leave, which
@@ -584,61 +481,9 @@ def _tidy_batch(packed: Packed, point_tol: np.ndarray, width: float,
     and a short segment between two convex corners is replaced by the miter of its neighbours when
     that point is inside the image and within the tolerance. Returns the points kept and their
     tolerances. Both only move the outline
-    outward, so the caller's coverage and crossing checks still decide; ``TOL.tidy_passes`` passes.
-    Every test looks at one ring's own points only, so a ring the previous pass left as it was stays
-    so: a pass after the first looks only at the rings the previous one changed (same result)."""
+    outward, so the caller's coverage and crossing checks still decide; ``TOL.tidy_passes`` passes
+    (``contour_kernels.tidy``). ``packed`` itself when nothing changed."""
     count = len(packed.starts) - 1
-    chosen = None  # indices into packed.points of the rings this pass looks at; None: all
-    for _ in range(TOL.tidy_passes):
-        pk = packed if chosen is None else pack(packed.points[chosen], packed.ring[chosen], count)
-        p, ring = pk.points, pk.ring
-        if not len(p):
-            return packed, point_tol
-        tol = point_tol if chosen is None else point_tol[chosen]
-        prv, nxt = p[pk.prv], p[pk.nxt]
-        d_in, d_out = p - prv, nxt - p
-        l_in, l_out = np.linalg.norm(d_in, axis=1), np.linalg.norm(d_out, axis=1)
-        turn = d_in[:, 0] * d_out[:, 1] - d_in[:, 1] * d_out[:, 0]  # > 0: convex corner of the solid
-        chord = np.maximum(np.linalg.norm(nxt - prv, axis=1), 1e-12)
-        sin_turn = turn / np.maximum(l_in * l_out, 1e-12)
-        short = np.minimum(l_in, l_out) < TOL.tidy_short_ratio * np.maximum(l_in, l_out)
-        dent = chord <= TOL.tidy_notch_chord * tol
-        notch = (turn < 0) & (-turn / chord <= tol) & ((-sin_turn < TOL.tidy_sin) | short | dent)
-        sizes = np.bincount(ring, minlength=len(pk.starts) - 1)
-        notch &= sizes[ring] > 3
-        notch &= ~notch[pk.prv]  # never two neighbours in one pass
-        # short segment p -> nxt between convex corners: meet the previous and following lines
-        nn = p[pk.nxt[pk.nxt]]
-        d_far = nn - nxt
-        convex = turn > 0
-        l_far = np.linalg.norm(d_far, axis=1)
-        bevel = convex & convex[pk.nxt] & (l_out < TOL.tidy_short_ratio * np.minimum(l_in, l_far)) & \
-            (sizes[ring] > 3) & ~notch & ~notch[pk.nxt]
-        if bevel.any():
-            denom = d_in[:, 0] * d_far[:, 1] - d_in[:, 1] * d_far[:, 0]
-            safe = np.where(np.abs(denom) > 1e-12, denom, 1.0)
-            diff = nxt - p
-            t = (diff[:, 0] * d_far[:, 1] - diff[:, 1] * d_far[:, 0]) / safe  # along d_in from p
-            s = (diff[:, 0] * d_in[:, 1] - diff[:, 1] * d_in[:, 0]) / safe    # along d_far from nxt
-            miter = p + t[:, None] * d_in
-            rel = miter - p
-            away = np.abs(rel[:, 0] * d_out[:, 1] - rel[:, 1] * d_out[:, 0]) / np.maximum(l_out, 1e-12)
-            bevel &= (np.abs(denom) > 1e-12) & (t >= 0) & (s <= 0) & (away <= tol) & \
-                (miter[:, 0] >= 0) & (miter[:, 0] <= width) & (miter[:, 1] >= 0) & (miter[:, 1] <= height)
-            bevel &= ~bevel[pk.prv] & ~notch[pk.nxt[pk.nxt]] & ~notch[pk.prv]
-            p = np.where(bevel[:, None], miter, p)
-        drop = notch | bevel[pk.prv]
-        if not drop.any():
-            return packed, point_tol
-        if chosen is None:
-            packed, point_tol = pack(p[~drop], ring[~drop], count), point_tol[~drop]
-        else:
-            points = packed.points.copy()
-            points[chosen] = p
-            keep = np.ones(len(points), dtype=bool)
-            keep[chosen[drop]] = False
-            packed, point_tol = pack(points[keep], packed.ring[keep], count), point_tol[keep]
-        changed = np.zeros(count, dtype=bool)
-        changed[ring[drop]] = True
-        chosen = np.flatnonzero(changed[packed.ring])
-    return packed, point_tol
+    points, ring, tol, changed = tidy(np.asarray(packed.points, dtype=float), packed.ring, count,
+                                      np.asarray(point_tol, dtype=float), float(width), float(height))
+    return (pack(points, ring, count), tol) if changed else (packed, point_tol)

@@ -23,7 +23,10 @@ from pathlib import PurePosixPath
 from typing import Any
 from urllib.parse import unquote, urlparse
 
+from celery import signals
+
 from pipelines.contour import mesh_sprite, mesh_sprite_batch
+from pipelines.contour_kernels import warm as warm_kernels
 from pipelines.contour_params import ContourParams, make_params
 from pipelines.errors import InputError
 from pipelines.image_io import IMAGE_SUFFIXES, iter_zip_images
@@ -40,6 +43,13 @@ GENERATE = "meshmill.contour.generate"
 JSON = "application/json"
 # keys of the job's params that are not ContourParams fields
 INPUT_KEYS = frozenset({"image_url", "image_urls", "preset"})
+
+
+@signals.worker_init.connect
+def _compile_kernels(**_kwargs) -> None:
+    """Compile the mesher's loops (or load them from numba's disk cache) once in the parent, before
+    the pool forks: no child pays it on its first sprite (``pipelines.contour_kernels``)."""
+    warm_kernels()
 
 
 def contour_limits() -> Limits:

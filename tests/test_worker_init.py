@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 import gc
+import subprocess
+import sys
+from pathlib import Path
+
+from celery import signals
 
 from tasks import app as app_module
+from tasks import contour as contour_tasks
 
 
 def test_worker_init_freezes_startup_objects() -> None:
@@ -14,5 +20,31 @@ def test_worker_init_freezes_startup_objects() -> None:
         app_module._freeze_startup_objects()
         assert gc.get_freeze_count() > 10_000  # the imported modules, app and task classes
         assert len(gc.get_objects()) < gc.get_freeze_count()
+    finally:
+        gc.unfreeze()
+
+
+def test_worker_init_compiles_the_contour_kernels() -> None:
+    assert contour_tasks._compile_kernels in signals.worker_init._live_receivers(None)
+    # in a fresh process nothing is compiled until the handler runs
+    code = """
+from pipelines import contour_kernels as k
+from tasks import contour
+kernels = [k.offset_outline, k.clip_to_box, k.drop_repeats, k.tidy]
+assert not any(kernel.signatures for kernel in kernels)
+contour._compile_kernels()
+assert all(kernel.signatures for kernel in kernels)
+"""
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).resolve().parents[1], timeout=120)
+
+
+def test_forking_freezes_what_worker_init_made_after_the_first_freeze() -> None:
+    gc.unfreeze()
+    try:
+        app_module._freeze_startup_objects()
+        frozen = gc.get_freeze_count()
+        made = [[i] for i in range(1000)]  # tracked containers, as compiling makes
+        signals.worker_before_create_process.send(sender=None)
+        assert gc.get_freeze_count() >= frozen + len(made)
     finally:
         gc.unfreeze()
