@@ -10,6 +10,7 @@ from typing import NamedTuple
 import cv2
 import numpy as np
 
+from pipelines.contour_kernels import crossing_edges, cutting_edges
 from pipelines.contour_params import TOL
 from pipelines.contour_rings import expand_runs, ring_boxes, ring_edges, signed_area
 
@@ -102,7 +103,7 @@ def uncovering_faults(rings: list[np.ndarray], index: SolidIndex, changed: set[i
         owner, edge = expand_runs(starts[moved_at], starts[moved_at] + sizes[moved_at])  # the moved rings' edges
         owner = moved_at[owner]
         ea, eb = (a, b) if changed is None else (a[edge], b[edge])
-        cut = _cutting_edges(ea, eb, index.solid)
+        cut = cutting_edges(ea, eb, index.solid)
         if len(cut):
             return Faults(owner[cut], ea[cut], eb[cut])
     width = index.solid.shape[1]
@@ -115,36 +116,6 @@ def uncovering_faults(rings: list[np.ndarray], index: SolidIndex, changed: set[i
     probe, ring = np.nonzero((x + 1 >= boxes[:, 0]) & (x <= boxes[:, 2]) & (y + 1 >= boxes[:, 1]) & (y <= boxes[:, 3]))
     centre = outside[probe] + 0.5
     return Faults(ring, centre, centre)
-
-
-def _cutting_edges(a: np.ndarray, b: np.ndarray, solid: np.ndarray) -> np.ndarray:
-    """Sorted indices of the edges a-b through a solid pixel or along a border between two solid pixels."""
-    height, width = solid.shape
-    row, c0, c1, edge = _cut_spans(a, b, width, height)
-    span, col = expand_runs(c0, c1)
-    return np.unique(np.concatenate([edge[span[solid[row[span], col]]], _border_edges(a, b, solid)]))
-
-
-def _border_edges(a: np.ndarray, b: np.ndarray, solid: np.ndarray) -> np.ndarray:
-    """Indices of the edges lying along a pixel border (within ``TOL.geom_eps``) with solid pixels
-    on both sides somewhere along the edge (``_cut_spans`` counts such edges as touching none)."""
-    eps = 2 * TOL.geom_eps
-    found = []
-    for axis, grid in ((0, solid), (1, solid.T)):  # grid[along, across]: x borders, then y borders
-        line = np.round(a[:, axis])
-        on = (np.abs(a[:, axis] - line) <= eps) & (np.abs(b[:, axis] - line) <= eps) & \
-            (line >= 1) & (line <= grid.shape[1] - 1)
-        if not on.any():
-            continue
-        idx = np.flatnonzero(on)
-        lo = np.minimum(a[idx, 1 - axis], b[idx, 1 - axis])
-        hi = np.maximum(a[idx, 1 - axis], b[idx, 1 - axis])
-        first = np.floor(lo + TOL.geom_eps).clip(0, grid.shape[0]).astype(np.int64)
-        last = np.ceil(hi - TOL.geom_eps).clip(0, grid.shape[0]).astype(np.int64)
-        run, along = expand_runs(first, last)
-        across = line[idx].astype(np.int64)[run]
-        found.append(idx[run[grid[along, across - 1] & grid[along, across]]])
-    return np.concatenate(found) if found else np.zeros(0, dtype=np.int64)
 
 
 def winding_at(a: np.ndarray, b: np.ndarray, points: np.ndarray, width: int) -> np.ndarray:
@@ -274,26 +245,6 @@ def row_spans(first: np.ndarray, last: np.ndarray, height: int) -> tuple[np.ndar
     return row, edge
 
 
-def segments_touch(p: np.ndarray, p2: np.ndarray, q: np.ndarray, q2: np.ndarray) -> np.ndarray:
-    """``(n,) bool``: segment p-p2 crosses or touches segment q-q2, row by row."""
-    r, v = p2 - p, q2 - q
-
-    def cross(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-        return x[:, 0] * y[:, 1] - x[:, 1] * y[:, 0]
-
-    def on(point: np.ndarray, start: np.ndarray, d: np.ndarray, side: np.ndarray) -> np.ndarray:
-        length2 = (d * d).sum(1)
-        dot = ((point - start) * d).sum(1)
-        return (np.abs(side) <= eps * np.sqrt(length2)) & (dot >= -eps) & (dot <= length2 + eps)
-
-    eps = TOL.geom_eps
-    d1, d2 = cross(r, q - p), cross(r, q2 - p)
-    d3, d4 = cross(v, p - q), cross(v, p2 - q)
-    proper = (((d1 > eps) & (d2 < -eps)) | ((d1 < -eps) & (d2 > eps))) & \
-        (((d3 > eps) & (d4 < -eps)) | ((d3 < -eps) & (d4 > eps)))
-    return proper | on(q, p, r, d1) | on(q2, p, r, d2) | on(p, q, v, d3) | on(p2, q, v, d4)
-
-
 def _box_groups(boxes: np.ndarray) -> np.ndarray:
     """``(r,) int`` group of each box (x0, y0, x1, y1): connected components of box overlap
     (closed boxes, as the crossing sweep compares them), by a sweep over x."""
@@ -318,48 +269,24 @@ def crossing_faults(rings: list[np.ndarray]) -> Faults:
     """The edges that touch or cross another ring's, or a non-adjacent one of their own ring, with
     their rings (in the order of the rings' concatenated edges).
 
-    Sweep over x: only edge pairs whose bounding boxes overlap are tested, in bounded chunks. With
-    many rings (sheets) the sweep runs per group of rings whose boxes overlap (``_box_groups``): the
-    x keys of each group are shifted past the previous group's, so a column of separate sprites is
-    not one long sweep (fantasy UI sheet: 76k edge pairs -> a few thousand; same answer, as edges of
-    rings whose widened boxes do not meet cannot touch)."""
-    sizes = np.array([len(r) for r in rings])
+    A sweep over x (``contour_kernels.crossing_edges``): only edge pairs whose widened boxes overlap
+    are tested. With many rings (sheets) the sweep runs per group of rings whose boxes overlap
+    (``_box_groups``): the x keys of each group are shifted past the previous group's, so a column
+    of separate sprites is not one long sweep (fantasy UI sheet: 76k edge pairs -> a few thousand;
+    same answer, as edges of rings whose widened boxes do not meet cannot touch)."""
+    sizes = np.array([len(r) for r in rings], dtype=np.int64)
     a, b = ring_edges(rings)
     owner = np.repeat(np.arange(len(rings)), sizes)
-    edges = Faults(owner, a, b)  # before the sweep's reordering
     local = np.arange(len(a)) - np.repeat(np.cumsum(sizes) - sizes, sizes)
     eps = TOL.geom_eps
-    lo, hi = np.minimum(a, b) - eps, np.maximum(a, b) + eps
-    x_lo, x_hi = lo[:, 0], hi[:, 0]
-    n = len(a)
+    x_lo, x_hi = np.minimum(a[:, 0], b[:, 0]) - eps, np.maximum(a[:, 0], b[:, 0]) + eps
     order = np.argsort(x_lo, kind="stable")
-    counts = np.searchsorted(x_lo[order], x_hi[order], side="right") - np.arange(n) - 1
-    if int(counts.sum()) > GROUPED_SWEEP_PAIRS:
+    pairs = np.searchsorted(x_lo[order], x_hi[order], side="right") - np.arange(len(a)) - 1  # per edge
+    if int(pairs.sum()) > GROUPED_SWEEP_PAIRS:
         group = _box_groups(ring_boxes(rings))[owner]
         base = float(x_lo.min())
         stride = float(x_hi.max()) - base + 1.0
         x_lo = group * stride + (x_lo - base)  # rounding is monotonic: no overlap in a group is lost
         x_hi = group * stride + (x_hi - base)
-        order = np.argsort(x_lo, kind="stable")
-        counts = np.searchsorted(x_lo[order], x_hi[order], side="right") - np.arange(n) - 1
-    a, b, owner, local, lo, hi = a[order], b[order], owner[order], local[order], lo[order], hi[order]
-    counts = np.maximum(counts, 0)
-    bad: list[np.ndarray] = []
-    start = 0
-    budget = np.cumsum(counts)
-    while start < n:
-        stop = max(int(np.searchsorted(budget, budget[start] - counts[start] + TOL.pair_chunk, side="right")),
-                   start + 1)
-        c = counts[start:stop]
-        i = np.repeat(np.arange(start, stop), c)
-        j = i + 1 + np.arange(int(c.sum())) - np.repeat(np.cumsum(c) - c, c)
-        near = (lo[j, 1] <= hi[i, 1]) & (lo[i, 1] <= hi[j, 1])
-        step = np.abs(local[i] - local[j])
-        ring_size = sizes[owner[i]]
-        near &= ~((owner[i] == owner[j]) & ((step == 1) | (step == ring_size - 1)))
-        i, j = i[near], j[near]
-        hit = segments_touch(a[i], b[i], a[j], b[j])
-        bad += [order[i[hit]], order[j[hit]]]
-        start = stop
-    hit = np.unique(np.concatenate(bad)) if bad else np.zeros(0, dtype=np.int64)
-    return Faults(edges.ring[hit], edges.a[hit], edges.b[hit])
+    hit = crossing_edges(a, b, owner, local, sizes, x_lo, x_hi)
+    return Faults(owner[hit], a[hit], b[hit])

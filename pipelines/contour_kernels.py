@@ -314,6 +314,119 @@ def tidy(points: np.ndarray, owner: np.ndarray, count: int, tol: np.ndarray, wid
     return out[:m], out_owner[:m], out_tol[:m], changed
 
 
+@njit(cache=True)
+def cutting_edges(a: np.ndarray, b: np.ndarray, solid: np.ndarray) -> np.ndarray:
+    """Sorted indices of the edges a-b through the open interior of a solid pixel, or along a
+    pixel border (within ``TOL.geom_eps``) with solid pixels on both sides somewhere along it."""
+    height, width = solid.shape
+    eps = GEOM_EPS
+    cut = np.zeros(len(a), dtype=np.bool_)
+    for e in range(len(a)):
+        ax, ay, dx, dy = a[e, 0], a[e, 1], b[e, 0] - a[e, 0], b[e, 1] - a[e, 1]
+        y0, y1 = min(a[e, 1], b[e, 1]), max(a[e, 1], b[e, 1])
+        first = int(min(max(math.floor(y0 + eps), 0.0), height))  # not rows grazed by float noise
+        last = int(min(max(math.ceil(y1 - eps), 0.0), height))
+        slope = dx / (1.0 if dy == 0 else dy)
+        for row in range(first, last):
+            if dy == 0:
+                xa, xb = ax, ax + dx
+            else:
+                xa = ax + (max(y0, float(row)) - ay) * slope
+                xb = ax + (min(y1, float(row + 1)) - ay) * slope
+            c0 = int(min(max(math.floor(min(xa, xb) + eps), 0.0), width))
+            c1 = int(min(max(math.ceil(max(xa, xb) - eps), 0.0), width))
+            for col in range(c0, c1):
+                if solid[row, col]:
+                    cut[e] = True
+                    break
+            if cut[e]:
+                break
+        if not cut[e]:
+            cut[e] = _along_solid_border(a[e], b[e], solid)
+    return np.flatnonzero(cut)
+
+
+@njit(cache=True)
+def _along_solid_border(a: np.ndarray, b: np.ndarray, solid: np.ndarray) -> bool:
+    """Whether the edge a-b lies along a pixel border with solid pixels on both sides somewhere
+    along it (the pixel runs of ``cutting_edges`` count such an edge as touching none)."""
+    eps = 2 * GEOM_EPS
+    for axis in range(2):  # x borders (a column line), then y borders (a row line)
+        line = np.rint(a[axis])
+        across_size = solid.shape[1] if axis == 0 else solid.shape[0]
+        along_size = solid.shape[0] if axis == 0 else solid.shape[1]
+        if not (abs(a[axis] - line) <= eps and abs(b[axis] - line) <= eps and 1 <= line <= across_size - 1):
+            continue
+        lo, hi = min(a[1 - axis], b[1 - axis]), max(a[1 - axis], b[1 - axis])
+        first = int(min(max(math.floor(lo + GEOM_EPS), 0.0), along_size))
+        last = int(min(max(math.ceil(hi - GEOM_EPS), 0.0), along_size))
+        across = int(line)
+        for along in range(first, last):
+            if axis == 0:
+                both = solid[along, across - 1] and solid[along, across]
+            else:
+                both = solid[across - 1, along] and solid[across, along]
+            if both:
+                return True
+    return False
+
+
+@njit(cache=True)
+def _touch(px: float, py: float, p2x: float, p2y: float, qx: float, qy: float, q2x: float, q2y: float) -> bool:
+    """Segment p-p2 crosses or touches segment q-q2 (within ``TOL.geom_eps``)."""
+    eps = GEOM_EPS
+    rx, ry, vx, vy = p2x - px, p2y - py, q2x - qx, q2y - qy
+    d1 = rx * (qy - py) - ry * (qx - px)
+    d2 = rx * (q2y - py) - ry * (q2x - px)
+    d3 = vx * (py - qy) - vy * (px - qx)
+    d4 = vx * (p2y - qy) - vy * (p2x - qx)
+    if ((d1 > eps and d2 < -eps) or (d1 < -eps and d2 > eps)) and \
+            ((d3 > eps and d4 < -eps) or (d3 < -eps and d4 > eps)):
+        return True
+    return (_on(qx, qy, px, py, rx, ry, d1) or _on(q2x, q2y, px, py, rx, ry, d2) or
+            _on(px, py, qx, qy, vx, vy, d3) or _on(p2x, p2y, qx, qy, vx, vy, d4))
+
+
+@njit(cache=True)
+def _on(x: float, y: float, sx: float, sy: float, dx: float, dy: float, side: float) -> bool:
+    """Point (x, y) lies on the segment from (sx, sy) along (dx, dy), given its cross product ``side``."""
+    length2 = dx * dx + dy * dy
+    dot = (x - sx) * dx + (y - sy) * dy
+    return abs(side) <= GEOM_EPS * math.sqrt(length2) and dot >= -GEOM_EPS and dot <= length2 + GEOM_EPS
+
+
+@njit(cache=True)
+def crossing_edges(a: np.ndarray, b: np.ndarray, owner: np.ndarray, local: np.ndarray, sizes: np.ndarray,
+                   key_lo: np.ndarray, key_hi: np.ndarray) -> np.ndarray:
+    """Sorted indices of the edges a-b (``owner``: each one's ring, ``local``: its index there, ``sizes``:
+    each ring's edge count) that touch or cross another ring's edge or a non-adjacent one of their
+    own ring. A sweep over the edges sorted by ``key_lo`` (their widened x ranges, or those shifted
+    per group of rings: ``contour_geometry.crossing_faults``): each pair whose key ranges and widened
+    y ranges meet is tested once."""
+    n = len(a)
+    eps = GEOM_EPS
+    lo_y, hi_y = np.empty(n), np.empty(n)
+    for e in range(n):
+        lo_y[e], hi_y[e] = min(a[e, 1], b[e, 1]) - eps, max(a[e, 1], b[e, 1]) + eps
+    order = np.argsort(key_lo, kind="mergesort")
+    hit = np.zeros(n, dtype=np.bool_)
+    for k in range(n):
+        i = order[k]
+        for m in range(k + 1, n):
+            j = order[m]
+            if key_lo[j] > key_hi[i]:
+                break
+            if lo_y[j] > hi_y[i] or lo_y[i] > hi_y[j]:
+                continue
+            if owner[i] == owner[j]:
+                step = abs(local[i] - local[j])
+                if step == 1 or step == sizes[owner[i]] - 1:
+                    continue
+            if _touch(a[i, 0], a[i, 1], b[i, 0], b[i, 1], a[j, 0], a[j, 1], b[j, 0], b[j, 1]):
+                hit[i] = hit[j] = True
+    return np.flatnonzero(hit)
+
+
 def warm() -> None:
     """Compile (or load from the disk cache) every kernel, on a unit square."""
     square = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 1.0], [1.0, 0.0]])
@@ -325,3 +438,6 @@ def warm() -> None:
     clip_to_box(square, owner, 1, 1.0, 1.0)
     drop_repeats(square, owner, 1)
     tidy(square, owner, 1, np.ones(4), 1.0, 1.0)
+    edges = np.roll(square, -1, axis=0)
+    cutting_edges(square, edges, np.ones((1, 1), dtype=bool))
+    crossing_edges(square, edges, owner, index, np.array([4]), square[:, 0], edges[:, 0])

@@ -76,7 +76,6 @@ class ContourTol:
     fault_reach: float = 2.0          # traced points this many tolerances (+1 px) from a failed edge are re-simplified
     fault_pairs: int = 200_000        # past this many (point, failed edge) pairs, a ring is re-simplified whole
     min_ring_points: int = 4          # rings this small are kept as traced
-    pair_chunk: int = 2_000_000       # edge pairs tested at once by the crossing sweep
     work_pixels: int = 65_536         # larger masks are max-pooled onto a grid of about this many cells,
     pool_per_tolerance: float = 1.0   # but a cell is at most this many small-island tolerances wide,
     pool_quantile: float = 0.25       # "small" being this quantile of the islands' tolerances

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from pipelines.contour_kernels import clip_to_box, drop_repeats, offset_outline, tidy
+from pipelines.contour_kernels import clip_to_box, crossing_edges, cutting_edges, drop_repeats, offset_outline, tidy
 
 
 def ring_of(*rings: list[list[float]]) -> tuple[np.ndarray, np.ndarray]:
@@ -61,3 +61,25 @@ def test_offset_of_a_square_whose_points_are_its_anchors_is_the_square():
     points, source = offset_outline(square, square, u, normal, index, np.roll(index, -1), np.roll(index, 1),
                                     np.ones(4))
     assert np.allclose(points, square) and source.tolist() == [0, 1, 2, 3]
+
+
+def test_cutting_edges_through_a_pixel_and_along_a_border_between_two():
+    solid = np.zeros((4, 4), dtype=bool)
+    solid[1, 1] = solid[1, 2] = True
+    a = np.array([[0.5, 0.0], [2.0, 1.0], [3.0, 0.0], [1.0, 3.0]])
+    b = np.array([[2.5, 3.0], [2.0, 2.0], [3.0, 4.0], [3.0, 3.0]])
+    # through pixel (1, 1); along the border x = 2 between two solid pixels; along x = 3 with one
+    # solid side only; along a row of empty pixels
+    assert cutting_edges(a, b, solid).tolist() == [0, 1]
+
+
+def test_crossing_edges_skip_a_ring_s_adjacent_edges_and_find_a_crossing():
+    bow = np.array([[0.0, 0.0], [2.0, 2.0], [2.0, 0.0], [0.0, 2.0]])  # a bow tie: edges 0 and 2 cross
+    square = np.array([[5.0, 0.0], [6.0, 0.0], [6.0, 1.0], [5.0, 1.0]])
+    a = np.concatenate([bow, square])
+    b = np.concatenate([np.roll(bow, -1, axis=0), np.roll(square, -1, axis=0)])
+    owner = np.repeat(np.arange(2), 4)
+    local = np.tile(np.arange(4), 2)
+    found = crossing_edges(a, b, owner, local, np.array([4, 4]), np.minimum(a[:, 0], b[:, 0]),
+                           np.maximum(a[:, 0], b[:, 0]))
+    assert found.tolist() == [0, 2]
