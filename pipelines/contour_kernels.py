@@ -427,6 +427,142 @@ def crossing_edges(a: np.ndarray, b: np.ndarray, owner: np.ndarray, local: np.nd
     return np.flatnonzero(hit)
 
 
+@njit(cache=True)
+def _angle_terms(p0x: float, p0y: float, p1x: float, p1y: float, p2x: float,
+                 p2y: float) -> tuple[float, float]:
+    """(twice the signed area, the largest of the three corners' -e_in . e_out) of triangle p0 p1 p2:
+    its smallest angle is atan2(|area2|, that) (numpy takes the arctangent: its arctan2 and libm's
+    differ in the last bit)."""
+    e01x, e01y, e12x, e12y, e20x, e20y = p1x - p0x, p1y - p0y, p2x - p1x, p2y - p1y, p0x - p2x, p0y - p2y
+    cross = e01x * e12y - e01y * e12x
+    dots = max(max(-(e01x * e20x + e01y * e20y), -(e12x * e01x + e12y * e01y)), -(e20x * e12x + e20y * e12y))
+    return cross, dots
+
+
+@njit(cache=True)
+def angle_terms(vertices: np.ndarray, tris: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``_angle_terms`` of every triangle: (|twice the area|, dots), ``(t,)`` each."""
+    area2, dots = np.empty(len(tris)), np.empty(len(tris))
+    for t in range(len(tris)):
+        a, b, c = tris[t, 0], tris[t, 1], tris[t, 2]
+        cross, dots[t] = _angle_terms(vertices[a, 0], vertices[a, 1], vertices[b, 0], vertices[b, 1],
+                                      vertices[c, 0], vertices[c, 1])
+        area2[t] = abs(cross)
+    return area2, dots
+
+
+@njit(cache=True)
+def smoothing_stars(vertices: np.ndarray, tris: np.ndarray, angles: np.ndarray, fixed: int,
+                    rise: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The star of every interior vertex (index >= ``fixed``) of a mesh: its owner vertex, the first
+    entry of each star (``starts``), each entry's opposite edge (``nxt``, ``prv``: the triangle's other
+    two corners, counter-clockwise), the ideal apex over that edge (its midpoint plus ``rise`` times
+    its length along the inward normal: equilateral for sqrt(3) / 2), and each star's entry with the
+    smallest triangle angle (``angles``; the first among equals)."""
+    corner = tris.ravel().astype(np.int64)
+    order = np.argsort(corner, kind="mergesort")
+    order = order[corner[order] >= fixed]
+    m = len(order)
+    nxt, prv = np.empty(m, dtype=np.int64), np.empty(m, dtype=np.int64)
+    ideal = np.empty((m, 2))
+    starts = np.empty(m, dtype=np.int64)
+    count = 0
+    for e in range(m):
+        k = order[e]
+        t, c = k // 3, k % 3
+        nxt[e], prv[e] = tris[t, (c + 1) % 3], tris[t, (c + 2) % 3]
+        ax, ay, bx, by = vertices[nxt[e], 0], vertices[nxt[e], 1], vertices[prv[e], 0], vertices[prv[e], 1]
+        dx, dy = bx - ax, by - ay
+        ideal[e, 0] = (ax + bx) / 2 + -dy * rise
+        ideal[e, 1] = (ay + by) / 2 + dx * rise
+        if e == 0 or corner[k] != corner[order[e - 1]]:
+            starts[count] = e
+            count += 1
+    starts = starts[:count]
+    owner = np.empty(count, dtype=np.int64)
+    worst = np.empty(count, dtype=np.int64)
+    for i in range(count):
+        lo, hi = starts[i], starts[i + 1] if i + 1 < count else m
+        owner[i] = corner[order[lo]]
+        best = lo
+        for e in range(lo + 1, hi):
+            if angles[order[e] // 3] < angles[order[best] // 3]:
+                best = e
+        worst[i] = best
+    return owner, starts, nxt, prv, ideal, worst
+
+
+@njit(cache=True)
+def smoothing_candidates(vertices: np.ndarray, owner: np.ndarray, starts: np.ndarray, nxt: np.ndarray,
+                         prv: np.ndarray, ideal: np.ndarray, ideal_sum: np.ndarray, worst: np.ndarray,
+                         mean_steps: np.ndarray, worst_steps: np.ndarray
+                         ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Where each star's vertex may move (``smoothing_stars``): where it is, ``mean_steps`` of the way
+    to the mean of its ideal apices (``ideal_sum``: their sum per star) and ``worst_steps`` of the way
+    to its worst triangle's; and for each star entry and candidate, ``_angle_terms`` of the triangle
+    the candidate makes with the entry's edge. Returns (``(o, c, 2)`` candidates, ``(m, c)`` signed
+    twice-areas, their absolute values, dots)."""
+    o, m = len(owner), len(nxt)
+    c = 1 + len(mean_steps) + len(worst_steps)
+    cands = np.empty((o, c, 2))
+    for i in range(o):
+        count = (starts[i + 1] if i + 1 < o else m) - starts[i]
+        hx, hy = vertices[owner[i], 0], vertices[owner[i], 1]
+        mx, my = ideal_sum[i, 0] / count - hx, ideal_sum[i, 1] / count - hy
+        wx, wy = ideal[worst[i], 0] - hx, ideal[worst[i], 1] - hy
+        cands[i, 0, 0], cands[i, 0, 1] = hx, hy
+        for k in range(len(mean_steps)):
+            cands[i, 1 + k, 0], cands[i, 1 + k, 1] = hx + mx * mean_steps[k], hy + my * mean_steps[k]
+        for k in range(len(worst_steps)):
+            j = 1 + len(mean_steps) + k
+            cands[i, j, 0], cands[i, j, 1] = hx + wx * worst_steps[k], hy + wy * worst_steps[k]
+    cross, area2, dots = np.empty((m, c)), np.empty((m, c)), np.empty((m, c))
+    for i in range(o):
+        for e in range(starts[i], starts[i + 1] if i + 1 < o else m):
+            ax, ay, bx, by = vertices[nxt[e], 0], vertices[nxt[e], 1], vertices[prv[e], 0], vertices[prv[e], 1]
+            for j in range(c):
+                cross[e, j], dots[e, j] = _angle_terms(cands[i, j, 0], cands[i, j, 1], ax, ay, bx, by)
+                area2[e, j] = abs(cross[e, j])
+    return cands, cross, area2, dots
+
+
+@njit(cache=True)
+def smoothing_moves(vertices: np.ndarray, owner: np.ndarray, starts: np.ndarray, nxt: np.ndarray,
+                    prv: np.ndarray, cands: np.ndarray, angle: np.ndarray, cross: np.ndarray,
+                    min_area: float) -> tuple[bool, np.ndarray]:
+    """Each star's best candidate (``smoothing_candidates``; ``angle``: the smallest angle of each entry's
+    triangle per candidate, degrees) by the smallest angle of its star, triangles kept counter-clockwise
+    and at least ``min_area``; a vertex moves when that gains over 1e-6 degrees and more than every
+    neighbour's gain (neighbours never move together). Returns (whether any star gains, the vertices)."""
+    o, m, c = len(owner), len(nxt), cands.shape[1]
+    gain = np.full(len(vertices), -1.0)
+    pick = np.zeros(o, dtype=np.int64)
+    star_gain = np.empty(o)
+    for i in range(o):
+        star = np.full(c, np.inf)
+        for e in range(starts[i], starts[i + 1] if i + 1 < o else m):
+            for j in range(c):
+                value = angle[e, j] if cross[e, j] > 2 * min_area else -1.0
+                if value < star[j]:
+                    star[j] = value
+        pick[i] = np.argmax(star)
+        g = star[pick[i]] - star[0]
+        star_gain[i] = g if g > 1e-6 else -1.0
+        gain[owner[i]] = star_gain[i]
+    out = vertices.copy()
+    gains = False
+    for i in range(o):
+        if star_gain[i] <= 0:
+            continue
+        gains = True
+        rival = -np.inf
+        for e in range(starts[i], starts[i + 1] if i + 1 < o else m):
+            rival = max(rival, max(gain[nxt[e]], gain[prv[e]]))
+        if star_gain[i] > rival:
+            out[owner[i], 0], out[owner[i], 1] = cands[i, pick[i], 0], cands[i, pick[i], 1]
+    return gains, out
+
+
 def warm() -> None:
     """Compile (or load from the disk cache) every kernel, on a unit square."""
     square = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 1.0], [1.0, 0.0]])
@@ -441,3 +577,12 @@ def warm() -> None:
     edges = np.roll(square, -1, axis=0)
     cutting_edges(square, edges, np.ones((1, 1), dtype=bool))
     crossing_edges(square, edges, owner, index, np.array([4]), square[:, 0], edges[:, 0])
+    mesh = np.array([[0.0, 0.0], [2.0, 0.0], [1.0, 2.0], [1.0, 0.5]])
+    tris = np.array([[0, 1, 3], [1, 2, 3], [2, 0, 3]], dtype=np.int32)
+    angle_terms(mesh, tris)
+    angle_terms(mesh, tris.astype(np.int64))  # results as lists (the bench, tests)
+    star = smoothing_stars(mesh, tris, np.ones(3), 3, 0.5)
+    steps = np.array([0.5])
+    cands, cross, _, dots = smoothing_candidates(mesh, *star[:5], np.add.reduceat(star[4], star[1], axis=0), star[5],
+                                                 steps, steps)
+    smoothing_moves(mesh, *star[:4], cands, dots, cross, 0.1)

@@ -35,6 +35,7 @@ from dataclasses import replace
 import numpy as np
 import triangle
 
+from pipelines.contour_kernels import angle_terms, smoothing_candidates, smoothing_moves, smoothing_stars
 from pipelines.contour_params import TOL, ContourParams
 from pipelines.errors import InputError
 
@@ -360,16 +361,12 @@ def triangle_areas(vertices: np.ndarray, tris: np.ndarray) -> np.ndarray:
 
 def min_angles(vertices: np.ndarray, tris: np.ndarray) -> np.ndarray:
     """``(t,) float`` smallest interior angle of each triangle, degrees."""
-    corners = vertices[tris]  # one gather, (t, 3, 2)
-    return corner_min_angle(corners[:, 0], corners[:, 1], corners[:, 2])[0]
+    return _degrees(*angle_terms(np.asarray(vertices, dtype=float), np.asarray(tris)))
 
 
-def corner_min_angle(p0: np.ndarray, p1: np.ndarray, p2: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(smallest angle in degrees, twice the signed area) of triangles p0 p1 p2, broadcast."""
-    e01, e12, e20 = p1 - p0, p2 - p1, p0 - p2
-    cross = e01[..., 0] * e12[..., 1] - e01[..., 1] * e12[..., 0]
-    dots = np.maximum(np.maximum(-(e01 * e20).sum(-1), -(e12 * e01).sum(-1)), -(e20 * e12).sum(-1))
-    return np.degrees(np.arctan2(np.abs(cross), dots)), cross
+def _degrees(area2: np.ndarray, dots: np.ndarray) -> np.ndarray:
+    """Smallest angles from ``contour_kernels._angle_terms`` (numpy's arctan2, as the angles always were)."""
+    return np.degrees(np.arctan2(area2, dots))
 
 
 # ---------------------------------------------------------------- apex points
@@ -556,35 +553,11 @@ def smooth_step(vertices: np.ndarray, tris: np.ndarray, angles: np.ndarray, fixe
     """One pass moving interior vertices (index >= ``fixed``) to raise the smallest angle of their
     star (``angles``: per triangle), triangles kept counter-clockwise and at least ``min_area``;
     neighbours never move together (the larger gain wins). None when nothing moves."""
-    corner = tris.ravel().astype(np.int64)
-    order = np.argsort(corner, kind="stable")
-    order = order[corner[order] >= fixed]
-    if not len(order):
+    owner, starts, nxt, prv, ideal, worst = smoothing_stars(vertices, tris, angles, fixed, SQRT3_2)
+    if not len(owner):
         return None
-    corner, tri = corner[order], order // 3
-    nxt, prv = tris[tri, (order + 1) % 3], tris[tri, (order + 2) % 3]
-    starts = np.flatnonzero(np.r_[True, corner[1:] != corner[:-1]])
-    owner = corner[starts]
-    pa, pb = vertices[nxt], vertices[prv]
-    d = pb - pa
-    ideal = (pa + pb) / 2 + np.stack([-d[:, 1], d[:, 0]], axis=1) * SQRT3_2
-    count = np.diff(np.append(starts, len(corner)))
-    here = vertices[owner]
-    to_mean = np.add.reduceat(ideal, starts, axis=0) / count[:, None] - here
-    to_worst = ideal[np.lexsort((angles[tri], corner))[starts]] - here
-    cands = np.stack([here] + [here + to_mean * f for f in MEAN_STEPS] + [here + to_worst * f for f in WORST_STEPS],
-                     axis=1)
-    group = np.repeat(np.arange(len(owner)), count)
-    angle, cross = corner_min_angle(cands[group], pa[:, None], pb[:, None])
-    star = np.minimum.reduceat(np.where(cross > 2 * min_area, angle, -1.0), starts, axis=0)
-    pick = star.argmax(axis=1)
-    gain = star[np.arange(len(owner)), pick] - star[:, 0]
-    gain = np.where(gain > 1e-6, gain, -1.0)
-    if (gain <= 0).all():
-        return None
-    full = np.full(len(vertices), -1.0)
-    full[owner] = gain
-    move = (gain > 0) & (gain > np.maximum.reduceat(np.maximum(full[nxt], full[prv]), starts))
-    out = vertices.copy()
-    out[owner[move]] = cands[move, pick[move]]
-    return out
+    cands, cross, area2, dots = smoothing_candidates(vertices, owner, starts, nxt, prv, ideal,
+                                                     np.add.reduceat(ideal, starts, axis=0), worst,
+                                                     np.array(MEAN_STEPS), np.array(WORST_STEPS))
+    gains, out = smoothing_moves(vertices, owner, starts, nxt, prv, cands, _degrees(area2, dots), cross, min_area)
+    return out if gains else None

@@ -83,3 +83,12 @@ def test_crossing_edges_skip_a_ring_s_adjacent_edges_and_find_a_crossing():
     found = crossing_edges(a, b, owner, local, np.array([4, 4]), np.minimum(a[:, 0], b[:, 0]),
                            np.maximum(a[:, 0], b[:, 0]))
     assert found.tolist() == [0, 2]
+
+
+def test_angle_terms_give_the_smallest_angle_of_each_triangle():
+    from pipelines.contour_refine import min_angles
+
+    points = np.array([[0.0, 0.0], [2.0, 0.0], [1.0, np.sqrt(3.0)], [0.0, 2.0], [4.0, 0.0]])
+    tris = np.array([[0, 1, 2], [0, 1, 3], [0, 4, 3]])  # equilateral, right isosceles, 1 x 2 right
+    assert np.allclose(min_angles(points, tris), [60.0, 45.0, np.degrees(np.arctan2(2, 4))])
+    assert np.array_equal(min_angles(points, tris), min_angles(points, tris.astype(np.int32)))
