@@ -28,6 +28,7 @@ import cv2
 import numpy as np
 import triangle
 
+from pipelines.contour_kernels import hole_points
 from pipelines.contour_metrics import mesh_metadata
 from pipelines.contour_params import TOL, ContourParams
 from pipelines.contour_refine import (
@@ -42,7 +43,6 @@ from pipelines.contour_rings import (
     Mesh,
     Ring,
     drop_repeats_batch,
-    expand_runs,
     next_index,
     pack,
     ring_areas,
@@ -529,43 +529,14 @@ def _hole_points(vertices: np.ndarray, segments: np.ndarray, outline: list[Ring]
     segments in the hole's bounding box can be met first; those are found among the segments of the
     rings whose bounding box meets it)."""
     sizes = np.array([len(r.points) for r in outline], dtype=np.int64)
-    starts = np.cumsum(sizes) - sizes
     holes = np.flatnonzero([r.is_hole for r in outline])
     if not len(holes):
         return None
-    a, b = vertices[segments[:, 0]], vertices[segments[:, 1]]
-    d = b - a
-    length = np.hypot(d[:, 0], d[:, 1])
-    owner, own_seg = expand_runs(starts[holes], starts[holes] + sizes[holes])  # each hole's segments
-    order = np.lexsort((-length[own_seg], owner))  # per hole, longest first, earliest among equals
-    first = np.flatnonzero(np.r_[True, owner[order][1:] != owner[order][:-1]])
-    longest = own_seg[order[first]]
-    origin = (a[longest] + b[longest]) / 2
-    ray = np.stack([d[longest, 1], -d[longest, 0]], axis=1) / length[longest, None]  # right of the walk
-    boxes = ring_boxes([r.points for r in outline])
-    box = boxes[holes]
-    pair_hole, pair_ring = np.nonzero((boxes[None, :, 0] <= box[:, None, 2]) & (boxes[None, :, 2] >= box[:, None, 0]) &
-                                      (boxes[None, :, 1] <= box[:, None, 3]) & (boxes[None, :, 3] >= box[:, None, 1]))
-    pair, seg = expand_runs(starts[pair_ring], starts[pair_ring] + sizes[pair_ring])  # segments of rings near each hole
-    hole = pair_hole[pair]
-    seg_lo, seg_hi = np.minimum(a[seg], b[seg]), np.maximum(a[seg], b[seg])
-    near = ((seg_lo[:, 0] <= box[hole, 2]) & (seg_hi[:, 0] >= box[hole, 0]) &
-            (seg_lo[:, 1] <= box[hole, 3]) & (seg_hi[:, 1] >= box[hole, 1]))
-    hole, seg = hole[near], seg[near]
-    keep = seg != longest[hole]
-    hole, seg = hole[keep], seg[keep]
-    rel = a[seg] - origin[hole]
-    e, r = d[seg], ray[hole]
-    denom = r[:, 0] * e[:, 1] - r[:, 1] * e[:, 0]
-    safe = np.where(np.abs(denom) > 1e-12, denom, 1.0)
-    t = (rel[:, 0] * e[:, 1] - rel[:, 1] * e[:, 0]) / safe
-    u = (rel[:, 0] * r[:, 1] - rel[:, 1] * r[:, 0]) / safe
-    hit = (np.abs(denom) > 1e-12) & (t > TOL.geom_eps) & (u >= -TOL.geom_eps) & (u <= 1 + TOL.geom_eps)
-    first = np.full(len(holes), np.inf)
-    np.minimum.at(first, hole[hit], t[hit])
-    if not np.isfinite(first).all():  # cannot happen for closed, non-touching rings
+    points, found = hole_points(vertices[segments[:, 0]], vertices[segments[:, 1]], np.cumsum(sizes) - sizes, sizes,
+                                holes, ring_boxes([r.points for r in outline]))
+    if not found:  # cannot happen for closed, non-touching rings
         raise InputError("TRIANGULATION_FAILED", "a hole has no inside", {"holes": len(holes)})
-    return origin + ray * (first / 2)[:, None]
+    return points
 
 
 def triangle_neighbors(tris: np.ndarray) -> np.ndarray:

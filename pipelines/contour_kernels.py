@@ -563,6 +563,68 @@ def smoothing_moves(vertices: np.ndarray, owner: np.ndarray, starts: np.ndarray,
     return gains, out
 
 
+@njit(cache=True)
+def near_segments(points: np.ndarray, reach: np.ndarray, order: np.ndarray, first: np.ndarray, last: np.ndarray,
+                  a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``(n,) bool``: whether each point lies within its ``reach`` of one of the segments a-b it is
+    paired with: segment s with the points ``order[first[s]:last[s]]``."""
+    near = np.zeros(len(points), dtype=np.bool_)
+    for s in range(len(a)):
+        dx, dy = b[s, 0] - a[s, 0], b[s, 1] - a[s, 1]
+        length2 = max(dx * dx + dy * dy, 1e-12)
+        for k in range(first[s], last[s]):
+            p = order[k]
+            rx, ry = points[p, 0] - a[s, 0], points[p, 1] - a[s, 1]
+            t = min(max((rx * dx + ry * dy) / length2, 0.0), 1.0)
+            if math.hypot(rx - t * dx, ry - t * dy) <= reach[p]:
+                near[p] = True
+    return near
+
+
+@njit(cache=True)
+def hole_points(a: np.ndarray, b: np.ndarray, starts: np.ndarray, sizes: np.ndarray, holes: np.ndarray,
+                boxes: np.ndarray) -> tuple[np.ndarray, bool]:
+    """One point inside the empty region of each hole ring (``holes``: ring indices; ring r's segments
+    a-b are ``starts[r]`` to ``starts[r] + sizes[r]``, its box ``boxes[r]``): from the middle of the
+    hole's longest segment (the first among equals) a ray goes right of the walk, and the point is
+    halfway to the first segment it meets among those whose ring's box and own box meet the hole's
+    box. Returns the points and whether every ray met a segment."""
+    eps = GEOM_EPS
+    out = np.empty((len(holes), 2))
+    for k in range(len(holes)):
+        h = holes[k]
+        longest, longest_length = -1, -1.0
+        for seg in range(starts[h], starts[h] + sizes[h]):
+            length = math.hypot(b[seg, 0] - a[seg, 0], b[seg, 1] - a[seg, 1])
+            if length > longest_length:
+                longest, longest_length = seg, length
+        ox, oy = (a[longest, 0] + b[longest, 0]) / 2, (a[longest, 1] + b[longest, 1]) / 2
+        rx = (b[longest, 1] - a[longest, 1]) / longest_length  # right of the walk
+        ry = -(b[longest, 0] - a[longest, 0]) / longest_length
+        x0, y0, x1, y1 = boxes[h, 0], boxes[h, 1], boxes[h, 2], boxes[h, 3]
+        first = np.inf
+        for ring in range(len(starts)):
+            if not (boxes[ring, 0] <= x1 and boxes[ring, 2] >= x0 and boxes[ring, 1] <= y1 and boxes[ring, 3] >= y0):
+                continue
+            for seg in range(starts[ring], starts[ring] + sizes[ring]):
+                if seg == longest or not (min(a[seg, 0], b[seg, 0]) <= x1 and max(a[seg, 0], b[seg, 0]) >= x0 and
+                                          min(a[seg, 1], b[seg, 1]) <= y1 and max(a[seg, 1], b[seg, 1]) >= y0):
+                    continue
+                relx, rely = a[seg, 0] - ox, a[seg, 1] - oy
+                ex, ey = b[seg, 0] - a[seg, 0], b[seg, 1] - a[seg, 1]
+                denom = rx * ey - ry * ex
+                if abs(denom) <= 1e-12:
+                    continue
+                t = (relx * ey - rely * ex) / denom
+                u = (relx * ry - rely * rx) / denom
+                if t > eps and -eps <= u <= 1 + eps and t < first:
+                    first = t
+        if first == np.inf:
+            return out, False
+        out[k, 0], out[k, 1] = ox + rx * (first / 2), oy + ry * (first / 2)
+    return out, True
+
+
 def warm() -> None:
     """Compile (or load from the disk cache) every kernel, on a unit square."""
     square = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 1.0], [1.0, 0.0]])
@@ -580,6 +642,8 @@ def warm() -> None:
     mesh = np.array([[0.0, 0.0], [2.0, 0.0], [1.0, 2.0], [1.0, 0.5]])
     tris = np.array([[0, 1, 3], [1, 2, 3], [2, 0, 3]], dtype=np.int32)
     angle_terms(mesh, tris)
+    hole_points(square, edges, np.array([0]), np.array([4]), np.array([0]), np.array([[-1.0, -1.0, 2.0, 2.0]]))
+    near_segments(mesh, np.ones(4), np.arange(4), np.array([0]), np.array([4]), mesh[:1], mesh[1:2])
     angle_terms(mesh, tris.astype(np.int64))  # results as lists (the bench, tests)
     star = smoothing_stars(mesh, tris, np.ones(3), 3, 0.5)
     steps = np.array([0.5])

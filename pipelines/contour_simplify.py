@@ -20,13 +20,12 @@ from pipelines.contour_geometry import (
     solid_pixels,
     uncovering_faults,
 )
-from pipelines.contour_kernels import clip_to_box, offset_outline, tidy
+from pipelines.contour_kernels import clip_to_box, near_segments, offset_outline, tidy
 from pipelines.contour_params import TOL, ContourParams
 from pipelines.contour_rings import (
     Packed,
     Ring,
     drop_repeats_batch,
-    expand_runs,
     pack,
     pack_rings,
     ring_areas,
@@ -267,15 +266,14 @@ class _Refinement:
 
 
 def _near_own_segments(points: np.ndarray, slot: np.ndarray, reach: np.ndarray, fault_slot: np.ndarray,
-                       a: np.ndarray, b: np.ndarray, chunk: int = 1 << 20) -> np.ndarray | None:
+                       a: np.ndarray, b: np.ndarray) -> np.ndarray | None:
     """``(n,) bool``: whether each point lies within its ``reach`` of a segment a-b of its own ``slot``.
     Only the (point, segment) pairs whose x ranges meet within the largest reach are measured: one
-    sort of the points by (slot, x), a range of it per segment, in chunks of about ``chunk`` pairs.
+    sort of the points by (slot, x), a range of it per segment (``contour_kernels.near_segments``).
     None when there are more than ``TOL.fault_pairs`` such pairs (a sheet closed into one ring that
     spans the image, faulted all over: measuring would cost more than refining everywhere)."""
-    near = np.zeros(len(points), dtype=bool)
     if not len(a):
-        return near
+        return np.zeros(len(points), dtype=bool)
     widest = float(reach.max())
     base = float(points[:, 0].min())
     stride = float(points[:, 0].max()) - base + 2 * widest + 1.0  # no slot's range reaches the next
@@ -285,23 +283,9 @@ def _near_own_segments(points: np.ndarray, slot: np.ndarray, reach: np.ndarray, 
     lo = fault_slot * stride + (np.minimum(a[:, 0], b[:, 0]) - widest - base)
     hi = fault_slot * stride + (np.maximum(a[:, 0], b[:, 0]) + widest - base)
     first, last = np.searchsorted(key, lo, side="left"), np.searchsorted(key, hi, side="right")
-    ends = np.cumsum(last - first)
-    if ends[-1] > TOL.fault_pairs:
+    if int((last - first).sum()) > TOL.fault_pairs:
         return None
-    start = 0
-    while start < len(a):
-        stop = max(int(np.searchsorted(ends, ends[start] - (last[start] - first[start]) + chunk, side="right")),
-                   start + 1)
-        seg, at = expand_runs(first[start:stop], last[start:stop])
-        seg += start
-        pt = order[at]
-        d = b[seg] - a[seg]
-        rel = points[pt] - a[seg]
-        t = np.clip((rel * d).sum(axis=1) / np.maximum((d * d).sum(axis=1), 1e-12), 0.0, 1.0)
-        gap = rel - t[:, None] * d
-        near[pt[np.hypot(gap[:, 0], gap[:, 1]) <= reach[pt]]] = True
-        start = stop
-    return near
+    return near_segments(points, reach, order, first, last, a, b)
 
 
 def _recheck_crossing(rings: list[np.ndarray], changed: set[int]) -> set[int]:

@@ -5,7 +5,16 @@ from __future__ import annotations
 
 import numpy as np
 
-from pipelines.contour_kernels import clip_to_box, crossing_edges, cutting_edges, drop_repeats, offset_outline, tidy
+from pipelines.contour_kernels import (
+    clip_to_box,
+    crossing_edges,
+    cutting_edges,
+    drop_repeats,
+    hole_points,
+    near_segments,
+    offset_outline,
+    tidy,
+)
 
 
 def ring_of(*rings: list[list[float]]) -> tuple[np.ndarray, np.ndarray]:
@@ -92,3 +101,25 @@ def test_angle_terms_give_the_smallest_angle_of_each_triangle():
     tris = np.array([[0, 1, 2], [0, 1, 3], [0, 4, 3]])  # equilateral, right isosceles, 1 x 2 right
     assert np.allclose(min_angles(points, tris), [60.0, 45.0, np.degrees(np.arctan2(2, 4))])
     assert np.array_equal(min_angles(points, tris), min_angles(points, tris.astype(np.int32)))
+
+
+def test_hole_point_lies_inside_the_hole_and_a_ray_that_meets_nothing_is_reported():
+    outer = [[0.0, 0.0], [10.0, 0.0], [10.0, 10.0], [0.0, 10.0]]
+    hole = [[3.0, 3.0], [3.0, 7.0], [7.0, 7.0], [7.0, 3.0]]  # solid on the left: clockwise in y-down
+    points, _ = ring_of(outer, hole)
+    nxt = np.array([1, 2, 3, 0, 5, 6, 7, 4])
+    boxes = np.array([[0.0, 0.0, 10.0, 10.0], [3.0, 3.0, 7.0, 7.0]])
+    found, ok = hole_points(points, points[nxt], np.array([0, 4]), np.array([4, 4]), np.array([1]), boxes)
+    assert ok and 3 < found[0, 0] < 7 and 3 < found[0, 1] < 7
+    lone = hole_points(points[4:], points[nxt[4:] - 4], np.array([0]), np.array([2]), np.array([0]), boxes[1:])
+    assert not lone[1]  # two segments do not close a region: no segment in front of the ray
+
+
+def test_near_segments_measures_only_the_pairs_given():
+    points = np.array([[0.0, 1.0], [5.0, 0.5], [5.0, 3.0]])
+    a, b = np.array([[0.0, 0.0]]), np.array([[10.0, 0.0]])
+    reach = np.ones(3)
+    assert near_segments(points, reach, np.arange(3), np.array([0]), np.array([3]), a, b).tolist() == \
+        [True, True, False]
+    assert near_segments(points, reach, np.arange(3), np.array([1]), np.array([2]), a, b).tolist() == \
+        [False, True, False]
