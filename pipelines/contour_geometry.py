@@ -10,7 +10,7 @@ from typing import NamedTuple
 import cv2
 import numpy as np
 
-from pipelines.contour_kernels import crossing_edges, cutting_edges
+from pipelines.contour_kernels import crossing_edges, cutting_edges, winding_numbers
 from pipelines.contour_params import TOL
 from pipelines.contour_rings import expand_runs, ring_boxes, ring_edges, signed_area
 
@@ -120,27 +120,8 @@ def uncovering_faults(rings: list[np.ndarray], index: SolidIndex, changed: set[i
 
 def winding_at(a: np.ndarray, b: np.ndarray, points: np.ndarray, width: int) -> np.ndarray:
     """``(k,) int`` winding number of the closed edges a-b at each point (x, y), with y at a pixel
-    centre row: ``winding_grid`` read at those points only, from a sort of the row crossings."""
-    if not len(points):
-        return np.zeros(0, dtype=np.int64)
-    rows_at = points[:, 1] - 0.5
-    height = int(rows_at.max()) + 1
-    # only the crossings on the rows asked about (probes are few): the same sums, from fewer crossings
-    rows = np.unique(rows_at.astype(np.int64))
-    first = np.ceil(np.minimum(a[:, 1], b[:, 1]) - 0.5).clip(0, height).astype(np.int64)
-    last = np.ceil(np.maximum(a[:, 1], b[:, 1]) - 0.5).clip(0, height).astype(np.int64)
-    edge, at_row = expand_runs(np.searchsorted(rows, first), np.searchsorted(rows, last))
-    row = rows[at_row]
-    ay, by = a[edge, 1], b[edge, 1]
-    x = a[edge, 0] + (row + 0.5 - ay) / (by - ay) * (b[edge, 0] - a[edge, 0])
-    col = np.ceil(x - 0.5).clip(0, width).astype(np.int64)
-    sign = np.where(by > ay, -1, 1)
-    key = row * (width + 2) + col
-    order = np.argsort(key, kind="stable")
-    key, total = key[order], np.concatenate([[0], np.cumsum(sign[order])])
-    at = rows_at.astype(np.int64) * (width + 2)
-    here = np.floor(points[:, 0]).astype(np.int64)  # crossings at col <= the point's pixel count
-    return total[np.searchsorted(key, at + here, side="right")] - total[np.searchsorted(key, at, side="left")]
+    centre row: ``winding_grid`` read at those points only (``contour_kernels.winding_numbers``)."""
+    return winding_numbers(a, b, np.asarray(points, dtype=float), int(width))
 
 
 def _uncovering_rings(rings: list[np.ndarray], solid: np.ndarray) -> set[int]:

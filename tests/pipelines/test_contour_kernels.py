@@ -123,3 +123,16 @@ def test_near_segments_measures_only_the_pairs_given():
         [True, True, False]
     assert near_segments(points, reach, np.arange(3), np.array([1]), np.array([2]), a, b).tolist() == \
         [False, True, False]
+
+
+def test_winding_numbers_match_the_whole_grid_raster():
+    from pipelines.contour_geometry import winding_at, winding_grid
+    from pipelines.contour_rings import ring_edges
+
+    rng = np.random.default_rng(3)
+    rings = [rng.uniform(0, 30, size=(12, 2)), rng.uniform(5, 25, size=(7, 2))]  # self-crossing, overlapping
+    grid = winding_grid(rings, 32, 32)
+    ys, xs = np.mgrid[0:32, 0:32]
+    centres = np.stack([xs.ravel() + 0.5, ys.ravel() + 0.5], axis=1)
+    assert np.array_equal(winding_at(*ring_edges(rings), centres, 32), grid.ravel())
+    assert np.abs(grid).max() >= 1
