@@ -20,13 +20,12 @@ from __future__ import annotations
 import json
 import re
 from pathlib import PurePosixPath
+from types import ModuleType
 from typing import Any
 from urllib.parse import unquote, urlparse
 
 from celery import signals
 
-from pipelines.contour import mesh_sprite, mesh_sprite_batch
-from pipelines.contour_kernels import warm as warm_kernels
 from pipelines.contour_params import ContourParams, make_params
 from pipelines.errors import InputError
 from pipelines.image_io import IMAGE_SUFFIXES, iter_zip_images
@@ -45,11 +44,28 @@ JSON = "application/json"
 INPUT_KEYS = frozenset({"image_url", "image_urls", "preset"})
 
 
+QUEUE = "contour"
+
+
+def _mesher() -> ModuleType:
+    """``pipelines.contour``, imported on first use: it brings numba (~100 MB a process, ~60 MB more
+    once its loops are compiled), which only processes that mesh sprites need; the io worker and
+    beat import this module too."""
+    import pipelines.contour
+
+    return pipelines.contour
+
+
 @signals.worker_init.connect
-def _compile_kernels(**_kwargs) -> None:
-    """Compile the mesher's loops (or load them from numba's disk cache) once in the parent, before
-    the pool forks: no child pays it on its first sprite (``pipelines.contour_kernels``)."""
-    warm_kernels()
+def _compile_kernels(sender: Any = None, **_kwargs) -> None:
+    """In a worker that consumes the contour queue, compile the mesher's loops (or load them from
+    numba's disk cache) once in the parent, before the pool forks: no child pays it on its first
+    sprite (``pipelines.contour_kernels``)."""
+    if sender is not None and QUEUE not in sender.app.amqp.queues.consume_from:
+        return
+    from pipelines.contour_kernels import warm
+
+    warm()
 
 
 def contour_limits() -> Limits:
@@ -75,7 +91,7 @@ def generate(ctx: StepContext) -> dict[str, Any]:
     if sniff(data[:16]) == "zip":
         ctx.progress(5, "Unpacking images...")
         return _batch(ctx, list(iter_zip_images(data, limits)), params, limits)
-    result = mesh_sprite(data, params, progress=ctx.progress, limits=limits)
+    result = _mesher().mesh_sprite(data, params, progress=ctx.progress, limits=limits)
     ctx.save_artifact("mesh.json", _json(result), JSON)
     ctx.save_artifact("spine.json", _json(_spine(result, name)), JSON)
     return result
@@ -107,7 +123,7 @@ def _fetch_many(ctx: StepContext, urls: list[str]) -> list[tuple[str, bytes | In
 def _batch(ctx: StepContext, items: list[tuple[str, bytes | InputError]], params: ContourParams,
            limits: Limits) -> dict[str, Any]:
     fetched = [(name, data) for name, data in items if isinstance(data, bytes)]
-    meshed = iter(mesh_sprite_batch(fetched, params, progress=scaled(ctx.progress, 5, 95), limits=limits))
+    meshed = iter(_mesher().mesh_sprite_batch(fetched, params, progress=scaled(ctx.progress, 5, 95), limits=limits))
     entries = [{"name": name, "error": data.as_dict()} if isinstance(data, InputError) else next(meshed)
                for name, data in items]
     ok = [e for e in entries if "result" in e]

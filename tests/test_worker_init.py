@@ -24,16 +24,25 @@ def test_worker_init_freezes_startup_objects() -> None:
         gc.unfreeze()
 
 
-def test_worker_init_compiles_the_contour_kernels() -> None:
+def test_worker_init_compiles_the_contour_kernels_only_where_sprites_are_meshed() -> None:
     assert contour_tasks._compile_kernels in signals.worker_init._live_receivers(None)
-    # in a fresh process nothing is compiled until the handler runs
+    # in a fresh process: importing every task module brings no numba (the io worker, beat); a
+    # worker on other queues skips the kernels; one on the contour queue compiles them all
     code = """
-from pipelines import contour_kernels as k
+import importlib, sys
+from types import SimpleNamespace
+from tasks.app import app
+for module in app.conf.include:
+    importlib.import_module(module)
+assert "numba" not in sys.modules
 from tasks import contour
-kernels = [k.offset_outline, k.clip_to_box, k.drop_repeats, k.tidy]
-assert not any(kernel.signatures for kernel in kernels)
-contour._compile_kernels()
-assert all(kernel.signatures for kernel in kernels)
+app.amqp.queues.select(["generate", "webhooks"])
+contour._compile_kernels(sender=SimpleNamespace(app=app))
+assert "numba" not in sys.modules
+app.amqp.queues.select(["mesh", "cad", "contour"])
+contour._compile_kernels(sender=SimpleNamespace(app=app))
+from pipelines import contour_kernels as k
+assert all(kernel.signatures for kernel in (k.offset_outline, k.tidy, k.crossing_edges, k.smoothing_moves))
 """
     subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).resolve().parents[1], timeout=120)
 
