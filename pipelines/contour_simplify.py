@@ -6,6 +6,7 @@ the vertex budget."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import cached_property
 from typing import Any
 
 import cv2
@@ -59,7 +60,9 @@ def simplify_within_budget(rings: list[Ring], params: ContourParams, width: int,
     index = solid_index(solid if solid is not None else solid_pixels([r.points for r in rings], width, height))
     anchors = _AnchorCount(rings, params, unit)
     step = 0
-    if TOL.anchor_share * anchors(0) > params.max_vertices:  # step 0 cannot fit: do not simplify at it
+    traced = sum(len(r.points) for r in rings)  # anchors never outnumber the traced points: often no count needed
+    if TOL.anchor_share * traced > params.max_vertices and TOL.anchor_share * anchors(0) > params.max_vertices:
+        # step 0 cannot fit: do not simplify at it
         step = _first_feasible_step(anchors, params.max_vertices, steps)
         if TOL.anchor_share * (needed := anchors(step)) > params.max_vertices:
             raise OverBudget("outline needs more vertices than max_vertices", needed,
@@ -84,16 +87,22 @@ class _AnchorCount:
     by more than that cannot fit)."""
 
     def __init__(self, rings: list[Ring], params: ContourParams, unit: float = 1.0) -> None:
-        self.tols = _ring_tolerances(rings, params, 1.0, unit)
-        self.small = [len(r.points) <= TOL.min_ring_points for r in rings]
-        self.f32 = [r.points.astype(np.float32).reshape(-1, 1, 2) for r in rings]
+        self.rings, self.params, self.unit = rings, params, unit
         self.counts: dict[int, int] = {}
+
+    @cached_property
+    def _inputs(self) -> list[tuple[np.ndarray, float, bool]]:
+        """Each ring as Douglas-Peucker takes it, its tolerance at step 0 and whether it counts whole
+        (made on the first count only: often none is needed)."""
+        tols = _ring_tolerances(self.rings, self.params, 1.0, self.unit)
+        return [(r.points.astype(np.float32).reshape(-1, 1, 2), t, len(r.points) <= TOL.min_ring_points)
+                for r, t in zip(self.rings, tols, strict=True)]
 
     def __call__(self, step: int) -> int:
         if step not in self.counts:
             scale = TOL.budget_growth ** step
-            self.counts[step] = sum(len(p) if s else len(cv2.approxPolyDP(p, t * scale, True))
-                                    for p, t, s in zip(self.f32, self.tols, self.small, strict=True))
+            self.counts[step] = sum(len(p) if whole else len(cv2.approxPolyDP(p, t * scale, True))
+                                    for p, t, whole in self._inputs)
         return self.counts[step]
 
 
