@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from pipelines.contour_kernels import warm as warm_kernels
 from tasks import jobstore
 from tests.stack import create_database, drop_database, embedded_stack, missing_services, servers_stack
 from tests.webhook_receiver import WebhookReceiver
@@ -56,6 +57,7 @@ def stack(request, tmp_path_factory):
     if kind == "servers":
         require_services()
     home = tmp_path_factory.mktemp(f"stack-{kind}")
+    warm_kernels()  # fill numba's disk cache first (~20 s cold), so the worker only loads it
     made = embedded_stack(home) if kind == "embedded" else servers_stack(home)
     try:
         made.start()
