@@ -1,13 +1,16 @@
-"""Compiled loops (numba) for the sprite mesher's outward simplification.
+"""Compiled loops (numba) of the sprite mesher: outward simplification, the pixel and crossing
+checks, hole points, triangle angles and smoothing.
 
-Why compiled: the mesher's stages are vectorised numpy over a few hundred points per call, so their
-cost is numpy's per-call overhead (~30 calls of a few microseconds per step), not arithmetic. The
-same step as one loop runs 10-20x faster (the span offsets: 0.11 ms -> 0.007 ms a call on the
-corpus's slowest sheets). Each kernel does the arithmetic of the numpy form it replaced in the same
-order, so results are identical bit for bit (checked by sha256 over the sprite corpus).
+Why compiled: those stages were vectorised numpy over a few hundred points per call, so their cost
+was numpy's per-call overhead (~30 calls of a few microseconds per step), not arithmetic. The same
+step as one loop runs 10-20x faster (the span offsets: 0.11 ms -> 0.007 ms a call on the corpus's
+slowest sheets). Each kernel does the arithmetic of the numpy form it replaced in the same order,
+so results are identical bit for bit (sha256 over the sprite corpus); numpy keeps what it computes
+differently (the arctangent, sums of more than two terms), and the callers pass its results in.
 
 Compiled on first call and cached on disk (``cache=True``: ``__pycache__`` beside this file, or
-``NUMBA_CACHE_DIR``); ``warm()`` compiles them all, as a worker does before its pool forks.
+``NUMBA_CACHE_DIR``): ~20 s cold, ~1 s to load. ``warm()`` compiles or loads them all, as
+``make install``, the image build and a contour worker before its pool forks do.
 """
 
 from __future__ import annotations
@@ -28,6 +31,9 @@ TIDY_SHORT = TOL.tidy_short_ratio
 TIDY_CHORD = TOL.tidy_notch_chord
 
 
+# ---------------------------------------------------------------- rings
+
+
 @njit(cache=True)
 def ring_starts(owner: np.ndarray, count: int) -> np.ndarray:
     """``(count + 1,)`` first point of each ring, then n, for points grouped by ring (``owner``
@@ -38,6 +44,9 @@ def ring_starts(owner: np.ndarray, count: int) -> np.ndarray:
     for r in range(count):
         starts[r + 1] += starts[r]
     return starts
+
+
+# ---------------------------------------------------------------- outward simplification (contour_simplify)
 
 
 @njit(cache=True)
@@ -315,6 +324,27 @@ def tidy(points: np.ndarray, owner: np.ndarray, count: int, tol: np.ndarray, wid
 
 
 @njit(cache=True)
+def near_segments(points: np.ndarray, reach: np.ndarray, order: np.ndarray, first: np.ndarray, last: np.ndarray,
+                  a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``(n,) bool``: whether each point lies within its ``reach`` of one of the segments a-b it is
+    paired with: segment s with the points ``order[first[s]:last[s]]``."""
+    near = np.zeros(len(points), dtype=np.bool_)
+    for s in range(len(a)):
+        dx, dy = b[s, 0] - a[s, 0], b[s, 1] - a[s, 1]
+        length2 = max(dx * dx + dy * dy, 1e-12)
+        for k in range(first[s], last[s]):
+            p = order[k]
+            rx, ry = points[p, 0] - a[s, 0], points[p, 1] - a[s, 1]
+            t = min(max((rx * dx + ry * dy) / length2, 0.0), 1.0)
+            if math.hypot(rx - t * dx, ry - t * dy) <= reach[p]:
+                near[p] = True
+    return near
+
+
+# ---------------------------------------------------------------- pixel and crossing checks (contour_geometry)
+
+
+@njit(cache=True)
 def cutting_edges(a: np.ndarray, b: np.ndarray, solid: np.ndarray) -> np.ndarray:
     """Sorted indices of the edges a-b through the open interior of a solid pixel, or along a
     pixel border (within ``TOL.geom_eps``) with solid pixels on both sides somewhere along it."""
@@ -425,6 +455,105 @@ def crossing_edges(a: np.ndarray, b: np.ndarray, owner: np.ndarray, local: np.nd
             if _touch(a[i, 0], a[i, 1], b[i, 0], b[i, 1], a[j, 0], a[j, 1], b[j, 0], b[j, 1]):
                 hit[i] = hit[j] = True
     return np.flatnonzero(hit)
+
+
+@njit(cache=True)
+def winding_numbers(a: np.ndarray, b: np.ndarray, points: np.ndarray, width: int) -> np.ndarray:
+    """``(k,) int`` winding number of the closed edges a-b at each point (x, y), y at a pixel centre
+    row: each edge's signed crossings of the points' rows (at the column ``ceil(x - 0.5)``, clipped
+    to [0, width]), sorted per row, summed for each point over those at or left of ``floor(x)``."""
+    wind = np.zeros(len(points), dtype=np.int64)
+    if not len(points):
+        return wind
+    rows_at = (points[:, 1] - 0.5).astype(np.int64)
+    height = rows_at.max() + 1
+    wanted = np.zeros(height, dtype=np.bool_)
+    wanted[rows_at] = True
+    count = np.zeros(height + 1, dtype=np.int64)
+    for phase in range(2):  # count each row's crossings, then place them (rows with points only)
+        if phase == 1:
+            for r in range(height):
+                count[r + 1] += count[r]
+            cols = np.empty(count[height])
+            signs = np.empty(count[height], dtype=np.int64)
+            fill = count[:-1].copy()
+        for e in range(len(a)):
+            ay, by = a[e, 1], b[e, 1]
+            first = int(min(max(math.ceil(min(ay, by) - 0.5), 0.0), height))
+            last = int(min(max(math.ceil(max(ay, by) - 0.5), 0.0), height))
+            for row in range(first, last):
+                if not wanted[row]:
+                    continue
+                if phase == 0:
+                    count[row + 1] += 1
+                    continue
+                x = a[e, 0] + (row + 0.5 - ay) / (by - ay) * (b[e, 0] - a[e, 0])
+                cols[fill[row]] = min(max(math.ceil(x - 0.5), 0.0), width)
+                signs[fill[row]] = -1 if by > ay else 1
+                fill[row] += 1
+    total = np.zeros(len(cols) + height, dtype=np.int64)  # per row: 0, then running sums by column
+    for r in range(height):
+        lo, hi = count[r], count[r + 1]
+        if hi > lo:
+            by_col = np.argsort(cols[lo:hi], kind="mergesort") + lo
+            cols[lo:hi] = cols[by_col]
+            run = 0
+            for k in range(hi - lo):
+                run += signs[by_col[k]]
+                total[lo + r + k + 1] = run
+    for p in range(len(points)):
+        r = rows_at[p]
+        lo, hi = count[r], count[r + 1]
+        at = np.searchsorted(cols[lo:hi], math.floor(points[p, 0]), side="right")
+        wind[p] = total[lo + r + at]
+    return wind
+
+
+# ---------------------------------------------------------------- triangulation and refinement (contour_refine)
+
+
+@njit(cache=True)
+def hole_points(a: np.ndarray, b: np.ndarray, starts: np.ndarray, sizes: np.ndarray, holes: np.ndarray,
+                boxes: np.ndarray) -> tuple[np.ndarray, bool]:
+    """One point inside the empty region of each hole ring (``holes``: ring indices; ring r's segments
+    a-b are ``starts[r]`` to ``starts[r] + sizes[r]``, its box ``boxes[r]``): from the middle of the
+    hole's longest segment (the first among equals) a ray goes right of the walk, and the point is
+    halfway to the first segment it meets among those whose ring's box and own box meet the hole's
+    box. Returns the points and whether every ray met a segment."""
+    eps = GEOM_EPS
+    out = np.empty((len(holes), 2))
+    for k in range(len(holes)):
+        h = holes[k]
+        longest, longest_length = -1, -1.0
+        for seg in range(starts[h], starts[h] + sizes[h]):
+            length = math.hypot(b[seg, 0] - a[seg, 0], b[seg, 1] - a[seg, 1])
+            if length > longest_length:
+                longest, longest_length = seg, length
+        ox, oy = (a[longest, 0] + b[longest, 0]) / 2, (a[longest, 1] + b[longest, 1]) / 2
+        rx = (b[longest, 1] - a[longest, 1]) / longest_length  # right of the walk
+        ry = -(b[longest, 0] - a[longest, 0]) / longest_length
+        x0, y0, x1, y1 = boxes[h, 0], boxes[h, 1], boxes[h, 2], boxes[h, 3]
+        first = np.inf
+        for ring in range(len(starts)):
+            if not (boxes[ring, 0] <= x1 and boxes[ring, 2] >= x0 and boxes[ring, 1] <= y1 and boxes[ring, 3] >= y0):
+                continue
+            for seg in range(starts[ring], starts[ring] + sizes[ring]):
+                if seg == longest or not (min(a[seg, 0], b[seg, 0]) <= x1 and max(a[seg, 0], b[seg, 0]) >= x0 and
+                                          min(a[seg, 1], b[seg, 1]) <= y1 and max(a[seg, 1], b[seg, 1]) >= y0):
+                    continue
+                relx, rely = a[seg, 0] - ox, a[seg, 1] - oy
+                ex, ey = b[seg, 0] - a[seg, 0], b[seg, 1] - a[seg, 1]
+                denom = rx * ey - ry * ex
+                if abs(denom) <= 1e-12:
+                    continue
+                t = (relx * ey - rely * ex) / denom
+                u = (relx * ry - rely * rx) / denom
+                if t > eps and -eps <= u <= 1 + eps and t < first:
+                    first = t
+        if first == np.inf:
+            return out, False
+        out[k, 0], out[k, 1] = ox + rx * (first / 2), oy + ry * (first / 2)
+    return out, True
 
 
 @njit(cache=True)
@@ -563,118 +692,7 @@ def smoothing_moves(vertices: np.ndarray, owner: np.ndarray, starts: np.ndarray,
     return gains, out
 
 
-@njit(cache=True)
-def near_segments(points: np.ndarray, reach: np.ndarray, order: np.ndarray, first: np.ndarray, last: np.ndarray,
-                  a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """``(n,) bool``: whether each point lies within its ``reach`` of one of the segments a-b it is
-    paired with: segment s with the points ``order[first[s]:last[s]]``."""
-    near = np.zeros(len(points), dtype=np.bool_)
-    for s in range(len(a)):
-        dx, dy = b[s, 0] - a[s, 0], b[s, 1] - a[s, 1]
-        length2 = max(dx * dx + dy * dy, 1e-12)
-        for k in range(first[s], last[s]):
-            p = order[k]
-            rx, ry = points[p, 0] - a[s, 0], points[p, 1] - a[s, 1]
-            t = min(max((rx * dx + ry * dy) / length2, 0.0), 1.0)
-            if math.hypot(rx - t * dx, ry - t * dy) <= reach[p]:
-                near[p] = True
-    return near
-
-
-@njit(cache=True)
-def hole_points(a: np.ndarray, b: np.ndarray, starts: np.ndarray, sizes: np.ndarray, holes: np.ndarray,
-                boxes: np.ndarray) -> tuple[np.ndarray, bool]:
-    """One point inside the empty region of each hole ring (``holes``: ring indices; ring r's segments
-    a-b are ``starts[r]`` to ``starts[r] + sizes[r]``, its box ``boxes[r]``): from the middle of the
-    hole's longest segment (the first among equals) a ray goes right of the walk, and the point is
-    halfway to the first segment it meets among those whose ring's box and own box meet the hole's
-    box. Returns the points and whether every ray met a segment."""
-    eps = GEOM_EPS
-    out = np.empty((len(holes), 2))
-    for k in range(len(holes)):
-        h = holes[k]
-        longest, longest_length = -1, -1.0
-        for seg in range(starts[h], starts[h] + sizes[h]):
-            length = math.hypot(b[seg, 0] - a[seg, 0], b[seg, 1] - a[seg, 1])
-            if length > longest_length:
-                longest, longest_length = seg, length
-        ox, oy = (a[longest, 0] + b[longest, 0]) / 2, (a[longest, 1] + b[longest, 1]) / 2
-        rx = (b[longest, 1] - a[longest, 1]) / longest_length  # right of the walk
-        ry = -(b[longest, 0] - a[longest, 0]) / longest_length
-        x0, y0, x1, y1 = boxes[h, 0], boxes[h, 1], boxes[h, 2], boxes[h, 3]
-        first = np.inf
-        for ring in range(len(starts)):
-            if not (boxes[ring, 0] <= x1 and boxes[ring, 2] >= x0 and boxes[ring, 1] <= y1 and boxes[ring, 3] >= y0):
-                continue
-            for seg in range(starts[ring], starts[ring] + sizes[ring]):
-                if seg == longest or not (min(a[seg, 0], b[seg, 0]) <= x1 and max(a[seg, 0], b[seg, 0]) >= x0 and
-                                          min(a[seg, 1], b[seg, 1]) <= y1 and max(a[seg, 1], b[seg, 1]) >= y0):
-                    continue
-                relx, rely = a[seg, 0] - ox, a[seg, 1] - oy
-                ex, ey = b[seg, 0] - a[seg, 0], b[seg, 1] - a[seg, 1]
-                denom = rx * ey - ry * ex
-                if abs(denom) <= 1e-12:
-                    continue
-                t = (relx * ey - rely * ex) / denom
-                u = (relx * ry - rely * rx) / denom
-                if t > eps and -eps <= u <= 1 + eps and t < first:
-                    first = t
-        if first == np.inf:
-            return out, False
-        out[k, 0], out[k, 1] = ox + rx * (first / 2), oy + ry * (first / 2)
-    return out, True
-
-
-@njit(cache=True)
-def winding_numbers(a: np.ndarray, b: np.ndarray, points: np.ndarray, width: int) -> np.ndarray:
-    """``(k,) int`` winding number of the closed edges a-b at each point (x, y), y at a pixel centre
-    row: each edge's signed crossings of the points' rows (at the column ``ceil(x - 0.5)``, clipped
-    to [0, width]), sorted per row, summed for each point over those at or left of ``floor(x)``."""
-    wind = np.zeros(len(points), dtype=np.int64)
-    if not len(points):
-        return wind
-    rows_at = (points[:, 1] - 0.5).astype(np.int64)
-    height = rows_at.max() + 1
-    wanted = np.zeros(height, dtype=np.bool_)
-    wanted[rows_at] = True
-    count = np.zeros(height + 1, dtype=np.int64)
-    for phase in range(2):  # count each row's crossings, then place them (rows with points only)
-        if phase == 1:
-            for r in range(height):
-                count[r + 1] += count[r]
-            cols = np.empty(count[height])
-            signs = np.empty(count[height], dtype=np.int64)
-            fill = count[:-1].copy()
-        for e in range(len(a)):
-            ay, by = a[e, 1], b[e, 1]
-            first = int(min(max(math.ceil(min(ay, by) - 0.5), 0.0), height))
-            last = int(min(max(math.ceil(max(ay, by) - 0.5), 0.0), height))
-            for row in range(first, last):
-                if not wanted[row]:
-                    continue
-                if phase == 0:
-                    count[row + 1] += 1
-                    continue
-                x = a[e, 0] + (row + 0.5 - ay) / (by - ay) * (b[e, 0] - a[e, 0])
-                cols[fill[row]] = min(max(math.ceil(x - 0.5), 0.0), width)
-                signs[fill[row]] = -1 if by > ay else 1
-                fill[row] += 1
-    total = np.zeros(len(cols) + height, dtype=np.int64)  # per row: 0, then running sums by column
-    for r in range(height):
-        lo, hi = count[r], count[r + 1]
-        if hi > lo:
-            by_col = np.argsort(cols[lo:hi], kind="mergesort") + lo
-            cols[lo:hi] = cols[by_col]
-            run = 0
-            for k in range(hi - lo):
-                run += signs[by_col[k]]
-                total[lo + r + k + 1] = run
-    for p in range(len(points)):
-        r = rows_at[p]
-        lo, hi = count[r], count[r + 1]
-        at = np.searchsorted(cols[lo:hi], math.floor(points[p, 0]), side="right")
-        wind[p] = total[lo + r + at]
-    return wind
+# ---------------------------------------------------------------- compiling
 
 
 def warm() -> None:
