@@ -296,9 +296,16 @@ def _tidy_pass(p: np.ndarray, tol: np.ndarray, width: float, height: float) -> n
 @njit(cache=True)
 def tidy(points: np.ndarray, owner: np.ndarray, count: int, tol: np.ndarray, width: float,
          height: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool]:
-    """``TOL.tidy_passes`` tidy passes over every ring (points grouped by ring in ``owner``, each
-    with its own tolerance in ``tol``), a ring's passes stopping at the first that drops nothing.
-    Returns the points, rings and tolerances kept, and whether any point moved or went."""
+    """Remove the near-degenerate features the offset joins and the image-box clip leave, which force
+    slivers when outline segments may not be split, from every ring (points grouped by ring in
+    ``owner``, each with its own tolerance in ``tol``): a reflex (notch) vertex no deeper than its
+    tolerance that is nearly collinear, sits next to a much shorter segment, or spans a chord of at
+    most ``TOL.tidy_notch_chord`` tolerances (a dent Douglas-Peucker would have smoothed) is dropped
+    (its chord only adds solid area), and a short segment between two convex corners is replaced by
+    the miter of its neighbours when that point is inside the image and within the tolerance. Both
+    only move the outline outward, so the caller's coverage and crossing checks still decide.
+    ``TOL.tidy_passes`` passes, a ring's stopping at the first that drops nothing. Returns the
+    points, rings and tolerances kept, and whether any point moved or went."""
     starts = ring_starts(owner, count)
     out = np.empty_like(points)
     out_owner = np.empty_like(owner)
@@ -321,6 +328,90 @@ def tidy(points: np.ndarray, owner: np.ndarray, count: int, tol: np.ndarray, wid
         out_tol[m:m + len(p)] = t
         m += len(p)
     return out[:m], out_owner[:m], out_tol[:m], changed
+
+
+@njit(cache=True)
+def offset_rings(points: np.ndarray, offsets: np.ndarray, kept: np.ndarray, kept_tol: np.ndarray, width: float,
+                 height: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The whole outward pass over every ring (ring r: ``points[offsets[r]:offsets[r + 1]]``; its
+    anchors: the sorted indices ``kept`` into ``points`` that fall in it, each with its tolerance in
+    ``kept_tol``): each ring from its first anchor, ``offset_outline``, ``clip_to_box``,
+    ``drop_repeats``, ``tidy``, and when tidy changed any ring, ``drop_repeats`` again over all.
+    Returns the points, each ring's point count, whether each ring is a candidate (3+ anchors and
+    points, no zero-length edge) and each ring's signed area."""
+    count = len(offsets) - 1
+    out = np.empty((0, 2))
+    out_tol = np.empty(0)
+    pieces, piece_tols = [out], [out_tol]
+    alive = np.zeros(count, dtype=np.bool_)
+    k = 0
+    for r in range(count):
+        lo, size = offsets[r], offsets[r + 1] - offsets[r]
+        start = k
+        while k < len(kept) and kept[k] < offsets[r + 1]:
+            k += 1
+        if k - start < 3:
+            pieces.append(np.empty((0, 2)))
+            piece_tols.append(np.empty(0))
+            continue
+        first = kept[start] - lo
+        ring = np.empty((size, 2))
+        for j in range(size):  # the ring from its first anchor
+            at = lo + (j + first) % size
+            ring[j, 0], ring[j, 1] = points[at, 0], points[at, 1]
+        m = k - start
+        keep = kept[start:k] - lo - first
+        anchors = ring[keep]
+        anext, aprev = np.roll(np.arange(m), -1), np.roll(np.arange(m), 1)
+        u = np.empty((m, 2))
+        normal = np.empty((m, 2))
+        degenerate = False
+        for j in range(m):
+            dx, dy = anchors[anext[j], 0] - anchors[j, 0], anchors[anext[j], 1] - anchors[j, 1]
+            length = math.sqrt(dx * dx + dy * dy)
+            degenerate |= length <= 0
+            scale = length if length > 0 else 1.0
+            u[j, 0], u[j, 1] = dx / scale, dy / scale
+            normal[j, 0], normal[j, 1] = u[j, 1], -u[j, 0]  # right side = away from the solid
+        span = np.searchsorted(keep, np.arange(size), side="right") - 1
+        tol = kept_tol[start:k]
+        joined, source = offset_outline(ring, anchors, u, normal, span, anext, aprev, tol)
+        one = np.zeros(len(joined), dtype=np.int64)
+        clipped, _, clip_source = clip_to_box(joined, one, 1, width, height)
+        left = drop_repeats(clipped, np.zeros(len(clipped), dtype=np.int64), 1)
+        pieces.append(clipped[left])
+        piece_tols.append(tol[source[clip_source[left]]])
+        alive[r] = not degenerate
+    # tidy every ring, then, when it changed any, drop what it left repeated or collinear in all
+    flat_count = 0
+    for piece in pieces:
+        flat_count += len(piece)
+    flat = np.empty((flat_count, 2))
+    flat_tol = np.empty(flat_count)
+    owner = np.empty(flat_count, dtype=np.int64)
+    at = 0
+    for r in range(count):
+        piece, piece_tol = pieces[r + 1], piece_tols[r + 1]
+        flat[at:at + len(piece)] = piece
+        flat_tol[at:at + len(piece)] = piece_tol
+        owner[at:at + len(piece)] = r
+        at += len(piece)
+    tidied, tidied_owner, _, changed = tidy(flat, owner, count, flat_tol, width, height)
+    if changed:
+        left = drop_repeats(tidied, tidied_owner, count)
+        tidied, tidied_owner = tidied[left], tidied_owner[left]
+    sizes = np.zeros(count, dtype=np.int64)
+    areas = np.zeros(count)
+    starts = ring_starts(tidied_owner, count)
+    for r in range(count):
+        a, b = starts[r], starts[r + 1]
+        sizes[r] = b - a
+        for i in range(a, b):
+            j = i + 1 if i + 1 < b else a
+            areas[r] += tidied[i, 0] * tidied[j, 1] - tidied[j, 0] * tidied[i, 1]
+        areas[r] *= 0.5
+        alive[r] &= b - a >= 3
+    return tidied, sizes, alive, areas
 
 
 @njit(cache=True)
@@ -706,6 +797,7 @@ def warm() -> None:
     clip_to_box(square, owner, 1, 1.0, 1.0)
     drop_repeats(square, owner, 1)
     tidy(square, owner, 1, np.ones(4), 1.0, 1.0)
+    offset_rings(square, np.array([0, 4]), index, np.ones(4), 2.0, 2.0)
     edges = np.roll(square, -1, axis=0)
     cutting_edges(square, edges, np.ones((1, 1), dtype=bool))
     crossing_edges(square, edges, owner, index, np.array([4]), square[:, 0], edges[:, 0])

@@ -21,17 +21,13 @@ from pipelines.contour_geometry import (
     solid_pixels,
     uncovering_faults,
 )
-from pipelines.contour_kernels import clip_to_box, near_segments, offset_outline, tidy
+from pipelines.contour_kernels import near_segments, offset_rings
 from pipelines.contour_params import TOL, ContourParams
 from pipelines.contour_rings import (
-    Packed,
     Ring,
-    drop_repeats_batch,
-    pack,
     pack_rings,
     ring_areas,
     ring_boxes,
-    unpack,
 )
 from pipelines.errors import InputError
 
@@ -352,63 +348,24 @@ def _offset_simplify_batch(rings: list[np.ndarray], tols: np.ndarray, width: int
                            kept: np.ndarray | None = None,
                            point_tols: np.ndarray | None = None) -> tuple[list[np.ndarray | None], np.ndarray]:
     """Douglas-Peucker on each ring (or the anchors ``kept``: sorted indices into the concatenated
-    rings), then push each kept edge outward past every point it replaced, for all rings in one
-    vectorised pass. The joins and the tidying use each ring's tolerance, or each anchor's own in
-    ``point_tols`` (one per point of the concatenated rings). Returns each ring's candidate (None
-    when fewer than 3 points remain or an edge is degenerate) and its signed area."""
-    count = len(rings)
+    rings), then push each kept edge outward past every point it replaced, clip to the image and
+    tidy (``contour_kernels.offset_rings``). The joins and the tidying use each ring's tolerance, or
+    each anchor's own in ``point_tols`` (one per point of the concatenated rings). Returns each
+    ring's candidate (None when fewer than 3 points remain or an edge is degenerate) and its signed
+    area."""
     sizes = np.array([len(r) for r in rings], dtype=np.int64)
     offsets = np.concatenate([[0], np.cumsum(sizes)])
     if kept is None:
         kept = _dp_indices_batch(rings, tols, sizes, offsets)
-    kept_ring = np.searchsorted(offsets, kept, side="right") - 1
-    kept_local = kept - offsets[kept_ring]
-    ok = np.bincount(kept_ring, minlength=count) >= 3
-    first = np.zeros(count, dtype=np.int64)
-    first[kept_ring[::-1]] = kept_local[::-1]  # each ring's first kept point (the last write wins)
-    pk = _rolled_pack(np.concatenate(rings), sizes, offsets, first, ok)
-    ring_pts = pk.points
-    # anchors: global indices into ring_pts, sorted, each ring's first anchor at its first point
-    sel = ok[kept_ring]
-    keep = kept_local[sel] - first[kept_ring[sel]] + pk.starts[kept_ring[sel]]
-    anchor_ring = pk.ring[keep]
-    ak = pack(ring_pts[keep], anchor_ring, count)
-    anchors, anext, aprev = ak.points, ak.nxt, ak.prv
-    direction = anchors[anext] - anchors
-    length = np.linalg.norm(direction, axis=1)
-    degenerate = np.bincount(anchor_ring[length <= 0], minlength=count) > 0
-    u = direction / np.where(length > 0, length, 1.0)[:, None]
-    normal = np.stack([u[:, 1], -u[:, 0]], axis=1)  # right side = away from the solid
-    span = np.searchsorted(keep, np.arange(len(ring_pts)), side="right") - 1
-    tol_a = np.asarray(tols, dtype=float)[anchor_ring] if point_tols is None else point_tols[kept[sel]]
-    if len(keep):
-        points, source = offset_outline(ring_pts, anchors, u, normal, span, anext, aprev, tol_a)
+    if point_tols is None:
+        kept_tol = np.asarray(tols, dtype=float)[np.searchsorted(offsets, kept, side="right") - 1]
     else:
-        points, source = np.zeros((0, 2)), np.zeros(0, dtype=np.int64)
-    points, owner, clipped = clip_to_box(points, anchor_ring[source], count, float(width), float(height))
-    packed, alive, kept_points = drop_repeats_batch(points, owner, count)
-    tidied, _ = _tidy_batch(packed, tol_a[source][clipped][kept_points], width, height)
-    if tidied is not packed:  # what tidy's drops left collinear
-        packed, tidy_alive, _ = drop_repeats_batch(tidied.points, tidied.ring, count)
-        alive &= tidy_alive
-    alive &= ok & ~degenerate & (np.bincount(packed.ring, minlength=count) >= 3)
-    areas = ring_areas(packed)
-    pieces = unpack(packed)
-    return [p if a else None for p, a in zip(pieces, alive, strict=True)], areas
-
-
-def _rolled_pack(points: np.ndarray, sizes: np.ndarray, offsets: np.ndarray, first: np.ndarray,
-                 ok: np.ndarray) -> Packed:
-    """The rings (concatenated in ``points``, ``sizes`` and ``offsets`` each) with ``ok`` packed, each
-    starting at its point ``first`` (``np.roll`` of each ring by ``-first``), the others empty."""
-    count = len(sizes)
-    kept_sizes = sizes * ok
-    if not kept_sizes.sum():
-        return pack(np.zeros((0, 2)), np.zeros(0, dtype=np.int64), count)
-    ring = np.repeat(np.arange(count), kept_sizes)
-    starts = np.cumsum(kept_sizes) - kept_sizes
-    local = (np.arange(len(ring)) - starts[ring] + first[ring]) % sizes[ring]
-    return pack(points[offsets[ring] + local], ring, count)
+        kept_tol = point_tols[kept]
+    points, counts, alive, areas = offset_rings(np.concatenate(rings).astype(float, copy=False), offsets, kept,
+                                                kept_tol, float(width), float(height))
+    bounds = np.concatenate([[0], np.cumsum(counts)]).tolist()
+    return [points[lo:hi] if ok else None
+            for lo, hi, ok in zip(bounds[:-1], bounds[1:], alive.tolist(), strict=True)], areas
 
 
 def _dp_indices_batch(rings: list[np.ndarray], tols: np.ndarray, sizes: np.ndarray,
@@ -462,21 +419,3 @@ def _find_points(points: np.ndarray, owner: np.ndarray, wanted: np.ndarray, want
     found = np.empty(len(wanted), dtype=np.int64)
     found[order[is_wanted[order]] - len(points)] = first[is_wanted[order]]
     return np.where(found < len(points), found, -1)
-
-
-def _tidy_batch(packed: Packed, point_tol: np.ndarray, width: float,
-                height: float) -> tuple[Packed, np.ndarray]:
-    """Remove the near-degenerate features the offset joins and the image-box clip leave, which
-    force slivers when outline segments may not be split: a reflex (notch) vertex no deeper than its
-    tolerance (``point_tol``, one per point) that is nearly collinear, sits next to a much shorter
-    segment, or spans a chord of at most ``TOL.tidy_notch_chord`` tolerances (a dent Douglas-Peucker
-    would have smoothed) is dropped (its chord only adds solid area),
-    and a short segment between two convex corners is replaced by the miter of its neighbours when
-    that point is inside the image and within the tolerance. Returns the points kept and their
-    tolerances. Both only move the outline
-    outward, so the caller's coverage and crossing checks still decide; ``TOL.tidy_passes`` passes
-    (``contour_kernels.tidy``). ``packed`` itself when nothing changed."""
-    count = len(packed.starts) - 1
-    points, ring, tol, changed = tidy(np.asarray(packed.points, dtype=float), packed.ring, count,
-                                      np.asarray(point_tol, dtype=float), float(width), float(height))
-    return (pack(points, ring, count), tol) if changed else (packed, point_tol)

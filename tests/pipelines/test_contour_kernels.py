@@ -13,6 +13,7 @@ from pipelines.contour_kernels import (
     hole_points,
     near_segments,
     offset_outline,
+    offset_rings,
     tidy,
 )
 
@@ -136,3 +137,14 @@ def test_winding_numbers_match_the_whole_grid_raster():
     centres = np.stack([xs.ravel() + 0.5, ys.ravel() + 0.5], axis=1)
     assert np.array_equal(winding_at(*ring_edges(rings), centres, 32), grid.ravel())
     assert np.abs(grid).max() >= 1
+
+
+def test_offset_rings_keeps_a_ring_of_anchors_and_drops_one_with_too_few():
+    square = [[0.0, 0.0], [0.0, 2.0], [2.0, 2.0], [2.0, 0.0]]  # solid on the left: clockwise in y-down
+    strip = [[4.0, 0.0], [4.0, 1.0], [5.0, 1.0], [5.0, 0.0]]
+    points, _ = ring_of(square, strip)
+    kept = np.array([0, 1, 2, 3, 4, 6])  # every point of the square, two of the strip
+    out, sizes, alive, areas = offset_rings(points, np.array([0, 4, 8]), kept, np.ones(6), 10.0, 10.0)
+    assert alive.tolist() == [True, False] and sizes.tolist() == [4, 0]
+    assert sorted(map(tuple, out.tolist())) == sorted(map(tuple, square))
+    assert abs(areas[0]) == 4.0

@@ -9,11 +9,10 @@ import pytest
 from pipelines import contour_metrics
 from pipelines.contour import _orient, mesh_sprite
 from pipelines.contour_geometry import holds_ring
+from pipelines.contour_kernels import tidy
 from pipelines.contour_metrics import forced_min_angle, outline_rings
 from pipelines.contour_params import make_params
 from pipelines.contour_refine import min_angles
-from pipelines.contour_rings import pack
-from pipelines.contour_simplify import _tidy_batch
 from pipelines.errors import InputError
 from tests.pipelines.test_contour import assert_covers, assert_hull_first, circle_sprite, png, thin_sprite
 
@@ -60,9 +59,9 @@ def test_tidy_merges_a_short_bevel_and_drops_a_shallow_notch():
     bevel = _orient(np.array([[0, 0], [10, 0], [10, 9.9], [9.9, 10], [0, 10]], dtype=float), False)
     notch = _orient(np.array([[0, 0], [5, 0.3], [10, 0], [10, 10], [0, 10]], dtype=float), False)
     for ring, expect in ((bevel, 4), (notch, 4)):
-        out, _ = _tidy_batch(pack(ring, np.zeros(len(ring), dtype=np.int64), 1), np.ones(len(ring)), 10.0, 10.0)
-        assert len(out.points) == expect
-        assert holds_ring(out.points, ring)  # only ever moves the outline outward
+        out, _, _, changed = tidy(ring, np.zeros(len(ring), dtype=np.int64), 1, np.ones(len(ring)), 10.0, 10.0)
+        assert changed and len(out) == expect
+        assert holds_ring(out, ring)  # only ever moves the outline outward
 
 
 def forced(result: dict) -> float:
