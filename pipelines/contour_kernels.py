@@ -9,7 +9,7 @@ so results are identical bit for bit (sha256 over the sprite corpus); numpy keep
 differently (the arctangent, sums of more than two terms), and the callers pass its results in.
 
 Compiled on first call and cached on disk (``cache=True``: ``__pycache__`` beside this file, or
-``NUMBA_CACHE_DIR``): ~20 s cold, ~1 s to load. ``warm()`` compiles or loads them all, as
+``NUMBA_CACHE_DIR``): ~25 s cold, ~1 s to load. ``warm()`` compiles or loads them all, as
 ``make install``, the image build and a contour worker before its pool forks do.
 """
 
