@@ -787,27 +787,23 @@ def smoothing_moves(vertices: np.ndarray, owner: np.ndarray, starts: np.ndarray,
 
 
 def warm() -> None:
-    """Compile (or load from the disk cache) every kernel, on a unit square."""
+    """Compile (or load from the disk cache) every kernel the mesher calls from Python, on small
+    shapes (``offset_outline``, ``clip_to_box`` and ``tidy`` come with ``offset_rings``)."""
     square = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 1.0], [1.0, 0.0]])
-    u = np.roll(square, -1, axis=0) - square
-    normal = np.stack([u[:, 1], -u[:, 0]], axis=1)
-    index = np.arange(4)
-    offset_outline(square, square, u, normal, index, np.roll(index, -1), np.roll(index, 1), np.ones(4))
-    owner = np.zeros(4, dtype=np.int64)
-    clip_to_box(square, owner, 1, 1.0, 1.0)
-    drop_repeats(square, owner, 1)
-    tidy(square, owner, 1, np.ones(4), 1.0, 1.0)
-    offset_rings(square, np.array([0, 4]), index, np.ones(4), 2.0, 2.0)
     edges = np.roll(square, -1, axis=0)
+    owner, index = np.zeros(4, dtype=np.int64), np.arange(4)
+    offset_rings(square, np.array([0, 4]), index, np.ones(4), 2.0, 2.0)
+    drop_repeats(square, owner, 1)
+    near_segments(square, np.ones(4), index, np.array([0]), np.array([4]), square[:1], square[1:2])
     cutting_edges(square, edges, np.ones((1, 1), dtype=bool))
-    crossing_edges(square, edges, owner, index, np.array([4]), square[:, 0], edges[:, 0])
+    crossing_edges(square, edges, owner, index, np.array([4]), square[:, 0].copy(), edges[:, 0].copy())
+    winding_numbers(square, edges, np.array([[0.5, 0.5]]), 2)
+    hole_points(square, edges, np.array([0]), np.array([4]), np.array([0]), np.array([[-1.0, -1.0, 2.0, 2.0]]))
     mesh = np.array([[0.0, 0.0], [2.0, 0.0], [1.0, 2.0], [1.0, 0.5]])
     tris = np.array([[0, 1, 3], [1, 2, 3], [2, 0, 3]], dtype=np.int32)
     angle_terms(mesh, tris)
-    winding_numbers(square, edges, np.array([[0.5, 0.5]]), 2)
-    hole_points(square, edges, np.array([0]), np.array([4]), np.array([0]), np.array([[-1.0, -1.0, 2.0, 2.0]]))
-    near_segments(mesh, np.ones(4), np.arange(4), np.array([0]), np.array([4]), mesh[:1], mesh[1:2])
     angle_terms(mesh, tris.astype(np.int64))  # results as lists (the bench, tests)
+    smoothing_stars(mesh, tris.astype(np.int64), np.ones(3), 3, 0.5)  # islands taken out of a mesh
     star = smoothing_stars(mesh, tris, np.ones(3), 3, 0.5)
     steps = np.array([0.5])
     cands, cross, _, dots = smoothing_candidates(mesh, *star[:5], np.add.reduceat(star[4], star[1], axis=0), star[5],
