@@ -340,9 +340,8 @@ def offset_rings(points: np.ndarray, offsets: np.ndarray, kept: np.ndarray, kept
     Returns the points, each ring's point count, whether each ring is a candidate (3+ anchors and
     points, no zero-length edge) and each ring's signed area."""
     count = len(offsets) - 1
-    out = np.empty((0, 2))
-    out_tol = np.empty(0)
-    pieces, piece_tols = [out], [out_tol]
+    pieces = [np.empty((0, 2)) for _ in range(count)]  # each ring's points before tidying (none: not a candidate)
+    piece_tols = [np.empty(0) for _ in range(count)]
     alive = np.zeros(count, dtype=np.bool_)
     k = 0
     for r in range(count):
@@ -351,8 +350,6 @@ def offset_rings(points: np.ndarray, offsets: np.ndarray, kept: np.ndarray, kept
         while k < len(kept) and kept[k] < offsets[r + 1]:
             k += 1
         if k - start < 3:
-            pieces.append(np.empty((0, 2)))
-            piece_tols.append(np.empty(0))
             continue
         first = kept[start] - lo
         ring = np.empty((size, 2))
@@ -376,11 +373,10 @@ def offset_rings(points: np.ndarray, offsets: np.ndarray, kept: np.ndarray, kept
         span = np.searchsorted(keep, np.arange(size), side="right") - 1
         tol = kept_tol[start:k]
         joined, source = offset_outline(ring, anchors, u, normal, span, anext, aprev, tol)
-        one = np.zeros(len(joined), dtype=np.int64)
-        clipped, _, clip_source = clip_to_box(joined, one, 1, width, height)
+        clipped, _, clip_source = clip_to_box(joined, np.zeros(len(joined), dtype=np.int64), 1, width, height)
         left = drop_repeats(clipped, np.zeros(len(clipped), dtype=np.int64), 1)
-        pieces.append(clipped[left])
-        piece_tols.append(tol[source[clip_source[left]]])
+        pieces[r] = clipped[left]
+        piece_tols[r] = tol[source[clip_source[left]]]
         alive[r] = not degenerate
     # tidy every ring, then, when it changed any, drop what it left repeated or collinear in all
     flat_count = 0
@@ -391,7 +387,7 @@ def offset_rings(points: np.ndarray, offsets: np.ndarray, kept: np.ndarray, kept
     owner = np.empty(flat_count, dtype=np.int64)
     at = 0
     for r in range(count):
-        piece, piece_tol = pieces[r + 1], piece_tols[r + 1]
+        piece, piece_tol = pieces[r], piece_tols[r]
         flat[at:at + len(piece)] = piece
         flat_tol[at:at + len(piece)] = piece_tol
         owner[at:at + len(piece)] = r
@@ -549,6 +545,13 @@ def crossing_edges(a: np.ndarray, b: np.ndarray, owner: np.ndarray, local: np.nd
 
 
 @njit(cache=True)
+def _rows_crossed(ay: float, by: float, height: int) -> tuple[int, int]:
+    """[first, last): the pixel-centre rows an edge from y = ay to y = by crosses, within [0, height)."""
+    first = int(min(max(math.ceil(min(ay, by) - 0.5), 0.0), height))
+    return first, int(min(max(math.ceil(max(ay, by) - 0.5), 0.0), height))
+
+
+@njit(cache=True)
 def winding_numbers(a: np.ndarray, b: np.ndarray, points: np.ndarray, width: int) -> np.ndarray:
     """``(k,) int`` winding number of the closed edges a-b at each point (x, y), y at a pixel centre
     row: each edge's signed crossings of the points' rows (at the column ``ceil(x - 0.5)``, clipped
@@ -560,24 +563,21 @@ def winding_numbers(a: np.ndarray, b: np.ndarray, points: np.ndarray, width: int
     height = rows_at.max() + 1
     wanted = np.zeros(height, dtype=np.bool_)
     wanted[rows_at] = True
-    count = np.zeros(height + 1, dtype=np.int64)
-    for phase in range(2):  # count each row's crossings, then place them (rows with points only)
-        if phase == 1:
-            for r in range(height):
-                count[r + 1] += count[r]
-            cols = np.empty(count[height])
-            signs = np.empty(count[height], dtype=np.int64)
-            fill = count[:-1].copy()
-        for e in range(len(a)):
-            ay, by = a[e, 1], b[e, 1]
-            first = int(min(max(math.ceil(min(ay, by) - 0.5), 0.0), height))
-            last = int(min(max(math.ceil(max(ay, by) - 0.5), 0.0), height))
-            for row in range(first, last):
-                if not wanted[row]:
-                    continue
-                if phase == 0:
-                    count[row + 1] += 1
-                    continue
+    count = np.zeros(height + 1, dtype=np.int64)  # each row's crossings (rows with points only), then their starts
+    for e in range(len(a)):
+        first, last = _rows_crossed(a[e, 1], b[e, 1], height)
+        for row in range(first, last):
+            count[row + 1] += wanted[row]
+    for r in range(height):
+        count[r + 1] += count[r]
+    cols = np.empty(count[height])
+    signs = np.empty(count[height], dtype=np.int64)
+    fill = count[:-1].copy()
+    for e in range(len(a)):
+        ay, by = a[e, 1], b[e, 1]
+        first, last = _rows_crossed(ay, by, height)
+        for row in range(first, last):
+            if wanted[row]:
                 x = a[e, 0] + (row + 0.5 - ay) / (by - ay) * (b[e, 0] - a[e, 0])
                 cols[fill[row]] = min(max(math.ceil(x - 0.5), 0.0), width)
                 signs[fill[row]] = -1 if by > ay else 1
