@@ -411,6 +411,138 @@ def offset_rings(points: np.ndarray, offsets: np.ndarray, kept: np.ndarray, kept
 
 
 @njit(cache=True)
+def _dp_closed(p: np.ndarray, lo: int, count: int, eps: float, out: np.ndarray, stack: np.ndarray) -> int:
+    """Douglas-Peucker on the closed ring ``p[lo:lo + count]`` (float32) as OpenCV's approxPolyDP
+    runs it: three passes to find two far-apart points, the split stack, then one pass dropping
+    kept points on (nearly) straight runs. Writes the kept points' indices (ring-relative, in
+    its output order) to ``out`` and returns how many. The arithmetic keeps OpenCV's types:
+    float32 coordinate differences, float32 squared lengths where it has them, double the rest."""
+    if count == 0:
+        return 0
+    eps2 = eps * eps
+    far = 0
+    pos = 0
+    start = 0
+    le_eps = False
+    for _ in range(3):  # 1. about the two farthest points
+        best = 0.0
+        pos = (pos + far) % count
+        start = pos
+        pos = (pos + 1) % count
+        for j in range(1, count):
+            dx = np.float64(p[lo + pos, 0] - p[lo + start, 0])
+            dy = np.float64(p[lo + pos, 1] - p[lo + start, 1])
+            pos = (pos + 1) % count
+            dist = dx * dx + dy * dy
+            if dist > best:
+                best = dist
+                far = j
+        le_eps = best <= eps2
+    n = 0
+    top = 0
+    if le_eps:
+        out[n] = start
+        n += 1
+    else:  # 2. the stack: [far, pos) under [pos, far)
+        head = pos % count
+        far = (far + head) % count
+        stack[top, 0], stack[top, 1] = far, head
+        stack[top + 1, 0], stack[top + 1, 1] = head, far
+        top += 2
+    while top > 0:  # 3. split each slice at its farthest point until all are within eps
+        top -= 1
+        first, last = stack[top, 0], stack[top, 1]
+        ex, ey = p[lo + last, 0], p[lo + last, 1]
+        sx, sy = p[lo + first, 0], p[lo + first, 1]
+        pos = (first + 1) % count
+        within = True
+        if pos != last:
+            dx, dy = np.float64(ex - sx), np.float64(ey - sy)
+            length2 = dx * dx + dy * dy
+            best = 0.0
+            while pos != last:
+                px, py = p[lo + pos, 0], p[lo + pos, 1]
+                pos = (pos + 1) % count
+                rx, ry = px - sx, py - sy  # float32
+                projection = rx * dx + ry * dy
+                if projection < 0:
+                    d = np.float64(rx * rx + ry * ry) * length2
+                elif projection > length2:
+                    qx, qy = px - ex, py - ey
+                    d = np.float64(qx * qx + qy * qy) * length2
+                else:
+                    cross = ry * dx - rx * dy
+                    d = cross * cross
+                if d > best:
+                    best = d
+                    far = (pos + count - 1) % count
+            within = best <= eps2 * length2
+        if within:
+            out[n] = first
+            n += 1
+        else:
+            stack[top, 0], stack[top, 1] = far, last
+            stack[top + 1, 0], stack[top + 1, 1] = first, far
+            top += 2
+    total = n  # 4. drop kept points on straight runs (the list is rewritten as it is read)
+    pos = total - 1
+    a = out[pos]
+    pos = (pos + 1) % total
+    write = pos
+    b = out[pos]
+    pos = (pos + 1) % total
+    i = 0
+    while i < total and n > 2:
+        c = out[pos]
+        pos = (pos + 1) % total
+        ax, ay = p[lo + a, 0], p[lo + a, 1]
+        bx, by = p[lo + b, 0], p[lo + b, 1]
+        cx, cy = p[lo + c, 0], p[lo + c, 1]
+        dx, dy = np.float64(cx - ax), np.float64(cy - ay)
+        dist = abs((bx - ax) * dy - (by - ay) * dx)
+        inner = np.float64((bx - ax) * (cx - bx) + (by - ay) * (cy - by))
+        if dist * dist <= 0.5 * eps2 * (dx * dx + dy * dy) and dx != 0 and dy != 0 and inner >= 0:
+            n -= 1
+            out[write] = c
+            a = c
+            write = (write + 1) % total
+            b = out[pos]
+            pos = (pos + 1) % total
+            i += 2
+            continue
+        out[write] = b
+        a = b
+        write = (write + 1) % total
+        b = c
+        i += 1
+    return n
+
+
+@njit(cache=True)
+def dp_anchors(points: np.ndarray, offsets: np.ndarray, tols: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The points Douglas-Peucker keeps on each closed ring (ring r: ``points[offsets[r]:offsets[r + 1]]``,
+    ``(n, 2) float32``, tolerance ``tols[r]``), as ``cv2.approxPolyDP(ring, tol, True)`` keeps them:
+    their sorted indices into ``points``, ring after ring, and each ring's count."""
+    count = len(offsets) - 1
+    longest = 0
+    for r in range(count):
+        longest = max(longest, offsets[r + 1] - offsets[r])
+    scratch = np.empty(longest, dtype=np.int64)
+    stack = np.empty((longest + 2, 2), dtype=np.int64)
+    kept = np.empty(offsets[count], dtype=np.int64)
+    counts = np.zeros(count, dtype=np.int64)
+    at = 0
+    for r in range(count):
+        lo = offsets[r]
+        n = _dp_closed(points, lo, offsets[r + 1] - lo, tols[r], scratch, stack)
+        found = np.sort(scratch[:n])
+        kept[at:at + n] = found + lo
+        counts[r] = n
+        at += n
+    return kept[:at], counts
+
+
+@njit(cache=True)
 def near_segments(points: np.ndarray, reach: np.ndarray, order: np.ndarray, first: np.ndarray, last: np.ndarray,
                   a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """``(n,) bool``: whether each point lies within its ``reach`` of one of the segments a-b it is
@@ -793,6 +925,7 @@ def warm() -> None:
     edges = np.roll(square, -1, axis=0)
     owner, index = np.zeros(4, dtype=np.int64), np.arange(4)
     offset_rings(square, np.array([0, 4]), index, np.ones(4), 2.0, 2.0)
+    dp_anchors(square.astype(np.float32), np.array([0, 4]), np.ones(1))
     drop_repeats(square, owner, 1)
     near_segments(square, np.ones(4), index, np.array([0]), np.array([4]), square[:1], square[1:2])
     cutting_edges(square, edges, np.ones((1, 1), dtype=bool))

@@ -9,7 +9,6 @@ from collections.abc import Sequence
 from functools import cached_property
 from typing import Any
 
-import cv2
 import numpy as np
 
 from pipelines.contour_geometry import (
@@ -21,7 +20,7 @@ from pipelines.contour_geometry import (
     solid_pixels,
     uncovering_faults,
 )
-from pipelines.contour_kernels import near_segments, offset_rings
+from pipelines.contour_kernels import dp_anchors, near_segments, offset_rings
 from pipelines.contour_params import TOL, ContourParams
 from pipelines.contour_rings import (
     Ring,
@@ -87,18 +86,20 @@ class _AnchorCount:
         self.counts: dict[int, int] = {}
 
     @cached_property
-    def _inputs(self) -> list[tuple[np.ndarray, float, bool]]:
-        """Each ring as Douglas-Peucker takes it, its tolerance at step 0 and whether it counts whole
-        (made on the first count only: often none is needed)."""
-        tols = _ring_tolerances(self.rings, self.params, 1.0, self.unit)
-        return [(r.points.astype(np.float32).reshape(-1, 1, 2), t, len(r.points) <= TOL.min_ring_points)
-                for r, t in zip(self.rings, tols, strict=True)]
+    def _inputs(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """All rings as Douglas-Peucker takes them (float32, ring offsets), their tolerances at step 0
+        and each ring's count when it counts whole, else 0 (made on the first count only: often none
+        is needed)."""
+        sizes = np.array([len(r.points) for r in self.rings], dtype=np.int64)
+        points = np.concatenate([r.points for r in self.rings]).astype(np.float32)
+        tols = np.asarray(_ring_tolerances(self.rings, self.params, 1.0, self.unit), dtype=float)
+        return points, np.concatenate([[0], np.cumsum(sizes)]), tols, np.where(sizes <= TOL.min_ring_points, sizes, 0)
 
     def __call__(self, step: int) -> int:
         if step not in self.counts:
-            scale = TOL.budget_growth ** step
-            self.counts[step] = sum(len(p) if whole else len(cv2.approxPolyDP(p, t * scale, True))
-                                    for p, t, whole in self._inputs)
+            points, offsets, tols, whole = self._inputs
+            counts = dp_anchors(points, offsets, tols * TOL.budget_growth ** step)[1]
+            self.counts[step] = int(np.where(whole > 0, whole, counts).sum())
         return self.counts[step]
 
 
@@ -233,7 +234,7 @@ class _Refinement:
         sizes = np.array([len(self.rings[i]) for i, _ in keys], dtype=np.int64)
         offsets = np.concatenate([[0], np.cumsum(sizes)])
         found = _dp_indices_batch([self.rings[i] for i, _ in keys],
-                                  [self.tols[i] / 2.0 ** level for i, level in keys], sizes, offsets)
+                                  [self.tols[i] / 2.0 ** level for i, level in keys], offsets)
         bounds = np.searchsorted(found, offsets).tolist()
         for key, lo, hi, base in zip(keys, bounds[:-1], bounds[1:], offsets[:-1].tolist(), strict=True):
             self._dp[key] = found[lo:hi] - base
@@ -356,7 +357,7 @@ def _offset_simplify_batch(rings: list[np.ndarray], tols: np.ndarray, width: int
     sizes = np.array([len(r) for r in rings], dtype=np.int64)
     offsets = np.concatenate([[0], np.cumsum(sizes)])
     if kept is None:
-        kept = _dp_indices_batch(rings, tols, sizes, offsets)
+        kept = _dp_indices_batch(rings, tols, offsets)
     if point_tols is None:
         kept_tol = np.asarray(tols, dtype=float)[np.searchsorted(offsets, kept, side="right") - 1]
     else:
@@ -368,54 +369,8 @@ def _offset_simplify_batch(rings: list[np.ndarray], tols: np.ndarray, width: int
             for lo, hi, ok in zip(bounds[:-1], bounds[1:], alive.tolist(), strict=True)], areas
 
 
-def _dp_indices_batch(rings: list[np.ndarray], tols: np.ndarray, sizes: np.ndarray,
-                      offsets: np.ndarray) -> np.ndarray:
-    """Sorted indices into the concatenated rings of the points cv2.approxPolyDP keeps on each closed
-    ring with its tolerance (all of a ring's points when a kept point is not found), every kept
-    point found in its ring for all rings at once, each taking the first equal ring point."""
-    f32 = np.concatenate(rings).astype(np.float32)
-    bounds = offsets.tolist()
-    approx = [cv2.approxPolyDP(f32[a:b], t, True)  # (n, 2) float32 is read as n points, as (n, 1, 2)
-              for a, b, t in zip(bounds[:-1], bounds[1:], np.asarray(tols, dtype=float).tolist(), strict=True)]
-    count = len(rings)
-    owner = np.repeat(np.arange(count), sizes)
-    kept_points = np.concatenate(approx).reshape(-1, 2)
-    kept_owner = np.repeat(np.arange(count), [len(a) for a in approx])
-    grid = f32.astype(np.int64)
-    if len(grid) and (grid == f32).all() and np.abs(grid).max() < 2 ** 24:  # traced rings: integer corners
-        found = _find_integer_points(grid, owner, kept_points.astype(np.int64), kept_owner)
-    else:
-        found = _find_points(f32.astype(float), owner, kept_points.astype(float), kept_owner)
-    missing = np.bincount(kept_owner[found < 0], minlength=count) > 0
-    everything = np.flatnonzero(missing[owner])  # all points of the rings with a point not found
-    return np.unique(np.concatenate([found[~missing[kept_owner]], everything]))
-
-
-def _find_integer_points(points: np.ndarray, owner: np.ndarray, wanted: np.ndarray,
-                         wanted_owner: np.ndarray) -> np.ndarray:
-    """For each wanted integer point, the index of the first equal point of the same ring in
-    ``points`` (-1 when none): one stable sort of packed (ring, x, y) keys."""
-    lo = np.minimum(points.min(axis=0), wanted.min(axis=0, initial=2 ** 24))
-    span = np.maximum(points.max(axis=0), wanted.max(axis=0, initial=0)) - lo + 1
-    def key(xy: np.ndarray, ring: np.ndarray) -> np.ndarray:
-        return (ring * span[0] + xy[:, 0] - lo[0]) * span[1] + xy[:, 1] - lo[1]
-    order = np.argsort(key(points, owner), kind="stable")  # equal points keep ring order
-    keys = key(points, owner)[order]
-    want = key(wanted, wanted_owner)
-    pos = np.minimum(np.searchsorted(keys, want), len(keys) - 1)
-    return np.where(keys[pos] == want, order[pos], -1)
-
-
-def _find_points(points: np.ndarray, owner: np.ndarray, wanted: np.ndarray, wanted_owner: np.ndarray) -> np.ndarray:
-    """``_find_integer_points`` for any points: one sort of ring and wanted points together."""
-    both = np.concatenate([points, wanted])
-    ring = np.concatenate([owner, wanted_owner])
-    is_wanted = np.arange(len(both)) >= len(points)
-    order = np.lexsort((is_wanted, both[:, 1], both[:, 0], ring))  # ring points first among equals
-    sp, so = both[order], ring[order]
-    start = np.ones(len(order), dtype=bool)
-    start[1:] = (so[1:] != so[:-1]) | (sp[1:] != sp[:-1]).any(axis=1)
-    first = order[np.maximum.accumulate(np.where(start, np.arange(len(order)), 0))]
-    found = np.empty(len(wanted), dtype=np.int64)
-    found[order[is_wanted[order]] - len(points)] = first[is_wanted[order]]
-    return np.where(found < len(points), found, -1)
+def _dp_indices_batch(rings: list[np.ndarray], tols: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    """Sorted indices into the concatenated rings of the points Douglas-Peucker keeps on each closed
+    ring with its tolerance, as ``cv2.approxPolyDP`` keeps them (``contour_kernels.dp_anchors``:
+    the same steps and arithmetic, all rings in one call, indices rather than points)."""
+    return dp_anchors(np.concatenate(rings).astype(np.float32), offsets, np.asarray(tols, dtype=float))[0]

@@ -282,21 +282,6 @@ def test_crossing_recheck_near_changed_rings_agrees_with_full_sweep():
     assert _recheck_crossing(points, {0}) == set()
 
 
-def test_integer_point_lookup_matches_the_general_one():
-    """Kept Douglas-Peucker points are found in their ring by a packed-key sort on traced
-    (integer) rings; it picks the same first equal point as the general sort, repeats included."""
-    from pipelines.contour_simplify import _find_integer_points, _find_points
-    rng = np.random.default_rng(3)
-    points = rng.integers(-5, 6, size=(400, 2))
-    owner = np.sort(rng.integers(0, 7, size=400))
-    pick = rng.integers(0, 400, size=120)
-    wanted = np.concatenate([points[pick], [[50, 50], [-9, 0]]])
-    wanted_owner = np.concatenate([owner[pick], [0, 3]])
-    fast = _find_integer_points(points, owner, wanted, wanted_owner)
-    assert np.array_equal(fast, _find_points(points.astype(float), owner, wanted.astype(float), wanted_owner))
-    assert (fast[-2:] == -1).all() and (fast[:-2] <= pick).all()
-
-
 def test_metadata_coverage_from_the_held_mask_matches_the_raster():
     """Small images: metadata coverage counts the held mask's pixels as whole (they are, by the
     simplification's check) and samples only the others: the raster's coverage, its waste within

@@ -3,12 +3,14 @@ their results are the numpy forms' bit for bit, sha256 over every sprite and pre
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 
 from pipelines.contour_kernels import (
     clip_to_box,
     crossing_edges,
     cutting_edges,
+    dp_anchors,
     drop_repeats,
     hole_points,
     near_segments,
@@ -148,3 +150,38 @@ def test_offset_rings_keeps_a_ring_of_anchors_and_drops_one_with_too_few():
     assert alive.tolist() == [True, False] and sizes.tolist() == [4, 0]
     assert sorted(map(tuple, out.tolist())) == sorted(map(tuple, square))
     assert abs(areas[0]) == 4.0
+
+
+def _approx_indices(ring: np.ndarray, tol: float) -> list[int]:
+    """Indices of the points cv2.approxPolyDP keeps on a ring of distinct points, sorted."""
+    kept = cv2.approxPolyDP(ring, tol, True).reshape(-1, 2)
+    return sorted(int(np.flatnonzero((ring == p).all(axis=1))[0]) for p in kept)
+
+
+def test_dp_anchors_keep_what_approx_poly_dp_keeps():
+    rng = np.random.default_rng(5)
+    rings, tols = [], []
+    for k in range(300):  # integer corners, scattered floats and noisy circles; distinct points each
+        n = int(rng.integers(3, 50))
+        if k % 3 == 0:
+            ring = rng.permutation(np.mgrid[0:20, 0:20].reshape(2, -1).T)[:n].astype(np.float32)
+        elif k % 3 == 1:
+            ring = (rng.normal(size=(n, 2)) * rng.uniform(0.1, 100)).astype(np.float32)
+        else:
+            t = np.sort(rng.uniform(0, 2 * np.pi, n))
+            circle = np.stack([np.cos(t), np.sin(t)], 1) * rng.uniform(1, 500)
+            ring = (circle + rng.normal(size=(n, 2))).astype(np.float32)
+        rings.append(ring)
+        tols.append(float(rng.uniform(0, 5)))
+    offsets = np.concatenate([[0], np.cumsum([len(r) for r in rings])])
+    kept, counts = dp_anchors(np.concatenate(rings), offsets, np.array(tols))
+    assert counts.sum() == len(kept) and (counts >= 1).all()
+    pieces = np.split(kept, np.cumsum(counts)[:-1])
+    for ring, tol, piece, lo in zip(rings, tols, pieces, offsets[:-1], strict=True):
+        assert (piece - lo).tolist() == _approx_indices(ring, tol)
+
+
+def test_dp_anchors_of_a_single_point_and_of_a_ring_within_tolerance():
+    points = np.array([[3.0, 3.0], [0.0, 0.0], [0.5, 0.1], [1.0, 0.0]], dtype=np.float32)
+    kept, counts = dp_anchors(points, np.array([0, 1, 4]), np.array([1.0, 5.0]))
+    assert counts.tolist() == [1, 1] and kept.tolist()[0] == 0 and 1 <= kept[1] <= 3
