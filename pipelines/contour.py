@@ -28,14 +28,13 @@ import cv2
 import numpy as np
 import triangle
 
-from pipelines.contour_kernels import hole_points
+from pipelines.contour_kernels import hole_points, refined_check
 from pipelines.contour_metrics import mesh_metadata
 from pipelines.contour_params import TOL, ContourParams
 from pipelines.contour_refine import (
     MAX_BAD,
     improve_islands,
     min_angles,
-    triangle_areas,
     triangle_input,
     triangle_options,
 )
@@ -577,11 +576,7 @@ def _run_triangle(vertices: np.ndarray, segments: np.ndarray, holes: np.ndarray 
 
 def _smallest_refined(result: dict, fixed: int) -> float:
     """Smallest area among triangles that use a Steiner (refinement) vertex; inf when none."""
-    tris = result["triangles"]
-    refined = (tris >= fixed).any(axis=1)
-    if not refined.any():
-        return math.inf
-    return float(triangle_areas(result["vertices"], tris[refined]).min())
+    return refined_check(result["vertices"], result["triangles"], fixed)[0]
 
 
 def _hull_first(vertices: np.ndarray, triangles: np.ndarray) -> Mesh:

@@ -804,6 +804,23 @@ def angle_terms(vertices: np.ndarray, tris: np.ndarray) -> tuple[np.ndarray, np.
 
 
 @njit(cache=True)
+def refined_check(vertices: np.ndarray, tris: np.ndarray, fixed: int) -> tuple[float, bool]:
+    """(smallest area of the triangles with a vertex at index >= ``fixed``, inf when none; whether
+    every vertex is used), the area as ``contour_refine.triangle_areas`` computes it."""
+    used = np.zeros(len(vertices), dtype=np.bool_)
+    smallest = np.inf
+    for t in range(len(tris)):
+        i, j, k = tris[t, 0], tris[t, 1], tris[t, 2]
+        used[i] = used[j] = used[k] = True
+        if i >= fixed or j >= fixed or k >= fixed:
+            ax, ay = vertices[i, 0], vertices[i, 1]
+            bx, by, cx, cy = vertices[j, 0] - ax, vertices[j, 1] - ay, vertices[k, 0] - ax, vertices[k, 1] - ay
+            area = 0.5 * abs(bx * cy - by * cx)
+            smallest = min(smallest, area)
+    return smallest, bool(used.all())
+
+
+@njit(cache=True)
 def smoothing_stars(vertices: np.ndarray, tris: np.ndarray, angles: np.ndarray, fixed: int,
                     rise: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """The star of every interior vertex (index >= ``fixed``) of a mesh: its owner vertex, the first
@@ -935,6 +952,7 @@ def warm() -> None:
     mesh = np.array([[0.0, 0.0], [2.0, 0.0], [1.0, 2.0], [1.0, 0.5]])
     tris = np.array([[0, 1, 3], [1, 2, 3], [2, 0, 3]], dtype=np.int32)
     angle_terms(mesh, tris)
+    refined_check(mesh, tris, 3)
     angle_terms(mesh, tris.astype(np.int64))  # results as lists (the bench, tests)
     smoothing_stars(mesh, tris.astype(np.int64), np.ones(3), 3, 0.5)  # islands taken out of a mesh
     star = smoothing_stars(mesh, tris, np.ones(3), 3, 0.5)

@@ -35,7 +35,13 @@ from dataclasses import replace
 import numpy as np
 import triangle
 
-from pipelines.contour_kernels import angle_terms, smoothing_candidates, smoothing_moves, smoothing_stars
+from pipelines.contour_kernels import (
+    angle_terms,
+    refined_check,
+    smoothing_candidates,
+    smoothing_moves,
+    smoothing_stars,
+)
 from pipelines.contour_params import TOL, ContourParams
 from pipelines.errors import InputError
 
@@ -271,8 +277,9 @@ def _with_points(ctx: _Context, vertices: np.ndarray, points: np.ndarray) -> dic
         return None
     vertices = np.concatenate([vertices, points])
     seeded = ctx.mesh(vertices, quality=True)
-    if not ctx.valid(seeded):  # Triangle's own refinement went under min_triangle_area: the points alone
-        seeded = ctx.mesh(vertices)
+    if ctx.valid(seeded):
+        return seeded
+    seeded = ctx.mesh(vertices)  # Triangle's own refinement went under min_triangle_area: the points alone
     return seeded if ctx.valid(seeded) else None
 
 
@@ -344,12 +351,10 @@ class _Context:
         tris = result.get("triangles")
         if tris is None or not len(tris) or len(result["segments"]) != len(self.segments):
             return False
-        n = len(result["vertices"])
-        if n > self.params.max_vertices or np.bincount(tris.ravel(), minlength=n).min() == 0:
+        if len(result["vertices"]) > self.params.max_vertices:
             return False
-        refined = (tris >= self.fixed).any(axis=1)
-        return not refined.any() or float(triangle_areas(result["vertices"], tris[refined]).min()) >= \
-            self.params.min_triangle_area
+        smallest, all_used = refined_check(result["vertices"], tris, self.fixed)
+        return all_used and smallest >= self.params.min_triangle_area
 
 
 def triangle_areas(vertices: np.ndarray, tris: np.ndarray) -> np.ndarray:

@@ -185,3 +185,12 @@ def test_dp_anchors_of_a_single_point_and_of_a_ring_within_tolerance():
     points = np.array([[3.0, 3.0], [0.0, 0.0], [0.5, 0.1], [1.0, 0.0]], dtype=np.float32)
     kept, counts = dp_anchors(points, np.array([0, 1, 4]), np.array([1.0, 5.0]))
     assert counts.tolist() == [1, 1] and kept.tolist()[0] == 0 and 1 <= kept[1] <= 3
+
+
+def test_refined_check_measures_only_triangles_with_a_steiner_vertex_and_finds_unused_ones():
+    from pipelines.contour_kernels import refined_check
+
+    vertices = np.array([[0.0, 0.0], [4.0, 0.0], [0.0, 4.0], [1.0, 1.0], [9.0, 9.0]])
+    tris = np.array([[0, 1, 2], [0, 1, 3]], dtype=np.int32)  # areas 8 and 2; vertex 4 unused
+    assert refined_check(vertices, tris, 3) == (2.0, False)
+    assert refined_check(vertices[:4], tris, 4) == (np.inf, True)
