@@ -9,6 +9,7 @@ from itertools import pairwise
 import numpy as np
 
 from pipelines.contour_geometry import flat_counts, row_cumsum, row_spans, winding_at
+from pipelines.contour_kernels import strided_coverage
 from pipelines.contour_params import TOL, ContourParams
 from pipelines.contour_refine import min_angles, triangle_areas
 from pipelines.contour_rings import Mesh, Ring, next_index, ring_edges, roll_next, roll_prev
@@ -317,14 +318,16 @@ def coverage_stats(loops: list[np.ndarray], alpha: np.ndarray, opaque_at: int, s
                    stride: int = 1) -> dict:
     """Share of pixels with alpha >= opaque_at the mesh covers, and share of mesh area over alpha 0,
     from ``scale`` x ``scale`` samples per pixel, or with ``stride`` > 1 from the centres of every
-    ``stride``-th pixel in each direction only (an unbiased estimate for large images)."""
+    ``stride``-th pixel in each direction only (an unbiased estimate for large images; counted row
+    by row, ``contour_kernels.strided_coverage``, the same cells as the raster)."""
     if stride > 1:
         first = stride // 2
-        alpha = alpha[first::stride, first::stride]
-        sizes = np.cumsum([len(loop) for loop in loops]).tolist()
-        moved = (np.concatenate(loops) - (first + 0.5)) / stride + 0.5  # all loops at once, same arithmetic
-        loops = [moved[a:b] for a, b in pairwise([0, *sizes])]
-        scale = 1
+        moved = (np.concatenate(loops) - (first + 0.5)) / stride + 0.5  # the loops in units of the strided grid
+        ends = np.cumsum([len(loop) for loop in loops]).tolist()
+        a, b = ring_edges([moved[i:j] for i, j in pairwise([0, *ends])])
+        covered, opaque, inside, wasted = strided_coverage(a, b, alpha, opaque_at, first, stride)
+        return {"opaque_coverage": covered / opaque if opaque else 1.0,
+                "wasted_area": wasted / inside if inside else 0.0}
     h, w = alpha.shape
     inside = rasterize_loops(loops, w, h, scale)
     if scale > 1:

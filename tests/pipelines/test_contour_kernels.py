@@ -194,3 +194,21 @@ def test_refined_check_measures_only_triangles_with_a_steiner_vertex_and_finds_u
     tris = np.array([[0, 1, 2], [0, 1, 3]], dtype=np.int32)  # areas 8 and 2; vertex 4 unused
     assert refined_check(vertices, tris, 3) == (2.0, False)
     assert refined_check(vertices[:4], tris, 4) == (np.inf, True)
+
+
+def test_strided_coverage_counts_the_cells_the_raster_fills():
+    from pipelines.contour_kernels import strided_coverage
+    from pipelines.contour_metrics import rasterize_loops
+    from pipelines.contour_rings import ring_edges
+
+    rng = np.random.default_rng(7)
+    for _ in range(40):  # self-crossing loops reaching past the image, on strided grids
+        alpha = rng.integers(0, 3, size=(90, 130)).astype(np.uint8) * 100
+        loops = [rng.uniform(-10, 60, size=(int(rng.integers(3, 20)), 2)) for _ in range(int(rng.integers(1, 4)))]
+        stride = int(rng.integers(2, 5))
+        first = stride // 2
+        grid = alpha[first::stride, first::stride]
+        inside = rasterize_loops(loops, grid.shape[1], grid.shape[0], 1)
+        expected = (np.count_nonzero(inside & (grid >= 150)), np.count_nonzero(grid >= 150),
+                    np.count_nonzero(inside), np.count_nonzero(inside & (grid == 0)))
+        assert strided_coverage(*ring_edges(loops), alpha, 150, first, stride) == expected  # loops in grid units
