@@ -848,6 +848,122 @@ def angle_terms(vertices: np.ndarray, tris: np.ndarray) -> tuple[np.ndarray, np.
 
 
 @njit(cache=True)
+def _clearance(ox: float, oy: float, rx: float, ry: float, seg_a: np.ndarray, seg_b: np.ndarray, own: int,
+               reach: float) -> float:
+    """Distance along the unit ray (rx, ry) from (ox, oy) to the first segment a-b it meets other
+    than segment ``own``, capped at ``2 * reach`` (segments whose box lies farther cannot lower it)."""
+    out = 2 * reach + 0.0
+    radius = 2 * reach
+    for s in range(len(seg_a)):
+        ax, ay, bx, by = seg_a[s, 0], seg_a[s, 1], seg_b[s, 0], seg_b[s, 1]
+        if s == own or min(ax, bx) > ox + radius or max(ax, bx) < ox - radius or \
+                min(ay, by) > oy + radius or max(ay, by) < oy - radius:
+            continue
+        ex, ey = bx - ax, by - ay
+        relx, rely = ax - ox, ay - oy
+        den = rx * ey - ry * ex
+        if not abs(den) > 1e-12:
+            continue
+        t = (relx * ey - rely * ex) / den
+        u = (relx * ry - rely * rx) / den
+        if t > GEOM_EPS and u >= -GEOM_EPS and u <= 1 + GEOM_EPS and t < out:
+            out = t
+    return out
+
+
+@njit(cache=True)
+def apex_candidates(vertices: np.ndarray, tris: np.ndarray, seg: np.ndarray,
+                    sqrt3_2: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """For the (bad, counter-clockwise) triangles ``tris``: each outline segment (row of ``seg``,
+    directed, solid on its left) that is an edge of one, in segment order, as (midpoint, unit
+    inward normal, length, clearance: the distance from the midpoint along the normal to the
+    first other segment, capped at sqrt(3) times the length); and the circumcentres (and radii)
+    of those with no segment edge whose centroid sees the centre within 1/1.25 of the way to the
+    first segment (so it lies inside the outline)."""
+    seg_a = np.empty((len(seg), 2))
+    seg_b = np.empty((len(seg), 2))
+    index = np.full(len(vertices), -1, dtype=np.int64)
+    for s in range(len(seg)):
+        seg_a[s, 0], seg_a[s, 1] = vertices[seg[s, 0], 0], vertices[seg[s, 0], 1]
+        seg_b[s, 0], seg_b[s, 1] = vertices[seg[s, 1], 0], vertices[seg[s, 1], 1]
+        index[seg[s, 0]] = s
+    edge_of = np.zeros(len(seg), dtype=np.bool_)
+    lone = np.zeros(len(tris), dtype=np.bool_)
+    for t in range(len(tris)):
+        alone = True
+        for k in range(3):
+            s = index[tris[t, k]]
+            if s >= 0 and seg[s, 1] == tris[t, (k + 1) % 3]:
+                edge_of[s] = True
+                alone = False
+        lone[t] = alone
+    chosen = np.flatnonzero(edge_of)
+    mid = np.empty((len(chosen), 2))
+    inward = np.empty((len(chosen), 2))
+    length = np.empty(len(chosen))
+    clear = np.empty(len(chosen))
+    for k in range(len(chosen)):
+        s = chosen[k]
+        dx, dy = seg_b[s, 0] - seg_a[s, 0], seg_b[s, 1] - seg_a[s, 1]
+        length[k] = math.hypot(dx, dy)
+        scale = max(length[k], 1e-12)
+        inward[k, 0], inward[k, 1] = -dy / scale, dx / scale
+        mid[k, 0], mid[k, 1] = (seg_a[s, 0] + seg_b[s, 0]) / 2, (seg_a[s, 1] + seg_b[s, 1]) / 2
+        clear[k] = _clearance(mid[k, 0], mid[k, 1], inward[k, 0], inward[k, 1], seg_a, seg_b, s, sqrt3_2 * length[k])
+    found = np.flatnonzero(lone)
+    centres = np.empty((len(found), 2))
+    radius = np.empty(len(found))
+    m = 0
+    for t in found:
+        px, py = vertices[tris[t, 0], 0], vertices[tris[t, 0], 1]
+        qx, qy = vertices[tris[t, 1], 0], vertices[tris[t, 1], 1]
+        sx, sy = vertices[tris[t, 2], 0], vertices[tris[t, 2], 1]
+        bx, by, cx, cy = qx - px, qy - py, sx - px, sy - py
+        den = 2 * (bx * cy - by * cx)
+        bb, cc = bx * bx + by * by, cx * cx + cy * cy
+        centre_x, centre_y = px + (cy * bb - by * cc) / den, py + (bx * cc - cx * bb) / den
+        way_x, way_y = centre_x - (px + qx + sx) / 3, centre_y - (py + qy + sy) / 3
+        dist = max(math.hypot(way_x, way_y), 1e-12)
+        if _clearance((px + qx + sx) / 3, (py + qy + sy) / 3, way_x / dist, way_y / dist, seg_a, seg_b, -1,
+                      dist) > 1.25 * dist:
+            centres[m, 0], centres[m, 1] = centre_x, centre_y
+            radius[m] = math.hypot(centre_x - px, centre_y - py)
+            m += 1
+    return mid, inward, length, clear, centres[:m], radius[:m]
+
+
+@njit(cache=True)
+def spread_points(points: np.ndarray, height: np.ndarray, vertices: np.ndarray) -> np.ndarray:
+    """The points, tallest first (stable), no closer than half their height to a vertex or to a
+    point kept before them (two points are close within the smaller of their half heights)."""
+    order = np.argsort(-height, kind="mergesort")
+    keep = np.zeros(len(order), dtype=np.bool_)
+    for k in range(len(order)):
+        p = order[k]
+        gap = np.inf
+        for v in range(len(vertices)):
+            dx, dy = points[p, 0] - vertices[v, 0], points[p, 1] - vertices[v, 1]
+            gap = min(gap, math.sqrt(dx * dx + dy * dy))
+        keep[k] = gap > height[p] / 2
+    for i in range(len(order)):  # in order: a kept point drops the later ones close to it
+        if not keep[i]:
+            continue
+        p = order[i]
+        for j in range(i + 1, len(order)):
+            q = order[j]
+            if keep[j] and math.hypot(points[p, 0] - points[q, 0], points[p, 1] - points[q, 1]) <= \
+                    min(height[p] / 2, height[q] / 2):
+                keep[j] = False
+    out = np.empty((np.count_nonzero(keep), 2))
+    m = 0
+    for k in range(len(order)):
+        if keep[k]:
+            out[m, 0], out[m, 1] = points[order[k], 0], points[order[k], 1]
+            m += 1
+    return out
+
+
+@njit(cache=True)
 def refined_check(vertices: np.ndarray, tris: np.ndarray, fixed: int) -> tuple[float, bool]:
     """(smallest area of the triangles with a vertex at index >= ``fixed``, inf when none; whether
     every vertex is used), the area as ``contour_refine.triangle_areas`` computes it."""
@@ -998,6 +1114,8 @@ def warm() -> None:
     tris = np.array([[0, 1, 3], [1, 2, 3], [2, 0, 3]], dtype=np.int32)
     angle_terms(mesh, tris)
     refined_check(mesh, tris, 3)
+    apex_candidates(mesh, tris, np.array([[0, 1], [1, 2], [2, 0]]), 0.5)
+    spread_points(mesh, np.ones(4), mesh[:2])
     angle_terms(mesh, tris.astype(np.int64))  # results as lists (the bench, tests)
     smoothing_stars(mesh, tris.astype(np.int64), np.ones(3), 3, 0.5)  # islands taken out of a mesh
     star = smoothing_stars(mesh, tris, np.ones(3), 3, 0.5)

@@ -37,10 +37,12 @@ import triangle
 
 from pipelines.contour_kernels import (
     angle_terms,
+    apex_candidates,
     refined_check,
     smoothing_candidates,
     smoothing_moves,
     smoothing_stars,
+    spread_points,
 )
 from pipelines.contour_params import TOL, ContourParams
 from pipelines.errors import InputError
@@ -51,7 +53,6 @@ WORST_STEPS = (0.5, 0.25)   # fractions of the way to the worst triangle's ideal
 APEX_SHARE = 0.5            # an apex rises at most this share of the way to the opposite outline
 SMOOTH_PASSES = 3           # smoothing passes, each followed by a constrained Delaunay rebuild
 MAX_BAD = 24                # more bad triangles than this: one is unlikely to fix them all, so do not pay
-DENSE_PAIRS = 200_000       # ray/segment pairs tested densely before a k-d tree is used
 CONFORM_SHARE = 0.5         # a conforming split point moves inward this share of its spacing
 CONFORM_GAIN_DEG = 1.0      # smallest-angle gain the conforming points' start must bring,
 CONFORM_DEG_PER_SHARE = 10.0  # and this many per 100 % more vertices (a degree per 10 %)
@@ -385,22 +386,14 @@ def apex_points(vertices: np.ndarray, tris: np.ndarray, bad: np.ndarray, segment
     outline the bisector meets first and high enough for ``min_area``; and the circumcentre of a
     bad triangle with neither a segment nor an interior vertex (what smoothing cannot reach) when
     the way there from its centroid crosses no segment. None closer than half its height (half the
-    circumradius) to a vertex or a point kept before it."""
-    seg = segments.astype(np.int64)
-    found = _segment_edges(tris[bad], seg)
-    chosen = np.unique(found[found >= 0])
-    a, b = vertices[seg[chosen, 0]], vertices[seg[chosen, 1]]
-    d = b - a
-    length = np.hypot(d[:, 0], d[:, 1])
-    inward = np.stack([-d[:, 1], d[:, 0]], axis=1) / np.maximum(length, 1e-12)[:, None]
-    mid = (a + b) / 2
-    clear = _ray_clearance(mid, inward, vertices[seg[:, 0]], vertices[seg[:, 1]], chosen, SQRT3_2 * length)
+    circumradius) to a vertex or a point kept before it (``contour_kernels.apex_candidates`` and
+    ``spread_points``; numpy's arctangent here)."""
+    mid, inward, length, clear, centres, radius = apex_candidates(vertices, tris[bad], segments.astype(np.int64),
+                                                                  SQRT3_2)
     height = np.maximum(np.minimum(SQRT3_2 * length, APEX_SHARE * clear), 2.02 * min_area / np.maximum(length, 1e-12))
     ok = (height < 0.9 * clear) & (np.degrees(np.arctan2(2 * height, length)) >= TOL.min_angle_deg / 2)
-    lone = tris[bad][(found < 0).all(axis=1)]
-    centres, radius = _centres(vertices, lone, seg)
     points = np.concatenate([mid[ok] + inward[ok] * height[ok, None], centres])
-    return _spread(points, np.concatenate([height[ok], radius]), vertices)
+    return spread_points(points, np.concatenate([height[ok], radius]), vertices)
 
 
 def conforming_points(vertices: np.ndarray, segments: np.ndarray, holes: np.ndarray | None, params: ContourParams,
@@ -439,115 +432,6 @@ def _star_centroids(points: np.ndarray, tris: np.ndarray) -> np.ndarray:
     counts = np.bincount(tris.ravel(), minlength=len(points)).astype(float)
     np.add.at(sums, tris.ravel(), np.repeat(points[tris].mean(axis=1), 3, axis=0))
     return np.where(counts[:, None] > 0, sums / np.maximum(counts, 1)[:, None], points)
-
-
-def _segment_edges(tris: np.ndarray, seg: np.ndarray) -> np.ndarray:
-    """``(t, 3) int``: the segment (row ``start, end``) each directed triangle edge is, else -1."""
-    if not len(tris):
-        return np.zeros((0, 3), dtype=np.int64)
-    index = np.full(int(max(seg.max(), tris.max())) + 1, -1, dtype=np.int64)
-    index[seg[:, 0]] = np.arange(len(seg))
-    found = index[tris]
-    hit = found >= 0
-    hit[hit] = seg[found[hit], 1] == tris[:, [1, 2, 0]][hit]
-    return np.where(hit, found, -1)
-
-
-def _centres(vertices: np.ndarray, tris: np.ndarray, seg: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(circumcentres, circumradii) of the triangles whose centroid sees its circumcentre
-    without crossing a segment (so the centre lies inside the outline)."""
-    if not len(tris):
-        return np.zeros((0, 2)), np.zeros(0)
-    p, q, r = (vertices[tris[:, i]] for i in range(3))
-    b, c = q - p, r - p
-    den = 2 * (b[:, 0] * c[:, 1] - b[:, 1] * c[:, 0])
-    bb, cc = (b * b).sum(1), (c * c).sum(1)
-    centre = p + np.stack([c[:, 1] * bb - b[:, 1] * cc, b[:, 0] * cc - c[:, 0] * bb], axis=1) / den[:, None]
-    radius = np.hypot(*(centre - p).T)
-    origin = (p + q + r) / 3
-    way = centre - origin
-    dist = np.maximum(np.hypot(*way.T), 1e-12)
-    own = np.full(len(tris), -1)
-    clear = _ray_clearance(origin, way / dist[:, None], vertices[seg[:, 0]], vertices[seg[:, 1]], own, dist)
-    ok = clear > 1.25 * dist
-    return centre[ok], radius[ok]
-
-
-def _ray_clearance(origin: np.ndarray, ray: np.ndarray, seg_a: np.ndarray, seg_b: np.ndarray, own: np.ndarray,
-                   reach: np.ndarray) -> np.ndarray:
-    """``(k,)`` distance along each unit ray to the first segment it meets other than its own,
-    capped at ``2 * reach``; only segments that may lie within that distance are tested."""
-    q, s = _near_segments(origin, seg_a, seg_b, 2 * reach)
-    keep = s != own[q]
-    q, s = q[keep], s[keep]
-    e = seg_b[s] - seg_a[s]
-    rel = seg_a[s] - origin[q]
-    den = ray[q, 0] * e[:, 1] - ray[q, 1] * e[:, 0]
-    safe = np.where(np.abs(den) > 1e-12, den, 1.0)
-    t = (rel[:, 0] * e[:, 1] - rel[:, 1] * e[:, 0]) / safe
-    u = (rel[:, 0] * ray[q, 1] - rel[:, 1] * ray[q, 0]) / safe
-    hit = (np.abs(den) > 1e-12) & (t > TOL.geom_eps) & (u >= -TOL.geom_eps) & (u <= 1 + TOL.geom_eps)
-    out = 2 * reach + 0.0
-    np.minimum.at(out, q[hit], t[hit])
-    return out
-
-
-def _near_segments(origin: np.ndarray, seg_a: np.ndarray, seg_b: np.ndarray,
-                   radius: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(query, segment) pairs whose segment may come within ``radius`` of the query's origin:
-    a dense box test for small inputs, else a k-d tree over segment midpoints."""
-    if len(origin) * len(seg_a) <= DENSE_PAIRS:
-        lo, hi = np.minimum(seg_a, seg_b), np.maximum(seg_a, seg_b)
-        r = radius[:, None]
-        near = ((lo[None, :, 0] <= origin[:, None, 0] + r) & (hi[None, :, 0] >= origin[:, None, 0] - r) &
-                (lo[None, :, 1] <= origin[:, None, 1] + r) & (hi[None, :, 1] >= origin[:, None, 1] - r))
-        return np.nonzero(near)
-    from scipy.spatial import cKDTree
-
-    half = np.hypot(*(seg_b - seg_a).T) / 2
-    found = cKDTree((seg_a + seg_b) / 2).query_ball_point(origin, radius + half.max())
-    counts = np.fromiter((len(f) for f in found), dtype=np.int64, count=len(found))
-    segs = np.fromiter((i for f in found for i in f), dtype=np.int64, count=int(counts.sum()))
-    return np.repeat(np.arange(len(origin)), counts), segs
-
-
-def _spread(points: np.ndarray, height: np.ndarray, vertices: np.ndarray) -> np.ndarray:
-    """The points (tallest first) no closer than half their height to a vertex or a kept point."""
-    order = np.argsort(-height, kind="stable")
-    points, height = points[order], height[order]
-    ok = _nearest_gap(points, vertices) > height / 2
-    points, height = points[ok], height[ok]
-    if len(points) < 2:
-        return points
-    i, j = _close_pairs(points, height / 2)
-    keep = np.ones(len(points), dtype=bool)
-    for a, b in zip(i.tolist(), j.tolist(), strict=True):  # in order: a kept point drops the later one
-        if keep[a]:
-            keep[b] = False
-    return points[keep]
-
-
-def _nearest_gap(points: np.ndarray, vertices: np.ndarray) -> np.ndarray:
-    """``(k,)`` distance from each point to its nearest vertex."""
-    if len(points) * len(vertices) <= DENSE_PAIRS:
-        return np.sqrt(((points[:, None] - vertices[None]) ** 2).sum(-1)).min(1, initial=np.inf)
-    from scipy.spatial import cKDTree
-
-    return cKDTree(vertices).query(points)[0]
-
-
-def _close_pairs(points: np.ndarray, radius: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(i, j), i < j, sorted: pairs of points closer than the smaller of their radii."""
-    if len(points) ** 2 <= DENSE_PAIRS:
-        i, j = np.nonzero(np.triu(np.ones((len(points), len(points)), dtype=bool), 1))
-    else:
-        from scipy.spatial import cKDTree
-
-        pairs = np.sort(cKDTree(points).query_pairs(float(radius.max()), output_type="ndarray"), axis=1)
-        pairs = pairs[np.lexsort((pairs[:, 1], pairs[:, 0]))]
-        i, j = pairs[:, 0], pairs[:, 1]
-    close = np.hypot(*(points[i] - points[j]).T) <= np.minimum(radius[i], radius[j])
-    return i[close], j[close]
 
 
 # ---------------------------------------------------------------- smoothing

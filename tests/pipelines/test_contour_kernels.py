@@ -212,3 +212,25 @@ def test_strided_coverage_counts_the_cells_the_raster_fills():
         expected = (np.count_nonzero(inside & (grid >= 150)), np.count_nonzero(grid >= 150),
                     np.count_nonzero(inside), np.count_nonzero(inside & (grid == 0)))
         assert strided_coverage(*ring_edges(loops), alpha, 150, first, stride) == expected  # loops in grid units
+
+
+def test_spread_points_keeps_the_tallest_of_close_points_and_none_near_a_vertex():
+    from pipelines.contour_kernels import spread_points
+
+    points = np.array([[5.0, 5.0], [5.5, 5.0], [9.0, 9.0], [0.2, 0.0]])
+    height = np.array([1.0, 4.0, 1.0, 4.0])  # [0.2, 0] is tall but beside vertex (0, 0)
+    out = spread_points(points, height, np.array([[0.0, 0.0], [20.0, 20.0]]))
+    assert out.tolist() == [[5.5, 5.0], [9.0, 9.0]]  # tallest first; [5, 5] is within half a height of it
+
+
+def test_apex_candidates_of_a_sliver_on_a_segment_and_of_a_lone_triangle():
+    from pipelines.contour_kernels import apex_candidates
+
+    vertices = np.array([[0.0, 0.0], [10.0, 0.0], [10.0, 10.0], [0.0, 10.0], [5.0, 0.5], [4.0, 4.0], [6.0, 4.0],
+                         [5.0, 7.0]])
+    seg = np.array([[0, 1], [1, 2], [2, 3], [3, 0]])  # a square walked counter-clockwise (y up)
+    tris = np.array([[0, 1, 4], [5, 6, 7]])  # a sliver on the bottom segment; a triangle with no segment
+    mid, inward, length, clear, centres, radius = apex_candidates(vertices, tris, seg, np.sqrt(3) / 2)
+    assert mid.tolist() == [[5.0, 0.0]] and inward.tolist() == [[-0.0, 1.0]] and length.tolist() == [10.0]
+    assert clear.tolist() == [10.0]  # the top segment, under the cap of sqrt(3) * 10
+    assert np.allclose(centres, [[5.0, 16 / 3]]) and np.allclose(radius, [5 / 3])
