@@ -964,6 +964,15 @@ def spread_points(points: np.ndarray, height: np.ndarray, vertices: np.ndarray) 
 
 
 @njit(cache=True)
+def group_minima(group: np.ndarray, values: np.ndarray, count: int) -> np.ndarray:
+    """``(count,)`` smallest value in each group (inf for an empty one): ``np.minimum.at`` without its cost."""
+    out = np.full(count, np.inf)
+    for i in range(len(group)):
+        out[group[i]] = min(out[group[i]], values[i])
+    return out
+
+
+@njit(cache=True)
 def refined_check(vertices: np.ndarray, tris: np.ndarray, fixed: int) -> tuple[float, bool]:
     """(smallest area of the triangles with a vertex at index >= ``fixed``, inf when none; whether
     every vertex is used), the area as ``contour_refine.triangle_areas`` computes it."""
@@ -1114,6 +1123,7 @@ def warm() -> None:
     tris = np.array([[0, 1, 3], [1, 2, 3], [2, 0, 3]], dtype=np.int32)
     angle_terms(mesh, tris)
     refined_check(mesh, tris, 3)
+    group_minima(np.zeros(3, dtype=np.int64), np.ones(3), 1)
     apex_candidates(mesh, tris, np.array([[0, 1], [1, 2], [2, 0]]), 0.5)
     spread_points(mesh, np.ones(4), mesh[:2])
     angle_terms(mesh, tris.astype(np.int64))  # results as lists (the bench, tests)
