@@ -46,6 +46,32 @@ def ring_starts(owner: np.ndarray, count: int) -> np.ndarray:
     return starts
 
 
+# ---------------------------------------------------------------- masks (contour)
+
+
+@njit(cache=True)
+def label_sizes(labels: np.ndarray, count: int) -> np.ndarray:
+    """``(count - 1, 2)`` width and height of the bounding box of each label 1 .. count - 1 of a
+    label image (``cv2.connectedComponentsWithStats``'s width and height columns, without its cost)."""
+    lo_x = np.full(count, labels.shape[1], dtype=np.int64)
+    lo_y = np.full(count, labels.shape[0], dtype=np.int64)
+    hi_x = np.full(count, -1, dtype=np.int64)
+    hi_y = np.full(count, -1, dtype=np.int64)
+    for y in range(labels.shape[0]):
+        row = labels[y]
+        for x in range(labels.shape[1]):
+            label = row[x]
+            if label:
+                lo_x[label] = min(lo_x[label], x)
+                hi_x[label] = max(hi_x[label], x)
+                lo_y[label] = min(lo_y[label], y)
+                hi_y[label] = y
+    out = np.empty((count - 1, 2), dtype=np.int64)
+    for label in range(1, count):
+        out[label - 1, 0], out[label - 1, 1] = hi_x[label] - lo_x[label] + 1, hi_y[label] - lo_y[label] + 1
+    return out
+
+
 # ---------------------------------------------------------------- outward simplification (contour_simplify)
 
 
@@ -1112,6 +1138,7 @@ def warm() -> None:
     owner, index = np.zeros(4, dtype=np.int64), np.arange(4)
     offset_rings(square, np.array([0, 4]), index, np.ones(4), 2.0, 2.0)
     dp_anchors(square.astype(np.float32), np.array([0, 4]), np.ones(1))
+    label_sizes(np.ones((2, 2), dtype=np.int32), 2)
     drop_repeats(square, owner, 1)
     near_segments(square, np.ones(4), index, np.array([0]), np.array([4]), square[:1], square[1:2])
     cutting_edges(square, edges, np.ones((1, 1), dtype=bool))

@@ -234,3 +234,13 @@ def test_apex_candidates_of_a_sliver_on_a_segment_and_of_a_lone_triangle():
     assert mid.tolist() == [[5.0, 0.0]] and inward.tolist() == [[-0.0, 1.0]] and length.tolist() == [10.0]
     assert clear.tolist() == [10.0]  # the top segment, under the cap of sqrt(3) * 10
     assert np.allclose(centres, [[5.0, 16 / 3]]) and np.allclose(radius, [5 / 3])
+
+
+def test_label_sizes_match_opencv_stats():
+    from pipelines.contour_kernels import label_sizes
+
+    rng = np.random.default_rng(2)
+    mask = cv2.dilate((rng.random((60, 90)) < 0.01).astype(np.uint8), np.ones((3, 5), np.uint8))
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    assert count > 5 and np.array_equal(label_sizes(labels, count), stats[1:, 2:4])
+    assert label_sizes(np.zeros((3, 3), dtype=np.int32), 1).shape == (0, 2)
