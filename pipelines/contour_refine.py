@@ -57,6 +57,7 @@ MAX_BAD = 24                # more bad triangles than this: one is unlikely to f
 CONFORM_SHARE = 0.5         # a conforming split point moves inward this share of its spacing
 CONFORM_GAIN_DEG = 1.0      # smallest-angle gain the conforming points' start must bring,
 CONFORM_DEG_PER_SHARE = 10.0  # and this many per 100 % more vertices (a degree per 10 %)
+PRUNE_ROUNDS = 1            # times a seeding drops the points its mesh blames and tries again
 
 
 def improve_islands(result: dict, angles: np.ndarray, fixed: int, segments: np.ndarray, holes: np.ndarray | None,
@@ -271,16 +272,42 @@ def _same_points(a: np.ndarray, b: np.ndarray) -> bool:
 
 def _with_points(ctx: _Context, vertices: np.ndarray, points: np.ndarray) -> dict | None:
     """Triangle's mesh of ``vertices`` and the interior ``points`` (refined to 20 degrees unless
-    that goes under ``min_triangle_area``); None when there are no points, they exceed the vertex
-    budget, or the mesh is not valid (a point outside the solid goes unused)."""
+    that goes under ``min_triangle_area``); when the points alone do not make a valid mesh, the
+    ones to blame (unused: outside the solid; or a corner of a refined triangle under
+    ``min_triangle_area``) are dropped and the rest tried again, ``PRUNE_ROUNDS`` times at most.
+    None when no points are left, they exceed the vertex budget, or no mesh is valid."""
     if not len(points) or len(vertices) + len(points) > ctx.params.max_vertices:
         return None
-    vertices = np.concatenate([vertices, points])
-    seeded = ctx.mesh(vertices, quality=True)
+    every = np.concatenate([vertices, points])
+    seeded = ctx.mesh(every, quality=True)
     if ctx.valid(seeded):
         return seeded
-    seeded = ctx.mesh(vertices)  # Triangle's own refinement went under min_triangle_area: the points alone
-    return seeded if ctx.valid(seeded) else None
+    for _ in range(PRUNE_ROUNDS + 1):  # Triangle's own refinement went under min_triangle_area: the points alone
+        seeded = ctx.mesh(every)
+        if ctx.valid(seeded):
+            return seeded
+        keep = _blameless(ctx, seeded, len(vertices), len(every))
+        if keep is None or keep.all() or not keep.any():
+            return None
+        every = np.concatenate([vertices, every[len(vertices):][keep]])
+    return None
+
+
+def _blameless(ctx: _Context, mesh: dict, base: int, count: int) -> np.ndarray | None:
+    """Which of the points added after the first ``base`` vertices an invalid ``mesh`` of ``count``
+    vertices does not blame: unused points and corners of refined triangles under
+    ``min_triangle_area`` are to blame. None when it is invalid for another reason (a split
+    segment, a vertex Triangle added, an old vertex to blame)."""
+    tris = mesh.get("triangles")
+    if tris is None or not len(tris) or len(mesh["segments"]) != len(ctx.segments) or len(mesh["vertices"]) != count:
+        return None
+    refined = (tris >= ctx.fixed).any(axis=1)
+    small = tris[refined][triangle_areas(mesh["vertices"], tris[refined]) < ctx.params.min_triangle_area].ravel()
+    if (small >= ctx.fixed).any() and not (small >= base).any():
+        return None
+    keep = np.bincount(tris.ravel(), minlength=count)[base:] > 0
+    keep[small[small >= base] - base] = False
+    return keep
 
 
 def _smoothed(ctx: _Context, mesh: dict, angles: np.ndarray) -> Iterator[tuple[dict, np.ndarray]]:

@@ -254,3 +254,17 @@ def test_conforming_start_must_pay_for_its_vertices(monkeypatch):
     assert len(free.vertices) > 1.5 * len(gated.vertices)
     gained = min_angles(free.vertices, free.triangles).min() - min_angles(gated.vertices, gated.triangles).min()
     assert 1.0 < gained < 10 * (len(free.vertices) / len(gated.vertices) - 1)
+
+
+def test_a_seeding_drops_the_points_its_mesh_blames_and_keeps_the_rest(monkeypatch):
+    """One point beside a corner makes triangles under min_triangle_area and one lies outside the
+    outline (unused): those two are dropped and the mesh keeps the good point (before, the whole
+    seeding was rejected)."""
+    square = np.array([[0.0, 0.0], [20.0, 0.0], [20.0, 20.0], [0.0, 20.0]])
+    ctx = contour_refine._Context(4, _ring_segments([4]), None, ContourParams(), None)
+    points = np.array([[10.0, 10.0], [0.05, 0.05], [-5.0, 10.0]])  # 0.5 px^2 triangles on the corner
+    mesh = contour_refine._with_points(ctx, square, points)
+    assert mesh is not None and ctx.valid(mesh)
+    assert sorted(map(tuple, mesh["vertices"][4:].tolist())) == [(10.0, 10.0)]
+    monkeypatch.setattr(contour_refine, "PRUNE_ROUNDS", 0)
+    assert contour_refine._with_points(ctx, square, points) is None
