@@ -1,5 +1,7 @@
-"""Compiled loops (numba) of the sprite mesher: outward simplification, the pixel and crossing
-checks, hole points, triangle angles and smoothing.
+"""Compiled loops (numba) of the sprite mesher: pooling's island boxes, Douglas-Peucker (as
+OpenCV runs it) and the outward simplification, the pixel and crossing checks, the strided
+coverage estimate, hole points, triangle angles, the refinement's validity check, apex points
+and smoothing.
 
 Why compiled: those stages were vectorised numpy over a few hundred points per call, so their cost
 was numpy's per-call overhead (~30 calls of a few microseconds per step), not arithmetic. The same
@@ -9,7 +11,7 @@ so results are identical bit for bit (sha256 over the sprite corpus); numpy keep
 differently (the arctangent, sums of more than two terms), and the callers pass its results in.
 
 Compiled on first call and cached on disk (``cache=True``: ``__pycache__`` beside this file, or
-``NUMBA_CACHE_DIR``): ~25 s cold, ~1 s to load. ``warm()`` compiles or loads them all, as
+``NUMBA_CACHE_DIR``): ~35 s cold, ~1 s to load. ``warm()`` compiles or loads them all, as
 ``make install``, the image build and a contour worker before its pool forks do.
 """
 
