@@ -128,9 +128,7 @@ def _outline_and_held(alpha: np.ndarray, params: ContourParams, progress: Progre
     mask = build_mask(alpha, params)
     factor, pooled = _pooled(mask, params)
     progress(30, "Processing contours...")
-    mask = clean_mask(pooled, params, factor * factor)
-    progress(40, "Finding contours...")
-    rings = trace_rings(mask, min_hole_area=params.min_contour_area / (factor * factor))
+    mask, rings = _cleaned_rings(pooled, params, factor, lambda: progress(40, "Finding contours..."))
     progress(50, "Simplifying contours...")
     budget = params.max_vertices
     for _ in range(TOL.unpool_budget_tries):
@@ -149,6 +147,15 @@ def _outline_and_held(alpha: np.ndarray, params: ContourParams, progress: Progre
                          {"vertex_count": count, "max_vertices": params.max_vertices})
     outline, held, radius = _box_fit(mask)  # axis-aligned: unpooling adds no point to it
     return _Outline(unpool_rings(outline, factor, width, height), held, factor, radius)
+
+
+def _cleaned_rings(mask: np.ndarray, params: ContourParams, factor: int,
+                   traced: Callable[[], None] = lambda: None) -> tuple[np.ndarray, list[Ring]]:
+    """A working mask (``factor`` image pixels a cell) cleaned (``clean_mask``) and its rings
+    (``trace_rings``; ``traced`` is called between the two, for progress)."""
+    cleaned = clean_mask(mask, params, factor * factor)
+    traced()
+    return cleaned, trace_rings(cleaned, min_hole_area=params.min_contour_area / (factor * factor))
 
 
 def _fit_budget(rings: list[Ring], pooled: np.ndarray, mask: np.ndarray, params: ContourParams, factor: int,
@@ -179,8 +186,7 @@ def _closed_within_budget(pooled: np.ndarray, kept: np.ndarray, params: ContourP
         nonlocal fewest, attempts
         attempts += 1
         progress(min(50 + 2 * attempts, 68), f"Closing the mask to fit max_vertices: radius {radius * factor:g} px...")
-        closed = clean_mask(pooled | _closing(pooled, radius), params, factor * factor)
-        rings = trace_rings(closed, min_hole_area=params.min_contour_area / (factor * factor))
+        closed, rings = _cleaned_rings(pooled | _closing(pooled, radius), params, factor)
         try:
             return simplify_within_budget(rings, params, closed.shape[1], closed.shape[0], unit=factor,
                                           solid=closed, steps=TOL.budget_closing_steps), closed, radius
