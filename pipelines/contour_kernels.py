@@ -1153,7 +1153,8 @@ def warm() -> None:
     angle_terms(mesh, tris)
     refined_check(mesh, tris, 3)
     group_minima(np.zeros(3, dtype=np.int64), np.ones(3), 1)
-    apex_candidates(mesh, tris, np.array([[0, 1], [1, 2], [2, 0]]), 0.5)
+    for layout in (tris, tris.astype(np.int64)):  # Triangle's triangles, and islands taken out of a mesh
+        apex_candidates(mesh, layout, np.array([[0, 1], [1, 2], [2, 0]]), 0.5)
     spread_points(mesh, np.ones(4), mesh[:2])
     angle_terms(mesh, tris.astype(np.int64))  # results as lists (the bench, tests)
     smoothing_stars(mesh, tris.astype(np.int64), np.ones(3), 3, 0.5)  # islands taken out of a mesh

@@ -244,3 +244,32 @@ def test_label_sizes_match_opencv_stats():
     count, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
     assert count > 5 and np.array_equal(label_sizes(labels, count), stats[1:, 2:4])
     assert label_sizes(np.zeros((3, 3), dtype=np.int32), 1).shape == (0, 2)
+
+
+def test_warm_compiles_every_layout_meshing_uses():
+    """In a fresh process: after warm(), meshing a sheet where refinement takes one island out of the
+    mesh (int64 triangles) and a large image (strided coverage) compiles no kernel again: a contour
+    worker pays no compile on its first jobs."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = """
+import cv2, numpy as np
+from pipelines import contour_kernels as k
+from pipelines.contour import mesh_rgba
+from pipelines.contour_params import ContourParams
+k.warm()
+kernels = {n: f for n, f in vars(k).items() if hasattr(f, "signatures")}
+before = {n: len(f.signatures) for n, f in kernels.items()}
+sheet = np.zeros((128, 256, 4), np.uint8)
+cv2.fillPoly(sheet, [np.array([[5, 60], [122, 52], [122, 70]], np.int32)], (255, 255, 255, 255))  # slivers
+cv2.rectangle(sheet, (160, 30), (220, 90), (255, 255, 255, 255), -1)  # a square that needs nothing
+big = np.zeros((700, 900, 4), np.uint8)
+cv2.circle(big, (450, 350), 300, (255, 255, 255, 255), -1, cv2.LINE_AA)
+for img in (sheet, big):
+    mesh_rgba(img, ContourParams())
+grown = {n: len(f.signatures) - before[n] for n, f in kernels.items() if len(f.signatures) != before[n]}
+assert not grown, grown
+"""
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).resolve().parents[2], timeout=300)
