@@ -9,7 +9,9 @@ and segment as it is:
    the isosceles triangle on it, at most equilateral and at most half-way to the opposite
    outline) and at the circumcentre of a bad triangle without a segment when that lies inside,
    and lets Triangle re-mesh with those points as input vertices: first with the outline alone
-   (when a bad triangle has one of Triangle's Steiner points), then with all of its vertices;
+   (when a bad triangle has one of Triangle's Steiner points), then with all of its vertices
+   (points that leave a refined triangle under ``min_triangle_area``, or lie outside, are dropped
+   and the rest kept);
 2. smooths the interior vertices: each moves to the best of a few positions (towards the average
    and towards the worst triangle's ideal apex) by the smallest angle of its star, neighbours never
    at once, and the constrained Delaunay triangulation is rebuilt;
