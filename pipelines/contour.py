@@ -21,7 +21,6 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import replace
-from itertools import pairwise
 from typing import NamedTuple
 
 import cv2
@@ -96,7 +95,7 @@ def mesh_rgba(rgba: np.ndarray, params: ContourParams, *, progress: Progress = n
     return {
         "vertices": _round(mesh.vertices), "triangles": mesh.triangles.tolist(),
         "uvs": _round(np.clip(uvs, 0.0, 1.0), 6), "boundary_edges": boundary.tolist(),
-        "internal_edges": internal.tolist(), "hull": int(sum(len(loop) for loop in mesh.loops)),
+        "internal_edges": internal.tolist(), "hull": len(mesh.hull),
         "metadata": metadata,
     }
 
@@ -514,8 +513,7 @@ def _rings_first(result: dict, sizes: list[int]) -> Mesh | None:
     tris = result["triangles"]
     if len(result["segments"]) != n or np.bincount(tris.ravel(), minlength=n)[:n].min() == 0:
         return None
-    starts = np.cumsum([0, *sizes]).tolist()
-    return Mesh(result["vertices"], tris, [np.arange(a, b) for a, b in pairwise(starts)])
+    return Mesh(result["vertices"], tris, np.arange(n), list(sizes))
 
 
 def _ring_segments(sizes: list[int]) -> np.ndarray:
@@ -638,15 +636,15 @@ def _reorder(vertices: np.ndarray, triangles: np.ndarray, loops: list[list[int]]
     order = np.concatenate([order, inner]).astype(np.int64)
     remap = np.full(len(vertices), -1, dtype=np.int64)
     remap[order] = np.arange(len(order))
-    new_loops = [remap[np.array(loop, dtype=np.int64)] for loop in loops]
-    return Mesh(vertices[order], remap[triangles], new_loops)
+    walked = np.array([v for loop in loops for v in loop], dtype=np.int64)
+    return Mesh(vertices[order], remap[triangles], remap[walked], [len(loop) for loop in loops])
 
 
 def mesh_edges(mesh: Mesh) -> tuple[np.ndarray, np.ndarray]:
     """(boundary edges in loop order, other undirected edges ascending), ``(k, 2) int`` each.
     An edge of two triangles is internal; one of a single triangle is on a loop."""
-    order = np.concatenate(mesh.loops).astype(np.int64)
-    boundary = np.stack([order, order[next_index([len(loop) for loop in mesh.loops])]], axis=1)
+    order = mesh.hull.astype(np.int64)
+    boundary = np.stack([order, order[next_index(mesh.loop_sizes)]], axis=1)
     tris = mesh.triangles.astype(np.int64)
     n = max(len(mesh.vertices), 1)
     a, b = tris.ravel(), tris[:, [1, 2, 0]].ravel()

@@ -352,8 +352,8 @@ def mesh_metadata(mesh: Mesh, outline: list[Ring], alpha: np.ndarray, params: Co
                   held: np.ndarray, factor: int, closing_px: float) -> dict:
     """Counts, coverage of the thresholded pixels, wasted area and quality of the mesh."""
     height, width = alpha.shape
-    ends = np.cumsum([len(loop) for loop in mesh.loops]).tolist()
-    ordered = mesh.vertices[np.concatenate(mesh.loops)] if mesh.loops else mesh.vertices[:0]  # one gather
+    ends = np.cumsum(mesh.loop_sizes).tolist()
+    ordered = mesh.vertices[mesh.hull]  # one gather
     loops = [ordered[a:b] for a, b in pairwise([0, *ends])]
     scale, stride = _sampling(width, height)
     if stride > 1:  # a large image: the strided raster estimate
@@ -364,7 +364,7 @@ def mesh_metadata(mesh: Mesh, outline: list[Ring], alpha: np.ndarray, params: Co
     return {
         "width": width, "height": height,
         "vertex_count": len(mesh.vertices), "triangle_count": len(mesh.triangles),
-        "hull_vertex_count": int(sum(len(loop) for loop in mesh.loops)),
+        "hull_vertex_count": len(mesh.hull),
         "islands": sum(not r.is_hole for r in outline), "holes": sum(r.is_hole for r in outline),
         "opaque_coverage": round(stats["opaque_coverage"], 6), "wasted_area": round(stats["wasted_area"], 6),
         "min_angle_deg": round(float(min_angles(mesh.vertices, mesh.triangles).min()), 3),

@@ -24,11 +24,20 @@ class Ring:
 
 @dataclass
 class Mesh:
-    """Triangulated outline: hull loops first; ``loops`` index into ``vertices``."""
+    """Triangulated outline: hull loops first. ``hull`` indexes ``vertices``: the loops one after
+    another, each in walk order and ``loop_sizes`` long (one array, not a list of them: meshes of
+    sheets have hundreds of loops)."""
 
     vertices: np.ndarray   # (n, 2) float
     triangles: np.ndarray  # (t, 3) int
-    loops: list[np.ndarray]
+    hull: np.ndarray       # (k,) int
+    loop_sizes: list[int]
+
+    @property
+    def loops(self) -> list[np.ndarray]:
+        """Each loop's vertex indices (views of ``hull``)."""
+        ends = np.cumsum([0, *self.loop_sizes]).tolist()
+        return [self.hull[a:b] for a, b in pairwise(ends)]
 
 
 def roll_next(a: np.ndarray) -> np.ndarray:
