@@ -815,7 +815,6 @@ def hole_points(a: np.ndarray, b: np.ndarray, starts: np.ndarray, sizes: np.ndar
     hole's longest segment (the first among equals) a ray goes right of the walk, and the point is
     halfway to the first segment it meets among those whose ring's box and own box meet the hole's
     box. Returns the points and whether every ray met a segment."""
-    eps = GEOM_EPS
     out = np.empty((len(holes), 2))
     for k in range(len(holes)):
         h = holes[k]
@@ -836,15 +835,7 @@ def hole_points(a: np.ndarray, b: np.ndarray, starts: np.ndarray, sizes: np.ndar
                 if seg == longest or not (min(a[seg, 0], b[seg, 0]) <= x1 and max(a[seg, 0], b[seg, 0]) >= x0 and
                                           min(a[seg, 1], b[seg, 1]) <= y1 and max(a[seg, 1], b[seg, 1]) >= y0):
                     continue
-                relx, rely = a[seg, 0] - ox, a[seg, 1] - oy
-                ex, ey = b[seg, 0] - a[seg, 0], b[seg, 1] - a[seg, 1]
-                denom = rx * ey - ry * ex
-                if abs(denom) <= 1e-12:
-                    continue
-                t = (relx * ey - rely * ex) / denom
-                u = (relx * ry - rely * rx) / denom
-                if t > eps and -eps <= u <= 1 + eps and t < first:
-                    first = t
+                first = min(first, _ray_hit(ox, oy, rx, ry, a[seg, 0], a[seg, 1], b[seg, 0], b[seg, 1]))
         if first == np.inf:
             return out, False
         out[k, 0], out[k, 1] = ox + rx * (first / 2), oy + ry * (first / 2)
@@ -887,16 +878,23 @@ def _clearance(ox: float, oy: float, rx: float, ry: float, seg_a: np.ndarray, se
         if s == own or min(ax, bx) > ox + radius or max(ax, bx) < ox - radius or \
                 min(ay, by) > oy + radius or max(ay, by) < oy - radius:
             continue
-        ex, ey = bx - ax, by - ay
-        relx, rely = ax - ox, ay - oy
-        den = rx * ey - ry * ex
-        if not abs(den) > 1e-12:
-            continue
-        t = (relx * ey - rely * ex) / den
-        u = (relx * ry - rely * rx) / den
-        if t > GEOM_EPS and u >= -GEOM_EPS and u <= 1 + GEOM_EPS and t < out:
-            out = t
+        out = min(out, _ray_hit(ox, oy, rx, ry, ax, ay, bx, by))
     return out
+
+
+@njit(cache=True)
+def _ray_hit(ox: float, oy: float, rx: float, ry: float, ax: float, ay: float, bx: float, by: float) -> float:
+    """Distance along the unit ray (rx, ry) from (ox, oy) to where it meets segment a-b (its ends
+    widened by ``GEOM_EPS`` of its length, the origin excluded); inf when it does not, or runs
+    parallel to it."""
+    ex, ey = bx - ax, by - ay
+    relx, rely = ax - ox, ay - oy
+    den = rx * ey - ry * ex
+    if not abs(den) > 1e-12:
+        return np.inf
+    t = (relx * ey - rely * ex) / den
+    u = (relx * ry - rely * rx) / den
+    return t if t > GEOM_EPS and -GEOM_EPS <= u <= 1 + GEOM_EPS else np.inf
 
 
 @njit(cache=True)
