@@ -323,9 +323,8 @@ def coverage_stats(loops: list[np.ndarray], alpha: np.ndarray, opaque_at: int, s
     if stride > 1:
         first = stride // 2
         moved = (np.concatenate(loops) - (first + 0.5)) / stride + 0.5  # the loops in units of the strided grid
-        ends = np.cumsum([len(loop) for loop in loops]).tolist()
-        a, b = ring_edges([moved[i:j] for i, j in pairwise([0, *ends])])
-        covered, opaque, inside, wasted = strided_coverage(a, b, alpha, opaque_at, first, stride)
+        ends = moved[next_index([len(loop) for loop in loops])]  # each edge's end, as ring_edges pairs them
+        covered, opaque, inside, wasted = strided_coverage(moved, ends, alpha, opaque_at, first, stride)
         return {"opaque_coverage": covered / opaque if opaque else 1.0,
                 "wasted_area": wasted / inside if inside else 0.0}
     h, w = alpha.shape
