@@ -233,9 +233,9 @@ class _Refinement:
             return
         sizes = np.array([len(self.rings[i]) for i, _ in keys], dtype=np.int64)
         offsets = np.concatenate([[0], np.cumsum(sizes)])
-        found = _dp_indices_batch([self.rings[i] for i, _ in keys],
-                                  [self.tols[i] / 2.0 ** level for i, level in keys], offsets)
-        bounds = np.searchsorted(found, offsets).tolist()
+        found, counts = _dp_indices_batch([self.rings[i] for i, _ in keys],
+                                          [self.tols[i] / 2.0 ** level for i, level in keys], offsets)
+        bounds = np.concatenate([[0], np.cumsum(counts)]).tolist()
         for key, lo, hi, base in zip(keys, bounds[:-1], bounds[1:], offsets[:-1].tolist(), strict=True):
             self._dp[key] = found[lo:hi] - base
 
@@ -357,7 +357,7 @@ def _offset_simplify_batch(rings: list[np.ndarray], tols: np.ndarray, width: int
     sizes = np.array([len(r) for r in rings], dtype=np.int64)
     offsets = np.concatenate([[0], np.cumsum(sizes)])
     if kept is None:
-        kept = _dp_indices_batch(rings, tols, offsets)
+        kept = _dp_indices_batch(rings, tols, offsets)[0]
     if point_tols is None:
         kept_tol = np.asarray(tols, dtype=float)[np.searchsorted(offsets, kept, side="right") - 1]
     else:
@@ -369,8 +369,10 @@ def _offset_simplify_batch(rings: list[np.ndarray], tols: np.ndarray, width: int
             for lo, hi, ok in zip(bounds[:-1], bounds[1:], alive.tolist(), strict=True)], areas
 
 
-def _dp_indices_batch(rings: list[np.ndarray], tols: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+def _dp_indices_batch(rings: list[np.ndarray], tols: np.ndarray,
+                      offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Sorted indices into the concatenated rings of the points Douglas-Peucker keeps on each closed
-    ring with its tolerance, as ``cv2.approxPolyDP`` keeps them (``contour_kernels.dp_anchors``:
-    the same steps and arithmetic, all rings in one call, indices rather than points)."""
-    return dp_anchors(np.concatenate(rings).astype(np.float32), offsets, np.asarray(tols, dtype=float))[0]
+    ring with its tolerance, as ``cv2.approxPolyDP`` keeps them, and how many each ring keeps
+    (``contour_kernels.dp_anchors``: the same steps and arithmetic, all rings in one call, indices
+    rather than points)."""
+    return dp_anchors(np.concatenate(rings).astype(np.float32), offsets, np.asarray(tols, dtype=float))
