@@ -41,6 +41,7 @@ from pipelines.contour_kernels import (
     angle_terms,
     apex_candidates,
     group_minima,
+    ray_clearances,
     refined_check,
     smoothing_candidates,
     smoothing_moves,
@@ -431,8 +432,10 @@ def conforming_points(vertices: np.ndarray, segments: np.ndarray, holes: np.ndar
     """``(k, 2)`` interior points from Triangle's conforming 20-degree refinement of the outline
     (``vertices``, ``segments``), which may split segments: its interior Steiner points as they
     are, and each point it put on a segment moved off it into the solid by ``CONFORM_SHARE`` of
-    the distance to its nearer neighbour on the segment. Where refinement grades the mesh down to a
-    short segment, those points grade it the same way one row inside, where they may stand."""
+    the distance to its nearer neighbour on the segment, or of the way across to the outline where
+    that is nearer (a thin part: moved the full step, a point lands on the far side, and Triangle
+    given a point on an outline vertex corrupts its memory). Where refinement grades the mesh down
+    to a short segment, those points grade it the same way one row inside, where they may stand."""
     budget = max(params.max_vertices - len(vertices), 0)
     conf = triangle.triangulate(triangle_input(vertices, segments, holes),
                                 triangle_options(budget, TOL.min_angle_deg, area, split_outline=True))
@@ -450,10 +453,11 @@ def conforming_points(vertices: np.ndarray, segments: np.ndarray, holes: np.ndar
     toward = _star_centroids(points, conf["triangles"])[split] - here  # the solid's side of the segment
     normal *= np.where((normal * toward).sum(axis=1) < 0, -1.0, 1.0)[:, None]
     gap = np.minimum(np.hypot(*(here - points[before]).T), np.hypot(*(here - points[after]).T))
+    room = CONFORM_SHARE * gap < 0.9 * ray_clearances(here, normal, vertices, segments.astype(np.int64), gap)
     inner = np.ones(len(points), dtype=bool)
     inner[:n] = False
     inner[split] = False
-    return np.concatenate([here + normal * (CONFORM_SHARE * gap)[:, None], points[inner]])
+    return np.concatenate([(here + normal * (CONFORM_SHARE * gap)[:, None])[room], points[inner]])
 
 
 def _star_centroids(points: np.ndarray, tris: np.ndarray) -> np.ndarray:

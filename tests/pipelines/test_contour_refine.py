@@ -244,6 +244,23 @@ def test_conforming_points_grade_where_apex_points_fall_short(monkeypatch):
     assert min_angles(apex_only.vertices, apex_only.triangles).min() < 19
 
 
+@pytest.mark.parametrize(("width", "wall"), [(40, 3), (100, 3), (100, 5), (200, 4)])
+def test_conforming_points_stay_inside_thin_walls(width, wall):
+    """A frame whose wall is thinner than Triangle's spacing along it: a split point moved its full
+    step crosses the wall, and on the fantasy UI sheet lands on an outline vertex, which makes
+    Triangle corrupt its memory (a segfault some calls later). Such points are left out."""
+    outer = np.array([[0, 0], [width, 0], [width, width], [0, width]], dtype=float)
+    inner = np.array([[wall, wall], [wall, width - wall], [width - wall, width - wall], [width - wall, wall]],
+                     dtype=float)
+    segments = np.concatenate([_ring_segments([4]), _ring_segments([4]) + 4])
+    points = conforming_points(np.concatenate([outer, inner]), segments, np.array([[width / 2] * 2]),
+                               ContourParams(), None)
+    x, y = points.T
+    in_outer = (x > 0) & (x < width) & (y > 0) & (y < width)
+    in_hole = (x >= wall) & (x <= width - wall) & (y >= wall) & (y <= width - wall)
+    assert (in_outer & ~in_hole).all()
+
+
 def test_conforming_start_must_pay_for_its_vertices(monkeypatch):
     """A degree per 10 % more vertices: 3.3 degrees for 67 % more is refused, so the sword keeps its
     15-vertex mesh; with vertices free the conforming mesh would be taken."""
