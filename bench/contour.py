@@ -11,7 +11,10 @@ triangles under 20 degrees (the min angle is one triangle; this says how many th
 
 What the times are, per sprite: ``decode_ms`` is ``load_rgba`` (PNG bytes -> RGBA, libpng through
 OpenCV), ``mesh_ms`` is ``mesh_rgba`` (everything after: mask, outline, Triangle, UVs, edges,
-metadata), ``time_ms`` their sum (what ``mesh_sprite`` costs a job). Each is the fastest of
+metadata, as numpy arrays), ``time_ms`` their sum (what ``mesh_sprite`` costs a job); ``output_ms``
+is writing its ``mesh.json`` and ``spine.json`` (``tasks.json_codec``: orjson over the arrays), and
+``output_stdlib_ms`` the same with ``tolist`` and ``json.dumps`` (how they were written before
+2026-11-24, when ``mesh_rgba`` built the lists itself). Each is the fastest of
 ``--repeat`` runs (default 3) in wall-clock time (``perf_counter``), so other processes on a
 shared machine inflate it less; process CPU time (``process_time``) is recorded too. One more run
 per sprite is split into stages by its progress reports (``STAGES``): ``stage_*_share`` is each
@@ -49,6 +52,8 @@ from pipelines.contour_params import PRESETS, ContourParams, make_params
 from pipelines.contour_refine import min_angles
 from pipelines.errors import PipelineError
 from pipelines.image_io import load_rgba
+from pipelines.spine_export import spine_mesh_attachment
+from tasks.json_codec import to_json
 
 OPAQUE_ALPHA = 128
 SAMPLES_BUDGET = 16_000_000   # supersampled points per image for the coverage raster
@@ -115,6 +120,16 @@ STAGES = {20: "mask", 30: "clean", 40: "trace", 50: "simplify", 70: "triangulate
           100: "output"}  # mesh_rgba's progress steps, each the start of a stage that runs to the next
 
 
+def artifacts(result: dict, write: Callable[[Any], bytes]) -> tuple[bytes, bytes]:
+    """``mesh.json`` and ``spine.json`` of one result, as the contour task writes them."""
+    return write(result), write(spine_mesh_attachment(result, path="sprite"))
+
+
+def stdlib_json(value: Any) -> bytes:
+    """The comparison for ``to_json``: arrays made lists, then ``json.dumps``."""
+    return json.dumps(value, separators=(",", ":"), default=lambda array: array.tolist()).encode()
+
+
 def stage_ms(rgba: np.ndarray, params: ContourParams) -> dict[str, float]:
     """Milliseconds of each stage of one ``mesh_rgba`` run, from its progress reports (``STAGES``;
     ``triangulate`` includes ``contour_refine``, ``simplify`` the vertex budget's closing)."""
@@ -132,8 +147,9 @@ def run_one(path: Path, params: ContourParams, repeat: int) -> tuple[dict, dict,
     alpha = rgba[..., 3]
     timings = {"decode_ms": decode_ms, "mesh_ms": mesh_ms, "cpu_ms": cpu_decode_ms + cpu_mesh_ms,
                "cpu_decode_ms": cpu_decode_ms, "cpu_mesh_ms": cpu_mesh_ms}
-    ours = measure(np.array(result["vertices"]), np.array(result["triangles"]), alpha,
-                   (decode_ms + mesh_ms) / 1000, timings)
+    _, timings["output_ms"], _ = timed(lambda: artifacts(result, to_json), repeat)
+    _, timings["output_stdlib_ms"], _ = timed(lambda: artifacts(result, stdlib_json), repeat)
+    ours = measure(result["vertices"], result["triangles"], alpha, (decode_ms + mesh_ms) / 1000, timings)
     ours["forced_min_angle"] = forced_min_angle(outline_rings(result), split_outline=params.outline_steiner)
     ours.update(stage_ms(rgba, params))
     (base_v, base_t), base_ms, _ = timed(lambda: baseline_mesh(rgba), repeat)
@@ -147,6 +163,7 @@ def summarise(rows: list[dict]) -> dict:
     mid = col["vertices"][(col["size"] >= MID_SIZE[0]) & (col["size"] <= MID_SIZE[1])]
     times = {}
     for key, name in (("ms", "time_ms"), ("decode_ms", "decode_ms"), ("mesh_ms", "mesh_ms"),
+                      ("output_ms", "output_ms"), ("output_stdlib_ms", "output_stdlib_ms"),
                       ("cpu_ms", "cpu_ms"), ("cpu_mesh_ms", "cpu_mesh_ms")):
         if key in col:
             times[f"{name}_p50"] = float(np.percentile(col[key], 50))
@@ -239,6 +256,8 @@ def main() -> None:
     presets = run_presets(images)
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     timing = {"repeat": args.repeat, "decode_ms": "load_rgba: PNG bytes -> RGBA", "mesh_ms": "mesh_rgba",
+              "output_ms": "mesh.json and spine.json bytes (tasks.json_codec)",
+              "output_stdlib_ms": "the same with tolist and json.dumps",
               "time_ms": "decode_ms + mesh_ms (mesh_sprite)", "kept": f"fastest of {args.repeat} wall-clock runs"}
     RESULTS.write_text(json.dumps({"corpus": str(folder), "count": len(paths), "params": params.as_dict(),
                                    "timing": timing, "summary": summary, "presets": presets,

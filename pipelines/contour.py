@@ -80,7 +80,8 @@ def mesh_sprite_batch(items: Sequence[tuple[str, bytes]], params: ContourParams 
 
 
 def mesh_rgba(rgba: np.ndarray, params: ContourParams, *, progress: Progress = no_progress) -> dict:
-    """Mesh an ``(h, w, 4) uint8`` RGBA array."""
+    """Mesh an ``(h, w, 4) uint8`` RGBA array: seed 002's result with numpy arrays (``vertices``
+    and ``uvs`` float, the rest int), which JSON writes as its nested lists (``tasks.json_codec``)."""
     height, width = rgba.shape[:2]
     alpha = np.ascontiguousarray(rgba[..., 3])  # the strided view makes every full-image test ~5x slower
     outline, held, factor, closing_px = _outline_and_held(alpha, params, progress)
@@ -93,9 +94,9 @@ def mesh_rgba(rgba: np.ndarray, params: ContourParams, *, progress: Progress = n
     metadata = mesh_metadata(mesh, outline, alpha, params, held, factor, closing_px)
     progress(100, "Mesh generation complete")
     return {
-        "vertices": _round(mesh.vertices), "triangles": mesh.triangles.tolist(),
-        "uvs": _round(np.clip(uvs, 0.0, 1.0), 6), "boundary_edges": boundary.tolist(),
-        "internal_edges": internal.tolist(), "hull": len(mesh.hull),
+        "vertices": np.round(mesh.vertices, 4), "triangles": mesh.triangles,
+        "uvs": np.round(np.clip(uvs, 0.0, 1.0), 6), "boundary_edges": boundary,
+        "internal_edges": internal, "hull": len(mesh.hull),
         "metadata": metadata,
     }
 
@@ -241,11 +242,6 @@ def _closing(mask: np.ndarray, radius: float) -> np.ndarray:
     grown = cv2.distanceTransform(1 - padded, cv2.DIST_L2, cv2.DIST_MASK_PRECISE) <= radius
     closed = cv2.distanceTransform(grown.view(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE) > radius
     return closed[r:-r, r:-r]
-
-
-def _round(array: np.ndarray, digits: int = 4) -> list:
-    """JSON-friendly nested lists with bounded float noise."""
-    return np.round(array, digits).tolist()
 
 
 # ---------------------------------------------------------------- mask

@@ -14,17 +14,18 @@ import numpy as np
 
 
 def spine_mesh_attachment(result: dict[str, Any], *, path: str | None = None, digits: int = 2) -> dict[str, Any]:
-    """The mesh attachment dict for one ``mesh_sprite`` result."""
+    """The mesh attachment dict for one ``mesh_sprite`` result (flat numpy arrays, as JSON Spine's
+    flat lists)."""
     width, height = result["metadata"]["width"], result["metadata"]["height"]
     xy = np.asarray(result["vertices"], dtype=float).reshape(-1, 2)
     local = np.stack([xy[:, 0] - width / 2, height / 2 - xy[:, 1]], axis=1)
     attachment: dict[str, Any] = {
         "type": "mesh",
-        "uvs": np.round(np.asarray(result["uvs"], dtype=float), 6).ravel().tolist(),
-        "triangles": np.asarray(result["triangles"], dtype=int).ravel().tolist(),
-        "vertices": np.round(local, digits).ravel().tolist(),
+        "uvs": np.round(np.asarray(result["uvs"], dtype=float), 6).ravel(),
+        "triangles": np.asarray(result["triangles"]).ravel(),
+        "vertices": np.round(local, digits).ravel(),
         "hull": int(result["hull"]),
-        "edges": (2 * np.asarray(result["boundary_edges"], dtype=int)).ravel().tolist(),
+        "edges": 2 * np.asarray(result["boundary_edges"]).ravel(),
         "width": width,
         "height": height,
     }

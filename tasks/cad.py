@@ -12,10 +12,10 @@ faces its per-face list is left to ``face_map.json`` so the job row stays small.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from tasks.base import StepContext, job_step
+from tasks.json_codec import to_json
 from tasks.submit import register_operation
 
 ANALYZE = "meshmill.cad.analyze"
@@ -44,7 +44,7 @@ def analyze(ctx: StepContext) -> dict[str, Any]:
     record_stages(ctx, report)
     ctx.save_artifact("model.glb", out.glb, "model/gltf-binary")
     face_map = {"triangle_face": out.face_map.tolist(), "faces": report.get("faces", [])}
-    ctx.save_artifact("face_map.json", json.dumps(face_map, separators=(",", ":")).encode(), "application/json")
+    ctx.save_artifact("face_map.json", to_json(face_map), "application/json")
     return result_of(report)
 
 

@@ -17,7 +17,6 @@ meshed image. A transient fetch error (timeout, 5xx) retries the whole step.
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import PurePosixPath
 from types import ModuleType
@@ -35,6 +34,7 @@ from pipelines.sniff import sniff
 from pipelines.spine_export import spine_mesh_attachment
 from tasks.base import StepContext, job_step
 from tasks.fetch import fetch_url
+from tasks.json_codec import to_json
 from tasks.settings import get_settings
 from tasks.submit import register_operation
 
@@ -92,8 +92,8 @@ def generate(ctx: StepContext) -> dict[str, Any]:
         ctx.progress(5, "Unpacking images...")
         return _batch(ctx, list(iter_zip_images(data, limits)), params, limits)
     result = _mesher().mesh_sprite(data, params, progress=ctx.progress, limits=limits)
-    ctx.save_artifact("mesh.json", _json(result), JSON)
-    ctx.save_artifact("spine.json", _json(_spine(result, name)), JSON)
+    ctx.save_artifact("mesh.json", to_json(result), JSON)
+    ctx.save_artifact("spine.json", to_json(_spine(result, name)), JSON)
     return result
 
 
@@ -132,19 +132,15 @@ def _batch(ctx: StepContext, items: list[tuple[str, bytes | InputError]], params
     for entry in ok:
         artifact = f"spine-{unique(safe_stem(entry['name']), used)}.json"
         entry["spine_artifact"] = artifact
-        ctx.save_artifact(artifact, _json(_spine(entry["result"], entry["name"])), JSON)
+        ctx.save_artifact(artifact, to_json(_spine(entry["result"], entry["name"])), JSON)
     result = {"items": entries,
               "summary": {"images": len(entries), "succeeded": len(ok), "failed": len(entries) - len(ok)}}
-    ctx.save_artifact("mesh.json", _json(result), JSON)
+    ctx.save_artifact("mesh.json", to_json(result), JSON)
     return result
 
 
 def _spine(result: dict[str, Any], name: str) -> dict[str, Any]:
     return spine_mesh_attachment(result, path=attachment_path(name))
-
-
-def _json(value: Any) -> bytes:
-    return json.dumps(value, separators=(",", ":")).encode()
 
 
 def url_name(url: str, default: str = "image") -> str:

@@ -25,6 +25,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Connection, Engine, RowMapping
 
 from tasks import baked
+from tasks.json_codec import to_json_text
 
 metadata = sa.MetaData()
 JSONType = sa.JSON().with_variant(JSONB(), "postgresql")
@@ -197,13 +198,15 @@ def make_engine(url: str, *, durable: bool = True, autocommit: bool = False) -> 
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url[len("postgresql://"):]
     if url.startswith("sqlite"):
-        engine = sa.create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+        engine = sa.create_engine(url, connect_args={"timeout": 30, "check_same_thread": False},
+                                  json_serializer=to_json_text)
         sa.event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     connect_args = {} if durable else {"options": "-c synchronous_commit=off"}
     # autocommit: no transaction is ever left open, so nothing to roll back on check-in
     options = {"isolation_level": "AUTOCOMMIT", "pool_reset_on_return": None} if autocommit else {}
-    engine = sa.create_engine(url, pool_size=5, max_overflow=10, connect_args=connect_args, **options)
+    engine = sa.create_engine(url, pool_size=5, max_overflow=10, connect_args=connect_args,
+                              json_serializer=to_json_text, **options)
     _ping_when_idle(engine)
     return engine
 
