@@ -23,11 +23,12 @@ class Jobs(MethodView):
     @blp.arguments(JobListQuery(), location="query")
     @blp.response(200, JobListSchema)
     def get(self, query):
-        """List your jobs, newest first (admin keys see all)."""
+        """List your jobs, newest first (admin keys see all); results only with ``include=result``."""
         flt = JobFilter(owner=owner_filter(), state=query["state"], domain=query["domain"])
         size = query["page_size"]
         with connections.transaction() as conn:
-            rows, total = jobstore.list_jobs(conn, flt, limit=size, offset=(query["page"] - 1) * size)
+            rows, total = jobstore.list_jobs(conn, flt, limit=size, offset=(query["page"] - 1) * size,
+                                             with_result=query["include"] == "result")
             items = present_jobs(conn, rows)
         return {"items": items, "total": total, "page": query["page"], "page_size": size}
 

@@ -72,6 +72,9 @@ class JobListQuery(Schema):
     domain = fields.String(load_default=None)
     page = page_field()
     page_size = fields.Integer(load_default=20, validate=validate.Range(min=1, max=200))
+    include = fields.String(load_default=None, validate=validate.OneOf(["result"]), metadata={
+        "description": "'result': each job's result too. Left out by default: a sprite mesh's is ~160 KB, "
+                       "so a page of them is tens of MB; GET /jobs/<id> has it."})
 
 
 class JobListSchema(Schema):

@@ -21,12 +21,13 @@ def artifact_url(public_url: str, job_id: str, name: str) -> str:
 
 
 def job_view(row: RowMapping, artifacts: Sequence[RowMapping], public_url: str) -> dict[str, Any]:
-    """A job as clients see it; no lease or owner internals."""
+    """A job as clients see it; no lease or owner internals (and no ``result`` when the row has none:
+    a listing read without it)."""
     error = None
     if row["error_code"]:
         error = {"code": row["error_code"], "message": row["error_message"] or "",
                  "details": row["error_details"] or {}, "class": row["error_class"]}
-    return {
+    view = {
         "id": row["id"],
         "domain": row["domain"],
         "operation": row["operation"],
@@ -36,7 +37,6 @@ def job_view(row: RowMapping, artifacts: Sequence[RowMapping], public_url: str) 
         "params": row["params"],
         "input": {"name": row["input_name"], "format": row["input_format"], "size": row["input_size"],
                   "sha256": (row["input_key"] or "").rsplit("/", 1)[-1] or None},
-        "result": row["result"],
         "error": error,
         "attempts": row["attempts"],
         "artifacts": [{"name": a["name"], "media_type": a["media_type"], "size": a["size"],
@@ -48,6 +48,9 @@ def job_view(row: RowMapping, artifacts: Sequence[RowMapping], public_url: str) 
         "started_at": iso(row["started_at"]),
         "finished_at": iso(row["finished_at"]),
     }
+    if "result" in row:
+        view["result"] = row["result"]
+    return view
 
 
 def event_view(row: RowMapping) -> dict[str, Any]:

@@ -131,6 +131,18 @@ def test_list_filters_and_pages(stack, user):
     assert_error(client.get("/jobs", params={"state": "bogus"}), 422, "VALIDATION_ERROR")
 
 
+def test_listing_leaves_results_out_unless_asked(stack, user):
+    """A sprite mesh's result is ~160 KB, so a page of 200 was tens of MB and seconds to read."""
+    client, _ = user
+    job = analyze(client, CUBE)
+    listed = client.get("/jobs").json()["items"][0]
+    assert listed["id"] == job["id"] and listed["state"] == "succeeded" and "result" not in listed
+    assert listed["artifacts"] == job["artifacts"]
+    full = client.get("/jobs", params={"include": "result"}).json()["items"][0]
+    assert full["result"] == job["result"] and full["result"]["volume_cm3"] == 8.0
+    assert_error(client.get("/jobs", params={"include": "params"}), 422, "VALIDATION_ERROR")
+
+
 def test_integers_past_a_database_column_are_4xx_not_500(stack, user, admin):
     """Found by schemathesis: ?page=12041382127207110951305216 reached SQL as an offset and the
     database raised (SQLite: OverflowError), a 500. Every integer a request gives is bounded."""
