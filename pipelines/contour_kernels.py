@@ -1171,7 +1171,7 @@ def warm() -> None:
         apex_candidates(mesh, layout, np.array([[0, 1], [1, 2], [2, 0]]), 0.5)
     spread_points(mesh, np.ones(4), mesh[:2])
     ray_clearances(mesh[:1], mesh[:1], mesh, np.array([[0, 1], [1, 2], [2, 0]], dtype=np.int64), np.ones(1))
-    angle_terms(mesh, tris.astype(np.int64))  # results as lists (the bench, tests)
+    angle_terms(mesh, tris.astype(np.int64))  # int64 triangles: reordered or assembled meshes, lists
     smoothing_stars(mesh, tris.astype(np.int64), np.ones(3), 3, 0.5)  # islands taken out of a mesh
     star = smoothing_stars(mesh, tris, np.ones(3), 3, 0.5)
     steps = np.array([0.5])
