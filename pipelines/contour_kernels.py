@@ -883,15 +883,10 @@ def _clearance(ox: float, oy: float, rx: float, ry: float, seg_a: np.ndarray, se
 
 
 @njit(cache=True)
-def ray_clearances(origins: np.ndarray, rays: np.ndarray, vertices: np.ndarray, seg: np.ndarray,
+def ray_clearances(origins: np.ndarray, rays: np.ndarray, seg_a: np.ndarray, seg_b: np.ndarray,
                    reach: np.ndarray) -> np.ndarray:
-    """``(k,)`` distance along each unit ray from its origin to the first outline segment (row of
-    ``seg``, indices into ``vertices``) it meets, capped at twice its ``reach``."""
-    seg_a = np.empty((len(seg), 2))
-    seg_b = np.empty((len(seg), 2))
-    for s in range(len(seg)):
-        seg_a[s, 0], seg_a[s, 1] = vertices[seg[s, 0], 0], vertices[seg[s, 0], 1]
-        seg_b[s, 0], seg_b[s, 1] = vertices[seg[s, 1], 0], vertices[seg[s, 1], 1]
+    """``(k,)`` distance along each unit ray from its origin to the first outline segment a-b
+    (rows of ``seg_a``, ``seg_b``) it meets, capped at twice its ``reach``."""
     out = np.empty(len(origins))
     for k in range(len(origins)):
         out[k] = _clearance(origins[k, 0], origins[k, 1], rays[k, 0], rays[k, 1], seg_a, seg_b, -1, reach[k])
@@ -1170,7 +1165,7 @@ def warm() -> None:
     for layout in (tris, tris.astype(np.int64)):  # Triangle's triangles, and islands taken out of a mesh
         apex_candidates(mesh, layout, np.array([[0, 1], [1, 2], [2, 0]]), 0.5)
     spread_points(mesh, np.ones(4), mesh[:2])
-    ray_clearances(mesh[:1], mesh[:1], mesh, np.array([[0, 1], [1, 2], [2, 0]], dtype=np.int64), np.ones(1))
+    ray_clearances(mesh[:1], mesh[:1], square, edges, np.ones(1))
     angle_terms(mesh, tris.astype(np.int64))  # int64 triangles: reordered or assembled meshes, lists
     smoothing_stars(mesh, tris.astype(np.int64), np.ones(3), 3, 0.5)  # islands taken out of a mesh
     star = smoothing_stars(mesh, tris, np.ones(3), 3, 0.5)

@@ -453,7 +453,8 @@ def conforming_points(vertices: np.ndarray, segments: np.ndarray, holes: np.ndar
     toward = _star_centroids(points, conf["triangles"])[split] - here  # the solid's side of the segment
     normal *= np.where((normal * toward).sum(axis=1) < 0, -1.0, 1.0)[:, None]
     gap = np.minimum(np.hypot(*(here - points[before]).T), np.hypot(*(here - points[after]).T))
-    room = CONFORM_SHARE * gap < 0.9 * ray_clearances(here, normal, vertices, segments.astype(np.int64), gap)
+    across = ray_clearances(here, normal, vertices[segments[:, 0]], vertices[segments[:, 1]], gap)
+    room = CONFORM_SHARE * gap < 0.9 * across
     inner = np.ones(len(points), dtype=bool)
     inner[:n] = False
     inner[split] = False
