@@ -1027,115 +1027,130 @@ def refined_check(vertices: np.ndarray, tris: np.ndarray, fixed: int) -> tuple[f
 
 
 @njit(cache=True)
-def smoothing_stars(vertices: np.ndarray, tris: np.ndarray, angles: np.ndarray, fixed: int,
-                    rise: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """The star of every interior vertex (index >= ``fixed``) of a mesh: its owner vertex, the first
-    entry of each star (``starts``), each entry's opposite edge (``nxt``, ``prv``: the triangle's other
-    two corners, counter-clockwise), the ideal apex over that edge (its midpoint plus ``rise`` times
-    its length along the inward normal: equilateral for sqrt(3) / 2), and each star's entry with the
-    smallest triangle angle (``angles``; the first among equals)."""
-    corner = tris.ravel().astype(np.int64)
-    order = np.argsort(corner, kind="mergesort")
-    order = order[corner[order] >= fixed]
-    m = len(order)
-    nxt, prv = np.empty(m, dtype=np.int64), np.empty(m, dtype=np.int64)
-    ideal = np.empty((m, 2))
-    starts = np.empty(m, dtype=np.int64)
-    count = 0
-    for e in range(m):
-        k = order[e]
-        t, c = k // 3, k % 3
-        nxt[e], prv[e] = tris[t, (c + 1) % 3], tris[t, (c + 2) % 3]
-        ax, ay, bx, by = vertices[nxt[e], 0], vertices[nxt[e], 1], vertices[prv[e], 0], vertices[prv[e], 1]
-        dx, dy = bx - ax, by - ay
-        ideal[e, 0] = (ax + bx) / 2 + -dy * rise
-        ideal[e, 1] = (ay + by) / 2 + dx * rise
-        if e == 0 or corner[k] != corner[order[e - 1]]:
-            starts[count] = e
-            count += 1
-    starts = starts[:count]
-    owner = np.empty(count, dtype=np.int64)
-    worst = np.empty(count, dtype=np.int64)
-    for i in range(count):
-        lo, hi = starts[i], starts[i + 1] if i + 1 < count else m
-        owner[i] = corner[order[lo]]
-        best = lo
-        for e in range(lo + 1, hi):
-            if angles[order[e] // 3] < angles[order[best] // 3]:
-                best = e
-        worst[i] = best
-    return owner, starts, nxt, prv, ideal, worst
-
-
-@njit(cache=True)
-def smoothing_candidates(vertices: np.ndarray, owner: np.ndarray, starts: np.ndarray, nxt: np.ndarray,
-                         prv: np.ndarray, ideal: np.ndarray, ideal_sum: np.ndarray, worst: np.ndarray,
-                         mean_steps: np.ndarray, worst_steps: np.ndarray
-                         ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Where each star's vertex may move (``smoothing_stars``): where it is, ``mean_steps`` of the way
-    to the mean of its ideal apices (``ideal_sum``: their sum per star) and ``worst_steps`` of the way
-    to its worst triangle's; and for each star entry and candidate, ``_angle_terms`` of the triangle
-    the candidate makes with the entry's edge. Returns (``(o, c, 2)`` candidates, ``(m, c)`` signed
-    twice-areas, their absolute values, dots)."""
-    o, m = len(owner), len(nxt)
-    c = 1 + len(mean_steps) + len(worst_steps)
-    cands = np.empty((o, c, 2))
-    for i in range(o):
-        count = (starts[i + 1] if i + 1 < o else m) - starts[i]
-        hx, hy = vertices[owner[i], 0], vertices[owner[i], 1]
-        mx, my = ideal_sum[i, 0] / count - hx, ideal_sum[i, 1] / count - hy
-        wx, wy = ideal[worst[i], 0] - hx, ideal[worst[i], 1] - hy
-        cands[i, 0, 0], cands[i, 0, 1] = hx, hy
-        for k in range(len(mean_steps)):
-            cands[i, 1 + k, 0], cands[i, 1 + k, 1] = hx + mx * mean_steps[k], hy + my * mean_steps[k]
-        for k in range(len(worst_steps)):
-            j = 1 + len(mean_steps) + k
-            cands[i, j, 0], cands[i, j, 1] = hx + wx * worst_steps[k], hy + wy * worst_steps[k]
-    cross, area2, dots = np.empty((m, c)), np.empty((m, c)), np.empty((m, c))
-    for i in range(o):
-        for e in range(starts[i], starts[i + 1] if i + 1 < o else m):
-            ax, ay, bx, by = vertices[nxt[e], 0], vertices[nxt[e], 1], vertices[prv[e], 0], vertices[prv[e], 1]
-            for j in range(c):
-                cross[e, j], dots[e, j] = _angle_terms(cands[i, j, 0], cands[i, j, 1], ax, ay, bx, by)
-                area2[e, j] = abs(cross[e, j])
-    return cands, cross, area2, dots
-
-
-@njit(cache=True)
-def smoothing_moves(vertices: np.ndarray, owner: np.ndarray, starts: np.ndarray, nxt: np.ndarray,
-                    prv: np.ndarray, cands: np.ndarray, angle: np.ndarray, cross: np.ndarray,
-                    min_area: float) -> tuple[bool, np.ndarray]:
-    """Each star's best candidate (``smoothing_candidates``; ``angle``: the smallest angle of each entry's
-    triangle per candidate, degrees) by the smallest angle of its star, triangles kept counter-clockwise
-    and at least ``min_area``; a vertex moves when that gains over 1e-6 degrees and more than every
-    neighbour's gain (neighbours never move together). Returns (whether any star gains, the vertices)."""
-    o, m, c = len(owner), len(nxt), cands.shape[1]
-    gain = np.full(len(vertices), -1.0)
-    pick = np.zeros(o, dtype=np.int64)
-    star_gain = np.empty(o)
-    for i in range(o):
-        star = np.full(c, np.inf)
-        for e in range(starts[i], starts[i + 1] if i + 1 < o else m):
-            for j in range(c):
-                value = angle[e, j] if cross[e, j] > 2 * min_area else -1.0
-                if value < star[j]:
-                    star[j] = value
-        pick[i] = np.argmax(star)
-        g = star[pick[i]] - star[0]
-        star_gain[i] = g if g > 1e-6 else -1.0
-        gain[owner[i]] = star_gain[i]
+def optimal_smoothing(vertices: np.ndarray, tris: np.ndarray, angles: np.ndarray, fixed: int, threshold: float,
+                      min_area: float) -> tuple[bool, np.ndarray]:
+    """Optimisation-based smoothing (after Freitag and Ollivier-Gooch): each interior vertex (index
+    >= ``fixed``) that is a corner of a triangle sharing a vertex with one under ``threshold``
+    degrees (``angles``), in index order and each seeing the moves before it, goes where the
+    smallest angle of its star is largest (``_best_spot``). It moves when that gains over 1e-6
+    degrees. Returns (whether any vertex moved, the vertices)."""
+    n, t = len(vertices), len(tris)
+    near = np.zeros(n, dtype=np.bool_)
+    for k in range(t):
+        if angles[k] < threshold:
+            near[tris[k, 0]] = near[tris[k, 1]] = near[tris[k, 2]] = True
+    movable = np.zeros(n, dtype=np.bool_)
+    starts = np.zeros(n + 1, dtype=np.int64)
+    for k in range(t):
+        i, j, m = tris[k, 0], tris[k, 1], tris[k, 2]
+        if near[i] or near[j] or near[m]:
+            movable[i] = movable[j] = movable[m] = True
+        starts[i + 1] += 1
+        starts[j + 1] += 1
+        starts[m + 1] += 1
+    starts = np.cumsum(starts)
+    fill = starts[:-1].copy()
+    ring_a, ring_b = np.empty(3 * t, dtype=np.int64), np.empty(3 * t, dtype=np.int64)
+    for k in range(t):  # each vertex's star as the opposite edges of its triangles, counter-clockwise
+        for c in range(3):
+            v = tris[k, c]
+            ring_a[fill[v]], ring_b[fill[v]] = tris[k, (c + 1) % 3], tris[k, (c + 2) % 3]
+            fill[v] += 1
     out = vertices.copy()
-    gains = False
-    for i in range(o):
-        if star_gain[i] <= 0:
+    moved = False
+    for v in range(fixed, n):
+        if movable[v] and starts[v] < starts[v + 1]:
+            moved |= _best_spot(out, v, ring_a[starts[v]:starts[v + 1]], ring_b[starts[v]:starts[v + 1]],
+                                2 * min_area)
+    return moved, out
+
+
+SMOOTH_STEPS = 100   # Nelder-Mead steps per vertex at most
+SMOOTH_XTOL = 1e-3   # ... stopping when the simplex is this narrow, in nearest-neighbour distances
+
+
+@njit(cache=True)
+def _best_spot(points: np.ndarray, v: int, ring_a: np.ndarray, ring_b: np.ndarray, min_cross: float) -> bool:
+    """Moves ``points[v]`` where the smallest angle of its star (triangles v, a, b) is largest:
+    Nelder-Mead over ``_star_cot`` from a simplex a fifth of the nearest neighbour's distance wide,
+    at most ``SMOOTH_STEPS`` steps. Returns whether it moved (a gain over 1e-6 degrees)."""
+    x0, y0 = points[v, 0], points[v, 1]
+    size = np.inf
+    for e in range(len(ring_a)):
+        size = min(size, math.hypot(points[ring_a[e], 0] - x0, points[ring_a[e], 1] - y0))
+    h = 0.2 * size
+    sx, sy, sf = np.empty(3), np.empty(3), np.empty(3)
+    sx[0], sy[0], sx[1], sy[1], sx[2], sy[2] = x0, y0, x0 + h, y0, x0, y0 + h
+    for s in range(3):
+        sf[s] = _star_cot(points, sx[s], sy[s], ring_a, ring_b, min_cross)
+    start = sf[0]
+    for _ in range(SMOOTH_STEPS):
+        b, m, w = _ranked(sf)
+        if max(abs(sx[w] - sx[b]), abs(sy[w] - sy[b]), abs(sx[m] - sx[b]), abs(sy[m] - sy[b])) < SMOOTH_XTOL * size:
+            break
+        cx, cy = (sx[b] + sx[m]) / 2, (sy[b] + sy[m]) / 2
+        rx, ry = 2 * cx - sx[w], 2 * cy - sy[w]
+        fr = _star_cot(points, rx, ry, ring_a, ring_b, min_cross)
+        if fr < sf[b]:  # reflected past the best: try twice as far
+            ex, ey = 3 * cx - 2 * sx[w], 3 * cy - 2 * sy[w]
+            fe = _star_cot(points, ex, ey, ring_a, ring_b, min_cross)
+            if fe < fr:
+                sx[w], sy[w], sf[w] = ex, ey, fe
+            else:
+                sx[w], sy[w], sf[w] = rx, ry, fr
             continue
-        gains = True
-        rival = -np.inf
-        for e in range(starts[i], starts[i + 1] if i + 1 < o else m):
-            rival = max(rival, max(gain[nxt[e]], gain[prv[e]]))
-        if star_gain[i] > rival:
-            out[owner[i], 0], out[owner[i], 1] = cands[i, pick[i], 0], cands[i, pick[i], 1]
-    return gains, out
+        if fr < sf[m]:
+            sx[w], sy[w], sf[w] = rx, ry, fr
+            continue
+        if fr < sf[w]:  # contraction, outside or inside
+            kx, ky = cx + 0.5 * (rx - cx), cy + 0.5 * (ry - cy)
+        else:
+            kx, ky = cx + 0.5 * (sx[w] - cx), cy + 0.5 * (sy[w] - cy)
+        fk = _star_cot(points, kx, ky, ring_a, ring_b, min_cross)
+        if fk < min(fr, sf[w]):
+            sx[w], sy[w], sf[w] = kx, ky, fk
+            continue
+        for s in (m, w):  # shrink towards the best
+            sx[s], sy[s] = sx[b] + 0.5 * (sx[s] - sx[b]), sy[b] + 0.5 * (sy[s] - sy[b])
+            sf[s] = _star_cot(points, sx[s], sy[s], ring_a, ring_b, min_cross)
+    b = int(np.argmin(sf))
+    if not (sf[b] < start and math.degrees(math.atan2(1.0, sf[b]) - math.atan2(1.0, start)) > 1e-6):
+        return False
+    points[v, 0], points[v, 1] = sx[b], sy[b]
+    return True
+
+
+@njit(cache=True)
+def _ranked(f: np.ndarray) -> tuple[int, int, int]:
+    """The indices of three values from the smallest, ties in index order (as a stable sort)."""
+    b, m, w = 0, 1, 2
+    if f[m] < f[b]:
+        b, m = m, b
+    if f[w] < f[m]:
+        m, w = w, m
+        if f[m] < f[b]:
+            b, m = m, b
+    return b, m, w
+
+
+@njit(cache=True)
+def _star_cot(points: np.ndarray, x: float, y: float, ring_a: np.ndarray, ring_b: np.ndarray,
+              min_cross: float) -> float:
+    """The largest cotangent among the angles of the triangles (x, a, b) (the smaller, the larger
+    their smallest angle; no arctangent needed to compare); inf when one is not counter-clockwise
+    with twice its area over ``min_cross``."""
+    worst = -np.inf
+    for e in range(len(ring_a)):
+        ax, ay = points[ring_a[e], 0], points[ring_a[e], 1]
+        bx, by = points[ring_b[e], 0], points[ring_b[e], 1]
+        ux, uy, vx, vy = ax - x, ay - y, bx - x, by - y
+        cross = ux * vy - uy * vx
+        if not cross > min_cross:
+            return np.inf
+        wx, wy = bx - ax, by - ay
+        dot = max(ux * vx + uy * vy, max(-ux * wx - uy * wy, vx * wx + vy * wy))
+        worst = max(worst, dot / cross)
+    return worst
 
 
 # ---------------------------------------------------------------- compiling
@@ -1167,9 +1182,5 @@ def warm() -> None:
     spread_points(mesh, np.ones(4), mesh[:2])
     ray_clearances(mesh[:1], mesh[:1], square, edges, np.ones(1))
     angle_terms(mesh, tris.astype(np.int64))  # int64 triangles: reordered or assembled meshes, lists
-    smoothing_stars(mesh, tris.astype(np.int64), np.ones(3), 3, 0.5)  # islands taken out of a mesh
-    star = smoothing_stars(mesh, tris, np.ones(3), 3, 0.5)
-    steps = np.array([0.5])
-    cands, cross, _, dots = smoothing_candidates(mesh, *star[:5], np.add.reduceat(star[4], star[1], axis=0), star[5],
-                                                 steps, steps)
-    smoothing_moves(mesh, *star[:4], cands, dots, cross, 0.1)
+    for layout in (tris, tris.astype(np.int64)):  # islands taken out of a mesh have int64 triangles
+        optimal_smoothing(mesh, layout, np.zeros(3), 3, 20.0, 0.1)

@@ -12,9 +12,9 @@ and segment as it is:
    (when a bad triangle has one of Triangle's Steiner points), then with all of its vertices
    (points that leave a refined triangle under ``min_triangle_area``, or lie outside, are dropped
    and the rest kept);
-2. smooths the interior vertices: each moves to the best of a few positions (towards the average
-   and towards the worst triangle's ideal apex) by the smallest angle of its star, neighbours never
-   at once, and the constrained Delaunay triangulation is rebuilt;
+2. smooths the interior vertices near bad triangles: each in turn moves where the smallest angle
+   of its star is largest (optimisation-based smoothing, Nelder-Mead on the star), and the
+   constrained Delaunay triangulation is rebuilt, while a pass raises the smallest angle;
 3. when that falls short of 20 degrees, starts again from Triangle's conforming refinement (which
    may split segments) with each split point moved off its segment into the solid, and smooths
    that; it adds more vertices, so it is kept only when it gains ``CONFORM_GAIN_DEG`` and
@@ -41,21 +41,17 @@ from pipelines.contour_kernels import (
     angle_terms,
     apex_candidates,
     group_minima,
+    optimal_smoothing,
     ray_clearances,
     refined_check,
-    smoothing_candidates,
-    smoothing_moves,
-    smoothing_stars,
     spread_points,
 )
 from pipelines.contour_params import TOL, ContourParams
 from pipelines.errors import InputError
 
 SQRT3_2 = math.sqrt(3) / 2
-MEAN_STEPS = (1.0, 0.5)     # fractions of the way to the mean ideal apex tried by smoothing
-WORST_STEPS = (0.5, 0.25)   # fractions of the way to the worst triangle's ideal apex
 APEX_SHARE = 0.5            # an apex rises at most this share of the way to the opposite outline
-SMOOTH_PASSES = 3           # smoothing passes, each followed by a constrained Delaunay rebuild
+SMOOTH_PASSES = 6           # smoothing passes at most, each followed by a constrained Delaunay rebuild
 MAX_BAD = 24                # more bad triangles than this: one is unlikely to fix them all, so do not pay
 CONFORM_SHARE = 0.5         # a conforming split point moves inward this share of its spacing
 CONFORM_GAIN_DEG = 1.0      # smallest-angle gain the conforming points' start must bring,
@@ -314,8 +310,10 @@ def _blameless(ctx: _Context, mesh: dict, base: int, count: int) -> np.ndarray |
 
 
 def _smoothed(ctx: _Context, mesh: dict, angles: np.ndarray) -> Iterator[tuple[dict, np.ndarray]]:
-    """``mesh`` and the valid meshes of up to ``SMOOTH_PASSES`` smoothing passes after it."""
+    """``mesh`` and the valid meshes of up to ``SMOOTH_PASSES`` smoothing passes after it, stopping
+    after a pass that does not raise the smallest angle by ``TOL.ladder_gain_deg``."""
     yield mesh, angles
+    best = float(angles.min())
     for _ in range(SMOOTH_PASSES):
         if not (mesh["triangles"][angles < TOL.min_angle_deg] >= ctx.fixed).any():  # nothing to move there
             return
@@ -327,6 +325,9 @@ def _smoothed(ctx: _Context, mesh: dict, angles: np.ndarray) -> Iterator[tuple[d
             return
         angles = _angles(mesh)
         yield mesh, angles
+        if float(angles.min()) <= best + TOL.ladder_gain_deg:
+            return
+        best = float(angles.min())
 
 
 def triangle_options(budget: int, angle: float = 0.0, area: float | None = None, *,
@@ -476,14 +477,9 @@ def _star_centroids(points: np.ndarray, tris: np.ndarray) -> np.ndarray:
 
 def smooth_step(vertices: np.ndarray, tris: np.ndarray, angles: np.ndarray, fixed: int,
                 min_area: float) -> np.ndarray | None:
-    """One pass moving interior vertices (index >= ``fixed``) to raise the smallest angle of their
-    star (``angles``: per triangle), triangles kept counter-clockwise and at least ``min_area``;
-    neighbours never move together (the larger gain wins). None when nothing moves."""
-    owner, starts, nxt, prv, ideal, worst = smoothing_stars(vertices, tris, angles, fixed, SQRT3_2)
-    if not len(owner):
-        return None
-    cands, cross, area2, dots = smoothing_candidates(vertices, owner, starts, nxt, prv, ideal,
-                                                     np.add.reduceat(ideal, starts, axis=0), worst,
-                                                     np.array(MEAN_STEPS), np.array(WORST_STEPS))
-    gains, out = smoothing_moves(vertices, owner, starts, nxt, prv, cands, _degrees(area2, dots), cross, min_area)
-    return out if gains else None
+    """One pass moving the interior vertices (index >= ``fixed``) around the triangles under 20
+    degrees (``angles``: per triangle) each where the smallest angle of its star is largest, its
+    triangles kept counter-clockwise and at least ``min_area`` (``contour_kernels.optimal_smoothing``).
+    None when nothing moves."""
+    moved, out = optimal_smoothing(vertices, tris, angles, fixed, TOL.min_angle_deg, min_area)
+    return out if moved else None

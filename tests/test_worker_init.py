@@ -42,7 +42,7 @@ assert "numba" not in sys.modules
 app.amqp.queues.select(["mesh", "cad", "contour"])
 contour._compile_kernels(sender=SimpleNamespace(app=app))
 from pipelines import contour_kernels as k
-assert all(kernel.signatures for kernel in (k.offset_rings, k.drop_repeats, k.crossing_edges, k.smoothing_moves))
+assert all(kernel.signatures for kernel in (k.offset_rings, k.drop_repeats, k.crossing_edges, k.optimal_smoothing))
 """
     subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).resolve().parents[1], timeout=120)
 

@@ -39,10 +39,9 @@ SYLVIE = [[253.747, 0.315], [375.155, 260.474], [350.867, 343.053], [337.322, 26
           [12.214, 700.0], [11.143, 699.0], [0.243, 668.481], [115.318, 423.191], [43.613, 380.168],
           [127.311, 181.387], [116.751, 49.389], [159.064, 4.432]]
 
-# godot's fsm sword: the conforming start gains 3.3 degrees (10.5 -> 13.8) for 10 more vertices (15 -> 25)
-SWORD = [[71.0, 12.0], [164.667, 12.0], [192.0, 26.138], [192.0, 27.963], [166.529, 44.0], [56.778, 44.0],
-         [51.778, 53.0], [31.25, 53.0], [27.0, 39.4], [2.96, 36.515], [4.222, 20.116], [26.504, 19.187], [32.5, 0.0],
-         [39.5, 0.0]]
+# pyglet's player ship: the conforming start gains 2.4 degrees (6.7 -> 9.0) for 15 more vertices (12 -> 27)
+SHIP = [[50.0, 25.49], [0.0, 49.98], [0.0, 47.0], [9.184, 25.878], [0.0, 2.0], [0.0, 0.0], [2.56, 0.0],
+        [50.0, 24.204]]
 
 
 def sliver_sprite() -> np.ndarray:
@@ -206,6 +205,66 @@ def test_smooth_step_moves_only_interior_vertices():
     assert min_angles(moved, tris).min() > angles.min()
 
 
+def _star_mesh(ring: list[list[float]], centre: list[float]) -> tuple[np.ndarray, np.ndarray]:
+    """A fan of counter-clockwise triangles from one interior vertex (the last) to a ring around it."""
+    points = np.array([*ring, centre], dtype=float)
+    n = len(ring)
+    return points, np.array([[i, (i + 1) % n, n] for i in range(n)])
+
+
+def _grid_best(points: np.ndarray, tris: np.ndarray, step: float) -> float:
+    """The largest smallest angle over positions of the last vertex on a grid (brute force)."""
+    xs = np.arange(points[:-1, 0].min(), points[:-1, 0].max(), step)
+    ys = np.arange(points[:-1, 1].min(), points[:-1, 1].max(), step)
+    best = 0.0
+    for x in xs:
+        for y in ys:
+            trial = points.copy()
+            trial[-1] = x, y
+            a, b, c = trial[tris[:, 0]], trial[tris[:, 1]], trial[tris[:, 2]]
+            if (np.cross(b - a, c - a) > 0).all():
+                best = max(best, float(min_angles(trial, tris).min()))
+    return best
+
+
+def test_smoothing_finds_the_best_spot_of_a_star():
+    # an irregular star: the best spot is neither its centroid nor any apex over one of its edges
+    points, tris = _star_mesh([[0, 0], [9, 1], [14, 7], [6, 12], [1, 8]], [8.5, 1.8])
+    moved = smooth_step(points, tris, min_angles(points, tris), 5, 0.01)
+    assert moved is not None
+    reached = float(min_angles(moved, tris).min())
+    assert reached >= _grid_best(points, tris, 0.02) - 0.05
+    assert np.array_equal(moved[:5], points[:5])
+
+
+def test_smoothing_keeps_every_triangle_over_the_minimum_area():
+    # a star with a short edge: its best spot for angles makes the triangle on that edge too small
+    points, tris = _star_mesh([[0, 0], [10, 0], [10, 1], [0, 10]], [3, 3])
+    assert triangle_areas(points, tris).min() >= 3.0
+    free = smooth_step(points, tris, min_angles(points, tris), 4, 0.01)
+    floor = smooth_step(points, tris, min_angles(points, tris), 4, 3.0)
+    assert free is not None and floor is not None
+    assert triangle_areas(free, tris).min() < 3.0  # the floor binds
+    assert triangle_areas(floor, tris).min() >= 3.0
+    assert min_angles(floor, tris).min() > min_angles(points, tris).min()
+
+
+def test_smoothing_leaves_vertices_far_from_bad_triangles():
+    # three fans in a row: the left one has a sliver; the right one, off-centre but sharing no vertex
+    # with a triangle next to the sliver, stays where it is
+    ring = [[0, 0], [10, 0], [20, 0], [30, 0], [30, 10], [20, 10], [10, 10], [0, 10]]
+    points = np.array([*ring, [9.5, 9.0], [15, 5], [25.5, 4.5]], dtype=float)
+    fans = [(8, [0, 1, 6, 7]), (9, [1, 2, 5, 6]), (10, [2, 3, 4, 5])]
+    tris = np.array([[quad[k], quad[(k + 1) % 4], centre] for centre, quad in fans for k in range(4)])
+    assert (np.cross(points[tris[:, 1]] - points[tris[:, 0]], points[tris[:, 2]] - points[tris[:, 0]]) > 0).all()
+    angles = min_angles(points, tris)
+    assert angles[:4].min() < 20 <= angles[4:].min()
+    moved = smooth_step(points, tris, angles, 8, 0.01)
+    assert moved is not None
+    assert not np.array_equal(moved[8], points[8])
+    assert np.array_equal(moved[10], points[10])
+
+
 def test_outline_steiner_is_left_to_triangle():
     img = long_short_sprite()
     result = mesh_sprite(png(img), make_params({"outline_steiner": True}))
@@ -262,9 +321,9 @@ def test_conforming_points_stay_inside_thin_walls(width, wall):
 
 
 def test_conforming_start_must_pay_for_its_vertices(monkeypatch):
-    """A degree per 10 % more vertices: 3.3 degrees for 67 % more is refused, so the sword keeps its
-    15-vertex mesh; with vertices free the conforming mesh would be taken."""
-    ring = Ring(_orient(np.array(SWORD, dtype=float), False), False, 0)
+    """A degree per 10 % more vertices: 2.4 degrees for 125 % more is refused, so the ship keeps its
+    12-vertex mesh; with vertices free the conforming mesh would be taken."""
+    ring = Ring(_orient(np.array(SHIP, dtype=float), False), False, 0)
     gated = triangulate([ring], ContourParams())
     monkeypatch.setattr(contour_refine, "CONFORM_DEG_PER_SHARE", 0.0)
     free = triangulate([ring], ContourParams())
