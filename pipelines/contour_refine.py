@@ -19,6 +19,8 @@ and segment as it is:
    may split segments) with each split point moved off its segment into the solid, and smooths
    that; it adds more vertices, so it is kept only when it gains ``CONFORM_GAIN_DEG`` and
    ``CONFORM_DEG_PER_SHARE`` for each 100 % more vertices than the best mesh before it.
+4. when that still falls short, on small meshes, removes an interior corner of the worst triangle
+   or adds a vertex at its centroid, and smooths again, for a round or two (``_local_changes``).
 
 Meshes with more than ``MAX_BAD`` bad triangles are left as they are (the cost grows with them
 and one left over keeps the smallest angle). Only the islands with a bad triangle are re-meshed
@@ -57,6 +59,8 @@ CONFORM_SHARE = 0.5         # a conforming split point moves inward this share o
 CONFORM_GAIN_DEG = 1.0      # smallest-angle gain the conforming points' start must bring,
 CONFORM_DEG_PER_SHARE = 10.0  # and this many per 100 % more vertices (a degree per 10 %)
 PRUNE_ROUNDS = 1            # times a seeding drops the points its mesh blames and tries again
+LOCAL_ROUNDS = 2            # rounds of local changes at the worst triangle after the starts,
+LOCAL_MAX_VERTICES = 80     # on meshes this small (each change is a rebuild and its smoothing)
 
 
 def improve_islands(result: dict, angles: np.ndarray, fixed: int, segments: np.ndarray, holes: np.ndarray | None,
@@ -148,7 +152,9 @@ def improve(result: dict, fixed: int, segments: np.ndarray, holes: np.ndarray | 
     for start, gain, per_share in _starts(ctx, result, angles < target):
         best.offer(list(_smoothed(ctx, start, angles if start is result else _angles(start))), gain, per_share)
         if best.worst >= target:
-            break
+            return best.mesh()
+    if len(result["vertices"]) <= LOCAL_MAX_VERTICES:
+        _local_changes(ctx, best)
     return best.mesh()
 
 
@@ -261,6 +267,25 @@ def _starts(ctx: _Context, result: dict, bad: np.ndarray) -> Iterator[tuple[dict
     conformed = _with_points(ctx, result["vertices"][:ctx.fixed], points)
     if conformed is not None:
         yield conformed, CONFORM_GAIN_DEG, CONFORM_DEG_PER_SHARE
+
+
+def _local_changes(ctx: _Context, best: _IslandBests) -> None:
+    """Up to ``LOCAL_ROUNDS`` rounds at the worst triangle of the best mesh so far: the mesh without
+    each of its interior corners and the mesh with a vertex at its centroid, each rebuilt, smoothed
+    and offered to ``best``; stops at 20 degrees or after a round that gains nothing. (Smoothing
+    moves vertices but never adds or removes one; apex seeding often leaves one point too many or
+    too few.)"""
+    for _ in range(LOCAL_ROUNDS):
+        mesh, before = best.mesh(), best.worst
+        vertices = mesh["vertices"]
+        worst = mesh["triangles"][int(np.argmin(_angles(mesh)))]
+        variants = [np.delete(vertices, v, axis=0) for v in worst.tolist() if v >= ctx.fixed]
+        variants.append(np.concatenate([vertices, vertices[worst].mean(axis=0, keepdims=True)]))
+        for changed in map(ctx.mesh, variants):
+            if ctx.valid(changed):
+                best.offer(list(_smoothed(ctx, changed, _angles(changed))), TOL.ladder_gain_deg, 0.0)
+        if best.worst >= TOL.min_angle_deg or best.worst <= before + TOL.ladder_gain_deg:
+            return
 
 
 def _same_points(a: np.ndarray, b: np.ndarray) -> bool:

@@ -44,6 +44,11 @@ SHIP = [[50.0, 25.49], [0.0, 49.98], [0.0, 47.0], [9.184, 25.878], [0.0, 2.0], [
         [50.0, 24.204]]
 
 
+# tiled's start button: no start beats Triangle's 17.9 degrees (apex seeding puts 5 points in); two
+# interior points, one added at a time, reach 20
+BUTTON = [[169.56, 2.0], [181.203, 26.257], [168.941, 61.0], [19.968, 61.0], [9.515, 28.597], [19.964, 2.0]]
+
+
 def sliver_sprite() -> np.ndarray:
     img = canvas()
     cv2.fillPoly(img, [np.array([[5, 60], [122, 52], [122, 70]], np.int32)], WHITE)
@@ -84,6 +89,17 @@ def test_reaches_twenty_degrees_where_triangle_stopped(points, monkeypatch):
     unrefined(monkeypatch)
     plain = triangulate([ring], ContourParams())
     assert min_angles(plain.vertices, plain.triangles).min() < target
+
+
+def test_local_changes_reach_twenty_degrees_where_smoothing_stopped(monkeypatch):
+    ring = Ring(_orient(np.array(BUTTON, dtype=float), False), False, 0)
+    mesh = triangulate([ring], ContourParams())
+    assert min_angles(mesh.vertices, mesh.triangles).min() >= 20.0
+    assert np.array_equal(mesh.vertices[:len(BUTTON)], ring.points)
+    monkeypatch.setattr(contour_refine, "LOCAL_ROUNDS", 0)
+    smoothed = triangulate([ring], ContourParams())
+    assert min_angles(smoothed.vertices, smoothed.triangles).min() < 20.0
+    assert len(mesh.vertices) <= len(BUTTON) + 3
 
 
 def test_a_steiner_point_that_pins_a_sliver_is_left_out():
