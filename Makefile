@@ -13,7 +13,7 @@ $(STAMP): requirements.txt requirements-dev.txt setup.cfg pyproject.toml
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -r requirements-dev.txt
 	$(BIN)/pip install --quiet --no-deps -e .
-	$(BIN)/python -c "from pipelines.contour_kernels import warm; warm()"  # numba's disk cache (~35 s once)
+	$(BIN)/python -c "from pipelines.contour_kernels import warm; warm()"  # numba's disk cache (~26 s once)
 	touch $(STAMP)
 
 run: install

@@ -9,9 +9,10 @@ step as one loop runs 10-20x faster (the span offsets: 0.11 ms -> 0.007 ms a cal
 slowest sheets). Each kernel does the arithmetic of the numpy form it replaced in the same order,
 so results are identical bit for bit (sha256 over the sprite corpus); numpy keeps what it computes
 differently (the arctangent, sums of more than two terms), and the callers pass its results in.
+``optimal_smoothing`` never had a numpy form: its Nelder-Mead search per vertex is a loop.
 
 Compiled on first call and cached on disk (``cache=True``: ``__pycache__`` beside this file, or
-``NUMBA_CACHE_DIR``): ~35 s cold, ~1 s to load. ``warm()`` compiles or loads them all, as
+``NUMBA_CACHE_DIR``): ~26 s cold, under 1 s to load. ``warm()`` compiles or loads them all, as
 ``make install``, the image build and a contour worker before its pool forks do.
 """
 
