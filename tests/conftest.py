@@ -57,7 +57,7 @@ def stack(request, tmp_path_factory):
     if kind == "servers":
         require_services()
     home = tmp_path_factory.mktemp(f"stack-{kind}")
-    warm_kernels()  # fill numba's disk cache first (~35 s cold), so the worker only loads it
+    warm_kernels()  # fill numba's disk cache first (~26 s cold), so the worker only loads it
     made = embedded_stack(home) if kind == "embedded" else servers_stack(home)
     try:
         made.start()
