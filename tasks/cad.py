@@ -43,7 +43,7 @@ def analyze(ctx: StepContext) -> dict[str, Any]:
     report = out.report
     record_stages(ctx, report)
     ctx.save_artifact("model.glb", out.glb, "model/gltf-binary")
-    face_map = {"triangle_face": out.face_map.tolist(), "faces": report.get("faces", [])}
+    face_map = {"triangle_face": out.face_map, "faces": report.get("faces", [])}
     ctx.save_artifact("face_map.json", to_json(face_map), "application/json")
     return result_of(report)
 
