@@ -108,7 +108,7 @@ def measure(vertices: np.ndarray, triangles: np.ndarray, alpha: np.ndarray, seco
     h, w = alpha.shape
     scale = max(1, min(MAX_SCALE, int((SAMPLES_BUDGET / (w * h)) ** 0.5)))
     mesh = _hull_first(vertices, triangles)
-    loops = [mesh.vertices[loop] for loop in mesh.loops]
+    loops = mesh.loop_points()
     stats = coverage_stats(loops, alpha, OPAQUE_ALPHA, scale)
     angles = min_angles(mesh.vertices, mesh.triangles)
     return {**stats, "vertices": len(mesh.vertices), "min_angle": float(angles.min()),

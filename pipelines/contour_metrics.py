@@ -4,7 +4,6 @@ opaque coverage and wasted area (``coverage_stats``), and the result's metadata.
 from __future__ import annotations
 
 import math
-from itertools import pairwise
 
 import numpy as np
 
@@ -351,9 +350,7 @@ def mesh_metadata(mesh: Mesh, outline: list[Ring], alpha: np.ndarray, params: Co
                   held: np.ndarray, factor: int, closing_px: float) -> dict:
     """Counts, coverage of the thresholded pixels, wasted area and quality of the mesh."""
     height, width = alpha.shape
-    ends = np.cumsum(mesh.loop_sizes).tolist()
-    ordered = mesh.vertices[mesh.hull]  # one gather
-    loops = [ordered[a:b] for a, b in pairwise([0, *ends])]
+    loops = mesh.loop_points()
     scale, stride = _sampling(width, height)
     if stride > 1:  # a large image: the strided raster estimate
         stats = coverage_stats(loops, alpha, max(params.alpha_threshold, 1), scale, stride)

@@ -4,6 +4,7 @@ mesher's stages share."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from itertools import pairwise
 
@@ -36,8 +37,16 @@ class Mesh:
     @property
     def loops(self) -> list[np.ndarray]:
         """Each loop's vertex indices (views of ``hull``)."""
-        ends = np.cumsum([0, *self.loop_sizes]).tolist()
-        return [self.hull[a:b] for a, b in pairwise(ends)]
+        return [self.hull[a:b] for a, b in self._spans()]
+
+    def loop_points(self) -> list[np.ndarray]:
+        """Each loop's vertex coordinates (views of one gather of the hull's)."""
+        ordered = self.vertices[self.hull]
+        return [ordered[a:b] for a, b in self._spans()]
+
+    def _spans(self) -> Iterator[tuple[int, int]]:
+        """(start, end) of each loop in ``hull``."""
+        return pairwise(np.cumsum([0, *self.loop_sizes]).tolist())
 
 
 def roll_next(a: np.ndarray) -> np.ndarray:
