@@ -1137,20 +1137,16 @@ def _ranked(f: np.ndarray) -> tuple[int, int, int]:
 @njit(cache=True)
 def _star_cot(points: np.ndarray, x: float, y: float, ring_a: np.ndarray, ring_b: np.ndarray,
               min_cross: float) -> float:
-    """The largest cotangent among the angles of the triangles (x, a, b) (the smaller, the larger
-    their smallest angle; no arctangent needed to compare); inf when one is not counter-clockwise
-    with twice its area over ``min_cross``."""
+    """The largest cotangent among the angles of the triangles (x, a, b) (``_angle_terms``' dots over
+    twice the area: the smaller, the larger their smallest angle, with no arctangent to compare); inf
+    when one is not counter-clockwise with twice its area over ``min_cross``."""
     worst = -np.inf
     for e in range(len(ring_a)):
-        ax, ay = points[ring_a[e], 0], points[ring_a[e], 1]
-        bx, by = points[ring_b[e], 0], points[ring_b[e], 1]
-        ux, uy, vx, vy = ax - x, ay - y, bx - x, by - y
-        cross = ux * vy - uy * vx
+        a, b = ring_a[e], ring_b[e]
+        cross, dots = _angle_terms(x, y, points[a, 0], points[a, 1], points[b, 0], points[b, 1])
         if not cross > min_cross:
             return np.inf
-        wx, wy = bx - ax, by - ay
-        dot = max(ux * vx + uy * vy, max(-ux * wx - uy * wy, vx * wx + vy * wy))
-        worst = max(worst, dot / cross)
+        worst = max(worst, dots / cross)
     return worst
 
 
