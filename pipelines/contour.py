@@ -48,7 +48,7 @@ from pipelines.contour_rings import (
     signed_area,
     unpack,
 )
-from pipelines.contour_simplify import OverBudget, simplify_within_budget
+from pipelines.contour_simplify import OverBudget, simplify_within_budget, widen_border_segments
 from pipelines.errors import InputError, PipelineError
 from pipelines.image_io import load_rgba
 from pipelines.limits import LIMITS, Limits
@@ -122,7 +122,14 @@ class _Outline(NamedTuple):
 
 
 def _outline_and_held(alpha: np.ndarray, params: ContourParams, progress: Progress = no_progress) -> _Outline:
-    """``sprite_outline`` and what it was made from (``_Outline``)."""
+    """``sprite_outline`` and what it was made from (``_Outline``): the fitted outline with the
+    short segments the image's edge cut from it widened (``widen_border_segments``)."""
+    fitted = _fitted_outline(alpha, params, progress)
+    return fitted._replace(rings=widen_border_segments(fitted.rings, alpha.shape[1], alpha.shape[0]))
+
+
+def _fitted_outline(alpha: np.ndarray, params: ContourParams, progress: Progress = no_progress) -> _Outline:
+    """The outline simplified within the vertex budget and mapped back to image pixels (``_Outline``)."""
     height, width = alpha.shape
     progress(20, "Creating mask...")
     mask = build_mask(alpha, params)

@@ -85,6 +85,8 @@ class ContourTol:
     tidy_sin: float = 0.26            # a notch turning less than ~15 degrees is nearly collinear
     tidy_short_ratio: float = 0.25    # a segment this much shorter than its neighbour is "short"
     tidy_notch_chord: float = 4.0     # a notch over a chord this many tolerances wide is a dent: filled
+    border_widen_ratio: float = 0.3   # a segment the image border's clip leaves is widened to this share of its
+    border_widen_area: float = 0.005  # shorter neighbour, adding at most this share of its ring's area
 
 
 TOL = ContourTol()

@@ -376,3 +376,56 @@ def _dp_indices_batch(rings: list[np.ndarray], tols: np.ndarray,
     (``contour_kernels.dp_anchors``: the same steps and arithmetic, all rings in one call, indices
     rather than points)."""
     return dp_anchors(np.concatenate(rings).astype(np.float32), offsets, np.asarray(tols, dtype=float))
+
+
+def widen_border_segments(rings: list[Ring], width: int, height: int) -> list[Ring]:
+    """The outline with each short segment that the image's edge cut from it widened along that edge.
+
+    Where an outward-offset corner passes the image, ``clip_to_box`` cuts it off with a segment on
+    the image's edge; when the corner only just passes, that segment is much shorter than its two
+    neighbours, and the one triangle on it (no Steiner point splits a segment) is a sliver however
+    the inside is meshed. Its neighbours lie inside the image, so on an outer ring both of its
+    corners are convex, and moving its ends apart along the edge only adds transparent area inside
+    the image: up to ``TOL.border_widen_ratio`` of the shorter
+    neighbour, at most ``TOL.border_widen_area`` of the ring's area at each such segment. A ring
+    whose widened form would touch or cross another ring, or itself, keeps its segments."""
+    packed = pack_rings([r.points for r in rings])
+    p, nxt, prv = packed.points, packed.nxt, packed.prv
+    start, end, before, after = p, p[nxt], p[prv], p[nxt[nxt]]
+    area = ring_areas(packed)[packed.ring]
+    moved = p.copy()
+    for axis, line in ((0, 0.0), (0, float(width)), (1, 0.0), (1, float(height))):
+        at = np.flatnonzero((start[:, axis] == line) & (end[:, axis] == line) &
+                            (before[:, axis] != line) & (after[:, axis] != line))
+        if len(at):
+            _widen_at(moved, at, nxt[at], start, end, before, after, area, axis, line,
+                      float(width if axis == 1 else height))
+    changed = set(np.unique(packed.ring[(moved != p).any(axis=1)]).tolist())
+    if not changed:
+        return rings
+    widened = [moved[a:b] if i in changed else r.points
+               for i, (r, a, b) in enumerate(zip(rings, packed.starts[:-1], packed.starts[1:], strict=True))]
+    while changed and (bad := _recheck_crossing(widened, changed)):
+        for i in bad & changed:
+            widened[i] = rings[i].points
+        changed -= bad
+    return [Ring(w, r.is_hole, r.island) if w is not r.points else r for w, r in zip(widened, rings, strict=True)]
+
+
+def _widen_at(moved: np.ndarray, at: np.ndarray, to: np.ndarray, start: np.ndarray, end: np.ndarray,
+              before: np.ndarray, after: np.ndarray, area: np.ndarray, axis: int, line: float,
+              extent: float) -> None:
+    """``widen_border_segments`` for the segments from points ``at`` to points ``to``, on the image
+    edge where coordinate ``axis`` is ``line`` (the other coordinate runs over [0, ``extent``])."""
+    a, b, c, d = start[at], end[at], before[at], after[at]
+    length = np.linalg.norm(b - a, axis=1)
+    shorter = np.minimum(np.linalg.norm(a - c, axis=1), np.linalg.norm(d - b, axis=1))
+    goal = TOL.border_widen_ratio * shorter
+    grow = np.where((area[at] > 0) & (length < goal) & (length > 0), (goal - length) / 2, 0.0)
+    rise = 0.5 * (np.abs(c[:, axis] - line) + np.abs(d[:, axis] - line))  # the two ends add grow * rise
+    grow = np.minimum(grow, TOL.border_widen_area * np.abs(area[at]) / np.maximum(rise, TOL.geom_eps))
+    along = 1 - axis
+    step = np.sign(b[:, along] - a[:, along]) * grow
+    moved[at, along] = np.clip(a[:, along] - step, 0.0, extent)
+    moved[to, along] = np.clip(b[:, along] + step, 0.0, extent)
+

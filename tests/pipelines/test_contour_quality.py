@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import cv2
 import numpy as np
 import pytest
 
-from pipelines import contour_metrics
+from pipelines import contour, contour_metrics, contour_simplify
 from pipelines.contour import _orient, mesh_sprite
 from pipelines.contour_geometry import holds_ring
 from pipelines.contour_kernels import tidy
 from pipelines.contour_metrics import forced_min_angle, outline_rings
-from pipelines.contour_params import make_params
+from pipelines.contour_params import TOL, make_params
 from pipelines.contour_refine import min_angles
+from pipelines.contour_rings import Ring, signed_area
+from pipelines.contour_simplify import widen_border_segments
 from pipelines.errors import InputError
 from tests.pipelines.test_contour import assert_covers, assert_hull_first, circle_sprite, png, thin_sprite
 
@@ -104,6 +108,60 @@ def test_clipped_diamond_has_no_sliver_from_the_image_border():
     md = result["metadata"]
     assert forced(result) > 20
     assert md["min_angle_deg"] > 5  # was 0.04 degrees on a real clipped sprite before tidying
+
+
+def test_a_shape_cut_by_the_image_edge_gets_no_sliver_there(monkeypatch):
+    """An ellipse a little wider than the image: each tip's offset corner only just passes the
+    image's edge, and the clip left a 0.7 px segment there between 30 px ones."""
+    img = np.zeros((48, 128, 4), np.uint8)
+    cv2.ellipse(img, (64, 24), (64, 20), 0, 0, 360, (255, 255, 255, 255), -1, cv2.LINE_AA)
+    result = mesh_sprite(png(img))
+    assert_covers(result, img[..., 3])
+    v = np.array(result["vertices"])
+    assert (v >= 0).all() and (v <= [128, 48]).all()
+    assert result["metadata"]["min_angle_deg"] >= 20.0
+    monkeypatch.setattr(contour, "widen_border_segments", lambda rings, width, height: rings)
+    assert mesh_sprite(png(img))["metadata"]["min_angle_deg"] < 5.0
+
+
+def inside(ring: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """Which points are inside or on ``ring``."""
+    contour32 = ring.astype(np.float32).reshape(-1, 1, 2)
+    return np.array([cv2.pointPolygonTest(contour32, (float(x), float(y)), False) >= 0 for x, y in points])
+
+
+TIP = [[0, 9.8], [30, 0], [60, 10], [30, 20], [0, 10.2]]  # a 0.4 px segment on the image's left edge
+
+
+@pytest.mark.parametrize("area_share", [TOL.border_widen_area, 1.0])
+def test_short_border_segment_is_widened_along_the_edge_and_only_outward(area_share, monkeypatch):
+    monkeypatch.setattr(contour_simplify, "TOL", replace(TOL, border_widen_area=area_share))
+    ring = _orient(np.array(TIP, dtype=float), False)
+    (out,) = widen_border_segments([Ring(ring, False, 0)], 60, 20)
+    moved = np.flatnonzero((out.points != ring).any(axis=1))
+    assert len(moved) == 2 and (out.points[moved, 0] == 0).all()  # the segment's ends, along x = 0
+    assert (out.points[:, 1] >= 0).all() and (out.points[:, 1] <= 20).all()
+    length = np.ptp(out.points[moved, 1])
+    added = signed_area(out.points) - signed_area(ring)
+    assert 0.4 < length <= TOL.border_widen_ratio * np.hypot(30, 9.8) + 1e-9
+    assert added <= area_share * signed_area(ring) + 1e-9
+    grid = np.stack(np.meshgrid(np.linspace(0, 60, 61), np.linspace(0, 20, 41)), -1).reshape(-1, 2)
+    assert inside(out.points, grid[inside(ring, grid)]).all()  # holds all it held
+    if area_share == 1.0:
+        assert length == pytest.approx(TOL.border_widen_ratio * np.hypot(30, 9.8))
+
+
+def test_border_segment_is_kept_where_widening_would_meet_another_ring(monkeypatch):
+    monkeypatch.setattr(contour_simplify, "TOL", replace(TOL, border_widen_area=1.0))
+    tip = Ring(_orient(np.array(TIP, dtype=float), False), False, 0)
+    near = Ring(_orient(np.array([[0, 11], [4, 11.5], [0, 14.0]], dtype=float), False), False, 1)
+    rings = [tip, near]
+    out = widen_border_segments(rings, 60, 20)
+    assert all(a.points is b.points for a, b in zip(out, rings, strict=True))
+    apart = Ring(near.points + np.array([0, 4]), False, 1)
+    assert widen_border_segments([tip, apart], 60, 20)[0].points is not tip.points  # widened without it
+    no_edge = [Ring(tip.points + np.array([1, 0]), False, 0)]
+    assert widen_border_segments(no_edge, 61, 20) is no_edge
 
 
 def tip(corner_deg: float, side: float, short: float = 1.0) -> np.ndarray:
