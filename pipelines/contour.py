@@ -500,9 +500,10 @@ def _outline_bound(result: dict, angles: np.ndarray, fixed: int) -> bool:
     """Whether a lower rung is not worth its Triangle call after ``result`` missed its target: the
     worst triangle has outline vertices only (a sliver Triangle left because splitting it would
     encroach an unsplittable segment; a lower rung leaves it too) and there are more than
-    ``MAX_BAD`` triangles under 20 degrees (so ``improve`` will not run either). Measured over the
-    sprite corpus, a lower rung never did better under both conditions; these are the large
-    sheets, where each rung costs the most."""
+    ``MAX_BAD`` triangles under 20 degrees (more than ``improve_islands`` takes on one island).
+    Measured over the sprite corpus, a lower rung never did better under both conditions (nor
+    with ``MAX_BAD_TOTAL`` in place of ``MAX_BAD``); these are the large sheets, where each rung
+    costs the most."""
     if np.count_nonzero(angles < TOL.min_angle_deg) <= MAX_BAD:
         return False
     return bool((result["triangles"][int(np.argmin(angles))] < fixed).all())

@@ -22,9 +22,10 @@ and segment as it is:
 4. when that still falls short, on small meshes, removes an interior corner of the worst triangle
    or adds a vertex at its centroid, and smooths again, for a round or two (``_local_changes``).
 
-Meshes with more than ``MAX_BAD`` bad triangles are left as they are (the cost grows with them
-and one left over keeps the smallest angle). Only the islands with a bad triangle are re-meshed
-(``improve_islands``), and each island keeps its own best state: a state is kept for an island
+Islands with more than ``MAX_BAD`` bad triangles are left as they are (the cost grows with them
+and one left over keeps the smallest angle), and so is the whole mesh when the islands under that
+count hold more than ``MAX_BAD_TOTAL`` between them. Only the islands with a bad triangle are
+re-meshed (``improve_islands``), and each island keeps its own best state: a state is kept for an island
 when its smallest angle there is larger, its refined triangles respect ``min_triangle_area``, it
 fits ``max_vertices`` and every vertex is used. So a sharp corner on one sprite of a sheet no
 longer keeps another sprite's slivers.
@@ -54,7 +55,8 @@ from pipelines.errors import InputError
 SQRT3_2 = math.sqrt(3) / 2
 APEX_SHARE = 0.5            # an apex rises at most this share of the way to the opposite outline
 SMOOTH_PASSES = 6           # smoothing passes at most, each followed by a constrained Delaunay rebuild
-MAX_BAD = 24                # more bad triangles than this: one is unlikely to fix them all, so do not pay
+MAX_BAD = 24                # more bad triangles than this on an island: one is unlikely to fix them all,
+MAX_BAD_TOTAL = 48          # or than this on the islands taken: do not pay
 CONFORM_SHARE = 0.5         # a conforming split point moves inward this share of its spacing
 CONFORM_GAIN_DEG = 1.0      # smallest-angle gain the conforming points' start must bring,
 CONFORM_DEG_PER_SHARE = 10.0  # and this many per 100 % more vertices (a degree per 10 %)
@@ -69,14 +71,18 @@ def improve_islands(result: dict, angles: np.ndarray, fixed: int, segments: np.n
     """``improve`` on the islands that have bad triangles, taken out of the mesh (an island's
     constrained triangulation is the whole mesh's restricted to it: segments separate islands, so
     Triangle need not see the others). ``angles``: ``min_angles`` of ``result``'s triangles;
-    ``outline_island`` and ``hole_island``: the island of each outline vertex and of each hole point."""
+    ``outline_island`` and ``hole_island``: the island of each outline vertex and of each hole point.
+    The islands taken are those with 1 to ``MAX_BAD`` bad triangles, when they hold at most
+    ``MAX_BAD_TOTAL`` in all."""
     bad = angles < TOL.min_angle_deg
-    if not bad.any() or np.count_nonzero(bad) > MAX_BAD:
+    if not bad.any():
         return result
     labels = _vertex_islands(result["triangles"], outline_island, len(result["vertices"]))
     tri_island = labels[result["triangles"][:, 0]]
-    taken = np.zeros(int(labels.max()) + 1, dtype=bool)
-    taken[tri_island[bad]] = True
+    count = np.bincount(tri_island[bad], minlength=int(labels.max()) + 1)
+    taken = (count > 0) & (count <= MAX_BAD)
+    if not taken.any() or count[taken].sum() > MAX_BAD_TOTAL:
+        return result
     if taken.all():
         return improve(result, fixed, segments, holes, params, area, labels, angles)
     sub = _Islands(result, taken[labels], fixed, segments, holes, taken[hole_island])
@@ -142,10 +148,11 @@ def improve(result: dict, fixed: int, segments: np.ndarray, holes: np.ndarray | 
             area: float | None, islands: np.ndarray | None = None, angles: np.ndarray | None = None) -> dict:
     """``result`` or a better mesh of the same outline (first ``fixed`` vertices, ``segments``),
     better island by island (``_IslandBests``; ``islands``: each vertex's island, default one;
-    ``angles``: ``min_angles`` of ``result``, when the caller has them)."""
+    ``angles``: ``min_angles`` of ``result``, when the caller has them). Whether that is worth its
+    cost is the caller's call (``improve_islands``)."""
     target = TOL.min_angle_deg
     angles = _angles(result) if angles is None else angles
-    if angles.min() >= target or np.count_nonzero(angles < target) > MAX_BAD:
+    if angles.min() >= target:
         return result
     best = _IslandBests(result, angles, fixed, segments, islands, params.max_vertices)
     ctx = _Context(fixed, segments, holes, params, area, best.regions)

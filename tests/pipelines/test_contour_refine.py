@@ -142,6 +142,29 @@ def test_each_island_keeps_its_own_gain(monkeypatch):
             for r in rings))  # no overlap, no gap
 
 
+@pytest.mark.parametrize(("max_bad", "total", "fixed"), [(6, 11, {"shadow", "tower"}), (5, 11, {"tower"}),
+                                                       (6, 10, set())])
+def test_islands_are_taken_by_their_own_bad_count_within_a_total(max_bad, total, fixed, monkeypatch):
+    """The shadow has 6 bad triangles before refinement, the tower 5: an island is refined when its
+    own count is at most ``MAX_BAD`` and the islands taken hold at most ``MAX_BAD_TOTAL``."""
+    tower = _orient(np.array(TOWER, dtype=float), False)
+    rings = [Ring(_orient(np.array(SHADOW, dtype=float), False), False, 0),
+             Ring(tower - tower.min(axis=0) + [100, 0], False, 1)]
+    monkeypatch.setattr(contour_refine, "MAX_BAD", max_bad)
+    monkeypatch.setattr(contour_refine, "MAX_BAD_TOTAL", total)
+    mesh = triangulate(rings, ContourParams())
+    unrefined(monkeypatch)
+    plain = triangulate(rings, ContourParams())
+    for name, ring, right in (("shadow", rings[0], False), ("tower", rings[1], True)):
+        target = min(20.0, forced_min_angle([ring.points]))
+        worst = [min_angles(m.vertices, m.triangles[(m.vertices[m.triangles].mean(axis=1)[:, 0] > 90) == right]).min()
+                 for m in (mesh, plain)]
+        assert worst[1] < target
+        assert (worst[0] >= target) == (name in fixed)
+        if name not in fixed:
+            assert worst[0] == worst[1]
+
+
 SPRITES = {"sliver": sliver_sprite, "long_short": long_short_sprite, "holes": holes_sprite}
 
 
