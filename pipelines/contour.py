@@ -465,7 +465,14 @@ def _orient(points: np.ndarray, hole: bool) -> np.ndarray:
 
 
 def triangulate(outline: list[Ring], params: ContourParams) -> Mesh:
-    """Constrained quality triangulation of the outline; boundary loops first, in ring order."""
+    """Constrained quality triangulation of the outline; boundary loops first, in ring order.
+
+    Triangle's refinement runs at each rung of ``TOL.angle_ladder`` in turn (a rung whose Steiner
+    points make a triangle under ``min_triangle_area`` is passed over) and the rung with the largest
+    smallest angle is kept; then ``contour_refine`` works on it, unless it has more than ``MAX_BAD``
+    triangles under 20 degrees and another rung has no more than that: the first such rung is
+    refined instead (a lower rung often gains a few degrees at its worst triangle by leaving many
+    more bad ones, which refinement then does not take on)."""
     sizes = [len(r.points) for r in outline]
     vertices = np.concatenate([r.points for r in outline])
     segments = _ring_segments(sizes)
@@ -473,6 +480,7 @@ def triangulate(outline: list[Ring], params: ContourParams) -> Mesh:
     budget = max(params.max_vertices - len(vertices), 0)
     area = _max_area(outline, params)
     best, best_angle, best_angles = None, -1.0, None
+    fewest = None  # the first rung with at most MAX_BAD bad triangles, and its angles
     for angle in TOL.angle_ladder:  # each rung whose refinement respects min_triangle_area, then 0
         if angle == 0 and best is not None:  # unrefined never beats an accepted refined rung
             break
@@ -481,6 +489,8 @@ def triangulate(outline: list[Ring], params: ContourParams) -> Mesh:
             continue
         angles = min_angles(result["vertices"], result["triangles"])
         worst = float(angles.min())
+        if fewest is None and np.count_nonzero(angles < TOL.min_angle_deg) <= MAX_BAD:
+            fewest = result, angles
         if worst > best_angle + TOL.ladder_gain_deg:
             best, best_angle, best_angles = result, worst, angles
         if worst >= angle:  # this rung met its own target: lower rungs cannot do better on purpose
@@ -490,6 +500,8 @@ def triangulate(outline: list[Ring], params: ContourParams) -> Mesh:
             # would cost a Triangle call for the same result
             break
     if not params.outline_steiner:  # Triangle gives up next to unsplittable segments: finish the job
+        if fewest is not None and np.count_nonzero(best_angles < TOL.min_angle_deg) > MAX_BAD:
+            best, best_angles = fewest  # a lower rung's few wide angles gain less than refinement can
         island = np.unique([r.island for r in outline], return_inverse=True)[1]
         best = improve_islands(best, best_angles, len(vertices), segments, holes, params, area,
                                np.repeat(island, sizes), island[[r.is_hole for r in outline]])
