@@ -386,9 +386,10 @@ def widen_border_segments(rings: list[Ring], width: int, height: int) -> list[Ri
     neighbours, and the one triangle on it (no Steiner point splits a segment) is a sliver however
     the inside is meshed. Its neighbours lie inside the image, so on an outer ring both of its
     corners are convex, and moving its ends apart along the edge only adds transparent area inside
-    the image: up to ``TOL.border_widen_ratio`` of the shorter
-    neighbour, at most ``TOL.border_widen_area`` of the ring's area at each such segment. A ring
-    whose widened form would touch or cross another ring, or itself, keeps its segments."""
+    the image: up to ``TOL.border_widen_ratio`` of the shorter neighbour (half at each end; an
+    end at the image's corner stays and the other moves for both), adding at most
+    ``TOL.border_widen_area`` of the ring's area at each such segment. A ring whose widened form
+    would touch or cross another ring, or itself, keeps its segments."""
     packed = pack_rings([r.points for r in rings])
     p, nxt, prv = packed.points, packed.nxt, packed.prv
     start, end, before, after = p, p[nxt], p[prv], p[nxt[nxt]]
@@ -421,11 +422,16 @@ def _widen_at(moved: np.ndarray, at: np.ndarray, to: np.ndarray, start: np.ndarr
     length = np.linalg.norm(b - a, axis=1)
     shorter = np.minimum(np.linalg.norm(a - c, axis=1), np.linalg.norm(d - b, axis=1))
     goal = TOL.border_widen_ratio * shorter
-    grow = np.where((area[at] > 0) & (length < goal) & (length > 0), (goal - length) / 2, 0.0)
-    rise = 0.5 * (np.abs(c[:, axis] - line) + np.abs(d[:, axis] - line))  # the two ends add grow * rise
-    grow = np.minimum(grow, TOL.border_widen_area * np.abs(area[at]) / np.maximum(rise, TOL.geom_eps))
+    need = np.where((area[at] > 0) & (length < goal) & (length > 0), goal - length, 0.0)
     along = 1 - axis
-    step = np.sign(b[:, along] - a[:, along]) * grow
-    moved[at, along] = np.clip(a[:, along] - step, 0.0, extent)
-    moved[to, along] = np.clip(b[:, along] + step, 0.0, extent)
+    ahead = np.sign(b[:, along] - a[:, along])  # the segment's direction along the edge
+    room_a = np.where(ahead > 0, a[:, along], extent - a[:, along])  # to the image's corner behind a
+    room_b = np.where(ahead > 0, extent - b[:, along], b[:, along])  # and ahead of b
+    grow_a = np.minimum(need / 2, room_a)
+    grow_b = np.minimum(need - grow_a, room_b)
+    grow_a = np.minimum(need - grow_b, room_a)  # an end at a corner leaves its share to the other
+    added = 0.5 * (grow_a * np.abs(c[:, axis] - line) + grow_b * np.abs(d[:, axis] - line))  # two triangles
+    scale = np.minimum(1.0, TOL.border_widen_area * np.abs(area[at]) / np.maximum(added, TOL.geom_eps))
+    moved[at, along] = a[:, along] - ahead * grow_a * scale
+    moved[to, along] = b[:, along] + ahead * grow_b * scale
 

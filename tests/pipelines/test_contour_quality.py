@@ -151,6 +151,15 @@ def test_short_border_segment_is_widened_along_the_edge_and_only_outward(area_sh
         assert length == pytest.approx(TOL.border_widen_ratio * np.hypot(30, 9.8))
 
 
+def test_border_segment_at_the_image_corner_widens_from_its_other_end(monkeypatch):
+    monkeypatch.setattr(contour_simplify, "TOL", replace(TOL, border_widen_area=1.0))
+    ring = _orient(np.array([[0, 0], [40, 0], [30, 30], [0, 0.5]], dtype=float), False)
+    (out,) = widen_border_segments([Ring(ring, False, 0)], 40, 30)
+    moved = np.flatnonzero((out.points != ring).any(axis=1))
+    assert len(moved) == 1 and out.points[moved[0], 0] == 0  # the corner stays, the other end moves up x = 0
+    assert out.points[moved[0], 1] == pytest.approx(TOL.border_widen_ratio * 40)  # 0.3 of the bottom side
+
+
 def test_border_segment_is_kept_where_widening_would_meet_another_ring(monkeypatch):
     monkeypatch.setattr(contour_simplify, "TOL", replace(TOL, border_widen_area=1.0))
     tip = Ring(_orient(np.array(TIP, dtype=float), False), False, 0)
