@@ -7,8 +7,8 @@ at a time and reports which one, lifted, makes it pass:
 - (a) budget: ``max_vertices`` at its maximum (``internal_vertex_density`` is 0 by default, so no
   area cap applies);
 - (b) ``min_triangle_area`` 1e-6 instead of its default;
-- (c) ``contour_refine.MAX_BAD`` unlimited (refinement no longer skipped on meshes with many bad
-  triangles);
+- (c) ``contour_refine.MAX_BAD`` and ``MAX_BAD_TOTAL`` unlimited (refinement no longer skipped on
+  islands or meshes with many bad triangles);
 - (d) the bound: passes against ``forced_min_angle`` but not against the bound without its pairs
   condition (the clearance-only bound claimed angles no mesh reaches);
 - (e) none of these: Triangle's 'YY' refinement and ``contour_refine`` stop short.
@@ -41,14 +41,15 @@ SHORT_RATIO = 4.0
 
 
 def smallest(outline: list, params: ContourParams, max_bad: int | None = None) -> float:
-    """Smallest angle of ``triangulate(outline, params)``, with ``MAX_BAD`` replaced if given."""
-    saved = contour_refine.MAX_BAD, contour.MAX_BAD
+    """Smallest angle of ``triangulate(outline, params)``, with ``MAX_BAD`` and ``MAX_BAD_TOTAL``
+    replaced if given."""
+    saved = contour_refine.MAX_BAD, contour_refine.MAX_BAD_TOTAL, contour.MAX_BAD
     if max_bad is not None:
-        contour_refine.MAX_BAD = contour.MAX_BAD = max_bad
+        contour_refine.MAX_BAD = contour_refine.MAX_BAD_TOTAL = contour.MAX_BAD = max_bad
     try:
         mesh = triangulate(outline, params)
     finally:
-        contour_refine.MAX_BAD, contour.MAX_BAD = saved
+        contour_refine.MAX_BAD, contour_refine.MAX_BAD_TOTAL, contour.MAX_BAD = saved
     return float(min_angles(mesh.vertices, mesh.triangles).min())
 
 
