@@ -406,10 +406,10 @@ def widen_border_segments(rings: list[Ring], width: int, height: int) -> list[Ri
         return rings
     widened = [moved[a:b] if i in changed else r.points
                for i, (r, a, b) in enumerate(zip(rings, packed.starts[:-1], packed.starts[1:], strict=True))]
-    while changed and (bad := _recheck_crossing(widened, changed)):
-        for i in bad & changed:
+    while changed and (blamed := _recheck_crossing(widened, changed) & changed):  # both rings of a crossing
+        for i in blamed:
             widened[i] = rings[i].points
-        changed -= bad
+        changed -= blamed
     return [Ring(w, r.is_hole, r.island) if w is not r.points else r for w, r in zip(widened, rings, strict=True)]
 
 

@@ -173,6 +173,16 @@ def test_border_segment_is_kept_where_widening_would_meet_another_ring(monkeypat
     assert widen_border_segments(no_edge, 61, 20) is no_edge
 
 
+def test_widening_ends_when_only_rings_it_did_not_move_touch():
+    """Two rings that already touch, beside a widened one: theirs is not the widening's fault (and
+    blaming them would never end)."""
+    pair = [Ring(_orient(np.array(points, dtype=float), False), False, k)
+            for k, points in ((1, [[2, 17], [6, 17], [4, 19]]), (2, [[6, 17], [10, 17], [8, 19]]))]
+    tip = Ring(_orient(np.array(TIP, dtype=float), False), False, 0)
+    out = widen_border_segments([tip, *pair], 60, 20)
+    assert out[0].points is not tip.points and all(a is b for a, b in zip(out[1:], pair, strict=True))
+
+
 def tip(corner_deg: float, side: float, short: float = 1.0) -> np.ndarray:
     """A quad: a ``short`` segment between two ``side``-long ones, at equal corners ``corner_deg``."""
     phi = np.radians(corner_deg)
