@@ -25,10 +25,10 @@ and segment as it is:
 Islands with more than ``MAX_BAD`` bad triangles are left as they are (the cost grows with them
 and one left over keeps the smallest angle), and so is the whole mesh when the islands under that
 count hold more than ``MAX_BAD_TOTAL`` between them. Only the islands with a bad triangle are
-re-meshed (``improve_islands``), and each island keeps its own best state: a state is kept for an island
-when its smallest angle there is larger, its refined triangles respect ``min_triangle_area``, it
-fits ``max_vertices`` and every vertex is used. So a sharp corner on one sprite of a sheet no
-longer keeps another sprite's slivers.
+re-meshed (``improve_islands``), and each island keeps its own best state: a state is kept for an
+island when its smallest angle there is larger, its refined triangles respect
+``min_triangle_area``, it fits ``max_vertices`` and every vertex is used. So a sharp corner on one
+sprite of a sheet no longer keeps another sprite's slivers.
 """
 
 from __future__ import annotations
