@@ -27,6 +27,7 @@ import cv2
 import numpy as np
 import triangle
 
+from pipelines.contour_border import tidy_border
 from pipelines.contour_kernels import hole_points, label_sizes, refined_check
 from pipelines.contour_metrics import mesh_metadata
 from pipelines.contour_params import TOL, ContourParams
@@ -48,7 +49,7 @@ from pipelines.contour_rings import (
     signed_area,
     unpack,
 )
-from pipelines.contour_simplify import OverBudget, simplify_within_budget, widen_border_segments
+from pipelines.contour_simplify import OverBudget, simplify_within_budget
 from pipelines.errors import InputError, PipelineError
 from pipelines.image_io import load_rgba
 from pipelines.limits import LIMITS, Limits
@@ -122,10 +123,10 @@ class _Outline(NamedTuple):
 
 
 def _outline_and_held(alpha: np.ndarray, params: ContourParams, progress: Progress = no_progress) -> _Outline:
-    """``sprite_outline`` and what it was made from (``_Outline``): the fitted outline with the
-    short segments the image's edge cut from it widened (``widen_border_segments``)."""
+    """``sprite_outline`` and what it was made from (``_Outline``): the fitted outline, tidied where
+    it meets the image's border (``tidy_border``)."""
     fitted = _fitted_outline(alpha, params, progress)
-    return fitted._replace(rings=widen_border_segments(fitted.rings, alpha.shape[1], alpha.shape[0]))
+    return fitted._replace(rings=tidy_border(fitted.rings, alpha.shape[1], alpha.shape[0]))
 
 
 def _fitted_outline(alpha: np.ndarray, params: ContourParams, progress: Progress = no_progress) -> _Outline:

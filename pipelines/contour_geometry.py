@@ -271,3 +271,20 @@ def crossing_faults(rings: list[np.ndarray]) -> Faults:
         x_hi = group * stride + (x_hi - base)
     hit = crossing_edges(a, b, owner, local, sizes, x_lo, x_hi)
     return Faults(owner[hit], a[hit], b[hit])
+
+
+def recheck_crossing(rings: list[np.ndarray], changed: set[int]) -> set[int]:
+    """``_crossing_rings`` after the ``changed`` rings were replaced, when no other ring crossed
+    before (``recheck_crossing_faults``)."""
+    return set(recheck_crossing_faults(rings, changed).ring.tolist())
+
+
+def recheck_crossing_faults(rings: list[np.ndarray], changed: set[int]) -> Faults:
+    """The edges that touch or cross another after the ``changed`` rings were replaced, when no other
+    ring crossed before: only the rings whose bounding boxes meet a changed ring's can cross now."""
+    boxes = ring_boxes(rings)
+    moved = boxes[sorted(changed)]
+    near = np.flatnonzero(((boxes[:, None, 0] <= moved[None, :, 2]) & (boxes[:, None, 2] >= moved[None, :, 0]) &
+                           (boxes[:, None, 1] <= moved[None, :, 3]) & (boxes[:, None, 3] >= moved[None, :, 1])).any(1))
+    found = crossing_faults([rings[i] for i in near])
+    return found._replace(ring=near[found.ring])

@@ -16,6 +16,7 @@ from pipelines.contour_geometry import (
     SolidIndex,
     crossing_faults,
     joined_faults,
+    recheck_crossing_faults,
     solid_index,
     solid_pixels,
     uncovering_faults,
@@ -26,7 +27,6 @@ from pipelines.contour_rings import (
     Ring,
     pack_rings,
     ring_areas,
-    ring_boxes,
 )
 from pipelines.errors import InputError
 
@@ -172,7 +172,7 @@ def simplify_rings(rings: list[Ring], params: ContourParams, width: int, height:
         for i in bad:
             traced[i] = points[i] is rings[i].points
         faults = joined_faults(uncovering_faults(points, index, changed=set(bad)),
-                               _recheck_crossing_faults(points, set(bad)))
+                               recheck_crossing_faults(points, set(bad)))
     return [Ring(p, r.is_hole, r.island) for p, r in zip(points, rings, strict=True)]
 
 
@@ -294,23 +294,6 @@ def _near_own_segments(points: np.ndarray, slot: np.ndarray, reach: np.ndarray, 
     return near_segments(points, reach, order, first, last, a, b)
 
 
-def _recheck_crossing(rings: list[np.ndarray], changed: set[int]) -> set[int]:
-    """``_crossing_rings`` after the ``changed`` rings were replaced, when no other ring crossed
-    before (``_recheck_crossing_faults``)."""
-    return set(_recheck_crossing_faults(rings, changed).ring.tolist())
-
-
-def _recheck_crossing_faults(rings: list[np.ndarray], changed: set[int]) -> Faults:
-    """The edges that touch or cross another after the ``changed`` rings were replaced, when no other
-    ring crossed before: only the rings whose bounding boxes meet a changed ring's can cross now."""
-    boxes = ring_boxes(rings)
-    moved = boxes[sorted(changed)]
-    near = np.flatnonzero(((boxes[:, None, 0] <= moved[None, :, 2]) & (boxes[:, None, 2] >= moved[None, :, 0]) &
-                           (boxes[:, None, 1] <= moved[None, :, 3]) & (boxes[:, None, 3] >= moved[None, :, 1])).any(1))
-    found = crossing_faults([rings[i] for i in near])
-    return found._replace(ring=near[found.ring])
-
-
 def simplify_ring(ring: np.ndarray, tol: float, width: int, height: int) -> np.ndarray:
     """Fewer points, pushed outward past every traced point (``ring`` itself when that fails);
     the caller checks pixel coverage and crossings (``simplify_rings``, ``holds_ring``)."""
@@ -376,62 +359,4 @@ def _dp_indices_batch(rings: list[np.ndarray], tols: np.ndarray,
     (``contour_kernels.dp_anchors``: the same steps and arithmetic, all rings in one call, indices
     rather than points)."""
     return dp_anchors(np.concatenate(rings).astype(np.float32), offsets, np.asarray(tols, dtype=float))
-
-
-def widen_border_segments(rings: list[Ring], width: int, height: int) -> list[Ring]:
-    """The outline with each short segment that the image's edge cut from it widened along that edge.
-
-    Where an outward-offset corner passes the image, ``clip_to_box`` cuts it off with a segment on
-    the image's edge; when the corner only just passes, that segment is much shorter than its two
-    neighbours, and the one triangle on it (no Steiner point splits a segment) is a sliver however
-    the inside is meshed. Its neighbours lie inside the image, so on an outer ring both of its
-    corners are convex, and moving its ends apart along the edge only adds transparent area inside
-    the image: up to ``TOL.border_widen_ratio`` of the shorter neighbour (half at each end; an
-    end at the image's corner stays and the other moves for both), adding at most
-    ``TOL.border_widen_area`` of the ring's area at each such segment. A ring whose widened form
-    would touch or cross another ring, or itself, keeps its segments."""
-    packed = pack_rings([r.points for r in rings])
-    p, nxt, prv = packed.points, packed.nxt, packed.prv
-    start, end, before, after = p, p[nxt], p[prv], p[nxt[nxt]]
-    area = ring_areas(packed)[packed.ring]
-    moved = p.copy()
-    for axis, line in ((0, 0.0), (0, float(width)), (1, 0.0), (1, float(height))):
-        at = np.flatnonzero((start[:, axis] == line) & (end[:, axis] == line) &
-                            (before[:, axis] != line) & (after[:, axis] != line))
-        if len(at):
-            _widen_at(moved, at, nxt[at], start, end, before, after, area, axis, line,
-                      float(width if axis == 1 else height))
-    changed = set(np.unique(packed.ring[(moved != p).any(axis=1)]).tolist())
-    if not changed:
-        return rings
-    widened = [moved[a:b] if i in changed else r.points
-               for i, (r, a, b) in enumerate(zip(rings, packed.starts[:-1], packed.starts[1:], strict=True))]
-    while changed and (blamed := _recheck_crossing(widened, changed) & changed):  # both rings of a crossing
-        for i in blamed:
-            widened[i] = rings[i].points
-        changed -= blamed
-    return [Ring(w, r.is_hole, r.island) if w is not r.points else r for w, r in zip(widened, rings, strict=True)]
-
-
-def _widen_at(moved: np.ndarray, at: np.ndarray, to: np.ndarray, start: np.ndarray, end: np.ndarray,
-              before: np.ndarray, after: np.ndarray, area: np.ndarray, axis: int, line: float,
-              extent: float) -> None:
-    """``widen_border_segments`` for the segments from points ``at`` to points ``to``, on the image
-    edge where coordinate ``axis`` is ``line`` (the other coordinate runs over [0, ``extent``])."""
-    a, b, c, d = start[at], end[at], before[at], after[at]
-    length = np.linalg.norm(b - a, axis=1)
-    shorter = np.minimum(np.linalg.norm(a - c, axis=1), np.linalg.norm(d - b, axis=1))
-    goal = TOL.border_widen_ratio * shorter
-    need = np.where((area[at] > 0) & (length < goal) & (length > 0), goal - length, 0.0)
-    along = 1 - axis
-    ahead = np.sign(b[:, along] - a[:, along])  # the segment's direction along the edge
-    room_a = np.where(ahead > 0, a[:, along], extent - a[:, along])  # to the image's corner behind a
-    room_b = np.where(ahead > 0, extent - b[:, along], b[:, along])  # and ahead of b
-    grow_a = np.minimum(need / 2, room_a)
-    grow_b = np.minimum(need - grow_a, room_b)
-    grow_a = np.minimum(need - grow_b, room_a)  # an end at a corner leaves its share to the other
-    added = 0.5 * (grow_a * np.abs(c[:, axis] - line) + grow_b * np.abs(d[:, axis] - line))  # two triangles
-    scale = np.minimum(1.0, TOL.border_widen_area * np.abs(area[at]) / np.maximum(added, TOL.geom_eps))
-    moved[at, along] = a[:, along] - ahead * grow_a * scale
-    moved[to, along] = b[:, along] + ahead * grow_b * scale
 

@@ -270,7 +270,7 @@ def test_hole_points_fall_inside_each_hole_and_outside_islands_within_it():
 
 
 def test_crossing_recheck_near_changed_rings_agrees_with_full_sweep():
-    from pipelines.contour_simplify import _recheck_crossing
+    from pipelines.contour_geometry import recheck_crossing
     img = sheet_sprite(6, 192)
     _, rings = rings_of(img)
     points = [r.points for r in rings]
@@ -278,8 +278,8 @@ def test_crossing_recheck_near_changed_rings_agrees_with_full_sweep():
     grown = [points[0].mean(axis=0) + (points[0] - points[0].mean(axis=0)) * 1.6, *points[1:]]
     full = _crossing_rings(grown)
     assert 0 in full and len(full) > 1
-    assert _recheck_crossing(grown, {0}) == full
-    assert _recheck_crossing(points, {0}) == set()
+    assert recheck_crossing(grown, {0}) == full
+    assert recheck_crossing(points, {0}) == set()
 
 
 def test_metadata_coverage_from_the_held_mask_matches_the_raster():

@@ -8,15 +8,15 @@ import cv2
 import numpy as np
 import pytest
 
-from pipelines import contour, contour_metrics, contour_simplify
+from pipelines import contour, contour_border, contour_metrics
 from pipelines.contour import _orient, mesh_sprite
+from pipelines.contour_border import tidy_border
 from pipelines.contour_geometry import holds_ring
 from pipelines.contour_kernels import tidy
 from pipelines.contour_metrics import forced_min_angle, outline_rings
 from pipelines.contour_params import TOL, make_params
 from pipelines.contour_refine import min_angles
 from pipelines.contour_rings import Ring, signed_area
-from pipelines.contour_simplify import widen_border_segments
 from pipelines.errors import InputError
 from tests.pipelines.test_contour import assert_covers, assert_hull_first, circle_sprite, png, thin_sprite
 
@@ -120,14 +120,14 @@ def test_a_shape_cut_by_the_image_edge_gets_no_sliver_there(monkeypatch):
     v = np.array(result["vertices"])
     assert (v >= 0).all() and (v <= [128, 48]).all()
     assert result["metadata"]["min_angle_deg"] >= 20.0
-    monkeypatch.setattr(contour, "widen_border_segments", lambda rings, width, height: rings)
+    monkeypatch.setattr(contour, "tidy_border", lambda rings, width, height: rings)
     assert mesh_sprite(png(img))["metadata"]["min_angle_deg"] < 5.0
 
 
 def inside(ring: np.ndarray, points: np.ndarray) -> np.ndarray:
-    """Which points are inside or on ``ring``."""
+    """Which points are inside or on ``ring`` (to 1e-3 px: float32, and points on a straightened edge)."""
     contour32 = ring.astype(np.float32).reshape(-1, 1, 2)
-    return np.array([cv2.pointPolygonTest(contour32, (float(x), float(y)), False) >= 0 for x, y in points])
+    return np.array([cv2.pointPolygonTest(contour32, (float(x), float(y)), True) >= -1e-3 for x, y in points])
 
 
 TIP = [[0, 9.8], [30, 0], [60, 10], [30, 20], [0, 10.2]]  # a 0.4 px segment on the image's left edge
@@ -135,9 +135,9 @@ TIP = [[0, 9.8], [30, 0], [60, 10], [30, 20], [0, 10.2]]  # a 0.4 px segment on 
 
 @pytest.mark.parametrize("area_share", [TOL.border_widen_area, 1.0])
 def test_short_border_segment_is_widened_along_the_edge_and_only_outward(area_share, monkeypatch):
-    monkeypatch.setattr(contour_simplify, "TOL", replace(TOL, border_widen_area=area_share))
+    monkeypatch.setattr(contour_border, "TOL", replace(TOL, border_widen_area=area_share))
     ring = _orient(np.array(TIP, dtype=float), False)
-    (out,) = widen_border_segments([Ring(ring, False, 0)], 60, 20)
+    (out,) = tidy_border([Ring(ring, False, 0)], 60, 20)
     moved = np.flatnonzero((out.points != ring).any(axis=1))
     assert len(moved) == 2 and (out.points[moved, 0] == 0).all()  # the segment's ends, along x = 0
     assert (out.points[:, 1] >= 0).all() and (out.points[:, 1] <= 20).all()
@@ -152,25 +152,68 @@ def test_short_border_segment_is_widened_along_the_edge_and_only_outward(area_sh
 
 
 def test_border_segment_at_the_image_corner_widens_from_its_other_end(monkeypatch):
-    monkeypatch.setattr(contour_simplify, "TOL", replace(TOL, border_widen_area=1.0))
+    monkeypatch.setattr(contour_border, "TOL", replace(TOL, border_widen_area=1.0))
     ring = _orient(np.array([[0, 0], [40, 0], [30, 30], [0, 0.5]], dtype=float), False)
-    (out,) = widen_border_segments([Ring(ring, False, 0)], 40, 30)
+    (out,) = tidy_border([Ring(ring, False, 0)], 40, 30)
     moved = np.flatnonzero((out.points != ring).any(axis=1))
     assert len(moved) == 1 and out.points[moved[0], 0] == 0  # the corner stays, the other end moves up x = 0
     assert out.points[moved[0], 1] == pytest.approx(TOL.border_widen_ratio * 40)  # 0.3 of the bottom side
 
 
 def test_border_segment_is_kept_where_widening_would_meet_another_ring(monkeypatch):
-    monkeypatch.setattr(contour_simplify, "TOL", replace(TOL, border_widen_area=1.0))
+    monkeypatch.setattr(contour_border, "TOL", replace(TOL, border_widen_area=1.0))
     tip = Ring(_orient(np.array(TIP, dtype=float), False), False, 0)
     near = Ring(_orient(np.array([[0, 11], [4, 11.5], [0, 14.0]], dtype=float), False), False, 1)
     rings = [tip, near]
-    out = widen_border_segments(rings, 60, 20)
+    out = tidy_border(rings, 60, 20)
     assert all(a.points is b.points for a, b in zip(out, rings, strict=True))
     apart = Ring(near.points + np.array([0, 4]), False, 1)
-    assert widen_border_segments([tip, apart], 60, 20)[0].points is not tip.points  # widened without it
+    assert tidy_border([tip, apart], 60, 20)[0].points is not tip.points  # widened without it
     no_edge = [Ring(tip.points + np.array([1, 0]), False, 0)]
-    assert widen_border_segments(no_edge, 61, 20) is no_edge
+    assert tidy_border(no_edge, 61, 20) is no_edge
+
+
+def test_pooled_shape_on_the_image_edge_keeps_no_pixel_step_onto_it(monkeypatch):
+    """A 456 x 700 sprite is meshed on a 3x pooled grid; mapping it back squashes the last cell into
+    the last pixel row, and each side reached the bottom edge through a 1 px step beside a 360 px
+    bottom segment: a triangle with five outline vertices and a 1.3 degree sliver."""
+    img = np.zeros((700, 456, 4), np.uint8)
+    cv2.fillPoly(img, [np.array([[40, 730], [200, 300], [420, 740]], np.int32)], (255, 255, 255, 255), cv2.LINE_AA)
+    result = mesh_sprite(png(img))
+    assert_covers(result, img[..., 3])
+    assert result["hull"] == 3 and result["metadata"]["min_angle_deg"] > 40
+    monkeypatch.setattr(contour, "tidy_border", lambda rings, width, height: rings)
+    plain = mesh_sprite(png(img))
+    assert plain["hull"] == 5 and plain["metadata"]["min_angle_deg"] < 5
+
+
+# steps onto the bottom edge (y = 100) of a 120 x 100 image: B -> C is 1.1 px, beside 90 px and 70 px
+OUT_STEP = [[20, 10], [30, 99], [31, 100], [100, 100], [110, 10]]   # A -> B meets the edge beyond C: B moves there
+IN_STEP = [[20, 10], [30, 99], [29.5, 100], [100, 100], [110, 10]]  # ... on C -> D: the ring turns outward at B
+
+
+@pytest.mark.parametrize(("points", "left"), [(OUT_STEP, [[20, 10], [20 + 10 * 90 / 89, 100], [100, 100], [110, 10]]),
+                                              (IN_STEP, [[20, 10], [29.5, 100], [100, 100], [110, 10]])],
+                         ids=["out", "in"])
+def test_short_step_onto_the_edge_is_merged_outward(points, left):
+    grid = np.stack(np.meshgrid(np.linspace(0, 120, 241), np.linspace(0, 100, 201)), -1).reshape(-1, 2)
+    for walk in (1, -1):  # either way round the ring
+        ring = _orient(np.array(points, dtype=float)[::walk], False)
+        (out,) = tidy_border([Ring(ring, False, 0)], 120, 100)
+        assert sorted(map(tuple, out.points.round(9))) == sorted(map(tuple, np.round(left, 9)))
+        assert inside(out.points, grid[inside(ring, grid)]).all()
+        long_step = ring.copy()
+        long_step[np.all(ring == points[2], axis=1)] = [60, 100]  # a 30 px step is the shape's own
+        assert tidy_border([Ring(long_step, False, 0)], 120, 100)[0].points is long_step
+
+
+def test_border_tidying_never_swallows_a_ring(monkeypatch):
+    """A speck inside the triangle the widening would add: no edge crosses, but the tip would enclose it."""
+    monkeypatch.setattr(contour_border, "TOL", replace(TOL, border_widen_area=1.0))
+    tip = Ring(_orient(np.array(TIP, dtype=float), False), False, 0)
+    speck = Ring(_orient(np.array([[1, 12], [2, 12.5], [1, 13]], dtype=float), False), False, 1)
+    assert tidy_border([tip, speck], 60, 20)[0] is tip
+    assert tidy_border([tip], 60, 20)[0] is not tip
 
 
 def test_widening_ends_when_only_rings_it_did_not_move_touch():
@@ -179,7 +222,7 @@ def test_widening_ends_when_only_rings_it_did_not_move_touch():
     pair = [Ring(_orient(np.array(points, dtype=float), False), False, k)
             for k, points in ((1, [[2, 17], [6, 17], [4, 19]]), (2, [[6, 17], [10, 17], [8, 19]]))]
     tip = Ring(_orient(np.array(TIP, dtype=float), False), False, 0)
-    out = widen_border_segments([tip, *pair], 60, 20)
+    out = tidy_border([tip, *pair], 60, 20)
     assert out[0].points is not tip.points and all(a is b for a, b in zip(out[1:], pair, strict=True))
 
 
