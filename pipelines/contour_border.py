@@ -36,6 +36,7 @@ def tidy_border(rings: list[Ring], width: int, height: int) -> list[Ring]:
     if not changed:
         return rings
     tidied = unpack(pack(points, merged.ring, len(rings)))
+    changed = {i for i in changed if len(tidied[i]) >= 3}  # (merges keep 3: a triangle has no outward turn)
     candidates = [tidied[i] if i in changed else r.points for i, r in enumerate(rings)]
     while changed and (blamed := (recheck_crossing(candidates, changed) |
                                   _enclosing(candidates, rings, changed)) & changed):
@@ -155,7 +156,8 @@ def _enclosing(rings: list[np.ndarray], before: list[Ring], changed: set[int]) -
 
 
 def _inside(ring: np.ndarray, points: np.ndarray) -> np.ndarray:
-    """``(k,) bool``: which points are strictly inside ``ring`` (even-odd crossings of a ray to +x)."""
+    """``(k,) bool``: which points are inside ``ring`` (even-odd crossings of a ray to +x; a point on
+    the ring may fall either way)."""
     a, b = ring, np.roll(ring, -1, axis=0)
     y, x = points[:, None, 1], points[:, None, 0]
     spans = (a[None, :, 1] > y) != (b[None, :, 1] > y)
