@@ -1,16 +1,17 @@
 """Sprite image -> 2D triangle mesh with UVs and edges (seed 002), enclosing every opaque pixel.
 
 Steps: alpha mask (max-pooled when large, ``pool_factor``) -> islands and holes traced on pixel
-corners -> simplification that only moves the outline outward (away from the solid) -> Triangle
-with quality refinement and no Steiner points on the outline -> hull-first vertex order, UVs,
+corners -> simplification that only moves the outline outward (away from the solid) -> the
+outline tidied where it meets the image's border -> Triangle with quality refinement and no
+Steiner points on the outline -> hull-first vertex order, UVs,
 edges and metadata (coverage and wasted area sampled, ``TOL.coverage_samples``; on small images
 only the pixels the outline is not known to hold are sampled).
 
 Here: the entry points, the mask, tracing and triangulation. Elsewhere: the outward
 simplification (``contour_simplify``), the exact pixel-grid checks it relies on
-(``contour_geometry``), rings as packed arrays (``contour_rings``), Triangle quality past its
-own refinement (``contour_refine``), and coverage, forced angles and metadata
-(``contour_metrics``); parameters and tolerances in ``contour_params``.
+(``contour_geometry``), the border tidying (``contour_border``), rings as packed arrays
+(``contour_rings``), Triangle quality past its own refinement (``contour_refine``), and coverage,
+forced angles and metadata (``contour_metrics``); parameters and tolerances in ``contour_params``.
 
 Coordinates are pixels from the image's top-left corner, pixel (col, row) covering
 [col, col+1] x [row, row+1]; UVs are (x / width, y / height), origin top-left, within [0, 1].
