@@ -111,8 +111,8 @@ def test_clipped_diamond_has_no_sliver_from_the_image_border():
 
 
 def test_a_shape_cut_by_the_image_edge_gets_no_sliver_there(monkeypatch):
-    """An ellipse a little wider than the image: each tip's offset corner only just passes the
-    image's edge, and the clip left a 0.7 px segment there between 30 px ones."""
+    """An ellipse that fills its image: at the bottom the outline's offset corner only just passes
+    the image's edge, and the clip left a 0.1 px segment there between 40 and 56 px ones."""
     img = np.zeros((48, 128, 4), np.uint8)
     cv2.ellipse(img, (64, 24), (64, 20), 0, 0, 360, (255, 255, 255, 255), -1, cv2.LINE_AA)
     result = mesh_sprite(png(img))
@@ -130,13 +130,13 @@ def inside(ring: np.ndarray, points: np.ndarray) -> np.ndarray:
     return np.array([cv2.pointPolygonTest(contour32, (float(x), float(y)), True) >= -1e-3 for x, y in points])
 
 
-TIP = [[0, 9.8], [30, 0], [60, 10], [30, 20], [0, 10.2]]  # a 0.4 px segment on the image's left edge
+EDGE_TIP = [[0, 9.8], [30, 0], [60, 10], [30, 20], [0, 10.2]]  # a 0.4 px segment on the image's left edge
 
 
 @pytest.mark.parametrize("area_share", [TOL.border_widen_area, 1.0])
 def test_short_border_segment_is_widened_along_the_edge_and_only_outward(area_share, monkeypatch):
     monkeypatch.setattr(contour_border, "TOL", replace(TOL, border_widen_area=area_share))
-    ring = _orient(np.array(TIP, dtype=float), False)
+    ring = _orient(np.array(EDGE_TIP, dtype=float), False)
     (out,) = tidy_border([Ring(ring, False, 0)], 60, 20)
     moved = np.flatnonzero((out.points != ring).any(axis=1))
     assert len(moved) == 2 and (out.points[moved, 0] == 0).all()  # the segment's ends, along x = 0
@@ -162,7 +162,7 @@ def test_border_segment_at_the_image_corner_widens_from_its_other_end(monkeypatc
 
 def test_border_segment_is_kept_where_widening_would_meet_another_ring(monkeypatch):
     monkeypatch.setattr(contour_border, "TOL", replace(TOL, border_widen_area=1.0))
-    tip = Ring(_orient(np.array(TIP, dtype=float), False), False, 0)
+    tip = Ring(_orient(np.array(EDGE_TIP, dtype=float), False), False, 0)
     near = Ring(_orient(np.array([[0, 11], [4, 11.5], [0, 14.0]], dtype=float), False), False, 1)
     rings = [tip, near]
     out = tidy_border(rings, 60, 20)
@@ -210,7 +210,7 @@ def test_short_step_onto_the_edge_is_merged_outward(points, left):
 def test_border_tidying_never_swallows_a_ring(monkeypatch):
     """A speck inside the triangle the widening would add: no edge crosses, but the tip would enclose it."""
     monkeypatch.setattr(contour_border, "TOL", replace(TOL, border_widen_area=1.0))
-    tip = Ring(_orient(np.array(TIP, dtype=float), False), False, 0)
+    tip = Ring(_orient(np.array(EDGE_TIP, dtype=float), False), False, 0)
     speck = Ring(_orient(np.array([[1, 12], [2, 12.5], [1, 13]], dtype=float), False), False, 1)
     assert tidy_border([tip, speck], 60, 20)[0] is tip
     assert tidy_border([tip], 60, 20)[0] is not tip
@@ -221,7 +221,7 @@ def test_widening_ends_when_only_rings_it_did_not_move_touch():
     blaming them would never end)."""
     pair = [Ring(_orient(np.array(points, dtype=float), False), False, k)
             for k, points in ((1, [[2, 17], [6, 17], [4, 19]]), (2, [[6, 17], [10, 17], [8, 19]]))]
-    tip = Ring(_orient(np.array(TIP, dtype=float), False), False, 0)
+    tip = Ring(_orient(np.array(EDGE_TIP, dtype=float), False), False, 0)
     out = tidy_border([tip, *pair], 60, 20)
     assert out[0].points is not tip.points and all(a is b for a, b in zip(out[1:], pair, strict=True))
 
