@@ -64,8 +64,8 @@ def _merged_steps(packed: Packed, on: _OnEdge, outer: np.ndarray) -> tuple[Packe
     where segment B -> C ends on the edge, C -> D runs along it and B -> C is under
     ``TOL.tidy_short_ratio`` of both A -> B and C -> D, A -> B is extended to the edge at X. When X
     lies beyond C (not towards D), B becomes X and C goes: the triangle B X C, outside the ring, is
-    added. When X falls on C -> D instead, the ring turns outward at B, and B goes: the triangle
-    A B C is added, if it is at most ``TOL.border_widen_area`` of the ring's area. Either walk
+    added. Otherwise, when the ring turns outward at B, B goes: the triangle A B C is added. Either
+    triangle may be at most ``TOL.border_widen_area`` of the ring's area. Either walk
     direction; a merge whose B or C another merge reads, or whose A another changes, is left out."""
     p, nxt, prv = packed.points, packed.nxt, packed.prv
     at = on.point
@@ -85,9 +85,12 @@ def _merged_steps(packed: Packed, on: _OnEdge, outer: np.ndarray) -> tuple[Packe
     x = p[a] + t[:, None] * (p[b] - p[a])
     x[rows, axis] = value
     beyond = (x[rows, along] - p[c, along]) * (p[d, along] - p[c, along]) <= 0
-    extend = short & (rise != 0) & (t >= 1) & beyond & (x[rows, along] >= 0) & (x[rows, along] <= extent)
+    room = TOL.border_widen_area * ring_areas(packed)[packed.ring[c]]
+    reach = 0.5 * np.abs(_cross(x - p[b], p[c] - p[b]))  # triangle B X C: long when A -> B runs near the edge
+    extend = (short & (rise != 0) & (t >= 1) & beyond & (x[rows, along] >= 0) & (x[rows, along] <= extent) &
+              (reach <= room))
     gained = 0.5 * walk * _cross(p[b] - p[a], p[c] - p[b])  # < 0: the ring turns outward at B: A B C is outside
-    cut = short & ~extend & (gained < 0) & (-gained <= TOL.border_widen_area * ring_areas(packed)[packed.ring[c]])
+    cut = short & ~extend & (gained < 0) & (-gained <= room)
     kept = np.ones(len(p), dtype=bool)
     if not (extend | cut).any():
         return packed, kept

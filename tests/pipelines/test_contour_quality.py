@@ -207,6 +207,17 @@ def test_short_step_onto_the_edge_is_merged_outward(points, left):
         assert tidy_border([Ring(long_step, False, 0)], 120, 100)[0].points is long_step
 
 
+def test_step_whose_extension_runs_far_along_the_edge_is_capped(monkeypatch):
+    """A -> B runs nearly along the bottom edge: extended, it meets the edge 49 px beyond C, a
+    24.5 px² triangle, over the cap (0.5 % of this ring's 1356 px²), so the step stays."""
+    points = [[5, 98.5], [30, 99], [31, 100], [0, 100], [0, 40], [40, 40]]
+    ring = _orient(np.array(points, dtype=float), False)
+    assert tidy_border([Ring(ring, False, 0)], 120, 100)[0].points is ring
+    monkeypatch.setattr(contour_border, "TOL", replace(TOL, border_widen_area=1.0))
+    (out,) = tidy_border([Ring(ring, False, 0)], 120, 100)
+    assert sorted(map(tuple, out.points)) == sorted([(5, 98.5), (80, 100), (0, 100), (0, 40), (40, 40)])
+
+
 def test_border_tidying_never_swallows_a_ring(monkeypatch):
     """A speck inside the triangle the widening would add: no edge crosses, but the tip would enclose it."""
     monkeypatch.setattr(contour_border, "TOL", replace(TOL, border_widen_area=1.0))
