@@ -26,11 +26,11 @@ def tidy_border(rings: list[Ring], width: int, height: int) -> list[Ring]:
     on = _OnEdge(packed.points, width, height)
     if not len(on.point):
         return rings
-    outer = ring_areas(packed) > 0
-    merged, kept = _merged_steps(packed, on, outer)
-    if not kept.all():  # a merged step's point is on the edge now
-        on = _OnEdge(merged.points, width, height)
-    points = _widened(merged, on, outer)
+    area = ring_areas(packed)  # per ring: > 0 on outer rings
+    merged, kept = _merged_steps(packed, on, area)
+    if not kept.all():  # a merged step's point is on the edge now, and its ring's area grew
+        on, area = _OnEdge(merged.points, width, height), ring_areas(merged)
+    points = _widened(merged, on, area)
     changed = set(np.unique(merged.ring[(points != packed.points[kept]).any(axis=1)]).tolist()) | set(
         np.unique(packed.ring[~kept]).tolist())
     if not changed:
@@ -59,13 +59,13 @@ class _OnEdge:
         self.extent = np.where(self.axis == 0, float(height), float(width))
 
 
-def _merged_steps(packed: Packed, on: _OnEdge, outer: np.ndarray) -> tuple[Packed, np.ndarray]:
-    """``packed`` with each short step onto the edge merged, and which of its points are kept:
-    where segment B -> C ends on the edge, C -> D runs along it and B -> C is under
-    ``TOL.tidy_short_ratio`` of both A -> B and C -> D, A -> B is extended to the edge at X. When X
-    lies beyond C (not towards D), B becomes X and C goes: the triangle B X C, outside the ring, is
-    added. Otherwise, when the ring turns outward at B, B goes: the triangle A B C is added. Either
-    triangle may be at most ``TOL.border_widen_area`` of the ring's area. Either walk
+def _merged_steps(packed: Packed, on: _OnEdge, area: np.ndarray) -> tuple[Packed, np.ndarray]:
+    """``packed`` (its rings' signed ``area``) with each short step onto the edge merged, and which
+    of its points are kept: where segment B -> C ends on the edge, C -> D runs along it and B -> C
+    is under ``TOL.tidy_short_ratio`` of both A -> B and C -> D, A -> B is extended to the edge at X.
+    When X lies beyond C (not towards D), B becomes X and C goes: the triangle B X C, outside the
+    ring, is added. Otherwise, when the ring turns outward at B, B goes: the triangle A B C is
+    added. Either triangle may be at most ``TOL.border_widen_area`` of the ring's area. Either walk
     direction; a merge whose B or C another merge reads, or whose A another changes, is left out."""
     p, nxt, prv = packed.points, packed.nxt, packed.prv
     at = on.point
@@ -74,7 +74,7 @@ def _merged_steps(packed: Packed, on: _OnEdge, outer: np.ndarray) -> tuple[Packe
                np.concatenate([prv[prv[at]], nxt[nxt[at]]]))
     axis, value, extent = np.tile(on.axis, 2), np.tile(on.value, 2), np.tile(on.extent, 2)
     walk = np.repeat([1.0, -1.0], len(at))  # A -> B -> C along the ring's walk, or against it
-    pick = (p[d, axis] == value) & (p[b, axis] != value) & outer[packed.ring[c]]
+    pick = (p[d, axis] == value) & (p[b, axis] != value) & (area[packed.ring[c]] > 0)
     c, d, b, a, walk = c[pick], d[pick], b[pick], a[pick], walk[pick]
     axis, value, extent = axis[pick], value[pick], extent[pick]
     rows, along = np.arange(len(c)), 1 - axis
@@ -85,7 +85,7 @@ def _merged_steps(packed: Packed, on: _OnEdge, outer: np.ndarray) -> tuple[Packe
     x = p[a] + t[:, None] * (p[b] - p[a])
     x[rows, axis] = value
     beyond = (x[rows, along] - p[c, along]) * (p[d, along] - p[c, along]) <= 0
-    room = TOL.border_widen_area * ring_areas(packed)[packed.ring[c]]
+    room = TOL.border_widen_area * area[packed.ring[c]]
     reach = 0.5 * np.abs(_cross(x - p[b], p[c] - p[b]))  # triangle B X C: long when A -> B runs near the edge
     extend = (short & (rise != 0) & (t >= 1) & beyond & (x[rows, along] >= 0) & (x[rows, along] <= extent) &
               (reach <= room))
@@ -111,17 +111,18 @@ def _cross(u: np.ndarray, v: np.ndarray) -> np.ndarray:
     return u[:, 0] * v[:, 1] - u[:, 1] * v[:, 0]
 
 
-def _widened(packed: Packed, on: _OnEdge, outer: np.ndarray) -> np.ndarray:
-    """The points of ``packed`` with each short segment along the edge widened: a segment C -> D on
-    the edge whose neighbours leave it (both corners convex: the ring is inside the image) and is
-    shorter than ``TOL.border_widen_ratio`` of the shorter neighbour has its ends moved apart along
-    the edge to that length (half each; an end at the image's corner stays and the other moves for
-    both), adding at most ``TOL.border_widen_area`` of the ring's area."""
+def _widened(packed: Packed, on: _OnEdge, area: np.ndarray) -> np.ndarray:
+    """The points of ``packed`` (its rings' signed ``area``) with each short segment along the edge
+    widened: a segment C -> D on the edge whose neighbours leave it (both corners convex: the ring is
+    inside the image) and is shorter than ``TOL.border_widen_ratio`` of the shorter neighbour has
+    its ends moved apart along the edge to that length (half each; an end at the image's corner
+    stays and the other moves for both), adding at most ``TOL.border_widen_area`` of the ring's
+    area."""
     p, nxt, prv = packed.points, packed.nxt, packed.prv
     moved = p.copy()
     at, axis, value, extent = on.point, on.axis, on.value, on.extent
     pick = ((p[nxt[at], axis] == value) & (p[prv[at], axis] != value) & (p[nxt[nxt[at]], axis] != value) &
-            outer[packed.ring[at]])
+            (area[packed.ring[at]] > 0))
     if not pick.any():
         return moved
     at, axis, value, extent = at[pick], axis[pick], value[pick], extent[pick]
@@ -137,7 +138,7 @@ def _widened(packed: Packed, on: _OnEdge, outer: np.ndarray) -> np.ndarray:
     grow_b = np.minimum(need - grow_a, room_b)
     grow_a = np.minimum(need - grow_b, room_a)  # an end at a corner leaves its share to the other
     added = 0.5 * (grow_a * np.abs(c[rows, axis] - value) + grow_b * np.abs(d[rows, axis] - value))  # two triangles
-    room = TOL.border_widen_area * ring_areas(packed)[packed.ring[at]]
+    room = TOL.border_widen_area * area[packed.ring[at]]
     scale = np.minimum(1.0, room / np.maximum(added, TOL.geom_eps))
     moved[at, along] = a[rows, along] - ahead * grow_a * scale
     moved[nxt[at], along] = b[rows, along] + ahead * grow_b * scale

@@ -359,4 +359,3 @@ def _dp_indices_batch(rings: list[np.ndarray], tols: np.ndarray,
     (``contour_kernels.dp_anchors``: the same steps and arithmetic, all rings in one call, indices
     rather than points)."""
     return dp_anchors(np.concatenate(rings).astype(np.float32), offsets, np.asarray(tols, dtype=float))
-
