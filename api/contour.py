@@ -37,6 +37,8 @@ PARAM_DOCS = {
     "blur_kernel_size": "Gaussian blur of the mask before binary_threshold (odd; even -> next odd)",
     "binary_threshold": "threshold on the blurred mask; lower grows the outline",
     "min_contour_area": "islands smaller than this (px) are dropped, holes enclosing less (px^2) are filled",
+    "min_hole_share": "holes enclosing less than this share of their island's area are filled too; "
+                      "higher gives fewer holes (fewer vertices and slivers, more wasted area)",
     "density_scaling_factor": "px of area per interior vertex at density 1; higher gives fewer",
     "min_triangle_area": "smallest triangle (px^2) quality refinement may create",
     "padding_px": "extra outward margin in px (clamped to the image)",

@@ -164,7 +164,8 @@ def _cleaned_rings(mask: np.ndarray, params: ContourParams, factor: int,
     (``trace_rings``; ``traced`` is called between the two, for progress)."""
     cleaned = clean_mask(mask, params, factor * factor)
     traced()
-    return cleaned, trace_rings(cleaned, min_hole_area=params.min_contour_area / (factor * factor))
+    return cleaned, trace_rings(cleaned, min_hole_area=params.min_contour_area / (factor * factor),
+                                min_hole_share=params.min_hole_share)
 
 
 def _fit_budget(rings: list[Ring], pooled: np.ndarray, mask: np.ndarray, params: ContourParams, factor: int,
@@ -407,12 +408,15 @@ def _split_at_batch(points: np.ndarray, owner: np.ndarray, count: int, axis: int
 # ---------------------------------------------------------------- tracing
 
 
-def trace_rings(mask: np.ndarray, *, min_hole_area: float = 0.0) -> list[Ring]:
+def trace_rings(mask: np.ndarray, *, min_hole_area: float = 0.0, min_hole_share: float = 0.0) -> list[Ring]:
     """Outer rings then holes of the union of opaque pixel squares, on pixel corners; holes
-    enclosing less than ``min_hole_area`` are left out. ``clean_mask`` fills holes of fewer
-    transparent pixels, but a hole's ring runs on the corners of the opaque pixels around it, so it
-    encloses less: a thin transparent crack of 10+ pixels traces to a 2 px^2 diamond, which cut into
-    the mesh forces slivers all round it and holds no transparent pixel worth the cut."""
+    enclosing less than ``min_hole_area``, or than ``min_hole_share`` of the area their island's
+    outer ring encloses, are left out. ``clean_mask`` fills holes of fewer transparent pixels, but
+    a hole's ring runs on the corners of the opaque pixels around it, so it encloses less: a thin
+    transparent crack of 10+ pixels traces to a 2 px^2 diamond, which cut into the mesh forces
+    slivers all round it and holds no transparent pixel worth the cut. A hole small beside its
+    island is much the same trade: a few pixels of wasted area saved, for a ring of hull vertices
+    and the narrow triangles that grade from it to the island's long outline segments."""
     padded = _corner_grid(mask)
     contours, hierarchy = cv2.findContours(padded, cv2.RETR_CCOMP, cv2.CHAIN_APPROX_SIMPLE)
     if not contours:
@@ -427,7 +431,8 @@ def trace_rings(mask: np.ndarray, *, min_hole_area: float = 0.0) -> list[Ring]:
     rings = []
     for i in [*island_of, *np.flatnonzero(parents >= 0).tolist()]:
         hole = bool(parents[i] >= 0)
-        if sizes[i] >= 3 and areas[i] != 0 and not (hole and abs(areas[i]) < min_hole_area):
+        least = max(min_hole_area, min_hole_share * abs(areas[parents[i]])) if hole else 0.0
+        if sizes[i] >= 3 and areas[i] != 0 and not (hole and abs(areas[i]) < least):
             points = pieces[i] if (areas[i] > 0) != hole else pieces[i][::-1].copy()  # solid on the left
             rings.append(Ring(points, hole, island_of[int(parents[i])] if hole else island_of[i]))
     return rings

@@ -19,6 +19,12 @@ Directions, so every knob does what its name says:
 - ``min_contour_area`` (1-1000): islands of fewer pixels are dropped, holes of fewer pixels
   are filled, and so is a hole whose outline (which runs on the corners of the opaque pixels
   around it) encloses less than this many px^2; higher gives fewer islands and holes.
+- ``min_hole_share`` (0-0.5): a hole enclosing less than this share of its island's outline
+  area is filled too; higher gives fewer holes (fewer hull vertices, fewer narrow triangles,
+  more wasted area). 0 keeps every hole ``min_contour_area`` keeps. A hole under 1 % of its island
+  saves little wasted area, yet its ring adds hull vertices and forces triangles that grade from
+  it to the island's long outline segments (over the sprite corpus, 0.01 against 0: 4 more
+  sprites reach their angle bound, vertex median 41 -> 34, wasted area median +0.3 points).
 - ``density_scaling_factor`` (100-10000): pixels of area per interior vertex at density 1;
   higher gives fewer interior vertices.
 - ``min_triangle_area`` (0.1-100): smallest triangle (px^2) quality refinement may create;
@@ -103,6 +109,7 @@ class ContourParams:
     blur_kernel_size: int = 1
     binary_threshold: int = 128
     min_contour_area: float = 10.0
+    min_hole_share: float = 0.01
     density_scaling_factor: float = 1000.0
     min_triangle_area: float = 1.0
     padding_px: int = 0
@@ -127,6 +134,7 @@ RANGES: dict[str, tuple[float, float]] = {
     "blur_kernel_size": (1, 21),
     "binary_threshold": (0, 255),
     "min_contour_area": (1, 1000),
+    "min_hole_share": (0.0, 0.5),
     "density_scaling_factor": (100, 10000),
     "min_triangle_area": (0.1, 100),
     "padding_px": (0, 64),
@@ -135,7 +143,7 @@ RANGES: dict[str, tuple[float, float]] = {
 
 PRESETS: dict[str, dict[str, Any]] = {
     "high_detail": {"detail_factor": 0.03, "internal_vertex_density": 20, "min_contour_area": 4,
-                    "min_triangle_area": 0.5, "max_vertices": 4000},
+                    "min_hole_share": 0.0, "min_triangle_area": 0.5, "max_vertices": 4000},
     "balanced": {"detail_factor": 0.01, "internal_vertex_density": 4, "max_vertices": 1000},
     "performance": {"detail_factor": 0.004, "internal_vertex_density": 0, "min_contour_area": 50,
                     "max_vertices": 128},

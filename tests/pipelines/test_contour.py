@@ -141,18 +141,40 @@ def test_islands_and_holes_flags():
 def test_min_contour_area_applies_to_the_hole_the_outline_cuts():
     """A 2 x 5 transparent slot has 10 pixels, but the outline holding its opaque neighbours
     encloses 8 px^2 of it: under the default 10 it is not cut (as seed 002 measures contour
-    areas); a 2 x 6 slot encloses 10 and is."""
+    areas); a 2 x 6 slot encloses 10 and is (``min_hole_share`` 0, so only the area counts)."""
     def slot(length: int) -> np.ndarray:
         img = np.zeros((40, 40, 4), np.uint8)
         img[4:36, 4:36] = 255
         img[17:19, 14:14 + length, 3] = 0
         return img
 
-    small, kept = mesh_sprite(png(slot(5))), mesh_sprite(png(slot(6)))
+    by_area = make_params({"min_hole_share": 0})
+    small, kept = mesh_sprite(png(slot(5)), by_area), mesh_sprite(png(slot(6)), by_area)
     assert small["metadata"]["holes"] == 0 and small["metadata"]["vertex_count"] == 4
     assert kept["metadata"]["holes"] == 1
-    assert mesh_sprite(png(slot(5)), make_params({"min_contour_area": 8}))["metadata"]["holes"] == 1
+    assert mesh_sprite(png(slot(5)), make_params({"min_contour_area": 8, "min_hole_share": 0}))["metadata"]["holes"] == 1
     for result, img in ((small, slot(5)), (kept, slot(6))):
+        assert_covers(result, img[..., 3])
+
+
+def test_min_hole_share_fills_holes_small_beside_their_island():
+    """A 4 x 4 px hole in a 120 px square (its ring encloses 9 px^2 of the island's 14400: 0.06 %)
+    is filled by default, and with it go its hull vertices and the narrow triangles grading from it
+    to the square's 120 px sides; with ``min_hole_share`` 0 it is cut, and a 30 x 30 hole (6 %) is
+    cut by default. Coverage is whole either way."""
+    def square(hole: int) -> np.ndarray:
+        img = np.zeros((128, 128, 4), np.uint8)
+        img[4:124, 4:124] = 255
+        img[40:40 + hole, 50:50 + hole, 3] = 0
+        return img
+
+    filled, cut = mesh_sprite(png(square(4))), mesh_sprite(png(square(4)), make_params({"min_hole_share": 0}))
+    big = mesh_sprite(png(square(30)))
+    assert (filled["metadata"]["holes"], cut["metadata"]["holes"], big["metadata"]["holes"]) == (0, 1, 1)
+    assert filled["metadata"]["vertex_count"] < cut["metadata"]["vertex_count"]
+    assert filled["metadata"]["min_angle_deg"] > cut["metadata"]["min_angle_deg"]
+    assert mesh_sprite(png(square(4)), make_params({"min_hole_share": 0.0001}))["metadata"]["holes"] == 1
+    for result, img in ((filled, square(4)), (cut, square(4)), (big, square(30))):
         assert_covers(result, img[..., 3])
 
 
