@@ -152,7 +152,8 @@ def test_min_contour_area_applies_to_the_hole_the_outline_cuts():
     small, kept = mesh_sprite(png(slot(5)), by_area), mesh_sprite(png(slot(6)), by_area)
     assert small["metadata"]["holes"] == 0 and small["metadata"]["vertex_count"] == 4
     assert kept["metadata"]["holes"] == 1
-    assert mesh_sprite(png(slot(5)), make_params({"min_contour_area": 8, "min_hole_share": 0}))["metadata"]["holes"] == 1
+    finer = make_params({"min_contour_area": 8, "min_hole_share": 0})
+    assert mesh_sprite(png(slot(5)), finer)["metadata"]["holes"] == 1
     for result, img in ((small, slot(5)), (kept, slot(6))):
         assert_covers(result, img[..., 3])
 
