@@ -34,13 +34,9 @@ from typing import Any
 
 import numpy as np
 
+from bench.corpus import shared_dir
+
 RESULTS = Path(__file__).parent / "results" / "cad.json"
-
-
-def shared_dir() -> Path:
-    """The shared folder holding ``step/``."""
-    env = os.environ.get("MESHMILL_SHARED_DIR")
-    return Path(env) if env else Path(__file__).resolve().parents[1].parent / "shared"
 
 
 def plain_read(step: bytes) -> float:

@@ -34,7 +34,6 @@ import argparse
 import contextlib
 import gc
 import json
-import os
 import time
 from collections.abc import Callable
 from itertools import pairwise
@@ -45,6 +44,7 @@ import cv2
 import numpy as np
 import triangle
 
+from bench.corpus import corpus_files, shared_dir
 from pipelines.contour import _hull_first, mesh_rgba, mesh_sprite
 from pipelines.contour_kernels import warm
 from pipelines.contour_metrics import coverage_stats, forced_min_angle, outline_rings
@@ -66,12 +66,8 @@ RESULTS = Path(__file__).parent / "results" / "contour.json"
 
 
 def sprites_dir(given: str | None) -> Path:
-    """The shared sprite corpus: ``given``, $MESHMILL_SHARED_DIR/sprites or <repo>/../shared/sprites."""
-    if given:
-        return Path(given)
-    shared = os.environ.get("MESHMILL_SHARED_DIR")
-    base = Path(shared) if shared else Path(__file__).resolve().parents[2] / "shared"
-    return base / "sprites"
+    """The shared sprite corpus: ``given``, else ``sprites/`` in ``corpus.shared_dir()``."""
+    return Path(given) if given else shared_dir() / "sprites"
 
 
 def timed(run: Callable[[], Any], repeat: int) -> tuple[Any, float, float]:
@@ -233,7 +229,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3, help="runs per sprite; the fastest is kept")
     args = parser.parse_args()
     folder = sprites_dir(args.sprites)
-    paths = sorted(folder.glob("*.png"))
+    paths = corpus_files(folder, "*.png")
     params = ContourParams()
     per_sprite, ours_rows, base_rows, images = [], [], [], []
     errors = {}

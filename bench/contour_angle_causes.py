@@ -24,11 +24,11 @@ import argparse
 import math
 from collections import Counter
 from dataclasses import replace
-from pathlib import Path
 
 import numpy as np
 
 from bench.contour import ANGLE_SLACK, QUALITY_ANGLE, sprites_dir
+from bench.corpus import corpus_files
 from pipelines import contour, contour_refine
 from pipelines.contour import sprite_outline, triangulate
 from pipelines.contour_metrics import forced_min_angle
@@ -84,7 +84,7 @@ def main() -> None:
     kinds: Counter[str] = Counter()
     total = 0
     print(f"{'sprite':44}{'angle':>7}{'target':>7}{'old':>7}  cause  worst triangle")
-    for path in sorted(Path(sprites_dir(args.sprites)).glob("*.png")):
+    for path in corpus_files(sprites_dir(args.sprites), "*.png"):
         try:
             outline = sprite_outline(load_rgba(path.read_bytes())[..., 3], params)
         except PipelineError:

@@ -48,11 +48,12 @@ import argparse
 import csv
 import json
 import multiprocessing as mp
-import os
 import statistics
 import time
 from pathlib import Path
 from typing import Any
+
+from bench.corpus import corpus_files, shared_dir
 
 CHANGE_COVERAGE = 0.999
 CHANGE_VOLUME_PERCENT = 0.1
@@ -60,11 +61,6 @@ GOOD_COVERAGE = 0.99
 SLOW_S = 30.0
 RESULTS = Path(__file__).parent / "results" / "mesh_repair.json"
 
-
-def shared_dir() -> Path:
-    """The shared folder holding ``meshes/``."""
-    env = os.environ.get("MESHMILL_SHARED_DIR")
-    return Path(env) if env else Path(__file__).resolve().parents[1].parent / "shared"
 
 
 def mesh_paths(root: Path) -> list[str]:
@@ -311,6 +307,7 @@ def main() -> None:
     args = parser.parse_args()
     _preload()
     root = shared_dir() / "meshes"
+    corpus_files(root, "MANIFEST.csv")  # a clear exit when the corpus is not there
     paths = mesh_paths(root)
     if args.only:
         paths = [path for path in paths if args.only in path]
