@@ -9,6 +9,7 @@ import threading
 import time
 import uuid
 import zlib
+from dataclasses import fields
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import cv2
@@ -16,6 +17,7 @@ import httpx
 import numpy as np
 import pytest
 
+from pipelines.contour_params import ContourParams
 from pipelines.errors import InputError, RemoteError
 from tests.archives import zip_bytes
 from tests.stack import poll
@@ -363,3 +365,10 @@ def test_fetch_caps_bytes_and_time(images, loopback_allowed):
     with pytest.raises(InputError) as exc:
         fetch_url(f"{images.url}/nothing", max_bytes=2**20, timeout=5)
     assert exc.value.details["status"] == 404
+
+
+def test_every_mesher_parameter_is_a_documented_api_field():
+    """A parameter added to ``ContourParams`` without an API field would be refused as unknown."""
+    from api.contour import PARAM_DOCS
+
+    assert set(PARAM_DOCS) == {field.name for field in fields(ContourParams)}
