@@ -29,6 +29,7 @@ import numpy as np
 import triangle
 
 from pipelines.contour_border import tidy_border
+from pipelines.contour_geometry import swallowed_islands
 from pipelines.contour_kernels import hole_points, label_sizes, refined_check
 from pipelines.contour_metrics import mesh_metadata
 from pipelines.contour_params import TOL, ContourParams
@@ -125,9 +126,13 @@ class _Outline(NamedTuple):
 
 def _outline_and_held(alpha: np.ndarray, params: ContourParams, progress: Progress = no_progress) -> _Outline:
     """``sprite_outline`` and what it was made from (``_Outline``): the fitted outline, tidied where
-    it meets the image's border (``tidy_border``)."""
+    it meets the image's border (``tidy_border``), less the islands another island's outline holds
+    whole (``swallowed_islands``)."""
     fitted = _fitted_outline(alpha, params, progress)
-    return fitted._replace(rings=tidy_border(fitted.rings, alpha.shape[1], alpha.shape[0]))
+    rings = tidy_border(fitted.rings, alpha.shape[1], alpha.shape[0])
+    if gone := swallowed_islands(rings):  # held whole inside another island's outline: meshed with it
+        rings = [r for r in rings if r.island not in gone]
+    return fitted._replace(rings=rings)
 
 
 def _fitted_outline(alpha: np.ndarray, params: ContourParams, progress: Progress = no_progress) -> _Outline:
@@ -426,13 +431,16 @@ def trace_rings(mask: np.ndarray, *, min_hole_area: float = 0.0, min_hole_share:
     sizes = np.array([len(c) for c in contours])
     packed = pack(np.concatenate(contours).reshape(-1, 2).astype(float) - 1.0,
                   np.repeat(np.arange(len(contours)), sizes), len(contours))
-    areas = ring_areas(packed).tolist()
+    areas = ring_areas(packed)
+    enclosed = np.abs(areas)
+    least = np.maximum(min_hole_area, min_hole_share * enclosed[np.maximum(parents, 0)])  # what a hole must enclose
+    left_out = (parents >= 0) & (enclosed < least)
+    areas = areas.tolist()
     pieces = unpack(packed)
     rings = []
     for i in [*island_of, *np.flatnonzero(parents >= 0).tolist()]:
         hole = bool(parents[i] >= 0)
-        least = max(min_hole_area, min_hole_share * abs(areas[parents[i]])) if hole else 0.0
-        if sizes[i] >= 3 and areas[i] != 0 and not (hole and abs(areas[i]) < least):
+        if sizes[i] >= 3 and areas[i] != 0 and not left_out[i]:
             points = pieces[i] if (areas[i] > 0) != hole else pieces[i][::-1].copy()  # solid on the left
             rings.append(Ring(points, hole, island_of[int(parents[i])] if hole else island_of[i]))
     return rings

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from pipelines.contour_geometry import recheck_crossing
+from pipelines.contour_geometry import inside_ring, recheck_crossing
 from pipelines.contour_params import TOL
 from pipelines.contour_rings import Packed, Ring, pack, pack_rings, ring_areas, unpack
 
@@ -153,18 +153,7 @@ def _enclosing(rings: list[np.ndarray], before: list[Ring], changed: set[int]) -
     gained = set()
     for i in changed:
         others[i] = False
-        if (_inside(rings[i], firsts) & ~_inside(before[i].points, firsts) & others).any():
+        if (inside_ring(rings[i], firsts) & ~inside_ring(before[i].points, firsts) & others).any():
             gained.add(i)
         others[i] = True
     return gained
-
-
-def _inside(ring: np.ndarray, points: np.ndarray) -> np.ndarray:
-    """``(k,) bool``: which points are inside ``ring`` (even-odd crossings of a ray to +x; a point on
-    the ring may fall either way)."""
-    a, b = ring, np.roll(ring, -1, axis=0)
-    y, x = points[:, None, 1], points[:, None, 0]
-    spans = (a[None, :, 1] > y) != (b[None, :, 1] > y)
-    at = a[None, :, 0] + (y - a[None, :, 1]) * (b[None, :, 0] - a[None, :, 0]) / np.where(
-        b[None, :, 1] != a[None, :, 1], b[None, :, 1] - a[None, :, 1], 1.0)
-    return (spans & (at > x)).sum(axis=1) % 2 == 1

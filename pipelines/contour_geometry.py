@@ -12,7 +12,7 @@ import numpy as np
 
 from pipelines.contour_kernels import crossing_edges, cutting_edges, winding_numbers
 from pipelines.contour_params import TOL
-from pipelines.contour_rings import expand_runs, ring_boxes, ring_edges, signed_area
+from pipelines.contour_rings import Ring, expand_runs, ring_boxes, ring_edges, signed_area
 
 GROUPED_SWEEP_PAIRS = 20_000  # past this many x-overlapping edge pairs the crossing sweep runs per ring group
 
@@ -288,3 +288,49 @@ def recheck_crossing_faults(rings: list[np.ndarray], changed: set[int]) -> Fault
                            (boxes[:, None, 1] <= moved[None, :, 3]) & (boxes[:, None, 3] >= moved[None, :, 1])).any(1))
     found = crossing_faults([rings[i] for i in near])
     return found._replace(ring=near[found.ring])
+
+
+def inside_ring(ring: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """``(k,) bool``: which points are inside ``ring`` (even-odd crossings of a ray to +x; a point on
+    the ring may fall either way)."""
+    a, b = ring, np.roll(ring, -1, axis=0)
+    y, x = points[:, None, 1], points[:, None, 0]
+    spans = (a[None, :, 1] > y) != (b[None, :, 1] > y)
+    at = a[None, :, 0] + (y - a[None, :, 1]) * (b[None, :, 0] - a[None, :, 0]) / np.where(
+        b[None, :, 1] != a[None, :, 1], b[None, :, 1] - a[None, :, 1], 1.0)
+    return (spans & (at > x)).sum(axis=1) % 2 == 1
+
+
+PROBE_PX = 1e-3  # how far inside its first segment an island is probed
+
+
+def swallowed_islands(rings: list[Ring]) -> set[int]:
+    """The islands whose outer ring lies in another island's solid (inside its outer ring, not in a
+    hole of it). An outline simplified, clipped or tidied outward across a notch can close round a
+    whole small island, and filling a small hole leaves the island in it inside its surrounding
+    island; no edge crosses, so the crossing checks do not see either. Those pixels are inside the
+    other island's mesh already, and meshed again the ring would run through its triangles. Rings do
+    not cross, so one point decides: a point just inside each island's first segment (outer rings
+    have the solid on the left), tested against the islands whose box holds it."""
+    outer = [r for r in rings if not r.is_hole]
+    if len(outer) < 2:
+        return set()
+    ends = np.array([r.points[:2] for r in outer])  # (m, 2, 2): each outer ring's first segment
+    step = ends[:, 1] - ends[:, 0]
+    inward = np.column_stack([-step[:, 1], step[:, 0]]) / np.maximum(np.hypot(*step.T), 1e-12)[:, None]
+    probes = ends.mean(axis=1) + PROBE_PX * inward
+    boxes = ring_boxes([r.points for r in outer])
+    near = ((boxes[:, None, 0] >= boxes[None, :, 0]) & (boxes[:, None, 2] <= boxes[None, :, 2])
+            & (boxes[:, None, 1] >= boxes[None, :, 1]) & (boxes[:, None, 3] <= boxes[None, :, 3]))
+    np.fill_diagonal(near, False)  # (b, a): b's box inside a's, as it must be for b to be in a's solid
+    if not near.any():
+        return set()
+    of_island: dict[int, list[np.ndarray]] = {}
+    for r in rings:
+        of_island.setdefault(r.island, []).append(r.points)
+    gone = set()
+    for a in np.flatnonzero(near.any(axis=0)).tolist():
+        inner = np.flatnonzero(near[:, a])
+        odd = sum(inside_ring(points, probes[inner]).astype(np.int64) for points in of_island[outer[a].island]) % 2
+        gone.update(outer[b].island for b in inner[odd == 1].tolist())
+    return gone

@@ -10,7 +10,9 @@ import numpy as np
 import pytest
 
 from pipelines.contour import _fitted_outline, mesh_sprite, mesh_sprite_batch
+from pipelines.contour_geometry import swallowed_islands
 from pipelines.contour_params import ContourParams, make_params
+from pipelines.contour_rings import Ring
 from pipelines.errors import InputError
 
 SAMPLES = 4  # supersampling per pixel side in the coverage check
@@ -86,6 +88,14 @@ def covered(result: dict, height: int, width: int) -> np.ndarray:
 def assert_covers(result: dict, alpha: np.ndarray, threshold: int = 10) -> None:
     cover = covered(result, *alpha.shape)
     assert cover[alpha >= threshold].min() == 1.0
+
+
+def assert_boundary_is_single_triangle_edges(result: dict) -> None:
+    """The boundary edges are exactly the edges of one triangle each (and no edge has three)."""
+    edges = np.sort(np.array(result["triangles"])[:, [0, 1, 1, 2, 2, 0]].reshape(-1, 2), axis=1)
+    once, uses = np.unique(edges, axis=0, return_counts=True)
+    assert uses.max() <= 2
+    assert {tuple(e) for e in once[uses == 1]} == {tuple(sorted(e)) for e in result["boundary_edges"]}
 
 
 def assert_hull_first(result: dict) -> None:
@@ -177,6 +187,52 @@ def test_min_hole_share_fills_holes_small_beside_their_island():
     assert mesh_sprite(png(square(4)), make_params({"min_hole_share": 0.0001}))["metadata"]["holes"] == 1
     for result, img in ((filled, square(4)), (cut, square(4)), (big, square(30))):
         assert_covers(result, img[..., 3])
+
+
+def test_an_island_in_a_filled_hole_goes_with_it():
+    """A 3 px dot in a 12 px hole (an eye's pupil): filling the hole (under 1 % of the square) leaves
+    the dot inside the square's outline, so it is not meshed again as an island of its own (its ring
+    would run through the square's triangles, listed as boundary edges with triangles on both sides).
+    With the hole cut, the dot is an island in it. Either way the boundary edges are exactly the
+    edges of one triangle, and coverage is whole."""
+    img = np.zeros((128, 128, 4), np.uint8)
+    img[4:124, 4:124] = 255
+    cv2.circle(img, (60, 60), 6, (0, 0, 0, 0), -1)
+    cv2.circle(img, (60, 60), 2, (255, 255, 255, 255), -1)
+    filled, cut = mesh_sprite(png(img)), mesh_sprite(png(img), make_params({"min_hole_share": 0}))
+    assert (filled["metadata"]["islands"], filled["metadata"]["holes"]) == (1, 0)
+    assert (cut["metadata"]["islands"], cut["metadata"]["holes"]) == (2, 1)
+    for result in (filled, cut):
+        assert_boundary_is_single_triangle_edges(result)
+        assert_covers(result, img[..., 3])
+
+
+def test_an_island_the_outline_closes_round_is_meshed_with_it():
+    """tests/data/notch_dot.png (the alpha of a fuzzed sprite): a dot in a notch open to the image's
+    bottom edge. The big island's outline, simplified outward, closes across the notch and holds
+    the dot whole; the dot was then meshed again as an island of its own, its ring running through
+    the big island's triangles (8 boundary edges with a triangle on each side). It is meshed with
+    the island that holds it."""
+    alpha = cv2.imread(str(Path(__file__).parents[1] / "data" / "notch_dot.png"), cv2.IMREAD_UNCHANGED)
+    img = np.zeros((*alpha.shape, 4), np.uint8)
+    img[..., 3] = alpha
+    result = mesh_sprite(png(img))
+    assert result["metadata"]["islands"] == 1
+    assert_boundary_is_single_triangle_edges(result)
+    assert_covers(result, alpha)
+
+
+def test_swallowed_islands_are_those_in_another_islands_solid():
+    """An island inside another's outer ring is swallowed, one inside a hole of it is not, and
+    nor is one beside it."""
+    def square(x0: float, y0: float, size: float, island: int, hole: bool = False) -> Ring:
+        points = np.array([[x0, y0], [x0 + size, y0], [x0 + size, y0 + size], [x0, y0 + size]], dtype=float)
+        return Ring(points[::-1].copy() if hole else points, hole, island)
+
+    rings = [square(0, 0, 10, 0), square(3, 3, 4, 0, hole=True), square(4, 4, 2, 1), square(1, 1, 1, 2),
+             square(20, 0, 5, 3)]
+    assert swallowed_islands(rings) == {2}
+    assert swallowed_islands(rings[:2] + rings[2:3]) == set()
 
 
 def test_noise_specks_dropped():
