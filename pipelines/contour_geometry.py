@@ -231,6 +231,12 @@ def _box_groups(boxes: np.ndarray) -> np.ndarray:
     (closed boxes, as the crossing sweep compares them), by a sweep over x."""
     from pipelines.graph_components import components  # scipy.sparse: imported only for sheets
 
+    return components(len(boxes), *_overlapping_boxes(boxes))
+
+
+def _overlapping_boxes(boxes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Index pairs (i, j) of the boxes (x0, y0, x1, y1) that overlap (closed), each pair once, by a
+    sweep over x: only the boxes starting within a box's x span are compared with it."""
     count = len(boxes)
     order = np.argsort(boxes[:, 0], kind="stable")
     sorted_boxes = boxes[order]
@@ -238,7 +244,7 @@ def _box_groups(boxes: np.ndarray) -> np.ndarray:
                         np.arange(count) - 1, 0)
     i, j = expand_runs(np.arange(count) + 1, np.arange(count) + 1 + counts)
     near = (sorted_boxes[j, 1] <= sorted_boxes[i, 3]) & (sorted_boxes[i, 1] <= sorted_boxes[j, 3])
-    return components(count, order[i[near]], order[j[near]])
+    return order[i[near]], order[j[near]]
 
 
 def _crossing_rings(rings: list[np.ndarray]) -> set[int]:
@@ -320,17 +326,22 @@ def swallowed_islands(rings: list[Ring]) -> set[int]:
     inward = np.column_stack([-step[:, 1], step[:, 0]]) / np.maximum(np.hypot(*step.T), 1e-12)[:, None]
     probes = ends.mean(axis=1) + PROBE_PX * inward
     boxes = ring_boxes([r.points for r in outer])
-    near = ((boxes[:, None, 0] >= boxes[None, :, 0]) & (boxes[:, None, 2] <= boxes[None, :, 2])
-            & (boxes[:, None, 1] >= boxes[None, :, 1]) & (boxes[:, None, 3] <= boxes[None, :, 3]))
-    np.fill_diagonal(near, False)  # (b, a): b's box inside a's, as it must be for b to be in a's solid
-    if not near.any():
+    i, j = _overlapping_boxes(boxes)
+    ij, ji = _box_within(boxes, i, j), _box_within(boxes, j, i)
+    inner, holder = np.concatenate([i[ij], j[ji]]), np.concatenate([j[ij], i[ji]])  # inner's box in holder's
+    if not len(inner):
         return set()
     of_island: dict[int, list[np.ndarray]] = {}
     for r in rings:
         of_island.setdefault(r.island, []).append(r.points)
     gone = set()
-    for a in np.flatnonzero(near.any(axis=0)).tolist():
-        inner = np.flatnonzero(near[:, a])
-        odd = sum(inside_ring(points, probes[inner]).astype(np.int64) for points in of_island[outer[a].island]) % 2
-        gone.update(outer[b].island for b in inner[odd == 1].tolist())
+    for a in np.unique(holder).tolist():
+        mine = inner[holder == a]
+        odd = sum(inside_ring(points, probes[mine]).astype(np.int64) for points in of_island[outer[a].island]) % 2
+        gone.update(outer[b].island for b in mine[odd == 1].tolist())
     return gone
+
+
+def _box_within(boxes: np.ndarray, inner: np.ndarray, outer: np.ndarray) -> np.ndarray:
+    """Whether each box ``inner[k]`` lies within box ``outer[k]`` (closed)."""
+    return ((boxes[inner, :2] >= boxes[outer, :2]) & (boxes[inner, 2:] <= boxes[outer, 2:])).all(axis=1)
