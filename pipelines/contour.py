@@ -2,14 +2,14 @@
 
 Steps: alpha mask (max-pooled when large, ``pool_factor``) -> islands and holes traced on pixel
 corners -> simplification that only moves the outline outward (away from the solid) -> the
-outline tidied where it meets the image's border -> Triangle with quality refinement and no
+outline tidied where it would force slivers -> Triangle with quality refinement and no
 Steiner points on the outline -> hull-first vertex order, UVs,
 edges and metadata (coverage and wasted area sampled, ``TOL.coverage_samples``; on small images
 only the pixels the outline is not known to hold are sampled).
 
 Here: the entry points, the mask, tracing and triangulation. Elsewhere: the outward
 simplification (``contour_simplify``), the exact pixel-grid checks it relies on
-(``contour_geometry``), the border tidying (``contour_border``), rings as packed arrays
+(``contour_geometry``), the tidying of short segments (``contour_tidy``), rings as packed arrays
 (``contour_rings``), Triangle quality past its own refinement (``contour_refine``), and coverage,
 forced angles and metadata (``contour_metrics``); parameters and tolerances in ``contour_params``.
 
@@ -28,7 +28,6 @@ import cv2
 import numpy as np
 import triangle
 
-from pipelines.contour_border import tidy_border
 from pipelines.contour_geometry import swallowed_islands
 from pipelines.contour_kernels import hole_points, label_sizes, refined_check
 from pipelines.contour_metrics import mesh_metadata
@@ -52,6 +51,7 @@ from pipelines.contour_rings import (
     unpack,
 )
 from pipelines.contour_simplify import OverBudget, simplify_within_budget
+from pipelines.contour_tidy import tidy_outline
 from pipelines.errors import InputError, PipelineError
 from pipelines.image_io import load_rgba
 from pipelines.limits import LIMITS, Limits
@@ -125,11 +125,11 @@ class _Outline(NamedTuple):
 
 
 def _outline_and_held(alpha: np.ndarray, params: ContourParams, progress: Progress = no_progress) -> _Outline:
-    """``sprite_outline`` and what it was made from (``_Outline``): the fitted outline, tidied where
-    it meets the image's border (``tidy_border``), less the islands another island's outline holds
+    """``sprite_outline`` and what it was made from (``_Outline``): the fitted outline, its short
+    segments tidied outward (``tidy_outline``), less the islands another island's outline holds
     whole (``swallowed_islands``)."""
     fitted = _fitted_outline(alpha, params, progress)
-    rings = tidy_border(fitted.rings, alpha.shape[1], alpha.shape[0])
+    rings = tidy_outline(fitted.rings, alpha.shape[1], alpha.shape[0])
     if gone := swallowed_islands(rings):  # held whole inside another island's outline: meshed with it
         rings = [r for r in rings if r.island not in gone]
     return fitted._replace(rings=rings)

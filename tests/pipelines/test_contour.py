@@ -349,7 +349,7 @@ def test_budget_of_four_gets_the_box_and_of_three_a_clear_failure():
 def test_budget_counts_the_points_unpooling_adds():
     """A 700 x 500 sprite is outlined on a grid pooled by 3, whose last row of cells is 2 px tall:
     the segments entering it are split where the map changes scale, and those points used to push
-    the outline past the budget (9 vertices for a budget of 8). ``tidy_border`` then merges those
+    the outline past the budget (9 vertices for a budget of 8). ``tidy_outline`` then merges those
     steps onto the bottom edge, but the budget is met before it, and it only ever removes points."""
     img = canvas(700)[:500]
     cv2.fillPoly(img, [np.array([[686, 144], [672, 499], [110, 499], [16, 402], [6, 168], [94, 0], [635, 0]],

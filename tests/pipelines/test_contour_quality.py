@@ -8,15 +8,15 @@ import cv2
 import numpy as np
 import pytest
 
-from pipelines import contour, contour_border, contour_metrics
+from pipelines import contour, contour_metrics, contour_tidy
 from pipelines.contour import _orient, mesh_sprite
-from pipelines.contour_border import tidy_border
 from pipelines.contour_geometry import holds_ring
 from pipelines.contour_kernels import tidy
 from pipelines.contour_metrics import forced_min_angle, outline_rings
 from pipelines.contour_params import TOL, make_params
 from pipelines.contour_refine import min_angles
 from pipelines.contour_rings import Ring, signed_area
+from pipelines.contour_tidy import tidy_outline
 from pipelines.errors import InputError
 from tests.pipelines.test_contour import assert_covers, assert_hull_first, circle_sprite, png, thin_sprite
 
@@ -120,7 +120,7 @@ def test_a_shape_cut_by_the_image_edge_gets_no_sliver_there(monkeypatch):
     v = np.array(result["vertices"])
     assert (v >= 0).all() and (v <= [128, 48]).all()
     assert result["metadata"]["min_angle_deg"] >= 20.0
-    monkeypatch.setattr(contour, "tidy_border", lambda rings, width, height: rings)
+    monkeypatch.setattr(contour, "tidy_outline", lambda rings, width, height: rings)
     assert mesh_sprite(png(img))["metadata"]["min_angle_deg"] < 5.0
 
 
@@ -135,9 +135,9 @@ EDGE_TIP = [[0, 9.8], [30, 0], [60, 10], [30, 20], [0, 10.2]]  # a 0.4 px segmen
 
 @pytest.mark.parametrize("area_share", [TOL.border_widen_area, 1.0])
 def test_short_border_segment_is_widened_along_the_edge_and_only_outward(area_share, monkeypatch):
-    monkeypatch.setattr(contour_border, "TOL", replace(TOL, border_widen_area=area_share))
+    monkeypatch.setattr(contour_tidy, "TOL", replace(TOL, border_widen_area=area_share))
     ring = _orient(np.array(EDGE_TIP, dtype=float), False)
-    (out,) = tidy_border([Ring(ring, False, 0)], 60, 20)
+    (out,) = tidy_outline([Ring(ring, False, 0)], 60, 20)
     moved = np.flatnonzero((out.points != ring).any(axis=1))
     assert len(moved) == 2 and (out.points[moved, 0] == 0).all()  # the segment's ends, along x = 0
     assert (out.points[:, 1] >= 0).all() and (out.points[:, 1] <= 20).all()
@@ -152,25 +152,25 @@ def test_short_border_segment_is_widened_along_the_edge_and_only_outward(area_sh
 
 
 def test_border_segment_at_the_image_corner_widens_from_its_other_end(monkeypatch):
-    monkeypatch.setattr(contour_border, "TOL", replace(TOL, border_widen_area=1.0))
+    monkeypatch.setattr(contour_tidy, "TOL", replace(TOL, border_widen_area=1.0))
     ring = _orient(np.array([[0, 0], [40, 0], [30, 30], [0, 0.5]], dtype=float), False)
-    (out,) = tidy_border([Ring(ring, False, 0)], 40, 30)
+    (out,) = tidy_outline([Ring(ring, False, 0)], 40, 30)
     moved = np.flatnonzero((out.points != ring).any(axis=1))
     assert len(moved) == 1 and out.points[moved[0], 0] == 0  # the corner stays, the other end moves up x = 0
     assert out.points[moved[0], 1] == pytest.approx(TOL.border_widen_ratio * 40)  # 0.3 of the bottom side
 
 
 def test_border_segment_is_kept_where_widening_would_meet_another_ring(monkeypatch):
-    monkeypatch.setattr(contour_border, "TOL", replace(TOL, border_widen_area=1.0))
+    monkeypatch.setattr(contour_tidy, "TOL", replace(TOL, border_widen_area=1.0))
     tip = Ring(_orient(np.array(EDGE_TIP, dtype=float), False), False, 0)
     near = Ring(_orient(np.array([[0, 11], [4, 11.5], [0, 14.0]], dtype=float), False), False, 1)
     rings = [tip, near]
-    out = tidy_border(rings, 60, 20)
+    out = tidy_outline(rings, 60, 20)
     assert all(a.points is b.points for a, b in zip(out, rings, strict=True))
     apart = Ring(near.points + np.array([0, 4]), False, 1)
-    assert tidy_border([tip, apart], 60, 20)[0].points is not tip.points  # widened without it
-    no_edge = [Ring(tip.points + np.array([1, 0]), False, 0)]
-    assert tidy_border(no_edge, 61, 20) is no_edge
+    assert tidy_outline([tip, apart], 60, 20)[0].points is not tip.points  # widened without it
+    nothing_short = [Ring(_orient(np.array([[10, 2], [40, 10], [10, 18]], dtype=float), False), False, 0)]
+    assert tidy_outline(nothing_short, 61, 20) is nothing_short
 
 
 def test_pooled_shape_on_the_image_edge_keeps_no_pixel_step_onto_it(monkeypatch):
@@ -182,7 +182,7 @@ def test_pooled_shape_on_the_image_edge_keeps_no_pixel_step_onto_it(monkeypatch)
     result = mesh_sprite(png(img))
     assert_covers(result, img[..., 3])
     assert result["hull"] == 3 and result["metadata"]["min_angle_deg"] > 40
-    monkeypatch.setattr(contour, "tidy_border", lambda rings, width, height: rings)
+    monkeypatch.setattr(contour, "tidy_outline", lambda rings, width, height: rings)
     plain = mesh_sprite(png(img))
     assert plain["hull"] == 5 and plain["metadata"]["min_angle_deg"] < 5
 
@@ -199,32 +199,74 @@ def test_short_step_onto_the_edge_is_merged_outward(points, left):
     grid = np.stack(np.meshgrid(np.linspace(0, 120, 241), np.linspace(0, 100, 201)), -1).reshape(-1, 2)
     for walk in (1, -1):  # either way round the ring
         ring = _orient(np.array(points, dtype=float)[::walk], False)
-        (out,) = tidy_border([Ring(ring, False, 0)], 120, 100)
+        (out,) = tidy_outline([Ring(ring, False, 0)], 120, 100)
         assert sorted(map(tuple, out.points.round(9))) == sorted(map(tuple, np.round(left, 9)))
         assert inside(out.points, grid[inside(ring, grid)]).all()
         long_step = ring.copy()
         long_step[np.all(ring == points[2], axis=1)] = [60, 100]  # a 30 px step is the shape's own
-        assert tidy_border([Ring(long_step, False, 0)], 120, 100)[0].points is long_step
+        assert tidy_outline([Ring(long_step, False, 0)], 120, 100)[0].points is long_step
 
 
-def test_step_whose_extension_runs_far_along_the_edge_is_capped(monkeypatch):
-    """A -> B runs nearly along the bottom edge: extended, it meets the edge 49 px beyond C, a
-    24.5 px² triangle, over the cap (0.5 % of this ring's 1356 px²), so the step stays."""
+def test_step_whose_extension_runs_far_along_the_edge_keeps_its_corner(monkeypatch):
+    """A -> B runs nearly along the bottom edge: extended, it meets the edge 49 px beyond C at a
+    1.1 degree corner, a spike sharper than any sliver the step forces, so the step stays, whatever
+    the area allowed; without the corner limit it goes (B moves to the edge at x = 80)."""
     points = [[5, 98.5], [30, 99], [31, 100], [0, 100], [0, 40], [40, 40]]
     ring = _orient(np.array(points, dtype=float), False)
-    assert tidy_border([Ring(ring, False, 0)], 120, 100)[0].points is ring
-    monkeypatch.setattr(contour_border, "TOL", replace(TOL, border_widen_area=1.0))
-    (out,) = tidy_border([Ring(ring, False, 0)], 120, 100)
+    monkeypatch.setattr(contour_tidy, "TOL", replace(TOL, merge_area=1.0))
+    assert tidy_outline([Ring(ring, False, 0)], 120, 100)[0].points is ring
+    monkeypatch.setattr(contour_tidy, "TOL", replace(TOL, merge_area=1.0, merge_corner_deg=0.0))
+    (out,) = tidy_outline([Ring(ring, False, 0)], 120, 100)
     assert sorted(map(tuple, out.points)) == sorted([(5, 98.5), (80, 100), (0, 100), (0, 40), (40, 40)])
+
+
+# a 0.4 px segment at the tip of a 60 px diamond, away from the image's edge
+INNER_TIP = [[10, 9.8], [40, 0], [70, 10], [40, 20], [10, 10.2]]
+
+
+def test_short_segment_anywhere_is_merged_into_its_neighbours_corner():
+    """Both its corners are convex: the neighbours, extended, meet at X = (9.39, 10), and the
+    triangle B X C (outside the solid) is all the outline gains."""
+    grid = np.stack(np.meshgrid(np.linspace(0, 80, 161), np.linspace(0, 20, 41)), -1).reshape(-1, 2)
+    for walk in (1, -1):
+        ring = _orient(np.array(INNER_TIP, dtype=float)[::walk], False)
+        (out,) = tidy_outline([Ring(ring, False, 0)], 80, 20)
+        assert len(out.points) == 4
+        reach = 0.2 * 30 / 9.8  # how far X lies beyond the 0.4 px segment
+        assert out.points[:, 0].min() == pytest.approx(10 - reach)
+        assert inside(out.points, grid[inside(ring, grid)]).all()
+        assert signed_area(out.points) - signed_area(ring) == pytest.approx(0.5 * 0.4 * reach)
+
+
+def test_short_segment_merge_keeps_corners_of_at_least_the_limit():
+    """The same tip 240 px long: its sides meet at an 11 degree corner, under the 20 degree limit."""
+    ring = _orient(np.array([[10, 9.8], [130, 4], [250, 10], [130, 16], [10, 10.2]], dtype=float), False)
+    assert tidy_outline([Ring(ring, False, 0)], 260, 20)[0].points is ring
+
+
+def test_short_segment_of_a_hole_is_merged_into_the_solid(monkeypatch):
+    """A 20 px square hole with one corner cut by a 1 px segment: both its ends are reflex corners of
+    the solid, so one of them goes (the solid gains the thin triangle between the cut and the hole's
+    far corner); under a smaller area cap the hole stays as it was."""
+    outer = Ring(_orient(np.array([[0, 0], [60, 0], [60, 60], [0, 60]], dtype=float), False), False, 0)
+    e = 1 / np.sqrt(2)
+    cut = np.array([[20, 20], [40, 20], [40, 40], [20 + e, 40], [20, 40 - e]], dtype=float)
+    hole = Ring(_orient(cut, True), True, 0)
+    out = tidy_outline([outer, hole], 60, 60)
+    assert out[0] is outer and len(out[1].points) == 4
+    gained = 0.5 * (20 * e - e * e)
+    assert signed_area(out[1].points) - signed_area(hole.points) == pytest.approx(gained)  # (a hole's area is < 0)
+    monkeypatch.setattr(contour_tidy, "TOL", replace(TOL, merge_area=0.9 * gained / (3600 - 400)))
+    assert tidy_outline([outer, hole], 60, 60)[1] is hole
 
 
 def test_border_tidying_never_swallows_a_ring(monkeypatch):
     """A speck inside the triangle the widening would add: no edge crosses, but the tip would enclose it."""
-    monkeypatch.setattr(contour_border, "TOL", replace(TOL, border_widen_area=1.0))
+    monkeypatch.setattr(contour_tidy, "TOL", replace(TOL, border_widen_area=1.0))
     tip = Ring(_orient(np.array(EDGE_TIP, dtype=float), False), False, 0)
     speck = Ring(_orient(np.array([[1, 12], [2, 12.5], [1, 13]], dtype=float), False), False, 1)
-    assert tidy_border([tip, speck], 60, 20)[0] is tip
-    assert tidy_border([tip], 60, 20)[0] is not tip
+    assert tidy_outline([tip, speck], 60, 20)[0] is tip
+    assert tidy_outline([tip], 60, 20)[0] is not tip
 
 
 def test_widening_ends_when_only_rings_it_did_not_move_touch():
@@ -233,7 +275,7 @@ def test_widening_ends_when_only_rings_it_did_not_move_touch():
     pair = [Ring(_orient(np.array(points, dtype=float), False), False, k)
             for k, points in ((1, [[2, 17], [6, 17], [4, 19]]), (2, [[6, 17], [10, 17], [8, 19]]))]
     tip = Ring(_orient(np.array(EDGE_TIP, dtype=float), False), False, 0)
-    out = tidy_border([tip, *pair], 60, 20)
+    out = tidy_outline([tip, *pair], 60, 20)
     assert out[0].points is not tip.points and all(a is b for a, b in zip(out[1:], pair, strict=True))
 
 
