@@ -50,7 +50,7 @@ from pipelines.contour_rings import (
     signed_area,
     unpack,
 )
-from pipelines.contour_simplify import OverBudget, simplify_within_budget
+from pipelines.contour_simplify import OverBudget, ring_tolerances, simplify_within_budget
 from pipelines.contour_tidy import tidy_outline
 from pipelines.errors import InputError, PipelineError
 from pipelines.image_io import load_rgba
@@ -129,7 +129,7 @@ def _outline_and_held(alpha: np.ndarray, params: ContourParams, progress: Progre
     segments tidied outward (``tidy_outline``), less the islands another island's outline holds
     whole (``swallowed_islands``)."""
     fitted = _fitted_outline(alpha, params, progress)
-    rings = tidy_outline(fitted.rings, alpha.shape[1], alpha.shape[0])
+    rings = tidy_outline(fitted.rings, alpha.shape[1], alpha.shape[0], ring_tolerances(fitted.rings, params, 1.0))
     if gone := swallowed_islands(rings):  # held whole inside another island's outline: meshed with it
         rings = [r for r in rings if r.island not in gone]
     return fitted._replace(rings=rings)

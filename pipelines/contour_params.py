@@ -93,7 +93,8 @@ class ContourTol:
     tidy_notch_chord: float = 4.0     # a notch over a chord this many tolerances wide is a dent: filled
     merge_short_ratio: float = 0.34   # an outline segment under this share of both neighbours is merged outward,
     merge_area: float = 0.02          # each ring adding at most this share of its island's solid area,
-    merge_corner_deg: float = 20.0    # never making a corner sharper than this,
+    merge_corner_deg: float = 20.0    # never making a corner sharper than this nor moving the outline farther
+    merge_reach: float = 2.0          # than this many of its ring's simplification tolerances (detail_factor),
     merge_rounds: int = 2             # in this many rounds (contour_tidy)
     border_widen_ratio: float = 0.3   # a segment the image border's clip leaves is widened to this share of its
     border_widen_area: float = 0.005  # shorter neighbour, adding at most this share of its ring's area

@@ -92,7 +92,7 @@ class _AnchorCount:
         is needed)."""
         sizes = np.array([len(r.points) for r in self.rings], dtype=np.int64)
         points = np.concatenate([r.points for r in self.rings]).astype(np.float32)
-        tols = np.asarray(_ring_tolerances(self.rings, self.params, 1.0, self.unit), dtype=float)
+        tols = np.asarray(ring_tolerances(self.rings, self.params, 1.0, self.unit), dtype=float)
         return points, np.concatenate([[0], np.cumsum(sizes)]), tols, np.where(sizes <= TOL.min_ring_points, sizes, 0)
 
     def __call__(self, step: int) -> int:
@@ -119,7 +119,7 @@ def _first_feasible_step(anchors: _AnchorCount, budget: int, steps: int = TOL.bu
     return lo
 
 
-def _ring_tolerances(rings: list[Ring], params: ContourParams, scale: float, unit: float = 1.0) -> list[float]:
+def ring_tolerances(rings: list[Ring], params: ContourParams, scale: float, unit: float = 1.0) -> list[float]:
     """Each ring's simplification tolerance in its own pixels (``unit`` image pixels each, never
     under ``TOL.min_tolerance_px`` of them): its island's, or a hole's own when smaller."""
     own = _diagonals([r.points for r in rings])
@@ -153,7 +153,7 @@ def simplify_rings(rings: list[Ring], params: ContourParams, width: int, height:
     if solid is None:
         solid = solid_pixels([r.points for r in rings], width, height)
     index = solid if isinstance(solid, SolidIndex) else solid_index(solid)
-    tols = _ring_tolerances(rings, params, scale, unit)
+    tols = ring_tolerances(rings, params, scale, unit)
     holes = (ring_areas(pack_rings([r.points for r in rings])) < 0).tolist()  # once, not per retry round
     points = simplify_ring_batch([r.points for r in rings], tols, width, height, holes=holes)
     traced = [p is r.points for p, r in zip(points, rings, strict=True)]

@@ -12,6 +12,7 @@ and, along the image's edge, widened (``_widened``).
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -20,17 +21,19 @@ from pipelines.contour_params import TOL
 from pipelines.contour_rings import Packed, Ring, pack, pack_rings, ring_areas, ring_boxes, unpack
 
 
-def tidy_outline(rings: list[Ring], width: int, height: int) -> list[Ring]:
+def tidy_outline(rings: list[Ring], width: int, height: int, tolerances: Sequence[float] | None = None) -> list[Ring]:
     """The outline with its short segments merged outward (``_merged_short``, ``TOL.merge_rounds``
-    rounds, each ring adding at most ``TOL.merge_area`` of its island's solid area) and its short
-    segments along the image's edge widened (``_widened``); both only add transparent area inside
-    the image. A ring that would then touch or cross another ring, or itself, or enclose one, is
-    kept as it was."""
+    rounds, each ring adding at most ``TOL.merge_area`` of its island's solid area and moving at
+    most ``TOL.merge_reach`` of its simplification tolerance, ``tolerances``, in pixels; None: no
+    limit) and its short segments along the image's edge widened (``_widened``); both only add
+    transparent area inside the image. A ring that would then touch or cross another ring, or
+    itself, or enclose one, is kept as it was."""
     packed = pack_rings([r.points for r in rings])
     area = ring_areas(packed)  # per ring: > 0 on outer rings, < 0 on holes
     island = np.array([r.island for r in rings])
     solid = np.bincount(island, weights=area)[island]
-    merged, kept = _merge_rounds(packed, TOL.merge_area * np.maximum(solid, 0.0), width, height)
+    reach = np.full(len(rings), np.inf) if tolerances is None else TOL.merge_reach * np.asarray(tolerances, dtype=float)
+    merged, kept = _merge_rounds(packed, TOL.merge_area * np.maximum(solid, 0.0), reach, width, height)
     points = merged.points
     on = _OnEdge(points, width, height)
     if len(on.point):
@@ -49,12 +52,13 @@ def tidy_outline(rings: list[Ring], width: int, height: int) -> list[Ring]:
     return [r if c is r.points else Ring(c, r.is_hole, r.island) for c, r in zip(candidates, rings, strict=True)]
 
 
-def _merge_rounds(packed: Packed, room: np.ndarray, width: int, height: int) -> tuple[Packed, np.ndarray]:
+def _merge_rounds(packed: Packed, room: np.ndarray, reach: np.ndarray, width: int,
+                  height: int) -> tuple[Packed, np.ndarray]:
     """``_merged_short`` ``TOL.merge_rounds`` times (a merge can leave its new segment short beside a
     neighbour that was busy in the same round), and which of ``packed``'s points are kept."""
     kept = np.ones(len(packed.points), dtype=bool)
     for _ in range(TOL.merge_rounds):
-        merged, kept_now, added = _merged_short(packed, room, width, height)
+        merged, kept_now, added = _merged_short(packed, room, reach, width, height)
         if merged is packed:
             break
         kept[np.flatnonzero(kept)[~kept_now]] = False
@@ -62,15 +66,18 @@ def _merge_rounds(packed: Packed, room: np.ndarray, width: int, height: int) -> 
     return packed, kept
 
 
-def _merged_short(packed: Packed, room: np.ndarray, width: int, height: int) -> tuple[Packed, np.ndarray, np.ndarray]:
+def _merged_short(packed: Packed, room: np.ndarray, reach: np.ndarray, width: int,
+                  height: int) -> tuple[Packed, np.ndarray, np.ndarray]:
     """``packed`` with its short segments merged outward, which of its points are kept and the area
     each ring gained. A segment B -> C under ``TOL.merge_short_ratio`` of both its neighbours
     A -> B and C -> D goes in the way that adds the least area (a triangle outside the solid):
     C dropped where the ring turns outward at C (B C D), B dropped where it turns outward at B
     (A B C), or, where it turns inward at both, B moved to X, where A -> B and D -> C extended meet,
     and C dropped (B X C), if X is inside the image and the corner there is at least
-    ``TOL.merge_corner_deg``. Merges are taken smallest first while their ring's gain stays within
-    its ``room``, none reading or moving a point another moves; rings keep at least 3 points."""
+    ``TOL.merge_corner_deg``; a way that moves the outline (the dropped point from its chord, X
+    from B -> C) farther than its ring's ``reach`` is not taken. Merges are taken smallest first
+    while their ring's gain stays within its ``room``, none reading or moving a point another
+    moves; rings keep at least 3 points."""
     p, nxt, prv, ring = packed.points, packed.nxt, packed.prv, packed.ring
     unchanged = packed, np.ones(len(p), dtype=bool), np.zeros(len(room))
     b = np.arange(len(p))
@@ -87,6 +94,9 @@ def _merged_short(packed: Packed, room: np.ndarray, width: int, height: int) -> 
     gain = np.stack([np.where(turn_c < 0, -0.5 * turn_c, np.inf),        # drop C: B C D
                      np.where(turn_b < 0, -0.5 * turn_b, np.inf),        # drop B: A B C
                      np.where(extend, 0.5 * np.abs(_cross(x - p[b], bc)), np.inf)])  # extend: B X C
+    chord = np.stack([p[d] - p[b], p[c] - p[a], bc])  # each way's new segment, or B -> C for X
+    shift = 2 * gain / np.maximum(np.hypot(chord[..., 0], chord[..., 1]), TOL.geom_eps)  # the triangle's height
+    gain[shift > reach[ring[b]]] = np.inf
     way, added = np.argmin(gain, axis=0), np.min(gain, axis=0)
     take = _taken(np.stack([a, b, c, d], axis=1), ring[b], added, room)
     if not take.any():

@@ -102,10 +102,10 @@ def test_many_island_sheet_covers_every_island_and_hole():
 
 
 def test_batched_simplification_matches_ring_by_ring():
-    from pipelines.contour_simplify import _ring_tolerances, simplify_ring, simplify_ring_batch
+    from pipelines.contour_simplify import ring_tolerances, simplify_ring, simplify_ring_batch
     img = sheet_sprite(6, 192)
     _, rings = rings_of(img)
-    tols = _ring_tolerances(rings, ContourParams(), 1.0)
+    tols = ring_tolerances(rings, ContourParams(), 1.0)
     batch = simplify_ring_batch([r.points for r in rings], tols, img.shape[1], img.shape[0])
     for ring, tol, got in zip(rings, tols, batch, strict=True):
         alone = simplify_ring(ring.points, tol, img.shape[1], img.shape[0])
@@ -131,7 +131,7 @@ def test_local_uncovering_check_agrees_with_the_raster_check():
     """The outline-only check finds an uncovered pixel exactly when the whole-image raster does,
     on shrunk, jittered, snapped and traced outlines of sheets and thin, holed OpenCV shapes."""
     from pipelines.contour_geometry import solid_index
-    from pipelines.contour_simplify import _ring_tolerances, simplify_ring_batch
+    from pipelines.contour_simplify import ring_tolerances, simplify_ring_batch
     rng = np.random.default_rng(7)
     failing = 0
     for img in (sheet_sprite(6, 192), thin_holed_sprite()):
@@ -139,7 +139,7 @@ def test_local_uncovering_check_agrees_with_the_raster_check():
         index = solid_index(mask)
         h, w = mask.shape
         for scale in (1.0, 4.0, 16.0):
-            tols = _ring_tolerances(rings, ContourParams(), scale)
+            tols = ring_tolerances(rings, ContourParams(), scale)
             simple = simplify_ring_batch([r.points for r in rings], tols, w, h)
             centre = simple[0].mean(axis=0)
             candidates = [simple, [r.points for r in rings], [np.round(p) for p in simple],

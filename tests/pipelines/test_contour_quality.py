@@ -120,7 +120,7 @@ def test_a_shape_cut_by_the_image_edge_gets_no_sliver_there(monkeypatch):
     v = np.array(result["vertices"])
     assert (v >= 0).all() and (v <= [128, 48]).all()
     assert result["metadata"]["min_angle_deg"] >= 20.0
-    monkeypatch.setattr(contour, "tidy_outline", lambda rings, width, height: rings)
+    monkeypatch.setattr(contour, "tidy_outline", lambda rings, *_: rings)
     assert mesh_sprite(png(img))["metadata"]["min_angle_deg"] < 5.0
 
 
@@ -182,7 +182,7 @@ def test_pooled_shape_on_the_image_edge_keeps_no_pixel_step_onto_it(monkeypatch)
     result = mesh_sprite(png(img))
     assert_covers(result, img[..., 3])
     assert result["hull"] == 3 and result["metadata"]["min_angle_deg"] > 40
-    monkeypatch.setattr(contour, "tidy_outline", lambda rings, width, height: rings)
+    monkeypatch.setattr(contour, "tidy_outline", lambda rings, *_: rings)
     plain = mesh_sprite(png(img))
     assert plain["hull"] == 5 and plain["metadata"]["min_angle_deg"] < 5
 
@@ -236,6 +236,15 @@ def test_short_segment_anywhere_is_merged_into_its_neighbours_corner():
         assert out.points[:, 0].min() == pytest.approx(10 - reach)
         assert inside(out.points, grid[inside(ring, grid)]).all()
         assert signed_area(out.points) - signed_area(ring) == pytest.approx(0.5 * 0.4 * reach)
+
+
+def test_short_segment_merge_moves_the_outline_no_farther_than_its_tolerances_allow():
+    """X lies 0.61 px beyond the tip's segment: a ring whose simplification tolerance allows less
+    (``TOL.merge_reach`` of them) keeps the segment, as a high ``detail_factor`` asks."""
+    ring = _orient(np.array(INNER_TIP, dtype=float), False)
+    reach = 0.2 * 30 / 9.8
+    assert tidy_outline([Ring(ring, False, 0)], 80, 20, [0.99 * reach / TOL.merge_reach])[0].points is ring
+    assert len(tidy_outline([Ring(ring, False, 0)], 80, 20, [1.01 * reach / TOL.merge_reach])[0].points) == 4
 
 
 def test_short_segment_merge_keeps_corners_of_at_least_the_limit():
