@@ -1,12 +1,14 @@
 """The outline tidied where it would force slivers (``tidy_outline``).
 
 Outline segments are never split (no Steiner points on the outline), so the one triangle on a
-short segment between long neighbours is a sliver however the inside is meshed. Such segments come
-from the outward offset's joins, from clipping the offset to the image, and from mapping a pooled
-outline back onto the image's pixels (``unpool_rings``): a sub-pixel segment, or a pixel-high step
-beside a long segment. They are not the sprite's shape, and they are tidied outward here (the
-outline still holds every pixel it held): merged into their neighbours anywhere (``_merged_short``),
-and, along the image's edge, widened (``_widened``).
+short segment between long neighbours is a sliver however the inside is meshed. Most such segments
+are not the sprite's shape: the outward offset's joins, the clip of the offset to the image, and
+the map of a pooled outline back onto the image's pixels (``unpool_rings``) leave sub-pixel
+segments and pixel-high steps beside long segments. They are tidied outward here, so the outline
+still holds every pixel it held: merged into their neighbours anywhere (``_merged_short``, within
+limits on the area added, the corner made and how far the outline moves, the last set by the
+simplification tolerance, so ``detail_factor`` keeps its meaning), and, along the image's edge,
+widened (``_widened``).
 """
 
 from __future__ import annotations
