@@ -39,7 +39,7 @@ def tidy_outline(rings: list[Ring], width: int, height: int, tolerances: Sequenc
     points = merged.points
     on = _OnEdge(points, width, height)
     if len(on.point):
-        points = _widened(merged, on, ring_areas(merged) if not kept.all() else area)
+        points = _widened(merged, on, area if merged is packed else ring_areas(merged))  # areas after the merges
     changed = set(np.unique(merged.ring[(points != packed.points[kept]).any(axis=1)]).tolist()) | set(
         np.unique(packed.ring[~kept]).tolist())
     if not changed:
