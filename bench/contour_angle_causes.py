@@ -10,7 +10,7 @@ at a time and reports which one, lifted, makes it pass:
 - (c) ``contour_refine.MAX_BAD`` and ``MAX_BAD_TOTAL`` unlimited (refinement no longer skipped on
   islands or meshes with many bad triangles);
 - (d) the bound: passes against ``forced_min_angle`` but not against the bound without its pairs
-  condition (the clearance-only bound claimed angles no mesh reaches);
+  and shadow conditions (the clearance-only bound claimed angles no mesh reaches);
 - (e) none of these: Triangle's 'YY' refinement and ``contour_refine`` stop short.
 
 Also reports the worst triangle's kind (outline vertices / outline segments it has, and whether
@@ -97,7 +97,7 @@ def main() -> None:
         if angle >= target:
             if angle < old:
                 causes["d"] += 1
-                print(f"{path.name[:44]:44}{angle:7.2f}{target:7.2f}{old:7.2f}  d      (passes with the pairs bound)")
+                print(f"{path.name[:44]:44}{angle:7.2f}{target:7.2f}{old:7.2f}  d      (passes with pairs, shadows)")
             continue
         if smallest(outline, replace(params, max_vertices=int(RANGES["max_vertices"][1]))) >= target:
             cause = "a"

@@ -59,6 +59,66 @@ def test_forced_angle_pairs_bound_is_reached_and_not_beaten():
         assert min_angles(fan, np.array([[0, 1, 4], [1, 2, 4], [2, 3, 4], [3, 0, 4]])).min() <= bound + 1e-9
 
 
+
+NOTCH = [[0, 0], [100, 0], [100, 30], [35, 30], [30, 10], [25, 30], [0, 30]]  # a V notch to 10 above the base
+
+
+def test_forced_angle_shadow_of_a_notch_tip_over_a_long_segment():
+    """The base's one triangle must keep its apex under the notch's tip (else the tip is inside it),
+    and the side from a base corner to that apex then passes the tip so closely that the triangle
+    beyond it cannot reach the angle the pairs and clearance conditions allow. The shadow
+    condition finds a bound far below theirs, the same from any first vertex and mirrored,
+    and no mesh found by a search (random interior points, then Nelder-Mead) or by the mesher beats
+    it. (On the real sprite where this was found the bound was 19.3 degrees, the mesh 9.7.)"""
+    ring = _orient(np.array(NOTCH, dtype=float), False)
+    bound = forced_min_angle([ring])
+    assert bound < 12.0 < 18.0 < forced_min_angle([ring], shadows=False)
+    mirrored = _orient(np.array([[100 - x, y] for x, y in NOTCH], dtype=float), False)
+    assert forced_min_angle([mirrored]) == pytest.approx(bound, abs=1e-3)
+    assert forced_min_angle([np.roll(ring, 3, axis=0)]) == pytest.approx(bound, abs=1e-3)  # another first vertex
+    mesh = contour.triangulate([Ring(ring, False, 0)], make_params({}))
+    assert 8.0 < min_angles(mesh.vertices, mesh.triangles).min() <= bound
+    assert _searched_best(ring, np.random.default_rng(0)) <= bound
+
+
+
+def test_forced_angle_shadow_skips_a_side_that_is_an_outline_segment():
+    """A thin triangle's only triangle is itself, its sides outline segments: nothing lies past
+    them, so another island's vertex just beyond a side forces nothing (counted, it would claim
+    about 10 degrees against the 19.1 the triangle has)."""
+    a, c = np.array([0.0, 0.0]), np.array([15.0, 5.2])
+    tri = _orient(np.array([a, [30.0, 0.0], c]), False)
+    along = (c - a) / np.linalg.norm(c - a)
+    out = np.array([-along[1], along[0]])
+    corner = a + 6 * along + 0.1 * out
+    square = _orient(np.array([corner, corner + 3 * out, corner + 3 * out + 3 * along, corner + 3 * along]), False)
+    smallest = float(min_angles(tri, np.array([[0, 1, 2]])).min())
+    assert forced_min_angle([tri, square]) == pytest.approx(smallest, abs=1e-6)
+
+def _searched_best(ring: np.ndarray, rng: np.random.Generator) -> float:
+    """The largest smallest angle of Triangle's constrained Delaunay meshes of ``ring`` with up to 4
+    interior points, over random points and Nelder-Mead from some of them."""
+    import triangle
+    from scipy.optimize import minimize
+
+    segments = np.column_stack([np.arange(len(ring)), np.roll(np.arange(len(ring)), -1)])
+    low, high = ring.min(axis=0), ring.max(axis=0)
+
+    def smallest(flat: np.ndarray) -> float:
+        vertices = np.concatenate([ring, flat.reshape(-1, 2)])
+        result = triangle.triangulate({"vertices": vertices, "segments": segments}, "pQY")
+        used = np.unique(result["triangles"])
+        if len(result["vertices"]) != len(vertices) or len(used) != len(vertices):  # a point outside
+            return 0.0
+        return float(min_angles(result["vertices"], result["triangles"]).min())
+
+    starts = [rng.uniform(np.tile(low, k), np.tile(high, k)) for k in (1, 2, 3, 4) for _ in range(150)]
+    best = max(smallest(x) for x in starts)
+    for x in starts[::30]:
+        solved = minimize(lambda x: -smallest(x), x, method="Nelder-Mead", options={"maxfev": 1500})
+        best = max(best, -solved.fun)
+    return best
+
 def test_tidy_merges_a_short_bevel_and_drops_a_shallow_notch():
     bevel = _orient(np.array([[0, 0], [10, 0], [10, 9.9], [9.9, 10], [0, 10]], dtype=float), False)
     notch = _orient(np.array([[0, 0], [5, 0.3], [10, 0], [10, 10], [0, 10]], dtype=float), False)
