@@ -4,6 +4,7 @@ opaque coverage and wasted area (``coverage_stats``), and the result's metadata.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import NamedTuple
 
 import numpy as np
@@ -145,18 +146,25 @@ def _segment_bound(corner: np.ndarray, l_in: np.ndarray, l_out: np.ndarray, nidx
     if not len(sel):
         return cap
     ends = (s[sel], la[sel], lb[sel], np.radians(corner[sel]), np.radians(corner[nidx[sel]]))
-    lo, hi = 0.0, math.radians(cap)
-    todo = np.arange(len(sel))
+    return _bisect_segments(lambda k, t: _segment_possible(*(e[k] for e in ends), t), len(sel), math.radians(cap),
+                            cap, SEGMENT_CHUNK)
+
+
+def _bisect_segments(possible: Callable[[np.ndarray, float], np.ndarray], count: int, hi: float, cap: float,
+                     chunk: int) -> float:
+    """Degrees: the smallest t (radians, bisected below ``hi``) at which ``possible(indices, t)`` found
+    one of ``count`` segments impossible (``chunk`` segments a call); ``cap`` when all are possible at
+    ``hi``. A segment possible at t stays possible below it, so only the others are tested further."""
+    lo, todo = 0.0, np.arange(count)
     for step in range(31):
         t = hi if step == 0 else (lo + hi) / 2
-        ok = np.concatenate([_segment_possible(*(e[todo[i:i + SEGMENT_CHUNK]] for e in ends), t)
-                             for i in range(0, len(todo), SEGMENT_CHUNK)])
+        ok = np.concatenate([possible(todo[i:i + chunk], t) for i in range(0, len(todo), chunk)])
         if ok.all():
             if step == 0:
                 return cap
             lo = t
         else:
-            hi, todo = t, todo[~ok]  # possible at t stays possible below it
+            hi, todo = t, todo[~ok]
     return math.degrees(hi)
 
 
@@ -365,19 +373,8 @@ def _shadow_bound(pts: np.ndarray, nxt: np.ndarray, prv: np.ndarray, corner: np.
     frame = _ShadowFrame(length, x, y, real, np.arctan2(y, x), np.arctan2(y, ln - x),
                          np.concatenate([bx, by], axis=1), np.concatenate([length[:, None] - ax, ay], axis=1),
                          np.radians(np.stack([corner, corner[nidx]], axis=1)))
-    lo, hi = 0.0, math.radians(min(cap, TOL.min_angle_deg))
-    todo = np.arange(len(pts))
-    for step in range(31):
-        t = hi if step == 0 else (lo + hi) / 2
-        ok = np.concatenate([_shadow_possible(frame.take(c), t)
-                             for c in np.array_split(todo, max(1, math.ceil(len(todo) / SHADOW_CHUNK)))])
-        if ok.all():
-            if step == 0:
-                return cap
-            lo = t
-        else:
-            hi, todo = t, todo[~ok]  # possible at t stays possible below it
-    return math.degrees(hi)
+    return _bisect_segments(lambda k, t: _shadow_possible(frame.take(k), t), len(pts),
+                            math.radians(min(cap, TOL.min_angle_deg)), cap, SHADOW_CHUNK)
 
 
 def _shadow_possible(frame: _ShadowFrame, t: float) -> np.ndarray:
