@@ -95,6 +95,35 @@ def test_forced_angle_shadow_skips_a_side_that_is_an_outline_segment():
     smallest = float(min_angles(tri, np.array([[0, 1, 2]])).min())
     assert forced_min_angle([tri, square]) == pytest.approx(smallest, abs=1e-6)
 
+
+def notched_bar(rng: np.random.Generator) -> np.ndarray:
+    """A bar with one to three V notches down from its top edge, tips at random depths, and a
+    slanted end or two: long segments with vertices near them."""
+    w, h = rng.uniform(40, 200), rng.uniform(15, 60)
+    top, right = [], w
+    for x in np.sort(rng.uniform(12, w - 12, rng.integers(1, 4)))[::-1]:
+        if right - x <= 2:
+            continue
+        half = rng.uniform(0.5, min(7.5, right - x))
+        top += [[x + half, h], [x + rng.uniform(-half + 0.2, half - 0.2), rng.uniform(2, h - 2)], [x - half, h]]
+        right = x - half - 1
+    ring = np.array([[rng.uniform(0, 10) * (rng.uniform() < 0.5), 0], [w, 0], [w, h], *top, [0, h]], dtype=float)
+    return _orient(ring, False)
+
+
+def test_forced_angle_is_never_beaten_by_the_mesher_on_notched_bars():
+    """The bound is an upper bound: on random notched bars (where the shadow condition lowers it
+    on most), the mesher's smallest angle never exceeds it."""
+    rng = np.random.default_rng(7)
+    lowered = 0
+    for _ in range(40):
+        ring = notched_bar(rng)
+        mesh = contour.triangulate([Ring(ring, False, 0)], make_params({}))
+        bound = forced_min_angle([ring])
+        assert min_angles(mesh.vertices, mesh.triangles).min() <= bound + 1e-9
+        lowered += bound < forced_min_angle([ring], shadows=False) - 1e-6
+    assert lowered >= 15
+
 def _searched_best(ring: np.ndarray, rng: np.random.Generator) -> float:
     """The largest smallest angle of Triangle's constrained Delaunay meshes of ``ring`` with up to 4
     interior points, over random points and Nelder-Mead from some of them."""
