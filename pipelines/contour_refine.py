@@ -18,7 +18,9 @@ and segment as it is:
 3. when that falls short of 20 degrees, starts again from Triangle's conforming refinement (which
    may split segments) with each split point moved off its segment into the solid, and smooths
    that; it adds more vertices, so it is kept only when it gains ``CONFORM_GAIN_DEG`` and
-   ``CONFORM_DEG_PER_SHARE`` for each 100 % more vertices than the best mesh before it.
+   ``CONFORM_DEG_PER_SHARE`` for each 100 % more vertices than the best mesh before it, or when
+   it reaches 20 degrees where that mesh did not (any start, any vertex count within the budget;
+   and any start with no more vertices is kept when it gains at all).
 4. when that still falls short, on small meshes, removes an interior corner of the worst triangle
    or adds a vertex at its centroid, and smooths again, for a round or two (``_local_changes``).
 
@@ -211,7 +213,9 @@ class _IslandBests:
     def offer(self, chain: list[tuple[dict, np.ndarray]], gain: float, per_share: float) -> None:
         """A start and its smoothing passes: in each island, the chain's best (by smallest angle,
         later ones by ``TOL.ladder_gain_deg``) replaces the best so far when it gains ``gain``
-        degrees and ``per_share`` for each 100 % more vertices there."""
+        degrees and ``per_share`` for each 100 % more vertices there; or gains at all
+        (``TOL.ladder_gain_deg``) with no more vertices; or reaches ``TOL.min_angle_deg`` where the
+        best so far does not (the issue's target: not a trade against vertices, within the budget)."""
         chain_angle = chain_size = chain_at = None
         for mesh, angles in chain:
             self.meshes.append((mesh, *self._islands(mesh)))
@@ -226,8 +230,10 @@ class _IslandBests:
         if chain_at is None:
             return
         added = (chain_size - self.size) / self.size
-        take = self._within_budget(chain_angle > self.angle + np.maximum(gain, per_share * added),
-                                   chain_size - self.size, chain_angle - self.angle)
+        worth = chain_angle > self.angle + np.maximum(gain, per_share * added)
+        worth |= (chain_size <= self.size) & (chain_angle > self.angle + TOL.ladder_gain_deg)
+        worth |= (chain_angle >= TOL.min_angle_deg) & (self.angle < TOL.min_angle_deg)
+        take = self._within_budget(worth, chain_size - self.size, chain_angle - self.angle)
         self.angle[take], self.size[take], self.source[take] = chain_angle[take], chain_size[take], chain_at[take]
 
     def _within_budget(self, take: np.ndarray, grow: np.ndarray, gain: np.ndarray) -> np.ndarray:

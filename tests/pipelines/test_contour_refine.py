@@ -24,6 +24,10 @@ TOWER = [[115.779, 65.715], [111.27, 90.517], [93.951, 100.138], [92.996, 142.15
          [21.538, 146.292], [37.0, 143.2], [37.0, 97.824], [16.988, 83.698], [23.047, 67.541], [16.744, 62.026],
          [47.014, 18.186]]
 
+# godot's 2.5D platform: a flat hexagon whose apex seeding reaches 17.8 degrees with 12 vertices
+PLATFORM = [[572.912, 0.0], [1115.0, 312.649], [1115.0, 384.308], [557.286, 696.887], [0.0, 379.385],
+            [0.0, 308.262], [543.315, 0.0]]
+
 # flame's ember sheet: a 64 x 16 strip of sparks whose short segments the apex points alone
 # grade to 15.4 degrees; Triangle's conforming refinement, moved one row inside, reaches 20
 EMBERS = [[28.0, 0.0], [32.636, 6.182], [36.5, 0.0], [43.6, 0.0], [46.543, 3.679], [58.5, 0.0], [59.6, 0.0],
@@ -383,3 +387,33 @@ def test_a_seeding_drops_the_points_its_mesh_blames_and_keeps_the_rest(monkeypat
     assert sorted(map(tuple, mesh["vertices"][4:].tolist())) == [(10.0, 10.0)]
     monkeypatch.setattr(contour_refine, "PRUNE_ROUNDS", 0)
     assert contour_refine._with_points(ctx, square, points) is None
+
+
+def _candidate(count: int) -> dict:
+    """A stand-in mesh of ``count`` vertices (``_IslandBests`` reads only its counts and angles)."""
+    return {"vertices": np.zeros((count, 2)), "triangles": np.array([[0, 1, 2]])}
+
+
+@pytest.mark.parametrize(("size", "angle", "taken"), [
+    (120, 17.5, False),  # 0.5 degrees for 20 % more vertices: under the 1-degree and per-share gains asked
+    (90, 17.5, True),    # the same 0.5 degrees with fewer vertices: nothing paid, so taken
+    (100, 17.5, True),   # or as many
+    (200, 20.0, True),   # reaches 20 degrees: the target, not a trade, taken whatever it adds
+    (200, 19.9, False),  # 2.9 degrees for 100 % more: short of the 10 asked, and short of 20
+])
+def test_a_start_is_kept_when_it_pays_for_its_vertices_adds_none_or_reaches_twenty(size, angle, taken):
+    """``_IslandBests.offer`` with the conforming start's gains (1 degree, 10 per 100 % more
+    vertices) against a best of 100 vertices at 17 degrees."""
+    best = contour_refine._IslandBests(_candidate(100), np.array([17.0]), 4, _ring_segments([4]), None, 5000)
+    best.offer([(_candidate(size), np.array([angle]))], contour_refine.CONFORM_GAIN_DEG,
+               contour_refine.CONFORM_DEG_PER_SHARE)
+    assert (best.worst, int(best.size[0])) == ((angle, size) if taken else (17.0, 100))
+
+
+def test_platform_conforming_mesh_that_reaches_twenty_is_kept():
+    """godot's 2.5D platform: the conforming start reaches 20 degrees with 17 vertices where the
+    apex seeding's best has 12 at 17.8; 42 % more vertices would have to buy 4.2 degrees under
+    the per-share rule alone, and reaching the target is worth them."""
+    ring = Ring(_orient(np.array(PLATFORM, dtype=float), False), False, 0)
+    mesh = triangulate([ring], ContourParams())
+    assert min_angles(mesh.vertices, mesh.triangles).min() >= 20.0
