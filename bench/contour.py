@@ -192,7 +192,6 @@ def summarise(rows: list[dict]) -> dict:
     }
 
 
-
 def _forced_figures(col: dict) -> dict:
     """The forced angle's median and p10, the share of sprites reaching min(20, forced), and how far
     the others fall short of it (degrees; mean and p90 over all sprites, 0 where reached): the share
@@ -204,6 +203,7 @@ def _forced_figures(col: dict) -> dict:
             "min_angle_ok_share": float(np.mean(col["min_angle"] >= target - ANGLE_SLACK)),
             "min_angle_shortfall_mean": float(short.mean()),
             "min_angle_shortfall_p90": float(np.percentile(short, 90))}
+
 
 def run_presets(images: list[np.ndarray]) -> dict:
     """Each preset over the decoded corpus, one run per sprite: how many mesh and how many fail (by

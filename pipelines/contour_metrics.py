@@ -308,7 +308,6 @@ def _isosceles_overlap(a: np.ndarray, b: np.ndarray, si: np.ndarray, sj: np.ndar
     return ~apart
 
 
-
 SHADOW_GRID = 8        # first apex-angle cells per end in the shadow condition,
 SHADOW_DEPTH = 6       # halvings of a cell that may still hold the triangle,
 SHADOW_CELLS = 16      # and open cells per segment past which it is taken as possible (no more halving)
