@@ -7,6 +7,8 @@ from dataclasses import replace
 import cv2
 import numpy as np
 import pytest
+import triangle
+from scipy.optimize import minimize
 
 from pipelines import contour, contour_metrics, contour_tidy
 from pipelines.contour import _orient, mesh_sprite
@@ -127,9 +129,6 @@ def test_forced_angle_is_never_beaten_by_the_mesher_on_notched_bars():
 def _searched_best(ring: np.ndarray, rng: np.random.Generator) -> float:
     """The largest smallest angle of Triangle's constrained Delaunay meshes of ``ring`` with up to 4
     interior points, over random points and Nelder-Mead from some of them."""
-    import triangle
-    from scipy.optimize import minimize
-
     segments = np.column_stack([np.arange(len(ring)), np.roll(np.arange(len(ring)), -1)])
     low, high = ring.min(axis=0), ring.max(axis=0)
 
