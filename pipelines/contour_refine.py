@@ -20,7 +20,10 @@ and segment as it is:
    that; it adds more vertices, so it is kept only when it gains ``CONFORM_GAIN_DEG`` and
    ``CONFORM_DEG_PER_SHARE`` for each 100 % more vertices than the best mesh before it, or when
    it reaches 20 degrees where that mesh did not (any start, any vertex count within the budget;
-   and any start with no more vertices is kept when it gains at all).
+   and any start with no more vertices is kept when it gains at all). A split point moved just
+   off a short segment often makes a triangle under ``min_triangle_area``; when the seeding
+   drops such points, it is tried again with them raised off the small triangle's far side to
+   the height the area needs (``_pushed``), and both are smoothed.
 4. when that still falls short, on small meshes, removes an interior corner of the worst triangle
    or adds a vertex at its centroid, and smooths again, for a round or two (``_local_changes``).
 
@@ -63,6 +66,7 @@ CONFORM_SHARE = 0.5         # a conforming split point moves inward this share o
 CONFORM_GAIN_DEG = 1.0      # smallest-angle gain the conforming points' start must bring,
 CONFORM_DEG_PER_SHARE = 10.0  # and this many per 100 % more vertices (a degree per 10 %)
 PRUNE_ROUNDS = 1            # times a seeding drops the points its mesh blames and tries again
+PUSH_ROUNDS = 2             # times the conforming seeding first moves them away from their small triangles
 LOCAL_ROUNDS = 2            # rounds of local changes at the worst triangle after the starts,
 LOCAL_MAX_VERTICES = 80     # on meshes this small (each change is a rebuild and its smoothing)
 
@@ -266,8 +270,9 @@ def _starts(ctx: _Context, result: dict, bad: np.ndarray) -> Iterator[tuple[dict
     triangle has one of Triangle's own Steiner points, the outline alone seeded with ``apex_points``
     (a Steiner point beside a corner can pin a sliver to a long segment, where smoothing cannot move
     it without folding its other triangles); ``result`` seeded with them (or ``result`` itself);
-    ``result`` seeded from ``conforming_points``, which adds more. Each seeding is Triangle's mesh
-    with the points added (``_with_points``), the apex points computed once for both."""
+    ``result`` seeded from ``conforming_points``, which adds more, and when that seeding dropped
+    points for small triangles, the same with them pushed (``_pushed``). Each seeding is
+    Triangle's mesh with the points added (``_with_points``), the apex points computed once."""
     apex = apex_points(result["vertices"], result["triangles"], bad, ctx.segments, ctx.params.min_triangle_area)
     bare = None
     if (result["triangles"][bad] >= ctx.fixed).any() and \
@@ -280,6 +285,11 @@ def _starts(ctx: _Context, result: dict, bad: np.ndarray) -> Iterator[tuple[dict
     conformed = _with_points(ctx, result["vertices"][:ctx.fixed], points)
     if conformed is not None:
         yield conformed, CONFORM_GAIN_DEG, CONFORM_DEG_PER_SHARE
+    if conformed is not None and len(conformed["vertices"]) >= ctx.fixed + len(points):
+        return  # no point was dropped: pushing would change nothing
+    pushed = _with_points(ctx, result["vertices"][:ctx.fixed], points, push=PUSH_ROUNDS)
+    if pushed is not None and (conformed is None or not _same_points(pushed["vertices"], conformed["vertices"])):
+        yield pushed, CONFORM_GAIN_DEG, CONFORM_DEG_PER_SHARE
 
 
 def _local_changes(ctx: _Context, best: _IslandBests) -> None:
@@ -307,27 +317,43 @@ def _same_points(a: np.ndarray, b: np.ndarray) -> bool:
     return a.shape == b.shape and np.allclose(a[np.lexsort(a.T)], b[np.lexsort(b.T)], rtol=0, atol=TOL.geom_eps)
 
 
-def _with_points(ctx: _Context, vertices: np.ndarray, points: np.ndarray) -> dict | None:
+def _with_points(ctx: _Context, vertices: np.ndarray, points: np.ndarray, *, push: int = 0) -> dict | None:
     """Triangle's mesh of ``vertices`` and the interior ``points`` (refined to 20 degrees unless
     that goes under ``min_triangle_area``); when the points alone do not make a valid mesh, the
     ones to blame (unused: outside the solid; or a corner of a refined triangle under
     ``min_triangle_area``) are dropped and the rest tried again, ``PRUNE_ROUNDS`` times at most.
-    None when no points are left, they exceed the vertex budget, or no mesh is valid."""
+    With ``push``, up to that many times first, the points in such small triangles are moved
+    away from them instead (``_pushed``). None when no points are left, they exceed the vertex
+    budget, or no mesh is valid."""
     if not len(points) or len(vertices) + len(points) > ctx.params.max_vertices:
         return None
     every = np.concatenate([vertices, points])
     seeded = ctx.mesh(every, quality=True)
     if ctx.valid(seeded):
         return seeded
-    for _ in range(PRUNE_ROUNDS + 1):  # Triangle's own refinement went under min_triangle_area: the points alone
+    drops = PRUNE_ROUNDS
+    while True:  # Triangle's own refinement went under min_triangle_area: the points alone
         seeded = ctx.mesh(every)
         if ctx.valid(seeded):
             return seeded
-        keep = _blameless(ctx, seeded, len(vertices), len(every))
+        if push and (moved := _pushed(ctx, seeded, len(vertices), every)) is not None:
+            every, push = moved, push - 1
+            continue
+        keep = _blameless(ctx, seeded, len(vertices), len(every)) if drops else None
         if keep is None or keep.all() or not keep.any():
             return None
-        every = np.concatenate([vertices, every[len(vertices):][keep]])
-    return None
+        every, drops = np.concatenate([vertices, every[len(vertices):][keep]]), drops - 1
+
+
+def _small_refined(ctx: _Context, mesh: dict, count: int) -> np.ndarray | None:
+    """``(k, 3)``: the refined triangles (with a vertex past the outline) of a Triangle ``mesh`` of
+    ``count`` vertices that are under ``min_triangle_area``; None when the mesh is invalid for
+    another reason than its vertices (no triangles, a split segment, a vertex Triangle added)."""
+    tris = mesh.get("triangles")
+    if tris is None or not len(tris) or len(mesh["segments"]) != len(ctx.segments) or len(mesh["vertices"]) != count:
+        return None
+    refined = tris[(tris >= ctx.fixed).any(axis=1)]
+    return refined[triangle_areas(mesh["vertices"], refined) < ctx.params.min_triangle_area]
 
 
 def _blameless(ctx: _Context, mesh: dict, base: int, count: int) -> np.ndarray | None:
@@ -335,16 +361,38 @@ def _blameless(ctx: _Context, mesh: dict, base: int, count: int) -> np.ndarray |
     vertices does not blame: unused points and corners of refined triangles under
     ``min_triangle_area`` are to blame. None when it is invalid for another reason (a split
     segment, a vertex Triangle added, an old vertex to blame)."""
-    tris = mesh.get("triangles")
-    if tris is None or not len(tris) or len(mesh["segments"]) != len(ctx.segments) or len(mesh["vertices"]) != count:
+    small = _small_refined(ctx, mesh, count)
+    if small is None:
         return None
-    refined = (tris >= ctx.fixed).any(axis=1)
-    small = tris[refined][triangle_areas(mesh["vertices"], tris[refined]) < ctx.params.min_triangle_area].ravel()
+    small = small.ravel()
     if (small >= ctx.fixed).any() and not (small >= base).any():
         return None
-    keep = np.bincount(tris.ravel(), minlength=count)[base:] > 0
+    keep = np.bincount(mesh["triangles"].ravel(), minlength=count)[base:] > 0
     keep[small[small >= base] - base] = False
     return keep
+
+
+def _pushed(ctx: _Context, mesh: dict, base: int, every: np.ndarray) -> np.ndarray | None:
+    """``every`` (the vertices of an invalid ``mesh``) with each point after the first ``base`` that
+    is a corner of a refined triangle under ``min_triangle_area`` moved straight away from the
+    opposite side to the height that area needs (as ``apex_points`` sets an apex's; the mean move,
+    when in several): a conforming split point moved just off a short segment makes such a
+    triangle, where one a little further in makes none. None when there is no such point."""
+    small = _small_refined(ctx, mesh, len(every))
+    if small is None or not (small >= base).any():
+        return None
+    corner = small.ravel()
+    a, b = every[np.roll(small, -1, axis=1).ravel()], every[np.roll(small, -2, axis=1).ravel()]
+    side = b - a
+    length = np.maximum(np.hypot(*side.T), 1e-12)
+    normal = np.stack([-side[:, 1], side[:, 0]], axis=1) / length[:, None]
+    height = ((every[corner] - a) * normal).sum(axis=1)  # > 0: the triangles are counter-clockwise
+    rise = np.maximum(2.02 * ctx.params.min_triangle_area / length - height, 0.0)[:, None] * normal
+    mine = corner >= base
+    corner, rise = corner[mine], rise[mine]
+    count = np.bincount(corner, minlength=len(every))[:, None]
+    move = np.stack([np.bincount(corner, weights=rise[:, k], minlength=len(every)) for k in (0, 1)], axis=1)
+    return every + move / np.maximum(count, 1)
 
 
 def _smoothed(ctx: _Context, mesh: dict, angles: np.ndarray) -> Iterator[tuple[dict, np.ndarray]]:

@@ -51,6 +51,10 @@ SHIP = [[50.0, 25.49], [0.0, 49.98], [0.0, 47.0], [9.184, 25.878], [0.0, 2.0], [
 # tiled's start button: no start beats Triangle's 17.9 degrees (apex seeding puts 5 points in); two
 # interior points, one added at a time, reach 20
 BUTTON = [[169.56, 2.0], [181.203, 26.257], [168.941, 61.0], [19.968, 61.0], [9.515, 28.597], [19.964, 2.0]]
+CRAB = [[7.0, 0.0], [8.0, 2.0], [11.0, 0.0], [15.0, 0.0], [15.0, 3.333], [12.286, 5.143], [14.0, 6.0], [14.0, 7.0],
+        [12.0, 8.0], [14.0, 9.0], [14.0, 10.0], [12.286, 10.857], [15.0, 12.667], [15.0, 16.0], [11.0, 16.0],
+        [9.4, 14.4], [7.0, 16.0], [6.0, 16.0], [4.0, 15.0], [3.143, 12.429], [0.0, 14.0], [1.75, 10.5], [0.6, 8.2],
+        [1.5, 5.5], [0.4, 2.2], [3.143, 3.571], [4.125, 0.625], [6.0, 0.0]]  # godot's 16 px crab, 1 px caps
 
 
 def sliver_sprite() -> np.ndarray:
@@ -387,6 +391,32 @@ def test_a_seeding_drops_the_points_its_mesh_blames_and_keeps_the_rest(monkeypat
     assert sorted(map(tuple, mesh["vertices"][4:].tolist())) == [(10.0, 10.0)]
     monkeypatch.setattr(contour_refine, "PRUNE_ROUNDS", 0)
     assert contour_refine._with_points(ctx, square, points) is None
+
+
+def test_a_pushed_seeding_raises_a_point_over_its_small_triangle():
+    """A point 0.02 px over a 20 px side makes a 0.2 px^2 triangle: dropped, nothing is left; pushed,
+    it rises straight off that side to the height 1 px^2 needs (1 % over, as apex points do)."""
+    square = np.array([[0.0, 0.0], [20.0, 0.0], [20.0, 20.0], [0.0, 20.0]])
+    ctx = contour_refine._Context(4, _ring_segments([4]), None, ContourParams(), None)
+    point = np.array([[10.0, 0.02]])
+    assert contour_refine._with_points(ctx, square, point) is None
+    mesh = contour_refine._with_points(ctx, square, point, push=1)
+    assert mesh is not None and ctx.valid(mesh)
+    assert np.allclose(mesh["vertices"][4:], [[10.0, 2.02 / 20]])
+    assert triangle_areas(mesh["vertices"], mesh["triangles"]).min() >= 1.0
+
+
+def test_crab_reaches_twenty_degrees_with_its_conforming_points_pushed(monkeypatch):
+    """godot's crab: the conforming start's points just off its 1 px caps make triangles under
+    1 px^2 and were dropped (18.4 degrees, a cap's triangle on an outline vertex); raised instead,
+    they give 20.7 degrees for two more vertices."""
+    ring = Ring(_orient(np.array(CRAB, dtype=float), False), False, 0)
+    mesh = triangulate([ring], ContourParams())
+    assert min_angles(mesh.vertices, mesh.triangles).min() >= 20.0
+    monkeypatch.setattr(contour_refine, "PUSH_ROUNDS", 0)
+    dropped = triangulate([ring], ContourParams())
+    assert min_angles(dropped.vertices, dropped.triangles).min() < 19.0
+    assert len(mesh.vertices) <= len(dropped.vertices) + 2
 
 
 def _candidate(count: int) -> dict:
