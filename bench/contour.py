@@ -7,7 +7,9 @@ area over alpha-0 pixels), vertex count, min angle and time p50/p95, and for our
 outline forces (``contour_metrics.forced_min_angle``, computed here off the timed path) with
 ``min_angle_ok_share``: the share of
 sprites whose min angle is >= min(20 degrees, forced), and ``min_angle_shortfall_*``: by how many
-degrees the others miss it. ``sliver_share`` is each mesh's share of
+degrees the others miss it; ``islands_min_angle_ok_share`` is the same test island by island (each
+against the angle its own outline forces; ``_sheets``: over the sprites with more than one island),
+since a sheet misses when any of its islands does. ``sliver_share`` is each mesh's share of
 triangles under 20 degrees (the min angle is one triangle; this says how many there are).
 
 What the times are, per sprite: ``decode_ms`` is ``load_rgba`` (PNG bytes -> RGBA, libpng through
@@ -48,10 +50,11 @@ import triangle
 from bench.corpus import corpus_files, shared_dir
 from pipelines.contour import _hull_first, mesh_rgba, mesh_sprite
 from pipelines.contour_kernels import warm
-from pipelines.contour_metrics import coverage_stats, forced_min_angle, outline_rings
+from pipelines.contour_metrics import coverage_stats, forced_min_angle, outline_loops, outline_rings
 from pipelines.contour_params import PRESETS, ContourParams, make_params
 from pipelines.contour_refine import min_angles
 from pipelines.errors import PipelineError
+from pipelines.graph_components import components
 from pipelines.image_io import load_rgba
 from pipelines.spine_export import spine_mesh_attachment
 from tasks.json_codec import to_json
@@ -148,10 +151,26 @@ def run_one(path: Path, params: ContourParams, repeat: int) -> tuple[dict, dict,
     _, timings["output_stdlib_ms"], _ = timed(lambda: artifacts(result, stdlib_json), repeat)
     ours = measure(result["vertices"], result["triangles"], alpha, (decode_ms + mesh_ms) / 1000, timings)
     ours["forced_min_angle"] = forced_min_angle(outline_rings(result), split_outline=params.outline_steiner)
+    ours["islands"], ours["islands_ok"] = islands_reaching_target(result, params.outline_steiner)
     ours.update(stage_ms(rgba, params))
     (base_v, base_t), base_ms, _ = timed(lambda: baseline_mesh(rgba), repeat)
     base = measure(base_v, base_t, alpha, (decode_ms + base_ms) / 1000, {"decode_ms": decode_ms, "mesh_ms": base_ms})
     return ours, base, rgba
+
+
+def islands_reaching_target(result: dict, split_outline: bool) -> tuple[int, int]:
+    """(islands, islands whose smallest angle reaches min(20, the angle their own outline forces)):
+    a sheet's smallest angle is one island's, and it misses when any does; this counts them."""
+    vertices, tris = np.asarray(result["vertices"], dtype=float), np.asarray(result["triangles"])
+    part = components(len(vertices), tris.ravel(), np.roll(tris, 1, axis=1).ravel())
+    worst = np.full(int(part.max()) + 1, np.inf)
+    np.minimum.at(worst, part[tris[:, 0]], min_angles(vertices, tris))
+    rings: dict[int, list[np.ndarray]] = {}
+    for loop in outline_loops(result):
+        rings.setdefault(int(part[loop[0]]), []).append(vertices[loop])
+    ok = sum(worst[k] >= min(QUALITY_ANGLE, forced_min_angle(r, split_outline=split_outline)) - ANGLE_SLACK
+             for k, r in rings.items())
+    return len(rings), int(ok)
 
 
 def summarise(rows: list[dict]) -> dict:
@@ -195,14 +214,18 @@ def summarise(rows: list[dict]) -> dict:
 def _forced_figures(col: dict) -> dict:
     """The forced angle's median and p10, the share of sprites reaching min(20, forced), and how far
     the others fall short of it (degrees; mean and p90 over all sprites, 0 where reached): the share
-    moves one sprite at a time, the shortfall with every degree gained or lost."""
+    moves one sprite at a time, the shortfall with every degree gained or lost. Then the share of
+    islands reaching their own target, over all sprites and over the sheets."""
     target = np.minimum(QUALITY_ANGLE, col["forced_min_angle"])
+    sheets = col["islands"] > 1
     short = np.maximum(target - col["min_angle"], 0.0)
     return {"forced_min_angle_median": float(np.median(col["forced_min_angle"])),
             "forced_min_angle_p10": float(np.percentile(col["forced_min_angle"], 10)),
             "min_angle_ok_share": float(np.mean(col["min_angle"] >= target - ANGLE_SLACK)),
             "min_angle_shortfall_mean": float(short.mean()),
-            "min_angle_shortfall_p90": float(np.percentile(short, 90))}
+            "min_angle_shortfall_p90": float(np.percentile(short, 90)),
+            "islands_min_angle_ok_share": float(col["islands_ok"].sum() / col["islands"].sum()),
+            "islands_min_angle_ok_share_sheets": float(col["islands_ok"][sheets].sum() / col["islands"][sheets].sum())}
 
 
 def run_presets(images: list[np.ndarray]) -> dict:

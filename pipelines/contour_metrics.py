@@ -22,8 +22,13 @@ def outline_rings(result: dict) -> list[np.ndarray]:
     For quality figures off the hot path (``forced_min_angle`` is too slow to compute per job).
     """
     points = np.asarray(result["vertices"], dtype=float)
+    return [points[loop] for loop in outline_loops(result)]
+
+
+def outline_loops(result: dict) -> list[list[int]]:
+    """The outline loops of a result as vertex indices, each in its boundary edges' order."""
     following = {int(a): int(b) for a, b in result["boundary_edges"]}
-    rings, seen = [], set()
+    loops, seen = [], set()
     for start in following:
         if start in seen:
             continue
@@ -32,8 +37,8 @@ def outline_rings(result: dict) -> list[np.ndarray]:
             seen.add(at)
             loop.append(at)
             at = following.get(at, start)
-        rings.append(points[loop])
-    return rings
+        loops.append(loop)
+    return loops
 
 
 def forced_min_angle(rings: list[np.ndarray], cap: float = 60.0, *, split_outline: bool = False,
