@@ -4,10 +4,10 @@ Over the shared sprite corpus, for the default parameters and for the plain base
 (largest contour -> approxPolyDP(0.01 * perimeter) -> Triangle 'pq'), reports opaque coverage
 (share of pixels with alpha >= 128 the mesh covers, supersampled), wasted area (share of mesh
 area over alpha-0 pixels), vertex count, min angle and time p50/p95, and for ours the angle the
-outline forces (``contour_metrics.forced_min_angle``, computed here off the timed path) with
-``min_angle_ok_share``: the share of
-sprites whose min angle is >= min(20 degrees, forced), and ``min_angle_shortfall_*``: by how many
-degrees the others miss it; ``islands_min_angle_ok_share`` is the same test island by island (each
+outline forces (``contour_metrics.forced_min_angle``, with the parameters' ``min_triangle_area``,
+computed here off the timed path) with ``min_angle_ok_share``: the share of sprites whose min
+angle is >= min(20 degrees, forced), and ``min_angle_shortfall_*``: by how many degrees the others
+miss it; ``islands_min_angle_ok_share`` is the same test island by island (each
 against the angle its own outline forces; ``_sheets``: over the sprites with more than one island),
 since a sheet misses when any of its islands does. ``sliver_share`` is each mesh's share of
 triangles under 20 degrees (the min angle is one triangle; this says how many there are).
@@ -150,15 +150,16 @@ def run_one(path: Path, params: ContourParams, repeat: int) -> tuple[dict, dict,
     _, timings["output_ms"], _ = timed(lambda: artifacts(result, to_json), repeat)
     _, timings["output_stdlib_ms"], _ = timed(lambda: artifacts(result, stdlib_json), repeat)
     ours = measure(result["vertices"], result["triangles"], alpha, (decode_ms + mesh_ms) / 1000, timings)
-    ours["forced_min_angle"] = forced_min_angle(outline_rings(result), split_outline=params.outline_steiner)
-    ours["islands"], ours["islands_ok"] = islands_reaching_target(result, params.outline_steiner)
+    ours["forced_min_angle"] = forced_min_angle(outline_rings(result), split_outline=params.outline_steiner,
+                                                min_area=params.min_triangle_area)
+    ours["islands"], ours["islands_ok"] = islands_reaching_target(result, params)
     ours.update(stage_ms(rgba, params))
     (base_v, base_t), base_ms, _ = timed(lambda: baseline_mesh(rgba), repeat)
     base = measure(base_v, base_t, alpha, (decode_ms + base_ms) / 1000, {"decode_ms": decode_ms, "mesh_ms": base_ms})
     return ours, base, rgba
 
 
-def islands_reaching_target(result: dict, split_outline: bool) -> tuple[int, int]:
+def islands_reaching_target(result: dict, params: ContourParams) -> tuple[int, int]:
     """(islands, islands whose smallest angle reaches min(20, the angle their own outline forces)):
     a sheet's smallest angle is one island's, and it misses when any does; this counts them."""
     vertices, tris = np.asarray(result["vertices"], dtype=float), np.asarray(result["triangles"])
@@ -168,7 +169,8 @@ def islands_reaching_target(result: dict, split_outline: bool) -> tuple[int, int
     rings: dict[int, list[np.ndarray]] = {}
     for loop in outline_loops(result):
         rings.setdefault(int(part[loop[0]]), []).append(vertices[loop])
-    ok = sum(worst[k] >= min(QUALITY_ANGLE, forced_min_angle(r, split_outline=split_outline)) - ANGLE_SLACK
+    ok = sum(worst[k] >= min(QUALITY_ANGLE, forced_min_angle(r, split_outline=params.outline_steiner,
+                                                             min_area=params.min_triangle_area)) - ANGLE_SLACK
              for k, r in rings.items())
     return len(rings), int(ok)
 

@@ -9,8 +9,9 @@ at a time and reports which one, lifted, makes it pass:
 - (b) ``min_triangle_area`` 1e-6 instead of its default;
 - (c) ``contour_refine.MAX_BAD`` and ``MAX_BAD_TOTAL`` unlimited (refinement no longer skipped on
   islands or meshes with many bad triangles);
-- (d) the bound: passes against ``forced_min_angle`` but not against the bound without its pairs
-  and shadow conditions (the clearance-only bound claimed angles no mesh reaches);
+- (d) the bound: passes against ``forced_min_angle`` (with ``min_triangle_area``) but not against
+  the bound without its pairs, shadow and area conditions (the clearance-only bound claimed angles
+  no mesh reaches);
 - (e) none of these: Triangle's 'YY' refinement and ``contour_refine`` stop short.
 
 Also reports the worst triangle's kind (outline vertices / outline segments it has, and whether
@@ -91,7 +92,7 @@ def main() -> None:
             continue
         total += 1
         rings = [r.points for r in outline]
-        target = min(QUALITY_ANGLE, forced_min_angle(rings)) - ANGLE_SLACK
+        target = min(QUALITY_ANGLE, forced_min_angle(rings, min_area=params.min_triangle_area)) - ANGLE_SLACK
         old = min(QUALITY_ANGLE, forced_min_angle(rings, pairs=False)) - ANGLE_SLACK
         angle = smallest(outline, params)
         if angle >= target:

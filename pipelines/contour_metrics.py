@@ -42,7 +42,7 @@ def outline_loops(result: dict) -> list[list[int]]:
 
 
 def forced_min_angle(rings: list[np.ndarray], cap: float = 60.0, *, split_outline: bool = False,
-                     pairs: bool = True, shadows: bool = True) -> float:
+                     pairs: bool = True, shadows: bool = True, min_area: float = 0.0) -> float:
     """Degrees: an upper bound on the smallest angle any triangulation of the outline can reach
     when outline segments are not split (interior Steiner points allowed), i.e. what the outline
     itself forces; ``cap`` when nothing forces less. The minimum over these necessary conditions:
@@ -68,6 +68,11 @@ def forced_min_angle(rings: list[np.ndarray], cap: float = 60.0, *, split_outlin
       triangles past its other two sides, which bounds how far the apex can rise; tested below
       ``TOL.min_angle_deg`` only (``_shadow_bound``). The conditions above miss this: under a
       notch whose tip comes near a long segment they allowed 19.3 degrees where 10.4 is the most.
+    - area (with ``min_area``, the mesh's ``min_triangle_area``, which binds every triangle with a
+      Steiner vertex): a segment's triangle with a Steiner apex has at least that area, so on a
+      segment of length L its apex angle is at most ``2 atan(L^2 / (4 min_area))`` (the apex at
+      the lowest height allowed, the triangle isosceles); with an outline vertex as its apex it is
+      bounded by the best such vertex (``_area_bound``). This binds on sub-pixel segments only.
 
     With ``split_outline`` (segments may be split) only the corners force anything; ``pairs=False``
     leaves the pairs and shadow conditions out (the bound as it was first written, for comparisons),
@@ -89,6 +94,8 @@ def forced_min_angle(rings: list[np.ndarray], cap: float = 60.0, *, split_outlin
     nidx = next_index([len(r) for r in rings])
     best = min(best, _segment_bound(corner, l_in, l_out, nidx, best))
     best = min(best, _clearance_bound(rings, pts, nxt, cap))
+    if min_area > 0:
+        best = min(best, _area_bound(pts, nxt, min_area, cap))
     if not pairs:
         return best
     best = min(best, _pair_bound(rings, pts, nxt, cap))
@@ -211,6 +218,29 @@ def _log_sin_range(x0: np.ndarray, x1: np.ndarray) -> tuple[np.ndarray, np.ndarr
         ends = np.log(np.maximum(np.sin(x0), 0.0)), np.log(np.maximum(np.sin(x1), 0.0))
     top = np.where((x0 <= np.pi / 2) & (np.pi / 2 <= x1), 0.0, np.maximum(*ends))
     return np.minimum(*ends), top
+
+
+def _area_bound(pts: np.ndarray, nxt: np.ndarray, min_area: float, cap: float) -> float:
+    """The area condition of ``forced_min_angle``: on each segment AB short enough that an
+    equilateral triangle on it is under ``min_area``, the most its one triangle ABC can reach: the
+    larger of ``2 atan(L^2 / (4 min_area))`` (C a Steiner point) and the best smallest angle of ABC
+    over the outline vertices C on the solid's side (any of them, seen or not: an upper bound)."""
+    side = nxt - pts  # nxt: each vertex's next point
+    length = np.hypot(side[:, 0], side[:, 1])
+    short = np.flatnonzero(length * length < 4 * min_area / math.sqrt(3))
+    best = cap
+    for s in short.tolist():
+        steiner = math.degrees(2 * math.atan(length[s] ** 2 / (4 * min_area)))
+        if steiner >= best:
+            continue
+        a, d = pts[s], side[s]
+        to_a, to_b = pts - a, pts - nxt[s]
+        height = d[0] * to_a[:, 1] - d[1] * to_a[:, 0]  # > 0: on the solid's (left) side
+        at_a = np.degrees(np.arctan2(np.abs(height), to_a @ d))
+        at_b = np.degrees(np.arctan2(np.abs(height), -(to_b @ d)))
+        apex = np.minimum(np.minimum(at_a, at_b), 180.0 - at_a - at_b)[height > 0]
+        best = min(best, max(steiner, float(apex.max(initial=0.0))))
+    return best
 
 
 def _clearance_bound(rings: list[np.ndarray], pts: np.ndarray, nxt: np.ndarray, cap: float) -> float:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from bench.contour import islands_reaching_target
+from pipelines.contour_params import ContourParams
 
 
 def two_squares(centre: tuple[float, float]) -> dict:
@@ -21,5 +22,5 @@ def two_squares(centre: tuple[float, float]) -> dict:
 def test_an_island_counts_when_its_own_smallest_angle_reaches_its_target():
     """The fanned square reaches 45 degrees from its centre and 5.7 from a point by a corner, where
     its outline forces nothing under 20: one island of two misses, then none."""
-    assert islands_reaching_target(two_squares((5.0, 5.0)), split_outline=False) == (2, 2)
-    assert islands_reaching_target(two_squares((1.0, 0.1)), split_outline=False) == (2, 1)
+    assert islands_reaching_target(two_squares((5.0, 5.0)), ContourParams()) == (2, 2)
+    assert islands_reaching_target(two_squares((1.0, 0.1)), ContourParams()) == (2, 1)

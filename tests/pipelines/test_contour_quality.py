@@ -442,3 +442,16 @@ def test_a_dent_narrower_than_the_tolerance_is_filled_not_kept_as_a_notch():
     assert_covers(result, alpha)
     assert result["metadata"]["min_angle_deg"] >= 20
     assert result["metadata"]["hull_vertex_count"] <= 10
+
+
+def test_a_sub_pixel_segment_forces_what_a_one_pixel_triangle_on_it_allows():
+    """A hole ending in a narrow slot, the slot's end a 0.75 px flat with the solid beyond it: a
+    Steiner apex over the flat needs 2.67 px of height for 1 px^2, leaving 16 degrees at the apex,
+    and every outline vertex as its apex is worse. With a tenth of that area, or none, the hole
+    forces 34 degrees."""
+    slot = np.array([[0.0, 0.0], [10.0, 0.0], [10.375, 20.0], [11.125, 20.0], [11.5, 0.0], [21.5, 0.0],
+                     [21.5, -10.0], [0.0, -10.0]])
+    ring = _orient(slot, True)
+    steiner = np.degrees(2 * np.arctan(0.75 ** 2 / 4))
+    assert forced_min_angle([ring], min_area=1.0) == pytest.approx(steiner, abs=1e-6)
+    assert forced_min_angle([ring], min_area=0.1) == forced_min_angle([ring]) > steiner + 18
