@@ -95,7 +95,7 @@ def forced_min_angle(rings: list[np.ndarray], cap: float = 60.0, *, split_outlin
     best = min(best, _segment_bound(corner, l_in, l_out, nidx, best))
     best = min(best, _clearance_bound(rings, pts, nxt, cap))
     if min_area > 0:
-        best = min(best, _area_bound(pts, nxt, min_area, cap))
+        best = min(best, _area_bound(pts, v, l_out, min_area, cap))
     if not pairs:
         return best
     best = min(best, _pair_bound(rings, pts, nxt, cap))
@@ -220,13 +220,12 @@ def _log_sin_range(x0: np.ndarray, x1: np.ndarray) -> tuple[np.ndarray, np.ndarr
     return np.minimum(*ends), top
 
 
-def _area_bound(pts: np.ndarray, nxt: np.ndarray, min_area: float, cap: float) -> float:
+def _area_bound(pts: np.ndarray, side: np.ndarray, length: np.ndarray, min_area: float, cap: float) -> float:
     """The area condition of ``forced_min_angle``: on each segment AB short enough that an
     equilateral triangle on it is under ``min_area``, the most its one triangle ABC can reach: the
     larger of ``2 atan(L^2 / (4 min_area))`` (C a Steiner point) and the best smallest angle of ABC
-    over the outline vertices C on the solid's side (any of them, seen or not: an upper bound)."""
-    side = nxt - pts  # nxt: each vertex's next point
-    length = np.hypot(side[:, 0], side[:, 1])
+    over the outline vertices C on the solid's side (any of them, seen or not: an upper bound).
+    ``side``: each vertex's segment to the next, ``length`` its length."""
     short = np.flatnonzero(length * length < 4 * min_area / math.sqrt(3))
     best = cap
     for s in short.tolist():
@@ -234,7 +233,7 @@ def _area_bound(pts: np.ndarray, nxt: np.ndarray, min_area: float, cap: float) -
         if steiner >= best:
             continue
         a, d = pts[s], side[s]
-        to_a, to_b = pts - a, pts - nxt[s]
+        to_a, to_b = pts - a, pts - (a + d)
         height = d[0] * to_a[:, 1] - d[1] * to_a[:, 0]  # > 0: on the solid's (left) side
         at_a = np.degrees(np.arctan2(np.abs(height), to_a @ d))
         at_b = np.degrees(np.arctan2(np.abs(height), -(to_b @ d)))
