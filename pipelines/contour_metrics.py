@@ -93,13 +93,38 @@ def forced_min_angle(rings: list[np.ndarray], cap: float = 60.0, *, split_outlin
     best = min(best, _grading_bound(corner, l_in, l_out, cap))
     nidx = next_index([len(r) for r in rings])
     best = min(best, _segment_bound(corner, l_in, l_out, nidx, best))
-    best = min(best, _clearance_bound(rings, pts, nxt, cap))
+    seg = _segments(pts, nxt, nidx)
+    best = min(best, _clearance_bound(seg, cap))
     if min_area > 0:
-        best = min(best, _area_bound(pts, v, l_out, min_area, cap))
+        best = min(best, _area_bound(seg, min_area, cap))
     if not pairs:
         return best
-    best = min(best, _pair_bound(rings, pts, nxt, cap))
-    return min(best, _shadow_bound(pts, nxt, prv, corner, nidx, best)) if shadows else best
+    best = min(best, _pair_bound(seg, cap))
+    return min(best, _shadow_bound(seg, prv, corner, best)) if shadows else best
+
+
+class _Segments(NamedTuple):
+    """The outline's segments, one per vertex (from it to the next point of its ring), as the
+    clearance, area, pairs and shadow conditions read them: the points at each end, the index of
+    the end, the vector, length, unit direction and unit inward normal (the solid's side, left of
+    the walk), and the midpoint."""
+    start: np.ndarray
+    end: np.ndarray
+    end_index: np.ndarray
+    side: np.ndarray
+    length: np.ndarray
+    along: np.ndarray
+    inward: np.ndarray
+    mid: np.ndarray
+
+
+def _segments(pts: np.ndarray, nxt: np.ndarray, nidx: np.ndarray) -> _Segments:
+    """The ``_Segments`` of the outline points ``pts`` with their next points ``nxt`` (at ``nidx``)."""
+    side = nxt - pts
+    length = np.linalg.norm(side, axis=1)
+    along = side / np.maximum(length, 1e-300)[:, None]
+    return _Segments(pts, nxt, nidx, side, length, along, np.stack([-along[:, 1], along[:, 0]], axis=1),
+                     (pts + nxt) / 2)
 
 
 def _grading_bound(corner: np.ndarray, l_in: np.ndarray, l_out: np.ndarray, cap: float) -> float:
@@ -220,12 +245,12 @@ def _log_sin_range(x0: np.ndarray, x1: np.ndarray) -> tuple[np.ndarray, np.ndarr
     return np.minimum(*ends), top
 
 
-def _area_bound(pts: np.ndarray, side: np.ndarray, length: np.ndarray, min_area: float, cap: float) -> float:
+def _area_bound(seg: _Segments, min_area: float, cap: float) -> float:
     """The area condition of ``forced_min_angle``: on each segment AB short enough that an
     equilateral triangle on it is under ``min_area``, the most its one triangle ABC can reach: the
     larger of ``2 atan(L^2 / (4 min_area))`` (C a Steiner point) and the best smallest angle of ABC
-    over the outline vertices C on the solid's side (any of them, seen or not: an upper bound).
-    ``side``: each vertex's segment to the next, ``length`` its length."""
+    over the outline vertices C on the solid's side (any of them, seen or not: an upper bound)."""
+    pts, side, length = seg.start, seg.side, seg.length
     short = np.flatnonzero(length * length < 4 * min_area / math.sqrt(3))
     best = cap
     for s in short.tolist():
@@ -242,19 +267,12 @@ def _area_bound(pts: np.ndarray, side: np.ndarray, length: np.ndarray, min_area:
     return best
 
 
-def _clearance_bound(rings: list[np.ndarray], pts: np.ndarray, nxt: np.ndarray, cap: float) -> float:
+def _clearance_bound(seg: _Segments, cap: float) -> float:
     """The clearance condition of ``forced_min_angle``, with k-d trees for the near obstacles."""
     from scipy.spatial import cKDTree
 
-    starts = np.cumsum([0] + [len(r) for r in rings])
-    idx = np.arange(len(pts))
-    nidx = idx + 1
-    nidx[starts[1:] - 1] = starts[:-1]
-    d = nxt - pts
-    length = np.maximum(np.linalg.norm(d, axis=1), 1e-12)
-    along = d / length[:, None]
-    inward = np.stack([-along[:, 1], along[:, 0]], axis=1)  # the solid's side (left of the walk)
-    mid = (pts + nxt) / 2
+    pts, nxt, nidx, along, inward, mid = seg.start, seg.end, seg.end_index, seg.along, seg.inward, seg.mid
+    length = np.maximum(seg.length, 1e-12)
     radius = length * 0.5 / math.cos(math.radians(cap))
     best = np.full(len(pts), cap)
     # other vertices inside the growing isosceles triangle
@@ -282,18 +300,13 @@ def _clearance_bound(rings: list[np.ndarray], pts: np.ndarray, nxt: np.ndarray, 
     return float(best.min())
 
 
-def _pair_bound(rings: list[np.ndarray], pts: np.ndarray, nxt: np.ndarray, cap: float) -> float:
+def _pair_bound(seg: _Segments, cap: float) -> float:
     """The pairs condition of ``forced_min_angle``: the largest t (bisection per pair) at which the
     isosceles triangles with base angles t on every two segments without a common vertex do not
     overlap, over the pairs that may meet at ``cap`` (k-d tree on segment midpoints)."""
     from scipy.spatial import cKDTree
 
-    starts = np.cumsum([0] + [len(r) for r in rings])
-    nidx = np.arange(len(pts)) + 1
-    nidx[starts[1:] - 1] = starts[:-1]
-    d = nxt - pts
-    length = np.linalg.norm(d, axis=1)
-    mid = (pts + nxt) / 2
+    pts, nxt, nidx, length, mid = seg.start, seg.end, seg.end_index, seg.length, seg.mid
     reach = length / 2 * max(1.0, math.tan(math.radians(cap)))  # the triangle at cap lies within this of mid
     group = np.floor(np.log2(np.maximum(reach, 1e-12))).astype(np.int64)
     found_i, found_j = [], []
@@ -368,8 +381,7 @@ class _ShadowFrame(NamedTuple):
         return _ShadowFrame(*(field[index] for field in self))
 
 
-def _shadow_bound(pts: np.ndarray, nxt: np.ndarray, prv: np.ndarray, corner: np.ndarray, nidx: np.ndarray,
-                  cap: float) -> float:
+def _shadow_bound(seg: _Segments, prv: np.ndarray, corner: np.ndarray, cap: float) -> float:
     """The shadow condition of ``forced_min_angle``: the largest t (bisection) at which every segment
     AB may still have its one triangle ABC (angles alpha at A, beta at B, both >= t, apex >= t;
     alpha and beta within the solid's corners at A and B) such that
@@ -388,16 +400,14 @@ def _shadow_bound(pts: np.ndarray, nxt: np.ndarray, prv: np.ndarray, corner: np.
     bounds) and halved while it is not (``_shadow_possible``), so a t found impossible is."""
     from scipy.spatial import cKDTree
 
-    d = nxt - pts
-    length = np.maximum(np.hypot(d[:, 0], d[:, 1]), 1e-300)
-    ex = d / length[:, None]
-    ey = np.stack([-ex[:, 1], ex[:, 0]], axis=1)  # the solid's side
+    pts, nxt, nidx, ex, ey = seg.start, seg.end, seg.end_index, seg.along, seg.inward
+    length = np.maximum(seg.length, 1e-300)
 
     def local(q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         rel = q - pts[:, None, :]
         return (rel * ex[:, None]).sum(-1), (rel * ey[:, None]).sum(-1)
 
-    near = cKDTree(pts).query((pts + nxt) / 2, k=min(SHADOW_NEAR, len(pts)))[1].reshape(len(pts), -1)
+    near = cKDTree(pts).query(seg.mid, k=min(SHADOW_NEAR, len(pts)))[1].reshape(len(pts), -1)
     x, y = local(pts[near])
     ln = length[:, None]
     real = (np.hypot(x, y) > TOL.geom_eps * ln) & (np.hypot(x - ln, y) > TOL.geom_eps * ln)
