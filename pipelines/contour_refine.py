@@ -59,6 +59,7 @@ from pipelines.errors import InputError
 
 SQRT3_2 = math.sqrt(3) / 2
 APEX_SHARE = 0.5            # an apex rises at most this share of the way to the opposite outline
+AREA_MARGIN = 1.01          # a point raised for min_triangle_area makes its triangle this much larger
 SMOOTH_PASSES = 6           # smoothing passes at most, each followed by a constrained Delaunay rebuild
 MAX_BAD = 24                # more bad triangles than this on an island: one is unlikely to fix them all,
 MAX_BAD_TOTAL = 48          # or than this on the islands taken: do not pay
@@ -384,10 +385,10 @@ def _pushed(ctx: _Context, mesh: dict, base: int, every: np.ndarray) -> np.ndarr
     corner = small.ravel()
     a, b = every[np.roll(small, -1, axis=1).ravel()], every[np.roll(small, -2, axis=1).ravel()]
     side = b - a
-    length = np.maximum(np.hypot(*side.T), 1e-12)
-    normal = np.stack([-side[:, 1], side[:, 0]], axis=1) / length[:, None]
+    length = np.hypot(*side.T)
+    normal = np.stack([-side[:, 1], side[:, 0]], axis=1) / np.maximum(length, 1e-12)[:, None]
     height = ((every[corner] - a) * normal).sum(axis=1)  # > 0: the triangles are counter-clockwise
-    rise = np.maximum(2.02 * ctx.params.min_triangle_area / length - height, 0.0)[:, None] * normal
+    rise = np.maximum(_area_height(ctx.params.min_triangle_area, length) - height, 0.0)[:, None] * normal
     mine = corner >= base
     corner, rise = corner[mine], rise[mine]
     count = np.bincount(corner, minlength=len(every))[:, None]
@@ -508,10 +509,16 @@ def apex_points(vertices: np.ndarray, tris: np.ndarray, bad: np.ndarray, segment
     ``spread_points``; numpy's arctangent here)."""
     mid, inward, length, clear, centres, radius = apex_candidates(vertices, tris[bad], segments.astype(np.int64),
                                                                   SQRT3_2)
-    height = np.maximum(np.minimum(SQRT3_2 * length, APEX_SHARE * clear), 2.02 * min_area / np.maximum(length, 1e-12))
+    height = np.maximum(np.minimum(SQRT3_2 * length, APEX_SHARE * clear), _area_height(min_area, length))
     ok = (height < 0.9 * clear) & (np.degrees(np.arctan2(2 * height, length)) >= TOL.min_angle_deg / 2)
     points = np.concatenate([mid[ok] + inward[ok] * height[ok, None], centres])
     return spread_points(points, np.concatenate([height[ok], radius]), vertices)
+
+
+def _area_height(min_area: float, base: np.ndarray) -> np.ndarray:
+    """The height over a side of length ``base`` at which a triangle has ``min_area`` (and
+    ``AREA_MARGIN`` more, so rounding keeps it over)."""
+    return 2 * AREA_MARGIN * min_area / np.maximum(base, 1e-12)
 
 
 def conforming_points(vertices: np.ndarray, segments: np.ndarray, holes: np.ndarray | None, params: ContourParams,
