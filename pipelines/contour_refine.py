@@ -33,7 +33,9 @@ count hold more than ``MAX_BAD_TOTAL`` between them. Only the islands with a bad
 re-meshed (``improve_islands``), and each island keeps its own best state: a state is kept for an
 island when its smallest angle there is larger, its refined triangles respect
 ``min_triangle_area``, it fits ``max_vertices`` and every vertex is used. So a sharp corner on one
-sprite of a sheet no longer keeps another sprite's slivers.
+sprite of a sheet no longer keeps another sprite's slivers. An island the same shape as an earlier
+one (a sheet's repeated frame) is not refined again, nor counted again against ``MAX_BAD_TOTAL``:
+it takes a translated copy of the earlier one's triangles, so repeated frames get the same mesh.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 from dataclasses import replace
+from typing import NamedTuple
 
 import numpy as np
 import triangle
@@ -80,7 +83,9 @@ def improve_islands(result: dict, angles: np.ndarray, fixed: int, segments: np.n
     Triangle need not see the others). ``angles``: ``min_angles`` of ``result``'s triangles;
     ``outline_island`` and ``hole_island``: the island of each outline vertex and of each hole point.
     The islands taken are those with 1 to ``MAX_BAD`` bad triangles, when they hold at most
-    ``MAX_BAD_TOTAL`` in all."""
+    ``MAX_BAD_TOTAL`` in all. An island the same shape as one before it (a sheet's repeated frame,
+    ``_first_twins``) is not refined itself: it takes a translated copy of that one's refined
+    triangles where they are better than its own, and its bad triangles are not counted again."""
     bad = angles < TOL.min_angle_deg
     if not bad.any():
         return result
@@ -88,18 +93,78 @@ def improve_islands(result: dict, angles: np.ndarray, fixed: int, segments: np.n
     tri_island = labels[result["triangles"][:, 0]]
     count = np.bincount(tri_island[bad], minlength=int(labels.max()) + 1)
     taken = (count > 0) & (count <= MAX_BAD)
-    if not taken.any() or count[taken].sum() > MAX_BAD_TOTAL:
+    first = _first_twins(result["vertices"][:fixed], segments, outline_island, taken)
+    refined = taken & (first == np.arange(len(count)))
+    if not refined.any() or count[refined].sum() > MAX_BAD_TOTAL:
         return result
-    if taken.all():
+    if refined.all():
         return improve(result, fixed, segments, holes, params, area, labels, angles)
-    sub = _Islands(result, taken[labels], fixed, segments, holes, taken[hole_island])
+    sub = _Islands(result, refined[labels], fixed, segments, holes, refined[hole_island])
     room = replace(params, max_vertices=params.max_vertices - len(result["vertices"]) + len(sub.result["vertices"]))
     mesh = improve(sub.result, len(sub.outline), sub.segments, sub.holes, room, area,
-                   np.unique(labels[taken[labels]], return_inverse=True)[1])
+                   np.unique(labels[refined[labels]], return_inverse=True)[1])
     if mesh is sub.result:
         return result
-    return _assembled(result["vertices"][:fixed], segments,
-                      [(result, np.arange(fixed), ~taken[tri_island]), (mesh, sub.outline, None)])
+    pieces = [(mesh, sub.outline, None)]
+    copies = _twin_copies(mesh, sub.outline, outline_island, taken & ~refined, first,
+                          group_minima(tri_island, angles, len(count)), result["vertices"])
+    whole = _assembled(result["vertices"][:fixed], segments,
+                       [(result, np.arange(fixed), ~(refined | copies.islands)[tri_island]), *pieces, *copies.pieces])
+    if len(whole["vertices"]) <= params.max_vertices:
+        return whole
+    return _assembled(result["vertices"][:fixed], segments,  # the copies over the budget: the twins as they were
+                      [(result, np.arange(fixed), ~refined[tri_island]), *pieces])
+
+
+def _first_twins(outline: np.ndarray, segments: np.ndarray, outline_island: np.ndarray,
+                 among: np.ndarray) -> np.ndarray:
+    """``(islands,) int``: for each island in ``among`` (a mask over islands), the first island there
+    (by number) of the same shape: the same outline points in the same order, up to a translation
+    (to 1e-6 px), joined by segments the same way. Itself when none is before it, or not in ``among``."""
+    following = np.empty(len(outline), dtype=np.int64)
+    following[segments[:, 0]] = segments[:, 1]
+    order = np.argsort(outline_island, kind="stable")  # each island's outline vertices, in their order
+    island, starts = np.unique(outline_island[order], return_index=True)
+    ends = np.append(starts[1:], len(order))
+    place = np.empty(len(outline), dtype=np.int64)
+    place[order] = np.arange(len(order)) - np.repeat(starts, ends - starts)  # position within its island
+    first = np.arange(len(among))
+    seen: dict[bytes, int] = {}
+    for i, a, b in zip(island.tolist(), starts.tolist(), ends.tolist(), strict=True):
+        if not among[i]:
+            continue
+        mine = order[a:b]
+        shape = np.round(outline[mine] - outline[mine[0]], 6) + 0.0  # + 0.0: no -0.0
+        key = shape.tobytes() + place[following[mine]].tobytes()
+        first[i] = seen.setdefault(key, i)
+    return first
+
+
+class _Copies(NamedTuple):
+    """Translated copies of refined islands for their twins: which islands they cover, and the
+    ``_assembled`` pieces that hold them."""
+    islands: np.ndarray
+    pieces: list
+
+
+def _twin_copies(mesh: dict, sub_outline: np.ndarray, outline_island: np.ndarray, twins: np.ndarray,
+                 first: np.ndarray, before: np.ndarray, vertices: np.ndarray) -> _Copies:
+    """For each island in ``twins`` (not refined, same shape as ``first[i]``, which was), the
+    refined ``mesh`` (of the islands at ``sub_outline``) with ``first[i]``'s triangles taken and
+    moved onto it, where their smallest angle beats the island's own (``before``, per island)."""
+    own = outline_island[sub_outline]
+    tri_island = _vertex_islands(mesh["triangles"], own, len(mesh["vertices"]))[mesh["triangles"][:, 0]]
+    after = group_minima(tri_island, min_angles(mesh["vertices"], mesh["triangles"]), len(before))
+    covered = np.zeros(len(before), dtype=bool)
+    pieces = []
+    for i in np.flatnonzero(twins & (after[first] > before)).tolist():
+        at = sub_outline.copy()
+        at[own == first[i]] = np.flatnonzero(outline_island == i)
+        shift = vertices[at[own == first[i]][0]] - vertices[sub_outline[own == first[i]][0]]
+        pieces.append(({"vertices": mesh["vertices"] + shift, "triangles": mesh["triangles"]}, at,
+                       tri_island == first[i]))
+        covered[i] = True
+    return _Copies(covered, pieces)
 
 
 def _vertex_islands(tris: np.ndarray, outline_island: np.ndarray, count: int) -> np.ndarray:

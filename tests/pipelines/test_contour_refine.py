@@ -447,3 +447,45 @@ def test_platform_conforming_mesh_that_reaches_twenty_is_kept():
     ring = Ring(_orient(np.array(PLATFORM, dtype=float), False), False, 0)
     mesh = triangulate([ring], ContourParams())
     assert min_angles(mesh.vertices, mesh.triangles).min() >= 20.0
+
+
+def _crab_sheet(count: int) -> list[Ring]:
+    """``count`` crabs in a row, 20 px apart: a sheet of one repeated frame."""
+    crab = _orient(np.array(CRAB, dtype=float), False)
+    return [Ring(crab + np.array([20.0 * k, 0.0]), False, k) for k in range(count)]
+
+
+def _island_angles(mesh, sizes: int, count: int) -> np.ndarray:
+    """Each island's smallest angle in a mesh of ``count`` islands of ``sizes`` outline vertices each."""
+    tri_island = contour_refine._vertex_islands(mesh.triangles, np.repeat(np.arange(count), sizes),
+                                                len(mesh.vertices))[mesh.triangles[:, 0]]
+    return np.array([min_angles(mesh.vertices, mesh.triangles[tri_island == k]).min() for k in range(count)])
+
+
+def test_a_repeated_frame_is_refined_once_and_copied(monkeypatch):
+    """17 crabs hold 51 triangles under 20 degrees, over the 48 refinement takes on at once: one
+    crab is refined and the others take its triangles, moved, so every frame reaches 20.7 degrees
+    with the same mesh. Counted frame by frame, refinement would skip the sheet."""
+    rings = _crab_sheet(17)
+    mesh = triangulate(rings, ContourParams())
+    assert _island_angles(mesh, len(CRAB), 17).min() >= 20.0
+    tri_island = contour_refine._vertex_islands(mesh.triangles, np.repeat(np.arange(17), len(CRAB)),
+                                                len(mesh.vertices))
+    frames = [np.sort(np.round(mesh.vertices[tri_island == k] - np.array([20.0 * k, 0.0]), 6), axis=0)
+              for k in range(17)]
+    assert all(np.array_equal(frames[0], frame) for frame in frames)
+    monkeypatch.setattr(contour_refine, "_first_twins", lambda outline, segments, island, among: np.arange(len(among)))
+    alone = triangulate(rings, ContourParams())
+    assert _island_angles(alone, len(CRAB), 17).max() < 19.0
+
+
+def test_copies_that_overflow_the_vertex_budget_are_left_out():
+    """With room for four more vertices, the refined crab keeps its gain (two more vertices) and
+    its twins keep Triangle's mesh: the budget holds."""
+    rings = _crab_sheet(17)
+    plain = len(np.concatenate([r.points for r in rings])) + 17 * 1  # Triangle's one Steiner point a crab
+    params = ContourParams(max_vertices=plain + 4)
+    mesh = triangulate(rings, params)
+    angles = _island_angles(mesh, len(CRAB), 17)
+    assert len(mesh.vertices) <= params.max_vertices
+    assert angles[0] >= 20.0 and angles[1:].max() < 19.0
