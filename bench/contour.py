@@ -49,7 +49,7 @@ import triangle
 
 from bench.corpus import corpus_files, shared_dir
 from pipelines.contour import _hull_first, mesh_rgba, mesh_sprite
-from pipelines.contour_kernels import warm
+from pipelines.contour_kernels import group_minima, warm
 from pipelines.contour_metrics import coverage_stats, forced_min_angle, outline_loops, outline_rings
 from pipelines.contour_params import PRESETS, ContourParams, make_params
 from pipelines.contour_refine import min_angles
@@ -164,8 +164,7 @@ def islands_reaching_target(result: dict, params: ContourParams) -> tuple[int, i
     a sheet's smallest angle is one island's, and it misses when any does; this counts them."""
     vertices, tris = np.asarray(result["vertices"], dtype=float), np.asarray(result["triangles"])
     part = components(len(vertices), tris.ravel(), np.roll(tris, 1, axis=1).ravel())
-    worst = np.full(int(part.max()) + 1, np.inf)
-    np.minimum.at(worst, part[tris[:, 0]], min_angles(vertices, tris))
+    worst = group_minima(part[tris[:, 0]], min_angles(vertices, tris), int(part.max()) + 1)
     rings: dict[int, list[np.ndarray]] = {}
     for loop in outline_loops(result):
         rings.setdefault(int(part[loop[0]]), []).append(vertices[loop])

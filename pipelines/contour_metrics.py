@@ -518,6 +518,7 @@ def _shadow_excluded(length: np.ndarray, x: np.ndarray, y: np.ndarray, ang: np.n
     holds_end = (ey > 0) & (oa >= a0) & (oa <= a1) & (ob >= b0) & (ob <= b1)
     return (a1 + b1 < math.pi) & (a0 <= a1) & (b0 <= b1) & ~holds_end & (worst < t)
 
+
 def _ball_pairs(tree, centres: np.ndarray, radii: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(query index, tree index) of every tree point within each query's radius."""
     found = tree.query_ball_point(centres, radii)

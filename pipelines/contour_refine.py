@@ -121,6 +121,9 @@ def _first_twins(outline: np.ndarray, segments: np.ndarray, outline_island: np.n
     """``(islands,) int``: for each island in ``among`` (a mask over islands), the first island there
     (by number) of the same shape: the same outline points in the same order, up to a translation
     (to 1e-6 px), joined by segments the same way. Itself when none is before it, or not in ``among``."""
+    first = np.arange(len(among))
+    if np.count_nonzero(among) < 2:  # a twin needs two islands (a single sprite pays nothing)
+        return first
     following = np.empty(len(outline), dtype=np.int64)
     following[segments[:, 0]] = segments[:, 1]
     order = np.argsort(outline_island, kind="stable")  # each island's outline vertices, in their order
@@ -128,7 +131,6 @@ def _first_twins(outline: np.ndarray, segments: np.ndarray, outline_island: np.n
     ends = np.append(starts[1:], len(order))
     place = np.empty(len(outline), dtype=np.int64)
     place[order] = np.arange(len(order)) - np.repeat(starts, ends - starts)  # position within its island
-    first = np.arange(len(among))
     seen: dict[bytes, int] = {}
     for i, a, b in zip(island.tolist(), starts.tolist(), ends.tolist(), strict=True):
         if not among[i]:
@@ -152,15 +154,18 @@ def _twin_copies(mesh: dict, sub_outline: np.ndarray, outline_island: np.ndarray
     """For each island in ``twins`` (not refined, same shape as ``first[i]``, which was), the
     refined ``mesh`` (of the islands at ``sub_outline``) with ``first[i]``'s triangles taken and
     moved onto it, where their smallest angle beats the island's own (``before``, per island)."""
+    if not twins.any():
+        return _Copies(twins, [])
     own = outline_island[sub_outline]
     tri_island = _vertex_islands(mesh["triangles"], own, len(mesh["vertices"]))[mesh["triangles"][:, 0]]
     after = group_minima(tri_island, min_angles(mesh["vertices"], mesh["triangles"]), len(before))
     covered = np.zeros(len(before), dtype=bool)
     pieces = []
     for i in np.flatnonzero(twins & (after[first] > before)).tolist():
+        source = own == first[i]
         at = sub_outline.copy()
-        at[own == first[i]] = np.flatnonzero(outline_island == i)
-        shift = vertices[at[own == first[i]][0]] - vertices[sub_outline[own == first[i]][0]]
+        at[source] = np.flatnonzero(outline_island == i)
+        shift = vertices[at[source][0]] - vertices[sub_outline[source][0]]
         pieces.append(({"vertices": mesh["vertices"] + shift, "triangles": mesh["triangles"]}, at,
                        tri_island == first[i]))
         covered[i] = True
@@ -455,10 +460,7 @@ def _pushed(ctx: _Context, mesh: dict, base: int, every: np.ndarray) -> np.ndarr
     height = ((every[corner] - a) * normal).sum(axis=1)  # > 0: the triangles are counter-clockwise
     rise = np.maximum(_area_height(ctx.params.min_triangle_area, length) - height, 0.0)[:, None] * normal
     mine = corner >= base
-    corner, rise = corner[mine], rise[mine]
-    count = np.bincount(corner, minlength=len(every))[:, None]
-    move = np.stack([np.bincount(corner, weights=rise[:, k], minlength=len(every)) for k in (0, 1)], axis=1)
-    return every + move / np.maximum(count, 1)
+    return every + _means_at(corner[mine], rise[mine], len(every))[0]
 
 
 def _smoothed(ctx: _Context, mesh: dict, angles: np.ndarray) -> Iterator[tuple[dict, np.ndarray]]:
@@ -622,12 +624,16 @@ def conforming_points(vertices: np.ndarray, segments: np.ndarray, holes: np.ndar
 
 def _star_centroids(points: np.ndarray, tris: np.ndarray) -> np.ndarray:
     """``(n, 2)`` mean of the centroids of the triangles at each point (the point itself if none)."""
-    corner = tris.ravel()
-    counts = np.bincount(corner, minlength=len(points)).astype(float)
-    centroid = np.repeat(points[tris].mean(axis=1), 3, axis=0)
+    mean, counts = _means_at(tris.ravel(), np.repeat(points[tris].mean(axis=1), 3, axis=0), len(points))
+    return np.where(counts[:, None] > 0, mean, points)
+
+
+def _means_at(index: np.ndarray, values: np.ndarray, count: int) -> tuple[np.ndarray, np.ndarray]:
+    """(``(count, 2)`` mean of the ``values`` rows at each index, 0 where none; how many there are)."""
+    counts = np.bincount(index, minlength=count).astype(float)
     # bincount adds the weights in their order, as np.add.at did (same sums), at a fraction of its cost
-    sums = np.stack([np.bincount(corner, weights=centroid[:, k], minlength=len(points)) for k in (0, 1)], axis=1)
-    return np.where(counts[:, None] > 0, sums / np.maximum(counts, 1)[:, None], points)
+    sums = np.stack([np.bincount(index, weights=values[:, k], minlength=count) for k in (0, 1)], axis=1)
+    return sums / np.maximum(counts, 1)[:, None], counts
 
 
 # ---------------------------------------------------------------- smoothing
