@@ -1150,6 +1150,107 @@ def _star_cot(points: np.ndarray, x: float, y: float, ring_a: np.ndarray, ring_b
     return worst
 
 
+# ---------------------------------------------------------------- Delaunay flips
+
+
+FLIP_EPS = 1e-12      # an edge is flipped when the opposite vertex is this far inside (relative to the terms)
+FLIPS_PER_EDGE = 50   # flips at most, per edge of the mesh, before giving up (floating-point cycles)
+
+
+@njit(cache=True)
+def _in_circle(points: np.ndarray, a: int, b: int, c: int, d: int) -> bool:
+    """Whether ``d`` lies clearly inside the circle through the counter-clockwise ``a, b, c``."""
+    adx, ady = points[a, 0] - points[d, 0], points[a, 1] - points[d, 1]
+    bdx, bdy = points[b, 0] - points[d, 0], points[b, 1] - points[d, 1]
+    cdx, cdy = points[c, 0] - points[d, 0], points[c, 1] - points[d, 1]
+    alift, blift, clift = adx * adx + ady * ady, bdx * bdx + bdy * bdy, cdx * cdx + cdy * cdy
+    det = (alift * (bdx * cdy - cdx * bdy) + blift * (cdx * ady - adx * cdy) + clift * (adx * bdy - bdx * ady))
+    scale = (alift * (abs(bdx * cdy) + abs(cdx * bdy)) + blift * (abs(cdx * ady) + abs(adx * cdy))
+             + clift * (abs(adx * bdy) + abs(bdx * ady)))
+    return det > FLIP_EPS * scale
+
+
+@njit(cache=True)
+def _adjacency(tris: np.ndarray, n: int) -> np.ndarray:
+    """``(t, 3)``: the triangle across the edge opposite each corner, -1 on the border."""
+    t = len(tris)
+    keys = np.empty(3 * t, dtype=np.int64)
+    for k in range(t):
+        for c in range(3):
+            i, j = tris[k, (c + 1) % 3], tris[k, (c + 2) % 3]
+            keys[3 * k + c] = min(i, j) * n + max(i, j)
+    order = np.argsort(keys, kind="mergesort")
+    nbr = np.full((t, 3), -1, dtype=np.int64)
+    for m in range(len(order) - 1):
+        e, f = order[m], order[m + 1]
+        if keys[e] == keys[f]:
+            nbr[e // 3, e % 3], nbr[f // 3, f % 3] = f // 3, e // 3
+    return nbr
+
+
+@njit(cache=True)
+def delaunay_flips(points: np.ndarray, tris: np.ndarray, segments: np.ndarray) -> tuple[np.ndarray, bool]:
+    """The constrained Delaunay triangulation reached from a valid counter-clockwise one by
+    Lawson's edge flips (the same as Triangle's of the same points, segments and domain, up to
+    cocircular ties): each interior edge that is not a segment is flipped while the vertex across
+    it lies inside its triangle's circumcircle. Returns (triangles, whether it finished; False
+    after ``FLIPS_PER_EDGE`` flips per edge: a floating-point cycle)."""
+    n, t = len(points), len(tris)
+    out = tris.astype(np.int64)
+    nbr = _adjacency(out, n)
+    seg_keys = np.empty(len(segments), dtype=np.int64)
+    for s in range(len(segments)):
+        seg_keys[s] = min(segments[s, 0], segments[s, 1]) * n + max(segments[s, 0], segments[s, 1])
+    seg_keys.sort()
+    stack = np.empty(6 * t + 8, dtype=np.int64)  # (triangle, corner) pairs, packed as 3 * tri + corner
+    top = 0
+    for k in range(t):
+        for c in range(3):
+            if nbr[k, c] > k:
+                stack[top] = 3 * k + c
+                top += 1
+    budget = FLIPS_PER_EDGE * 3 * t
+    while top > 0:
+        top -= 1
+        k, c = stack[top] // 3, stack[top] % 3
+        u = nbr[k, c]
+        if u < 0:
+            continue
+        a, b, cc = out[k, c], out[k, (c + 1) % 3], out[k, (c + 2) % 3]
+        key = min(b, cc) * n + max(b, cc)
+        at = np.searchsorted(seg_keys, key)
+        if at < len(seg_keys) and seg_keys[at] == key:
+            continue
+        j = 0
+        while nbr[u, j] != k:
+            j += 1
+        d = out[u, j]
+        if not _in_circle(points, a, b, cc, d):
+            continue
+        budget -= 1
+        if budget < 0:
+            return out, False
+        n_b, n_c = nbr[k, (c + 1) % 3], nbr[k, (c + 2) % 3]  # across c-a and a-b
+        m_c, m_b = nbr[u, (j + 1) % 3], nbr[u, (j + 2) % 3]  # across b-d and d-c (u = d, cc, b)
+        out[k, 0], out[k, 1], out[k, 2] = a, b, d            # across: b-d, d-a, a-b
+        nbr[k, 0], nbr[k, 1], nbr[k, 2] = m_c, u, n_c
+        out[u, 0], out[u, 1], out[u, 2] = d, cc, a           # across: cc-a, a-d, d-cc
+        nbr[u, 0], nbr[u, 1], nbr[u, 2] = n_b, k, m_b
+        if m_c >= 0:
+            for e in range(3):
+                if nbr[m_c, e] == u:
+                    nbr[m_c, e] = k
+        if n_b >= 0:
+            for e in range(3):
+                if nbr[n_b, e] == k:
+                    nbr[n_b, e] = u
+        if top + 4 > len(stack):
+            return out, False
+        stack[top], stack[top + 1], stack[top + 2], stack[top + 3] = 3 * k, 3 * k + 2, 3 * u, 3 * u + 2
+        top += 4
+    return out, True
+
+
 # ---------------------------------------------------------------- compiling
 
 
@@ -1181,3 +1282,4 @@ def warm() -> None:
     angle_terms(mesh, tris.astype(np.int64))  # int64 triangles: reordered or assembled meshes, lists
     for layout in (tris, tris.astype(np.int64)):  # islands taken out of a mesh have int64 triangles
         optimal_smoothing(mesh, layout, np.zeros(3), 3, 20.0, 0.1)
+        delaunay_flips(mesh, layout, np.array([[0, 1], [1, 2], [2, 0]], dtype=np.int64))

@@ -51,6 +51,7 @@ import triangle
 from pipelines.contour_kernels import (
     angle_terms,
     apex_candidates,
+    delaunay_flips,
     group_minima,
     optimal_smoothing,
     ray_clearances,
@@ -474,7 +475,7 @@ def _smoothed(ctx: _Context, mesh: dict, angles: np.ndarray) -> Iterator[tuple[d
         moved = smooth_step(mesh["vertices"], mesh["triangles"], angles, ctx.fixed, ctx.params.min_triangle_area)
         if moved is None:
             return
-        mesh = ctx.mesh(moved)
+        mesh = ctx.rebuilt(mesh, moved)
         if not ctx.valid(mesh):
             return
         angles = _angles(mesh)
@@ -521,6 +522,7 @@ class _Context:
         self.fixed, self.segments, self.holes, self.params, self.area = fixed, segments, holes, params, area
         self.regions = regions
         self._fixed_input = triangle_input(np.zeros((fixed, 2)), segments, holes)  # checked once: every mesh keeps them
+        self._segment_pairs = np.asarray(segments, dtype=np.int64)  # one layout for delaunay_flips
 
     def mesh(self, vertices: np.ndarray, quality: bool = False) -> dict:
         """Triangle on ``vertices`` (all kept; the first ``fixed`` are the outline) with the outline
@@ -532,6 +534,18 @@ class _Context:
         if self.regions is not None:
             data["regions"], opts = self.regions, opts + "A"
         return triangle.triangulate(data, opts)
+
+    def rebuilt(self, mesh: dict, moved: np.ndarray) -> dict:
+        """``mesh`` with its vertices ``moved`` (its triangles kept counter-clockwise), made
+        constrained Delaunay again: by edge flips (``delaunay_flips``: Triangle's triangulation of
+        the same points without a call to it, each triangle keeping its island label), or by
+        Triangle when an area cap may need new points, ``mesh`` has no island labels to keep (the
+        input mesh of several islands) or the flips do not finish."""
+        if self.area is None and (self.regions is None or "triangle_attributes" in mesh):
+            tris, done = delaunay_flips(moved, mesh["triangles"], self._segment_pairs)
+            if done:
+                return {**mesh, "vertices": moved, "triangles": tris.astype(mesh["triangles"].dtype, copy=False)}
+        return self.mesh(moved)
 
     def valid(self, result: dict) -> bool:
         """Segments kept whole, every vertex used, refined triangles large enough, within budget."""

@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
+import pytest
+import triangle
 
 from pipelines.contour_kernels import (
     clip_to_box,
     crossing_edges,
     cutting_edges,
+    delaunay_flips,
     dp_anchors,
     drop_repeats,
     hole_points,
@@ -273,3 +276,34 @@ grown = {n: len(f.signatures) - before[n] for n, f in kernels.items() if len(f.s
 assert not grown, grown
 """
     subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).resolve().parents[2], timeout=300)
+
+
+def _triangle_set(tris: np.ndarray) -> set[tuple[int, ...]]:
+    return {tuple(sorted(t)) for t in np.asarray(tris).tolist()}
+
+
+def test_delaunay_flips_turn_a_skinny_diagonal_unless_it_is_a_segment():
+    # a kite: the long diagonal 0-2 makes two slivers, the short one 1-3 two fat triangles
+    points = np.array([[0.0, 0.0], [5.0, -1.0], [10.0, 0.0], [5.0, 1.0]])
+    tris = np.array([[0, 1, 2], [0, 2, 3]], dtype=np.int32)
+    outline = np.array([[0, 1], [1, 2], [2, 3], [3, 0]], dtype=np.int64)
+    flipped, done = delaunay_flips(points, tris, outline)
+    assert done and _triangle_set(flipped) == {(0, 1, 3), (1, 2, 3)}
+    kept, done = delaunay_flips(points, tris, np.concatenate([outline, [[2, 0]]]))
+    assert done and _triangle_set(kept) == _triangle_set(tris)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_delaunay_flips_reach_triangle_s_constrained_delaunay_mesh(seed):
+    # a fan over a convex polygon (valid, far from Delaunay), one of its diagonals a segment: flipped
+    # to Triangle's own mesh
+    rng = np.random.default_rng(seed)
+    angle = np.sort(rng.uniform(0, 2 * np.pi, 14))
+    points = np.column_stack([12 * np.cos(angle), 7 * np.sin(angle)])  # on an ellipse: convex
+    fan = np.array([[0, i, i + 1] for i in range(1, 13)], dtype=np.int32)
+    segments = np.array([[i, (i + 1) % 14] for i in range(14)] + [[0, 7]], dtype=np.int64)
+    flipped, done = delaunay_flips(points, fan, segments)
+    expected = triangle.triangulate({"vertices": points, "segments": segments}, "pYYQ")["triangles"]
+    assert done and _triangle_set(flipped) == _triangle_set(expected)
+    corners = points[flipped]
+    assert (np.cross(corners[:, 1] - corners[:, 0], corners[:, 2] - corners[:, 0]) > 0).all()

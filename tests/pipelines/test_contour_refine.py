@@ -489,3 +489,23 @@ def test_copies_that_overflow_the_vertex_budget_are_left_out():
     angles = _island_angles(mesh, len(CRAB), 17)
     assert len(mesh.vertices) <= params.max_vertices
     assert angles[0] >= 20.0 and angles[1:].max() < 19.0
+
+
+@pytest.mark.parametrize("points", [TOWER, SYLVIE, EMBERS], ids=["tower", "sylvie", "embers"])
+def test_smoothing_rebuilds_by_flips_the_mesh_triangle_would(points):
+    # each smoothing pass re-makes the mesh constrained Delaunay; edge flips from the moved mesh give
+    # Triangle's triangulation of the moved points without calling it
+    ring = _orient(np.array(points, dtype=float), False)
+    segments = _ring_segments([len(ring)])
+    ctx = contour_refine._Context(len(ring), segments, None, ContourParams(), None)
+    mesh = ctx.mesh(np.concatenate([ring, contour_refine.conforming_points(ring, segments, None, ContourParams(),
+                                                                           None)]))
+    moved = smooth_step(mesh["vertices"], mesh["triangles"], min_angles(mesh["vertices"], mesh["triangles"]),
+                        len(ring), 1.0)
+    assert moved is not None
+    flipped, rebuilt = ctx.rebuilt(mesh, moved), ctx.mesh(moved)
+    assert {tuple(sorted(t)) for t in flipped["triangles"].tolist()} != \
+        {tuple(sorted(t)) for t in mesh["triangles"].tolist()}  # the moves made some edges flip
+    assert {tuple(sorted(t)) for t in flipped["triangles"].tolist()} == \
+        {tuple(sorted(t)) for t in rebuilt["triangles"].tolist()}
+    assert np.array_equal(flipped["vertices"], moved) and ctx.valid(flipped)
