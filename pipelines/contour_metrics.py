@@ -13,7 +13,7 @@ from pipelines.contour_geometry import flat_counts, row_cumsum, row_spans, windi
 from pipelines.contour_kernels import strided_coverage
 from pipelines.contour_params import TOL, ContourParams
 from pipelines.contour_refine import min_angles, triangle_areas
-from pipelines.contour_rings import Mesh, Ring, next_index, ring_edges, roll_next, roll_prev
+from pipelines.contour_rings import Mesh, Ring, cross2, next_index, ring_edges, roll_next, roll_prev
 
 
 def outline_rings(result: dict) -> list[np.ndarray]:
@@ -85,7 +85,7 @@ def forced_min_angle(rings: list[np.ndarray], cap: float = 60.0, *, split_outlin
     prv = np.concatenate([roll_prev(r) for r in rings])
     nxt = np.concatenate([roll_next(r) for r in rings])
     u, v = prv - pts, nxt - pts
-    corner = np.degrees(np.mod(-np.arctan2(u[:, 0] * v[:, 1] - u[:, 1] * v[:, 0], (u * v).sum(1)), 2 * np.pi))
+    corner = np.degrees(np.mod(-np.arctan2(cross2(u, v), (u * v).sum(1)), 2 * np.pi))
     best = min(cap, float(corner.min()))
     if split_outline:
         return best

@@ -59,6 +59,11 @@ def roll_prev(a: np.ndarray) -> np.ndarray:
     return np.concatenate((a[-1:], a[:-1]))
 
 
+def cross2(u: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """``(k,)`` z of the cross product of rows of ``u`` and ``v``: > 0 where v turns left of u."""
+    return u[:, 0] * v[:, 1] - u[:, 1] * v[:, 0]
+
+
 def signed_area(points: np.ndarray) -> float:
     """Shoelace area; positive when the interior is on the left of the walk (x right, y down)."""
     x, y = points[:, 0], points[:, 1]

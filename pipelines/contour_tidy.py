@@ -20,7 +20,7 @@ import numpy as np
 
 from pipelines.contour_geometry import inside_ring, recheck_crossing
 from pipelines.contour_params import TOL
-from pipelines.contour_rings import Packed, Ring, pack, pack_rings, ring_areas, ring_boxes, unpack
+from pipelines.contour_rings import Packed, Ring, cross2, pack, pack_rings, ring_areas, ring_boxes, unpack
 
 
 def tidy_outline(rings: list[Ring], width: int, height: int, tolerances: Sequence[float] | None = None) -> list[Ring]:
@@ -91,11 +91,11 @@ def _merged_short(packed: Packed, room: np.ndarray, reach: np.ndarray, width: in
     b, ab, bc, cd = b[short], ab[short], bc[short], cd[short]
     a, c = prv[b], nxt[b]
     d = nxt[c]
-    turn_b, turn_c = _cross(ab, bc), _cross(bc, cd)  # > 0: the ring turns inward (a convex corner of the solid)
+    turn_b, turn_c = cross2(ab, bc), cross2(bc, cd)  # > 0: the ring turns inward (a convex corner of the solid)
     x, extend = _extended(p[a], ab, p[d], cd, turn_b, turn_c, width, height)
     gain = np.stack([np.where(turn_c < 0, -0.5 * turn_c, np.inf),        # drop C: B C D
                      np.where(turn_b < 0, -0.5 * turn_b, np.inf),        # drop B: A B C
-                     np.where(extend, 0.5 * np.abs(_cross(x - p[b], bc)), np.inf)])  # extend: B X C
+                     np.where(extend, 0.5 * np.abs(cross2(x - p[b], bc)), np.inf)])  # extend: B X C
     chord = np.stack([p[d] - p[b], p[c] - p[a], bc])  # each way's new segment, or B -> C for X
     shift = 2 * gain / np.maximum(np.hypot(chord[..., 0], chord[..., 1]), TOL.geom_eps)  # the triangle's height
     gain[shift > reach[ring[b]]] = np.inf
@@ -117,10 +117,10 @@ def _extended(a: np.ndarray, ab: np.ndarray, d: np.ndarray, cd: np.ndarray, turn
     """(X, whether it serves): where the lines A -> B and D -> C extended past B and C meet, for rings
     that turn inward at both B and C, inside the image and with a corner of at least
     ``TOL.merge_corner_deg`` between X -> A and X -> D."""
-    denom = _cross(ab, cd)
+    denom = cross2(ab, cd)
     safe = np.where(np.abs(denom) > TOL.geom_eps, denom, 1.0)
-    t = _cross(d - a, cd) / safe   # X = A + t (B - A)
-    u = _cross(ab, d - a) / safe   # X = D - u (D - C)
+    t = cross2(d - a, cd) / safe   # X = A + t (B - A)
+    u = cross2(ab, d - a) / safe   # X = D - u (D - C)
     x = a + t[:, None] * ab
     to_a, to_d = a - x, d - x
     cos = np.sum(to_a * to_d, axis=1) / np.maximum(np.hypot(*to_a.T) * np.hypot(*to_d.T), TOL.geom_eps)
@@ -158,11 +158,6 @@ class _OnEdge:
         self.point, edge = np.nonzero(hits)
         self.axis, self.value = axis[edge], value[edge]
         self.extent = np.where(self.axis == 0, float(height), float(width))
-
-
-def _cross(u: np.ndarray, v: np.ndarray) -> np.ndarray:
-    """``(k,)`` z of the cross product of rows of ``u`` and ``v``: > 0 where v turns left of u."""
-    return u[:, 0] * v[:, 1] - u[:, 1] * v[:, 0]
 
 
 def _widened(packed: Packed, on: _OnEdge, area: np.ndarray) -> np.ndarray:
