@@ -1171,6 +1171,13 @@ def _in_circle(points: np.ndarray, a: int, b: int, c: int, d: int) -> bool:
 
 
 @njit(cache=True)
+def _orient(points: np.ndarray, a: int, b: int, c: int) -> float:
+    """Twice the signed area of ``a, b, c``: > 0 when counter-clockwise."""
+    return ((points[b, 0] - points[a, 0]) * (points[c, 1] - points[a, 1])
+            - (points[b, 1] - points[a, 1]) * (points[c, 0] - points[a, 0]))
+
+
+@njit(cache=True)
 def _adjacency(tris: np.ndarray, n: int) -> np.ndarray:
     """``(t, 3)``: the triangle across the edge opposite each corner, -1 on the border."""
     t = len(tris)
@@ -1225,8 +1232,8 @@ def delaunay_flips(points: np.ndarray, tris: np.ndarray, segments: np.ndarray) -
         while nbr[u, j] != k:
             j += 1
         d = out[u, j]
-        if not _in_circle(points, a, b, cc, d):
-            continue
+        if not _in_circle(points, a, b, cc, d) or _orient(points, a, b, d) <= 0 or _orient(points, d, cc, a) <= 0:
+            continue  # (the quad is convex whenever d is inside; the orientations guard rounding)
         budget -= 1
         if budget < 0:
             return out, False
