@@ -104,15 +104,15 @@ class _AnchorCount:
 
 
 def _first_feasible_step(anchors: _AnchorCount, budget: int, steps: int = TOL.budget_retries) -> int:
-    """Smallest budget step ``k >= 1`` at which the anchors fit ``budget``, by bisection (the last
-    step when none does). By the plain count, so a step that tidying would bring within the budget
-    can be skipped for a coarser one (``_AnchorCount``)."""
+    """Smallest budget step ``k >= 1`` that may fit ``budget``, by bisection (the last step when none
+    may): the first whose anchors, less what tidying may drop (``TOL.anchor_share``), fit; the same
+    test that rules out step 0, so no step tidying could bring within the budget is skipped."""
     lo, hi = 1, max(steps - 1, 1)
-    if anchors(hi) > budget:
+    if TOL.anchor_share * anchors(hi) > budget:
         return hi
     while lo < hi:
         mid = (lo + hi) // 2
-        if anchors(mid) <= budget:
+        if TOL.anchor_share * anchors(mid) <= budget:
             hi = mid
         else:
             lo = mid + 1

@@ -15,9 +15,9 @@ from pipelines.contour_geometry import (
     solid_pixels,
     winding_grid,
 )
-from pipelines.contour_params import ContourParams
+from pipelines.contour_params import TOL, ContourParams
 from pipelines.contour_rings import signed_area
-from pipelines.contour_simplify import simplify_rings
+from pipelines.contour_simplify import _first_feasible_step, simplify_rings
 from tests.pipelines.test_contour import assert_covers, assert_hull_first, png, star_sprite
 
 
@@ -383,3 +383,14 @@ def test_refinement_is_whole_when_faults_are_too_many_to_place(monkeypatch):
     whole = _Refinement([ring], [8.0], [False])
     whole.deepen([0], fault)
     assert (whole.depth[0] == 1).all()
+
+
+def test_budget_search_starts_at_the_first_step_tidying_could_bring_within_budget():
+    # anchors per tolerance step; the outline keeps at least TOL.anchor_share of them, so a step
+    # whose anchors are 1.5x the budget may still fit once tidied and must be tried, not skipped
+    counts = {1: 30, 2: 15, 3: 11, 4: 9, 5: 7}
+    budget = 10
+    step = _first_feasible_step(lambda k: counts.get(k, 5), budget, steps=6)
+    assert TOL.anchor_share * counts[step] <= budget < TOL.anchor_share * counts[step - 1]
+    assert step < 4  # the plain count (9 <= 10) would start at step 4
+    assert _first_feasible_step(lambda k: 10 * budget, budget, steps=6) == 5  # none may fit: the last step
