@@ -1,7 +1,7 @@
 """Compiled loops (numba) of the sprite mesher: pooling's island boxes, Douglas-Peucker (as
 OpenCV runs it) and the outward simplification, the pixel and crossing checks, the strided
-coverage estimate, hole points, triangle angles, the refinement's validity check, apex points
-and smoothing.
+coverage estimate, hole points, triangle angles, the refinement's validity check, apex points,
+smoothing and the edge flips that make a smoothed mesh constrained Delaunay again.
 
 Why compiled: those stages were vectorised numpy over a few hundred points per call, so their cost
 was numpy's per-call overhead (~30 calls of a few microseconds per step), not arithmetic. The same
@@ -9,7 +9,8 @@ step as one loop runs 10-20x faster (the span offsets: 0.11 ms -> 0.007 ms a cal
 slowest sheets). Each kernel does the arithmetic of the numpy form it replaced in the same order,
 so results are identical bit for bit (sha256 over the sprite corpus); numpy keeps what it computes
 differently (the arctangent, sums of more than two terms), and the callers pass its results in.
-``optimal_smoothing`` never had a numpy form: its Nelder-Mead search per vertex is a loop.
+``optimal_smoothing`` never had a numpy form: its Nelder-Mead search per vertex is a loop; nor
+did ``delaunay_flips``, which stands in for a Triangle call (the same triangles, 3-5x faster).
 
 Compiled on first call and cached on disk (``cache=True``: ``__pycache__`` beside this file, or
 ``NUMBA_CACHE_DIR``): ~26 s cold, under 1 s to load. ``warm()`` compiles or loads them all, as
