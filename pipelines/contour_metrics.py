@@ -72,7 +72,9 @@ def forced_min_angle(rings: list[np.ndarray], cap: float = 60.0, *, split_outlin
       Steiner vertex): a segment's triangle with a Steiner apex has at least that area, so on a
       segment of length L its apex angle is at most ``2 atan(L^2 / (4 min_area))`` (the apex at
       the lowest height allowed, the triangle isosceles); with an outline vertex as its apex it is
-      bounded by the best such vertex (``_area_bound``). This binds on sub-pixel segments only.
+      bounded by the best such vertex (``_area_bound``), and that is all it can reach where the
+      outline leaves no room that high for a Steiner apex (``_no_room_above``). This binds on
+      sub-pixel segments only.
 
     With ``split_outline`` (segments may be split) only the corners force anything; ``pairs=False``
     leaves the pairs and shadow conditions out (the bound as it was first written, for comparisons),
@@ -249,7 +251,8 @@ def _area_bound(seg: _Segments, min_area: float, cap: float) -> float:
     """The area condition of ``forced_min_angle``: on each segment AB short enough that an
     equilateral triangle on it is under ``min_area``, the most its one triangle ABC can reach: the
     larger of ``2 atan(L^2 / (4 min_area))`` (C a Steiner point) and the best smallest angle of ABC
-    over the outline vertices C on the solid's side (any of them, seen or not: an upper bound)."""
+    over the outline vertices C on the solid's side (any of them, seen or not: an upper bound).
+    A Steiner apex is left out where no room is high enough for it (``_no_room_above``)."""
     pts, side, length = seg.start, seg.side, seg.length
     short = np.flatnonzero(length * length < 4 * min_area / math.sqrt(3))
     best = cap
@@ -262,9 +265,39 @@ def _area_bound(seg: _Segments, min_area: float, cap: float) -> float:
         height = d[0] * to_a[:, 1] - d[1] * to_a[:, 0]  # > 0: on the solid's (left) side
         at_a = np.degrees(np.arctan2(np.abs(height), to_a @ d))
         at_b = np.degrees(np.arctan2(np.abs(height), -(to_b @ d)))
-        apex = np.minimum(np.minimum(at_a, at_b), 180.0 - at_a - at_b)[height > 0]
-        best = min(best, max(steiner, float(apex.max(initial=0.0))))
+        vertex = float(np.minimum(np.minimum(at_a, at_b), 180.0 - at_a - at_b)[height > 0].max(initial=0.0))
+        if vertex < steiner and _no_room_above(seg, s, 2 * min_area / length[s], math.radians(vertex)):
+            steiner = vertex
+        best = min(best, max(steiner, vertex))
     return best
+
+
+def _no_room_above(seg: _Segments, s: int, rise: float, t: float) -> bool:
+    """Whether no Steiner apex P of segment ``s`` (AB) at ``rise`` or more above it leaves a triangle
+    ABP with angles over ``t`` at A and B: then the direction from AB's midpoint M to P lies in
+    ``[t, pi - t]``, and the segment MP, inside ABP, may cross no outline segment. Every ray from M
+    in that sector meets an outline segment that is nowhere more than ``rise`` above AB (so at
+    that height or lower, with P at or past it), when such segments' angular spans cover the sector.
+    Used by ``_area_bound``: a sub-pixel segment under a wall a pixel or two away (a 1 px leg, the
+    inside of a thin arch) has its triangle's apex on the outline, whatever the bound allowed."""
+    x = (seg.start - seg.mid[s]) @ seg.along[s], (seg.end - seg.mid[s]) @ seg.along[s]
+    y = (seg.start - seg.mid[s]) @ seg.inward[s], (seg.end - seg.mid[s]) @ seg.inward[s]
+    low = (np.maximum(*y) <= rise) & (np.maximum(*y) > 0) & (np.arange(len(seg.length)) != s)
+    x0, y0, x1, y1 = x[0][low], y[0][low], x[1][low], y[1][low]
+    clip0, clip1 = y0 < 0, y1 < 0  # the part of a segment behind AB's line cannot block: cut it there
+    f0 = np.where(clip0, y1 / np.where(clip0, y1 - y0, 1.0), 0.0)
+    f1 = np.where(clip1, y0 / np.where(clip1, y0 - y1, 1.0), 0.0)
+    x0, y0, x1, y1 = (np.where(clip0, x1 + f0 * (x0 - x1), x0), np.maximum(y0, 0.0),
+                      np.where(clip1, x0 + f1 * (x1 - x0), x1), np.maximum(y1, 0.0))
+    ends = np.sort(np.stack([np.arctan2(y0, x0), np.arctan2(y1, x1)], axis=1), axis=1)
+    reach = max(t, 1e-9)
+    for lo, hi in ends[np.argsort(ends[:, 0])].tolist():  # sweep the spans: do they cover the sector?
+        if lo > reach:
+            return False
+        reach = max(reach, hi)
+        if reach >= math.pi - max(t, 1e-9):
+            return True
+    return False
 
 
 def _clearance_bound(seg: _Segments, cap: float) -> float:

@@ -11,11 +11,11 @@ import triangle
 from scipy.optimize import minimize
 
 from pipelines import contour, contour_metrics, contour_tidy
-from pipelines.contour import _orient, mesh_sprite
+from pipelines.contour import _orient, mesh_sprite, triangulate
 from pipelines.contour_geometry import holds_ring
 from pipelines.contour_kernels import tidy
 from pipelines.contour_metrics import forced_min_angle, outline_rings
-from pipelines.contour_params import TOL, make_params
+from pipelines.contour_params import TOL, ContourParams, make_params
 from pipelines.contour_refine import min_angles
 from pipelines.contour_rings import Ring, signed_area
 from pipelines.contour_tidy import tidy_outline
@@ -455,3 +455,24 @@ def test_a_sub_pixel_segment_forces_what_a_one_pixel_triangle_on_it_allows():
     steiner = np.degrees(2 * np.arctan(0.75 ** 2 / 4))
     assert forced_min_angle([ring], min_area=1.0) == pytest.approx(steiner, abs=1e-6)
     assert forced_min_angle([ring], min_area=0.1) == forced_min_angle([ring]) > steiner + 18
+
+
+# a 7 x 5 px arch from the LPC hair sheet: 1 px legs, its inside 2 px under the top
+ARCH = [[476.0, 1250.0], [476.0, 1255.0], [475.0, 1255.0], [475.0, 1254.0], [473.0, 1252.0], [472.0, 1252.0],
+        [470.0, 1254.0], [470.0, 1255.0], [469.0, 1255.0], [469.0, 1251.0], [470.0, 1250.0]]
+
+
+def test_a_sub_pixel_segment_with_no_room_for_a_steiner_apex_forces_its_best_outline_vertex():
+    """The arch's inside top is a 1 px segment 2 px under the outer top: a Steiner apex with 1 px^2
+    needs 2 px of height, and every ray from the segment into the solid meets the outline by then,
+    so its triangle's apex is an outline vertex. The bound allowed 23 degrees; the mesh, and any
+    mesh, reaches 11.3. With a tenth of the area an apex fits under the top and the mesh passes 20."""
+    ring = np.array(ARCH)
+    mesh = triangulate([Ring(ring, False, 0)], ContourParams())
+    reached = float(min_angles(mesh.vertices, mesh.triangles).min())
+    assert forced_min_angle([ring], min_area=1.0) == pytest.approx(reached, abs=1e-6)
+    assert reached == pytest.approx(np.degrees(np.arctan(1 / 5)), abs=1e-6)
+    loose = forced_min_angle([ring], min_area=0.1)
+    assert loose > 23
+    fine = triangulate([Ring(ring, False, 0)], ContourParams(min_triangle_area=0.1))
+    assert 20 <= float(min_angles(fine.vertices, fine.triangles).min()) <= loose
