@@ -573,23 +573,6 @@ def _hole_points(vertices: np.ndarray, segments: np.ndarray, outline: list[Ring]
     return points
 
 
-def triangle_neighbors(tris: np.ndarray) -> np.ndarray:
-    """``(t, 3) int``: the triangle across the edge opposite each corner, -1 on the border
-    (what Triangle's 'n' switch reports, computed here so that switch is not needed)."""
-    t = len(tris)
-    edges = np.concatenate([tris[:, [1, 2]], tris[:, [2, 0]], tris[:, [0, 1]]]).astype(np.int64)
-    edges.sort(axis=1)
-    key = edges[:, 0] * (int(tris.max(initial=0)) + 1) + edges[:, 1]
-    order = np.argsort(key, kind="stable")
-    sorted_key = key[order]
-    same = np.flatnonzero(sorted_key[1:] == sorted_key[:-1])
-    out = np.full(3 * t, -1, dtype=np.int64)
-    first, second = order[same], order[same + 1]
-    out[first] = second % t
-    out[second] = first % t
-    return out.reshape(3, t).T
-
-
 def _max_area(outline: list[Ring], params: ContourParams) -> float | None:
     """Triangle's area constraint for interior vertices, or None when density is 0."""
     if params.internal_vertex_density <= 0:

@@ -1173,14 +1173,14 @@ def _in_circle(points: np.ndarray, a: int, b: int, c: int, d: int) -> bool:
 
 @njit(cache=True)
 def _orient(points: np.ndarray, a: int, b: int, c: int) -> float:
-    """Twice the signed area of ``a, b, c``: > 0 when counter-clockwise."""
-    return ((points[b, 0] - points[a, 0]) * (points[c, 1] - points[a, 1])
-            - (points[b, 1] - points[a, 1]) * (points[c, 0] - points[a, 0]))
+    """Twice the signed area of ``a, b, c``: > 0 when counter-clockwise (``_angle_terms``'s)."""
+    return _angle_terms(points[a, 0], points[a, 1], points[b, 0], points[b, 1], points[c, 0], points[c, 1])[0]
 
 
 @njit(cache=True)
-def _adjacency(tris: np.ndarray, n: int) -> np.ndarray:
-    """``(t, 3)``: the triangle across the edge opposite each corner, -1 on the border."""
+def triangle_neighbors(tris: np.ndarray, n: int) -> np.ndarray:
+    """``(t, 3)``: the triangle across the edge opposite each corner, -1 on the border (what
+    Triangle's 'n' switch reports) of triangles over ``n`` vertices."""
     t = len(tris)
     keys = np.empty(3 * t, dtype=np.int64)
     for k in range(t):
@@ -1205,7 +1205,7 @@ def delaunay_flips(points: np.ndarray, tris: np.ndarray, segments: np.ndarray) -
     after ``FLIPS_PER_EDGE`` flips per edge: a floating-point cycle)."""
     n, t = len(points), len(tris)
     out = tris.astype(np.int64)
-    nbr = _adjacency(out, n)
+    nbr = triangle_neighbors(out, n)
     seg_keys = np.empty(len(segments), dtype=np.int64)
     for s in range(len(segments)):
         seg_keys[s] = min(segments[s, 0], segments[s, 1]) * n + max(segments[s, 0], segments[s, 1])

@@ -189,13 +189,14 @@ def test_predicted_budget_step_gives_the_ladder_result():
 def test_own_neighbours_match_triangles_n_switch():
     import triangle
 
-    from pipelines.contour import _ring_segments, triangle_neighbors
+    from pipelines.contour import _ring_segments
+    from pipelines.contour_kernels import triangle_neighbors
     img = sheet_sprite(4, 128)
     _, rings = rings_of(img)
     vertices = np.concatenate([r.points for r in rings])
     segments = _ring_segments([len(r.points) for r in rings])
     out = triangle.triangulate({"vertices": vertices, "segments": segments.astype(np.int32)}, "pQn")
-    assert np.array_equal(triangle_neighbors(out["triangles"]), out["neighbors"])
+    assert np.array_equal(triangle_neighbors(out["triangles"], len(out["vertices"])), out["neighbors"])
 
 
 def test_pooled_grid_holds_every_pixel_and_stays_in_the_image():
