@@ -11,6 +11,11 @@ miss it; ``islands_min_angle_ok_share`` is the same test island by island (each
 against the angle its own outline forces; ``_sheets``: over the sprites with more than one island),
 since a sheet misses when any of its islands does. ``sliver_share`` is each mesh's share of
 triangles under 20 degrees (the min angle is one triangle; this says how many there are).
+``triangle_alone`` is the plain library call on the same outline (``triangle_alone``: Triangle's
+own 20-degree refinement under the same rules, no angle ladder or ``contour_refine``), so its
+angle figures are measured against the same forced angles and differ from ours only by what the
+pipeline adds after the outline; ``triangulate_ms`` times that call and our ``triangulate`` on the
+same outline.
 
 What the times are, per sprite: ``decode_ms`` is ``load_rgba`` (PNG bytes -> RGBA, libpng through
 OpenCV), ``mesh_ms`` is ``mesh_rgba`` (everything after: mask, outline, Triangle, UVs, edges,
@@ -48,11 +53,12 @@ import numpy as np
 import triangle
 
 from bench.corpus import corpus_files, shared_dir
-from pipelines.contour import _hull_first, mesh_rgba, mesh_sprite
+from pipelines.contour import _hull_first, mesh_edges, mesh_rgba, mesh_sprite, outline_pslg, sprite_outline, triangulate
 from pipelines.contour_kernels import group_minima, warm
 from pipelines.contour_metrics import coverage_stats, forced_min_angle, outline_loops, outline_rings
-from pipelines.contour_params import PRESETS, ContourParams, make_params
-from pipelines.contour_refine import min_angles
+from pipelines.contour_params import PRESETS, TOL, ContourParams, make_params
+from pipelines.contour_refine import min_angles, triangle_input, triangle_options
+from pipelines.contour_rings import Mesh, Ring
 from pipelines.errors import PipelineError
 from pipelines.graph_components import components
 from pipelines.image_io import load_rgba
@@ -139,8 +145,9 @@ def stage_ms(rgba: np.ndarray, params: ContourParams) -> dict[str, float]:
     return {f"stage_{STAGES[a]}_ms": (t1 - t0) * 1000 for (a, t0), (_, t1) in pairwise(marks) if a in STAGES}
 
 
-def run_one(path: Path, params: ContourParams, repeat: int) -> tuple[dict, dict, np.ndarray]:
-    """(ours, baseline) measurements for one sprite, and its decoded RGBA (for ``run_presets``)."""
+def run_one(path: Path, params: ContourParams, repeat: int) -> tuple[dict, dict, dict, np.ndarray]:
+    """(ours, baseline, Triangle alone on our outline) measurements for one sprite, and its decoded
+    RGBA (for ``run_presets``)."""
     data = path.read_bytes()
     rgba, decode_ms, cpu_decode_ms = timed(lambda: load_rgba(data), repeat)
     result, mesh_ms, cpu_mesh_ms = timed(lambda: mesh_rgba(rgba, params), repeat)
@@ -154,9 +161,28 @@ def run_one(path: Path, params: ContourParams, repeat: int) -> tuple[dict, dict,
                                                 min_area=params.min_triangle_area)
     ours["islands"], ours["islands_ok"] = islands_reaching_target(result, params)
     ours.update(stage_ms(rgba, params))
+    outline = sprite_outline(alpha, params)
+    _, ours["triangulate_ms"], _ = timed(lambda: triangulate(outline, params), repeat)
+    alone, alone_ms, _ = timed(lambda: triangle_alone(outline, params), repeat)
+    plain = measure(alone.vertices, alone.triangles, alpha, 0.0, {"triangulate_ms": alone_ms})
+    plain["forced_min_angle"] = ours["forced_min_angle"]  # the same outline
+    plain["islands"], plain["islands_ok"] = islands_reaching_target(
+        {"vertices": alone.vertices, "triangles": alone.triangles, "boundary_edges": mesh_edges(alone)[0]}, params)
     (base_v, base_t), base_ms, _ = timed(lambda: baseline_mesh(rgba), repeat)
     base = measure(base_v, base_t, alpha, (decode_ms + base_ms) / 1000, {"decode_ms": decode_ms, "mesh_ms": base_ms})
-    return ours, base, rgba
+    return ours, base, plain, rgba
+
+
+def triangle_alone(outline: list[Ring], params: ContourParams) -> Mesh:
+    """The plain library call on our outline: Triangle's quality refinement at 20 degrees under the
+    pipeline's rules (no Steiner points on the outline, the same Steiner budget; no area cap, as
+    ``internal_vertex_density`` is 0 by default). This is ``triangulate``'s first rung, without the
+    angle ladder and ``contour_refine``, so the two differ by exactly what those add."""
+    vertices, segments, holes = outline_pslg(outline)
+    budget = max(params.max_vertices - len(vertices), 0)
+    options = triangle_options(budget, TOL.min_angle_deg)
+    result = triangle.triangulate(triangle_input(vertices, segments, holes), options)
+    return _hull_first(result["vertices"], result["triangles"])
 
 
 def islands_reaching_target(result: dict, params: ContourParams) -> tuple[int, int]:
@@ -180,6 +206,7 @@ def summarise(rows: list[dict]) -> dict:
     mid = col["vertices"][(col["size"] >= MID_SIZE[0]) & (col["size"] <= MID_SIZE[1])]
     times = {}
     for key, name in (("ms", "time_ms"), ("decode_ms", "decode_ms"), ("mesh_ms", "mesh_ms"),
+                      ("triangulate_ms", "triangulate_ms"),
                       ("output_ms", "output_ms"), ("output_stdlib_ms", "output_stdlib_ms"),
                       ("cpu_ms", "cpu_ms"), ("cpu_mesh_ms", "cpu_mesh_ms")):
         if key in col:
@@ -265,14 +292,14 @@ def main() -> None:
     folder = sprites_dir(args.sprites)
     paths = corpus_files(folder, "*.png")
     params = ContourParams()
-    per_sprite, ours_rows, base_rows, images = [], [], [], []
+    per_sprite, ours_rows, base_rows, plain_rows, images = [], [], [], [], []
     errors = {}
     mesh_sprite(paths[0].read_bytes(), params)  # warm imports and caches once
     warm()  # every compiled kernel, as a contour worker loads them at start
     gc.freeze()  # then freeze, as the worker does before its pool forks (tasks/app.py)
     for path in paths:
         try:
-            ours, base, rgba = run_one(path, params, args.repeat)
+            ours, base, plain, rgba = run_one(path, params, args.repeat)
         except PipelineError as exc:
             errors[path.name] = exc.as_dict()
             with contextlib.suppress(PipelineError):  # the presets still try a sprite that decodes
@@ -281,8 +308,10 @@ def main() -> None:
         images.append(rgba)
         ours_rows.append(ours)
         base_rows.append(base)
-        per_sprite.append({"name": path.name, "ours": ours, "baseline": base})
-    summary = {"defaults": summarise(ours_rows), "baseline": summarise(base_rows)}
+        plain_rows.append(plain)
+        per_sprite.append({"name": path.name, "ours": ours, "baseline": base, "triangle_alone": plain})
+    summary = {"defaults": summarise(ours_rows), "baseline": summarise(base_rows),
+               "triangle_alone": {k: v for k, v in summarise(plain_rows).items() if not k.startswith("time_ms")}}
     presets = run_presets(images)
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     timing = {"repeat": args.repeat, "decode_ms": "load_rgba: PNG bytes -> RGBA", "mesh_ms": "mesh_rgba",
@@ -295,10 +324,10 @@ def main() -> None:
     print(f"{len(paths)} sprites from {folder}; {len(errors)} refused: {sorted(errors)}")
     print(f"times: fastest of {args.repeat} runs per sprite; decode = load_rgba (PNG -> RGBA), "
           "mesh = mesh_rgba, time = decode + mesh")
-    print(f"{'metric':28}{'defaults':>12}{'baseline':>12}")
+    print(f"{'metric':28}{'defaults':>12}{'baseline':>12}{'triangle':>12}")
     for key in summary["defaults"]:
-        a, b = summary["defaults"][key], summary["baseline"].get(key)
-        print(f"{key:28}{_fmt(a):>12}{_fmt(b):>12}")
+        a, b, c = (summary[col].get(key) for col in ("defaults", "baseline", "triangle_alone"))
+        print(f"{key:28}{_fmt(a):>12}{_fmt(b):>12}{_fmt(c):>12}")
     print("presets (one run per sprite):")
     for name, row in presets.items():
         print(f"  {name:14}" + "  ".join(f"{k}={_fmt(v) if isinstance(v, float) else v}" for k, v in row.items()))

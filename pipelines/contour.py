@@ -489,9 +489,7 @@ def triangulate(outline: list[Ring], params: ContourParams) -> Mesh:
     refined instead (a lower rung often gains a few degrees at its worst triangle by leaving many
     more bad ones, which refinement then does not take on)."""
     sizes = [len(r.points) for r in outline]
-    vertices = np.concatenate([r.points for r in outline])
-    segments = _ring_segments(sizes)
-    holes = _hole_points(vertices, segments, outline) if any(r.is_hole for r in outline) else None
+    vertices, segments, holes = outline_pslg(outline)
     budget = max(params.max_vertices - len(vertices), 0)
     area = _max_area(outline, params)
     best, best_angle, best_angles = None, -1.0, None
@@ -521,6 +519,15 @@ def triangulate(outline: list[Ring], params: ContourParams) -> Mesh:
         best = improve_islands(best, best_angles, len(vertices), segments, holes, params, area,
                                np.repeat(island, sizes), island[[r.is_hole for r in outline]])
     return _rings_first(best, sizes) or _hull_first(best["vertices"], best["triangles"])
+
+
+def outline_pslg(outline: list[Ring]) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """The outline as Triangle's planar straight-line graph: its points (ring after ring), the
+    segments closing each ring, and a point in each hole's empty region (None without holes)."""
+    vertices = np.concatenate([r.points for r in outline])
+    segments = _ring_segments([len(r.points) for r in outline])
+    holes = _hole_points(vertices, segments, outline) if any(r.is_hole for r in outline) else None
+    return vertices, segments, holes
 
 
 def _outline_bound(result: dict, angles: np.ndarray, fixed: int) -> bool:

@@ -1,11 +1,16 @@
-"""The sprite benchmark's island count (bench/contour.py), on hand-made results."""
+"""The sprite benchmark's island count and its plain-Triangle comparison (bench/contour.py), on
+hand-made results and outlines."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from bench.contour import islands_reaching_target
+from bench.contour import islands_reaching_target, triangle_alone
+from pipelines.contour import _orient, triangulate
 from pipelines.contour_params import ContourParams
+from pipelines.contour_refine import min_angles, triangle_areas
+from pipelines.contour_rings import Ring
+from tests.pipelines.test_contour_refine import SHIP
 
 
 def two_squares(centre: tuple[float, float]) -> dict:
@@ -24,3 +29,24 @@ def test_an_island_counts_when_its_own_smallest_angle_reaches_its_target():
     its outline forces nothing under 20: one island of two misses, then none."""
     assert islands_reaching_target(two_squares((5.0, 5.0)), ContourParams()) == (2, 2)
     assert islands_reaching_target(two_squares((1.0, 0.1)), ContourParams()) == (2, 1)
+
+
+def test_triangle_alone_keeps_the_outline_and_its_hole_and_is_what_refinement_improves_on():
+    """On pyglet's ship with a square hole: Triangle alone splits no outline segment, leaves the hole
+    empty, and its smallest angle is well under what ``triangulate`` reaches on the same outline."""
+    outer = _orient(np.array(SHIP, dtype=float), False)
+    hole = _orient(np.array([[20.0, 22.0], [26.0, 22.0], [26.0, 28.0], [20.0, 28.0]]), True)
+    outline = [Ring(outer, False, 0), Ring(hole, True, 0)]
+    alone = triangle_alone(outline, ContourParams())
+    assert [len(loop) for loop in alone.loops] == [len(outer), len(hole)]
+    assert {tuple(p) for p in alone.vertices[alone.hull]} == {tuple(p) for p in np.concatenate([outer, hole])}
+    solid = _area(outer) - _area(hole)
+    assert np.isclose(triangle_areas(alone.vertices, alone.triangles).sum(), solid)
+    ours = triangulate(outline, ContourParams())
+    assert min_angles(alone.vertices, alone.triangles).min() + 3.0 < min_angles(ours.vertices, ours.triangles).min()
+
+
+def _area(ring: np.ndarray) -> float:
+    """Unsigned shoelace area."""
+    x, y = ring[:, 0], ring[:, 1]
+    return abs(float(np.dot(x, np.roll(y, -1)) - np.dot(y, np.roll(x, -1)))) / 2
