@@ -41,6 +41,7 @@ from pipelines.contour_refine import (
 )
 from pipelines.contour_rings import (
     Mesh,
+    Packed,
     Ring,
     drop_repeats_batch,
     next_index,
@@ -170,7 +171,7 @@ def _cleaned_rings(mask: np.ndarray, params: ContourParams, factor: int,
     cleaned = clean_mask(mask, params, factor * factor)
     traced()
     return cleaned, trace_rings(cleaned, min_hole_area=params.min_contour_area / (factor * factor),
-                                min_hole_share=params.min_hole_share)
+                                min_hole_share=params.min_hole_share, min_hole_width=params.min_hole_width / factor)
 
 
 def _fit_budget(rings: list[Ring], pooled: np.ndarray, mask: np.ndarray, params: ContourParams, factor: int,
@@ -413,15 +414,20 @@ def _split_at_batch(points: np.ndarray, owner: np.ndarray, count: int, axis: int
 # ---------------------------------------------------------------- tracing
 
 
-def trace_rings(mask: np.ndarray, *, min_hole_area: float = 0.0, min_hole_share: float = 0.0) -> list[Ring]:
+def trace_rings(mask: np.ndarray, *, min_hole_area: float = 0.0, min_hole_share: float = 0.0,
+                min_hole_width: float = 0.0) -> list[Ring]:
     """Outer rings then holes of the union of opaque pixel squares, on pixel corners; holes
     enclosing less than ``min_hole_area``, or than ``min_hole_share`` of the area their island's
-    outer ring encloses, are left out. ``clean_mask`` fills holes of fewer transparent pixels, but
+    outer ring encloses, or narrower than ``min_hole_width`` (``ring_widths``) while enclosing less
+    than ``TOL.thin_hole_share`` of it, are left out. ``clean_mask`` fills holes of fewer
+    transparent pixels, but
     a hole's ring runs on the corners of the opaque pixels around it, so it encloses less: a thin
     transparent crack of 10+ pixels traces to a 2 px^2 diamond, which cut into the mesh forces
     slivers all round it and holds no transparent pixel worth the cut. A hole small beside its
     island is much the same trade: a few pixels of wasted area saved, for a ring of hull vertices
-    and the narrow triangles that grade from it to the island's long outline segments."""
+    and the narrow triangles that grade from it to the island's long outline segments. A narrow
+    hole (a slot between two legs) is the same trade at a larger share: its ring's pixel-long
+    segments lie a pixel or two from each other and not far from the island's own outline."""
     padded = _corner_grid(mask)
     contours, hierarchy = cv2.findContours(padded, cv2.RETR_CCOMP, cv2.CHAIN_APPROX_SIMPLE)
     if not contours:
@@ -433,8 +439,10 @@ def trace_rings(mask: np.ndarray, *, min_hole_area: float = 0.0, min_hole_share:
                   np.repeat(np.arange(len(contours)), sizes), len(contours))
     areas = ring_areas(packed)
     enclosed = np.abs(areas)
-    least = np.maximum(min_hole_area, min_hole_share * enclosed[np.maximum(parents, 0)])  # what a hole must enclose
-    left_out = (parents >= 0) & (enclosed < least)
+    island_area = enclosed[np.maximum(parents, 0)]
+    least = np.maximum(min_hole_area, min_hole_share * island_area)  # what a hole must enclose
+    thin = (ring_widths(packed, enclosed) < min_hole_width) & (enclosed < TOL.thin_hole_share * island_area)
+    left_out = (parents >= 0) & ((enclosed < least) | thin)
     areas = areas.tolist()
     pieces = unpack(packed)
     rings = []
@@ -444,6 +452,14 @@ def trace_rings(mask: np.ndarray, *, min_hole_area: float = 0.0, min_hole_share:
             points = pieces[i] if (areas[i] > 0) != hole else pieces[i][::-1].copy()  # solid on the left
             rings.append(Ring(points, hole, island_of[int(parents[i])] if hole else island_of[i]))
     return rings
+
+
+def ring_widths(packed: Packed, enclosed: np.ndarray) -> np.ndarray:
+    """How wide each ring is across, on average: twice the area it encloses over its length (a
+    long slot's width, half a square's side)."""
+    step = packed.points[packed.nxt] - packed.points
+    length = np.bincount(packed.ring, weights=np.hypot(step[:, 0], step[:, 1]), minlength=len(enclosed))
+    return 2 * enclosed / np.maximum(length, TOL.geom_eps)
 
 
 def _corner_grid(mask: np.ndarray) -> np.ndarray:
