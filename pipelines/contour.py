@@ -418,12 +418,11 @@ def trace_rings(mask: np.ndarray, *, min_hole_area: float = 0.0, min_hole_share:
                 min_hole_width: float = 0.0) -> list[Ring]:
     """Outer rings then holes of the union of opaque pixel squares, on pixel corners; holes
     enclosing less than ``min_hole_area``, or than ``min_hole_share`` of the area their island's
-    outer ring encloses, or narrower than ``min_hole_width`` (``ring_widths``) while enclosing less
+    outer ring encloses, or narrower than ``min_hole_width`` (``_ring_widths``) while enclosing less
     than ``TOL.thin_hole_share`` of it, are left out. ``clean_mask`` fills holes of fewer
-    transparent pixels, but
-    a hole's ring runs on the corners of the opaque pixels around it, so it encloses less: a thin
-    transparent crack of 10+ pixels traces to a 2 px^2 diamond, which cut into the mesh forces
-    slivers all round it and holds no transparent pixel worth the cut. A hole small beside its
+    transparent pixels, but a hole's ring runs on the corners of the opaque pixels around it, so it
+    encloses less: a thin transparent crack of 10+ pixels traces to a 2 px^2 diamond, which cut
+    into the mesh forces slivers all round it and holds no transparent pixel worth the cut. A hole small beside its
     island is much the same trade: a few pixels of wasted area saved, for a ring of hull vertices
     and the narrow triangles that grade from it to the island's long outline segments. A narrow
     hole (a slot between two legs) is the same trade at a larger share: its ring's pixel-long
@@ -441,7 +440,7 @@ def trace_rings(mask: np.ndarray, *, min_hole_area: float = 0.0, min_hole_share:
     enclosed = np.abs(areas)
     island_area = enclosed[np.maximum(parents, 0)]
     least = np.maximum(min_hole_area, min_hole_share * island_area)  # what a hole must enclose
-    thin = (ring_widths(packed, enclosed) < min_hole_width) & (enclosed < TOL.thin_hole_share * island_area)
+    thin = (_ring_widths(packed, enclosed) < min_hole_width) & (enclosed < TOL.thin_hole_share * island_area)
     left_out = (parents >= 0) & ((enclosed < least) | thin)
     areas = areas.tolist()
     pieces = unpack(packed)
@@ -454,7 +453,7 @@ def trace_rings(mask: np.ndarray, *, min_hole_area: float = 0.0, min_hole_share:
     return rings
 
 
-def ring_widths(packed: Packed, enclosed: np.ndarray) -> np.ndarray:
+def _ring_widths(packed: Packed, enclosed: np.ndarray) -> np.ndarray:
     """How wide each ring is across, on average: twice the area it encloses over its length (a
     long slot's width, half a square's side)."""
     step = packed.points[packed.nxt] - packed.points
