@@ -167,11 +167,36 @@ def _fitted_outline(alpha: np.ndarray, params: ContourParams, progress: Progress
 def _cleaned_rings(mask: np.ndarray, params: ContourParams, factor: int,
                    traced: Callable[[], None] = lambda: None) -> tuple[np.ndarray, list[Ring]]:
     """A working mask (``factor`` image pixels a cell) cleaned (``clean_mask``) and its rings
-    (``trace_rings``; ``traced`` is called between the two, for progress)."""
-    cleaned = clean_mask(mask, params, factor * factor)
+    (``trace_rings``; ``traced`` is called between the two, for progress). Both work on the mask
+    without its empty rows (``_busy_rows``): a sheet's gaps between rows of sprites cost them
+    nothing, and the results are the same."""
+    rows = _busy_rows(mask)
+    work = mask if rows is None else mask[rows]
+    cleaned = clean_mask(work, params, factor * factor)
     traced()
-    return cleaned, trace_rings(cleaned, min_hole_area=params.min_contour_area / (factor * factor),
-                                min_hole_share=params.min_hole_share, min_hole_width=params.min_hole_width / factor)
+    rings = trace_rings(cleaned, min_hole_area=params.min_contour_area / (factor * factor),
+                        min_hole_share=params.min_hole_share, min_hole_width=params.min_hole_width / factor)
+    if rows is None:
+        return cleaned, rings
+    whole = np.zeros_like(mask)
+    whole[rows] = cleaned
+    corner_y = np.append(rows, rows[-1] + 1).astype(float)  # each kept row's top edge, then the last one's bottom
+    for ring in rings:  # trace_rings made these points: moved in place
+        ring.points[:, 1] = corner_y[ring.points[:, 1].astype(np.int64)]
+    return whole, rings
+
+
+def _busy_rows(mask: np.ndarray) -> np.ndarray | None:
+    """The rows of ``mask`` with a set pixel or next to one, when they are under
+    ``TOL.busy_rows_share`` of all (else None). Dropping the others changes no connected part, hole
+    or traced ring (an empty row is kept on each side of every run dropped, so parts stay apart and
+    the background stays joined to the border), and ring corners lie only on the edges of kept rows."""
+    busy = mask.any(axis=1)  # numpy: ~40x cv2.reduce's REDUCE_MAX along rows
+    near = busy.copy()
+    near[1:] |= busy[:-1]
+    near[:-1] |= busy[1:]
+    rows = np.flatnonzero(near)
+    return rows if len(rows) < TOL.busy_rows_share * len(near) else None
 
 
 def _fit_budget(rings: list[Ring], pooled: np.ndarray, mask: np.ndarray, params: ContourParams, factor: int,

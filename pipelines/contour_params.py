@@ -109,6 +109,7 @@ class ContourTol:
     border_widen_ratio: float = 0.3   # a segment the image border's clip leaves is widened to this share of its
     border_widen_area: float = 0.005  # shorter neighbour, adding at most this share of its ring's area
     thin_hole_share: float = 0.05     # a hole under min_hole_width is filled when under this share of its island
+    busy_rows_share: float = 0.75     # a mask is cleaned and traced without its empty rows when the rest are fewer
 
 
 TOL = ContourTol()

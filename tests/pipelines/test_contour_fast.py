@@ -395,3 +395,32 @@ def test_budget_search_starts_at_the_first_step_tidying_could_bring_within_budge
     assert TOL.anchor_share * counts[step] <= budget < TOL.anchor_share * counts[step - 1]
     assert step < 4  # the plain count (9 <= 10) would start at step 4
     assert _first_feasible_step(lambda k: 10 * budget, budget, steps=6) == 5  # none may fit: the last step
+
+
+def test_cleaning_and_tracing_without_empty_rows_gives_the_same_rings(monkeypatch):
+    """Bands of sprites with empty rows between them (a pinch, holes, an island on the top border,
+    specks under ``min_contour_area``, a band one empty row from the next): cleaned and traced
+    without the empty rows, the mask and the rings (points, order, holes, islands) are exactly
+    those of the whole mask."""
+    from dataclasses import replace
+
+    from pipelines import contour
+
+    img = np.zeros((240, 200, 4), np.uint8)
+    img[0:12, 10:40] = 255                                      # on the top border
+    cv2.circle(img, (100, 60), 20, (255, 255, 255, 255), -1)
+    cv2.circle(img, (100, 60), 6, (0, 0, 0, 0), -1)              # a hole
+    img[120:130, 20:30] = img[130:140, 30:40] = 255             # a diagonal pinch
+    img[141:160, 50:90] = 255                                    # one empty row after the pinch's band
+    img[150:154, 60:80, 3] = 0                                   # a slot
+    img[200, 150] = img[230:233, 5:8, 3] = 255                   # specks
+    mask = build_mask(img[..., 3], ContourParams())
+    assert contour._busy_rows(mask) is not None
+    cleaned, rings = contour._cleaned_rings(mask, ContourParams(), 1)
+    monkeypatch.setattr(contour, "TOL", replace(contour.TOL, busy_rows_share=0.0))
+    assert contour._busy_rows(mask) is None
+    whole, expected = contour._cleaned_rings(mask, ContourParams(), 1)
+    assert np.array_equal(cleaned, whole)
+    assert [(r.is_hole, r.island) for r in rings] == [(r.is_hole, r.island) for r in expected]
+    assert all(np.array_equal(a.points, b.points) for a, b in zip(rings, expected, strict=True))
+    assert len(expected) >= 6 and any(r.is_hole for r in expected)
