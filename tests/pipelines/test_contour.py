@@ -151,18 +151,19 @@ def test_islands_and_holes_flags():
 def test_min_contour_area_applies_to_the_hole_the_outline_cuts():
     """A 2 x 5 transparent slot has 10 pixels, but the outline holding its opaque neighbours
     encloses 8 px^2 of it: under the default 10 it is not cut (as seed 002 measures contour
-    areas); a 2 x 6 slot encloses 10 and is (``min_hole_share`` 0, so only the area counts)."""
+    areas); a 2 x 6 slot encloses 10 and is (``min_hole_share`` and ``min_hole_width`` 0, so only the
+    area counts)."""
     def slot(length: int) -> np.ndarray:
         img = np.zeros((40, 40, 4), np.uint8)
         img[4:36, 4:36] = 255
         img[17:19, 14:14 + length, 3] = 0
         return img
 
-    by_area = make_params({"min_hole_share": 0})
+    by_area = make_params({"min_hole_share": 0, "min_hole_width": 0})
     small, kept = mesh_sprite(png(slot(5)), by_area), mesh_sprite(png(slot(6)), by_area)
     assert small["metadata"]["holes"] == 0 and small["metadata"]["vertex_count"] == 4
     assert kept["metadata"]["holes"] == 1
-    finer = make_params({"min_contour_area": 8, "min_hole_share": 0})
+    finer = make_params({"min_contour_area": 8, "min_hole_share": 0, "min_hole_width": 0})
     assert mesh_sprite(png(slot(5)), finer)["metadata"]["holes"] == 1
     for result, img in ((small, slot(5)), (kept, slot(6))):
         assert_covers(result, img[..., 3])
@@ -190,23 +191,23 @@ def test_min_hole_share_fills_holes_small_beside_their_island():
 
 
 def test_min_hole_width_fills_narrow_slots():
-    """A 2 x 30 px slot in a 72 px square (1.2 % of it, over ``min_hole_share``) is cut by default,
-    with narrow triangles all round it; with ``min_hole_width`` 2 its ring (under 2 px wide on
-    average) is filled, for fewer vertices and a wider smallest angle. A 3 px slot is still cut, and
-    so is the 2 px one in a 20 px square, where it is over ``TOL.thin_hole_share`` of the island.
-    Coverage is whole each time."""
+    """A 2 x 30 px slot in a 72 px square (1.2 % of it, over ``min_hole_share``) is filled by default:
+    its ring is under 2 px wide on average (``min_hole_width``); cut (``min_hole_width`` 0, or the
+    high_detail preset) it leaves narrow triangles all round it and more vertices. A 3 px slot is
+    cut, and so is the 2 px one in a 20 px square, where it is over ``TOL.thin_hole_share`` of the
+    island. Coverage is whole each time."""
     def slot(width: int, side: int = 72, length: int = 30) -> np.ndarray:
         img = np.zeros((side + 8, side + 8, 4), np.uint8)
         img[4:4 + side, 4:4 + side] = 255
         img[6:6 + length, 10:10 + width, 3] = 0
         return img
 
-    thin = make_params({"min_hole_width": 2})
-    cut, filled = mesh_sprite(png(slot(2))), mesh_sprite(png(slot(2)), thin)
-    assert (cut["metadata"]["holes"], filled["metadata"]["holes"]) == (1, 0)
+    filled, cut = mesh_sprite(png(slot(2))), mesh_sprite(png(slot(2)), make_params({"min_hole_width": 0}))
+    assert (filled["metadata"]["holes"], cut["metadata"]["holes"]) == (0, 1)
+    assert mesh_sprite(png(slot(2)), make_params({}, "high_detail"))["metadata"]["holes"] == 1
     assert filled["metadata"]["vertex_count"] < cut["metadata"]["vertex_count"]
     assert filled["metadata"]["min_angle_deg"] > cut["metadata"]["min_angle_deg"]
-    wider, large_share = mesh_sprite(png(slot(3)), thin), mesh_sprite(png(slot(2, side=20, length=16)), thin)
+    wider, large_share = mesh_sprite(png(slot(3))), mesh_sprite(png(slot(2, side=20, length=16)))
     assert (wider["metadata"]["holes"], large_share["metadata"]["holes"]) == (1, 1)
     for result, img in ((filled, slot(2)), (cut, slot(2)), (wider, slot(3)), (large_share, slot(2, 20, 16))):
         assert_covers(result, img[..., 3])
