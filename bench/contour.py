@@ -55,11 +55,20 @@ import numpy as np
 import triangle
 
 from bench.corpus import corpus_files, shared_dir
-from pipelines.contour import _hull_first, mesh_edges, mesh_rgba, mesh_sprite, outline_pslg, sprite_outline, triangulate
+from pipelines.contour import (
+    _hull_first,
+    _run_triangle,
+    mesh_edges,
+    mesh_rgba,
+    mesh_sprite,
+    outline_pslg,
+    sprite_outline,
+    triangulate,
+)
 from pipelines.contour_kernels import group_minima, warm
 from pipelines.contour_metrics import coverage_stats, forced_min_angle, outline_loops, outline_rings
 from pipelines.contour_params import PRESETS, TOL, ContourParams, make_params
-from pipelines.contour_refine import min_angles, triangle_input, triangle_options
+from pipelines.contour_refine import min_angles
 from pipelines.contour_rings import Mesh, Ring
 from pipelines.errors import PipelineError
 from pipelines.graph_components import components
@@ -219,12 +228,12 @@ def _derived_times(sprite: Sprite) -> None:
 def triangle_alone(outline: list[Ring], params: ContourParams) -> Mesh:
     """The plain library call on our outline: Triangle's quality refinement at 20 degrees under the
     pipeline's rules (no Steiner points on the outline, the same Steiner budget; no area cap, as
-    ``internal_vertex_density`` is 0 by default). This is ``triangulate``'s first rung, without the
-    angle ladder and ``contour_refine``, so the two differ by exactly what those add."""
+    ``internal_vertex_density`` is 0 by default). This is ``triangulate``'s first rung (the same
+    ``_run_triangle`` call), without the angle ladder and ``contour_refine``, so the two differ by
+    exactly what those add."""
     vertices, segments, holes = outline_pslg(outline)
     budget = max(params.max_vertices - len(vertices), 0)
-    options = triangle_options(budget, TOL.min_angle_deg)
-    result = triangle.triangulate(triangle_input(vertices, segments, holes), options)
+    result = _run_triangle(vertices, segments, holes, TOL.min_angle_deg, None, budget)
     return _hull_first(result["vertices"], result["triangles"])
 
 

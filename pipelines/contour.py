@@ -447,11 +447,12 @@ def trace_rings(mask: np.ndarray, *, min_hole_area: float = 0.0, min_hole_share:
     than ``TOL.thin_hole_share`` of it, are left out. ``clean_mask`` fills holes of fewer
     transparent pixels, but a hole's ring runs on the corners of the opaque pixels around it, so it
     encloses less: a thin transparent crack of 10+ pixels traces to a 2 px^2 diamond, which cut
-    into the mesh forces slivers all round it and holds no transparent pixel worth the cut. A hole small beside its
-    island is much the same trade: a few pixels of wasted area saved, for a ring of hull vertices
-    and the narrow triangles that grade from it to the island's long outline segments. A narrow
-    hole (a slot between two legs) is the same trade at a larger share: its ring's pixel-long
-    segments lie a pixel or two from each other and not far from the island's own outline."""
+    into the mesh forces slivers all round it and holds no transparent pixel worth the cut. A hole
+    small beside its island is much the same trade: a few pixels of wasted area saved, for a ring of
+    hull vertices and the narrow triangles that grade from it to the island's long outline
+    segments. A narrow hole (a slot between two legs) is the same trade at a larger share: its
+    ring's pixel-long segments lie a pixel or two from each other and not far from the island's
+    own outline."""
     padded = _corner_grid(mask)
     contours, hierarchy = cv2.findContours(padded, cv2.RETR_CCOMP, cv2.CHAIN_APPROX_SIMPLE)
     if not contours:

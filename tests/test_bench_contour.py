@@ -9,7 +9,7 @@ from bench.contour import islands_reaching_target, triangle_alone
 from pipelines.contour import _orient, triangulate
 from pipelines.contour_params import ContourParams
 from pipelines.contour_refine import min_angles, triangle_areas
-from pipelines.contour_rings import Ring
+from pipelines.contour_rings import Ring, signed_area
 from tests.pipelines.test_contour_refine import SHIP
 
 
@@ -40,13 +40,7 @@ def test_triangle_alone_keeps_the_outline_and_its_hole_and_is_what_refinement_im
     alone = triangle_alone(outline, ContourParams())
     assert [len(loop) for loop in alone.loops] == [len(outer), len(hole)]
     assert {tuple(p) for p in alone.vertices[alone.hull]} == {tuple(p) for p in np.concatenate([outer, hole])}
-    solid = _area(outer) - _area(hole)
+    solid = abs(signed_area(outer)) - abs(signed_area(hole))
     assert np.isclose(triangle_areas(alone.vertices, alone.triangles).sum(), solid)
     ours = triangulate(outline, ContourParams())
     assert min_angles(alone.vertices, alone.triangles).min() + 3.0 < min_angles(ours.vertices, ours.triangles).min()
-
-
-def _area(ring: np.ndarray) -> float:
-    """Unsigned shoelace area."""
-    x, y = ring[:, 0], ring[:, 1]
-    return abs(float(np.dot(x, np.roll(y, -1)) - np.dot(y, np.roll(x, -1)))) / 2
