@@ -528,17 +528,42 @@ def triangulate(outline: list[Ring], params: ContourParams) -> Mesh:
     smallest angle is kept; then ``contour_refine`` works on it, unless it has more than ``MAX_BAD``
     triangles under 20 degrees and another rung has no more than that: the first such rung is
     refined instead (a lower rung often gains a few degrees at its worst triangle by leaving many
-    more bad ones, which refinement then does not take on)."""
+    more bad ones, which refinement then does not take on). With ``outline_steiner`` Triangle may
+    split segments; where that falls short of 20 degrees (its split points would make triangles
+    under ``min_triangle_area``, as on 16 px pixel art) the unsplit mesh is made too and the one
+    with the larger smallest angle kept: a split outline allows every mesh the unsplit one does."""
     sizes = [len(r.points) for r in outline]
     vertices, segments, holes = outline_pslg(outline)
     budget = max(params.max_vertices - len(vertices), 0)
     area = _max_area(outline, params)
+    if params.outline_steiner:
+        split, split_angles = _ladder(vertices, segments, holes, area, budget, params, True)[0]
+        if float(split_angles.min()) >= TOL.min_angle_deg:
+            return _hull_first(split["vertices"], split["triangles"])
+    (best, best_angles), fewest = _ladder(vertices, segments, holes, area, budget, params, False)
+    if fewest is not None and np.count_nonzero(best_angles < TOL.min_angle_deg) > MAX_BAD:
+        best, best_angles = fewest  # a lower rung's few wide angles gain less than refinement can
+    island = np.unique([r.island for r in outline], return_inverse=True)[1]
+    best = improve_islands(best, best_angles, len(vertices), segments, holes, params, area,
+                           np.repeat(island, sizes), island[[r.is_hole for r in outline]])
+    if params.outline_steiner and split_angles.min() >= min_angles(best["vertices"], best["triangles"]).min():
+        return _hull_first(split["vertices"], split["triangles"])
+    return _rings_first(best, sizes) or _hull_first(best["vertices"], best["triangles"])
+
+
+_Rung = tuple[dict, np.ndarray]  # a Triangle result and the smallest angle of each of its triangles
+
+
+def _ladder(vertices: np.ndarray, segments: np.ndarray, holes: np.ndarray | None, area: float | None,
+            budget: int, params: ContourParams, split: bool) -> tuple[_Rung, _Rung | None]:
+    """Triangle down ``TOL.angle_ladder``: (the rung with the largest smallest angle, the first rung
+    with at most ``MAX_BAD`` triangles under 20 degrees or None), each with its angles."""
     best, best_angle, best_angles = None, -1.0, None
-    fewest = None  # the first rung with at most MAX_BAD bad triangles, and its angles
+    fewest = None
     for angle in TOL.angle_ladder:  # each rung whose refinement respects min_triangle_area, then 0
         if angle == 0 and best is not None:  # unrefined never beats an accepted refined rung
             break
-        result = _run_triangle(vertices, segments, holes, angle, area, budget, params.outline_steiner)
+        result = _run_triangle(vertices, segments, holes, angle, area, budget, split)
         if _smallest_refined(result, len(vertices)) < params.min_triangle_area and angle != 0:
             continue
         angles = min_angles(result["vertices"], result["triangles"])
@@ -549,17 +574,11 @@ def triangulate(outline: list[Ring], params: ContourParams) -> Mesh:
             best, best_angle, best_angles = result, worst, angles
         if worst >= angle:  # this rung met its own target: lower rungs cannot do better on purpose
             break
-        if result is best and not params.outline_steiner and _outline_bound(result, angles, len(vertices)):
+        if result is best and not split and _outline_bound(result, angles, len(vertices)):
             # the outline's own slivers decide the worst angle and refinement will not run: a lower rung
             # would cost a Triangle call for the same result
             break
-    if not params.outline_steiner:  # Triangle gives up next to unsplittable segments: finish the job
-        if fewest is not None and np.count_nonzero(best_angles < TOL.min_angle_deg) > MAX_BAD:
-            best, best_angles = fewest  # a lower rung's few wide angles gain less than refinement can
-        island = np.unique([r.island for r in outline], return_inverse=True)[1]
-        best = improve_islands(best, best_angles, len(vertices), segments, holes, params, area,
-                               np.repeat(island, sizes), island[[r.is_hole for r in outline]])
-    return _rings_first(best, sizes) or _hull_first(best["vertices"], best["triangles"])
+    return (best, best_angles), fewest
 
 
 def outline_pslg(outline: list[Ring]) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:

@@ -180,6 +180,26 @@ def test_outline_steiner_splits_segments_for_quality_and_still_covers():
     assert md["min_angle_deg"] == pytest.approx(float(min_angles(v, t).min()), abs=2e-3)
 
 
+def test_outline_steiner_never_meshes_worse_than_the_unsplit_outline():
+    """16 px pixel art: Triangle's splits would make triangles under min_triangle_area, so its
+    split ladder stops at 16.3 degrees where the unsplit pipeline reaches 26.6; a split outline
+    allows every unsplit mesh, so asking for splits must not cost angle."""
+    alpha = np.zeros((16, 16), np.uint8)
+    for y0, y1, x0, x1 in ((3, 6, 2, 7), (8, 11, 6, 11), (2, 7, 6, 9), (2, 5, 6, 11)):
+        alpha[y0:y1, x0:x1] = 255
+    img = np.dstack([alpha] * 4)
+    split_params = make_params({"outline_steiner": True})
+    outline = contour.sprite_outline(alpha, split_params)
+    vertices, segments, holes = contour.outline_pslg(outline)
+    (_, split_only), _ = contour._ladder(vertices, segments, holes, None, 5000, split_params, True)
+    plain = mesh_sprite(png(img))["metadata"]["min_angle_deg"]
+    assert float(split_only.min()) < plain - 5  # the case: Triangle's split mesh alone is worse
+    split = mesh_sprite(png(img), split_params)
+    assert split["metadata"]["min_angle_deg"] >= plain
+    assert_covers(split, alpha)
+    assert_hull_first(split)
+
+
 def test_outline_steiner_validation():
     assert make_params({"outline_steiner": True}).outline_steiner is True
     with pytest.raises(InputError):
