@@ -76,7 +76,9 @@ def forced_min_angle(rings: list[np.ndarray], cap: float = 60.0, *, split_outlin
       outline leaves no room that high for a Steiner apex (``_no_room_above``). This binds on
       sub-pixel segments only.
 
-    With ``split_outline`` (segments may be split) only the corners force anything; ``pairs=False``
+    With ``split_outline`` (segments may be split) only the corners and the area condition force
+    anything (the area one without ``_no_room_above``: a split point is a Steiner apex too, and a
+    split segment's pieces are shorter, so bound lower); ``pairs=False``
     leaves the pairs and shadow conditions out (the bound as it was first written, for comparisons),
     ``shadows=False`` the shadow condition.
     """
@@ -89,11 +91,11 @@ def forced_min_angle(rings: list[np.ndarray], cap: float = 60.0, *, split_outlin
     u, v = prv - pts, nxt - pts
     corner = np.degrees(np.mod(-np.arctan2(cross2(u, v), (u * v).sum(1)), 2 * np.pi))
     best = min(cap, float(corner.min()))
-    if split_outline:
-        return best
+    nidx = next_index([len(r) for r in rings])
+    if split_outline:  # a split piece's triangle has a Steiner vertex (the split point): the area holds
+        return min(best, _area_bound(_segments(pts, nxt, nidx), min_area, cap, room=False)) if min_area > 0 else best
     l_in, l_out = np.linalg.norm(u, axis=1), np.linalg.norm(v, axis=1)
     best = min(best, _grading_bound(corner, l_in, l_out, cap))
-    nidx = next_index([len(r) for r in rings])
     best = min(best, _segment_bound(corner, l_in, l_out, nidx, best))
     seg = _segments(pts, nxt, nidx)
     best = min(best, _clearance_bound(seg, cap))
@@ -247,12 +249,13 @@ def _log_sin_range(x0: np.ndarray, x1: np.ndarray) -> tuple[np.ndarray, np.ndarr
     return np.minimum(*ends), top
 
 
-def _area_bound(seg: _Segments, min_area: float, cap: float) -> float:
+def _area_bound(seg: _Segments, min_area: float, cap: float, *, room: bool = True) -> float:
     """The area condition of ``forced_min_angle``: on each segment AB short enough that an
     equilateral triangle on it is under ``min_area``, the most its one triangle ABC can reach: the
     larger of ``2 atan(L^2 / (4 min_area))`` (C a Steiner point) and the best smallest angle of ABC
     over the outline vertices C on the solid's side (any of them, seen or not: an upper bound).
-    A Steiner apex is left out where no room is high enough for it (``_no_room_above``)."""
+    A Steiner apex is left out where no room is high enough for it (``_no_room_above``; with
+    ``room`` only)."""
     pts, side, length = seg.start, seg.side, seg.length
     short = np.flatnonzero(length * length < 4 * min_area / math.sqrt(3))
     best = cap
@@ -266,7 +269,7 @@ def _area_bound(seg: _Segments, min_area: float, cap: float) -> float:
         at_a = np.degrees(np.arctan2(np.abs(height), to_a @ d))
         at_b = np.degrees(np.arctan2(np.abs(height), -(to_b @ d)))
         vertex = float(np.minimum(np.minimum(at_a, at_b), 180.0 - at_a - at_b)[height > 0].max(initial=0.0))
-        if vertex < steiner and _no_room_above(seg, s, 2 * min_area / length[s], math.radians(vertex)):
+        if room and vertex < steiner and _no_room_above(seg, s, 2 * min_area / length[s], math.radians(vertex)):
             steiner = vertex
         best = min(best, max(steiner, vertex))
     return best

@@ -475,6 +475,10 @@ def test_a_sub_pixel_segment_forces_what_a_one_pixel_triangle_on_it_allows():
     steiner = np.degrees(2 * np.arctan(0.75 ** 2 / 4))
     assert forced_min_angle([ring], min_area=1.0) == pytest.approx(steiner, abs=1e-6)
     assert forced_min_angle([ring], min_area=0.1) == forced_min_angle([ring]) > steiner + 18
+    # split segments: a split point is a Steiner vertex and the pieces are shorter, so the flat still
+    # forces as much, where the corners alone allow the slot's 60 degree cap
+    assert forced_min_angle([ring], min_area=1.0, split_outline=True) == pytest.approx(steiner, abs=1e-6)
+    assert forced_min_angle([ring], split_outline=True) > steiner + 40
 
 
 # a 7 x 5 px arch from the LPC hair sheet: 1 px legs, its inside 2 px under the top
