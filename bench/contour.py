@@ -335,6 +335,32 @@ def run_presets(images: list[np.ndarray]) -> dict:
     return out
 
 
+def run_split_outline(images: list[np.ndarray]) -> dict:
+    """The defaults with ``outline_steiner`` on (refinement may split outline segments), one run per
+    sprite: how many reach min(20, what their outline forces when split: its corners and
+    ``min_triangle_area``, ``forced_min_angle(split_outline=True)`` on the outline before splitting),
+    the min angle and vertex medians (the hull grows by the split points)."""
+    params = make_params({"outline_steiner": True})
+    ok, angles, vertices, hull, walls = 0, [], [], [], []
+    for rgba in images:
+        start = time.perf_counter()
+        try:
+            result = mesh_rgba(rgba, params)
+        except PipelineError:
+            continue
+        walls.append(time.perf_counter() - start)
+        rings = [ring.points for ring in sprite_outline(rgba[..., 3], params)]
+        target = min(QUALITY_ANGLE, forced_min_angle(rings, split_outline=True, min_area=params.min_triangle_area))
+        angles.append(result["metadata"]["min_angle_deg"])
+        ok += angles[-1] >= target - ANGLE_SLACK
+        vertices.append(len(result["vertices"]))
+        hull.append(result["hull"])
+    return {"meshed": len(angles), "min_angle_ok": int(ok), "min_angle_ok_share": ok / max(len(angles), 1),
+            "min_angle_median": float(np.median(angles)), "vertices_median": float(np.median(vertices)),
+            "hull_vertices_median": float(np.median(hull)), "mesh_ms_p50": 1000 * float(np.percentile(walls, 50)),
+            "mesh_ms_max": 1000 * float(max(walls))}
+
+
 def main() -> None:
     """Run both meshers over the corpus, write the JSON and print a table."""
     parser = argparse.ArgumentParser(description="Sprite mesher benchmark over the shared corpus.")
@@ -365,6 +391,7 @@ def main() -> None:
                "triangle_alone": {k: v for k, v in summarise([s.plain for _, s in sprites]).items()
                                   if not k.startswith("time_ms")}}
     presets = run_presets(images)
+    split = run_split_outline(images)
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     timing = {"repeat": args.repeat, "decode_ms": "load_rgba: PNG bytes -> RGBA", "mesh_ms": "mesh_rgba",
               "output_ms": "mesh.json and spine.json bytes (tasks.json_codec)",
@@ -372,7 +399,7 @@ def main() -> None:
               "time_ms": "decode_ms + mesh_ms (mesh_sprite)",
               "kept": f"fastest of {args.repeat} wall-clock runs, each run a pass over the corpus"}
     RESULTS.write_text(json.dumps({"corpus": str(folder), "count": len(paths), "params": params.as_dict(),
-                                   "timing": timing, "summary": summary, "presets": presets,
+                                   "timing": timing, "summary": summary, "presets": presets, "outline_steiner": split,
                                    "errors": errors, "sprites": per_sprite}, indent=1))
     print(f"{len(paths)} sprites from {folder}; {len(errors)} refused: {sorted(errors)}")
     print(f"times: fastest of {args.repeat} runs per sprite; decode = load_rgba (PNG -> RGBA), "
@@ -384,6 +411,7 @@ def main() -> None:
     print("presets (one run per sprite):")
     for name, row in presets.items():
         print(f"  {name:14}" + "  ".join(f"{k}={_fmt(v) if isinstance(v, float) else v}" for k, v in row.items()))
+    print("outline_steiner (one run per sprite): " + "  ".join(f"{k}={_fmt(v)}" for k, v in split.items()))
     print(f"wrote {RESULTS}")
 
 
