@@ -29,7 +29,7 @@ import numpy as np
 import triangle
 
 from pipelines.contour_geometry import swallowed_islands
-from pipelines.contour_kernels import hole_points, label_sizes, refined_check
+from pipelines.contour_kernels import group_minima, hole_points, label_sizes, refined_check
 from pipelines.contour_metrics import mesh_metadata
 from pipelines.contour_params import TOL, ContourParams
 from pipelines.contour_refine import (
@@ -38,6 +38,7 @@ from pipelines.contour_refine import (
     min_angles,
     triangle_input,
     triangle_options,
+    vertex_islands,
 )
 from pipelines.contour_rings import (
     Mesh,
@@ -530,8 +531,9 @@ def triangulate(outline: list[Ring], params: ContourParams) -> Mesh:
     refined instead (a lower rung often gains a few degrees at its worst triangle by leaving many
     more bad ones, which refinement then does not take on). With ``outline_steiner`` Triangle may
     split segments; where that falls short of 20 degrees (its split points would make triangles
-    under ``min_triangle_area``, as on 16 px pixel art) the unsplit mesh is made too and the one
-    with the larger smallest angle kept: a split outline allows every mesh the unsplit one does."""
+    under ``min_triangle_area``, as on 16 px pixel art) the unsplit mesh is made too, and each
+    island taken from the one with the larger smallest angle there (``_best_by_island``): a split
+    outline allows every mesh the unsplit one does."""
     sizes = [len(r.points) for r in outline]
     vertices, segments, holes = outline_pslg(outline)
     budget = max(params.max_vertices - len(vertices), 0)
@@ -546,9 +548,32 @@ def triangulate(outline: list[Ring], params: ContourParams) -> Mesh:
     island = np.unique([r.island for r in outline], return_inverse=True)[1]
     best = improve_islands(best, best_angles, len(vertices), segments, holes, params, area,
                            np.repeat(island, sizes), island[[r.is_hole for r in outline]])
-    if params.outline_steiner and split_angles.min() >= min_angles(best["vertices"], best["triangles"]).min():
-        return _hull_first(split["vertices"], split["triangles"])
+    if params.outline_steiner and (chosen := _best_by_island([best, split], np.repeat(island, sizes),
+                                                             params.max_vertices)) is not best:
+        return _hull_first(chosen["vertices"], chosen["triangles"])
     return _rings_first(best, sizes) or _hull_first(best["vertices"], best["triangles"])
+
+
+def _best_by_island(candidates: list[dict], outline_island: np.ndarray, budget: int) -> dict:
+    """One mesh taking each island from the candidate (meshes of the same outline, its vertices
+    first in each) whose smallest angle there is largest, counted up to 20 degrees (on ties the
+    first: fewer vertices); the best candidate whole when the pieces would exceed ``budget``."""
+    count = int(outline_island.max()) + 1
+    tri_islands, worst = [], []
+    for mesh in candidates:
+        tris = mesh["triangles"]
+        tri_islands.append(vertex_islands(tris, outline_island, len(mesh["vertices"]))[tris[:, 0]])
+        angles = np.minimum(min_angles(mesh["vertices"], tris), TOL.min_angle_deg)
+        worst.append(group_minima(tri_islands[-1], angles, count))
+    source = np.argmax(np.stack(worst), axis=0)
+    if (source == source[0]).all():
+        return candidates[int(source[0])]
+    offsets = np.cumsum([0] + [len(mesh["vertices"]) for mesh in candidates])
+    tris = np.concatenate([mesh["triangles"][source[tri_islands[k]] == k] + offsets[k]
+                           for k, mesh in enumerate(candidates)])
+    if len(np.unique(tris)) > budget:
+        return candidates[int(np.argmax([w.min() for w in worst]))]
+    return {"vertices": np.concatenate([mesh["vertices"] for mesh in candidates]), "triangles": tris}
 
 
 _Rung = tuple[dict, np.ndarray]  # a Triangle result and the smallest angle of each of its triangles

@@ -90,7 +90,7 @@ def improve_islands(result: dict, angles: np.ndarray, fixed: int, segments: np.n
     bad = angles < TOL.min_angle_deg
     if not bad.any():
         return result
-    labels = _vertex_islands(result["triangles"], outline_island, len(result["vertices"]))
+    labels = vertex_islands(result["triangles"], outline_island, len(result["vertices"]))
     tri_island = labels[result["triangles"][:, 0]]
     count = np.bincount(tri_island[bad], minlength=int(labels.max()) + 1)
     taken = (count > 0) & (count <= MAX_BAD)
@@ -158,7 +158,7 @@ def _twin_copies(mesh: dict, sub_outline: np.ndarray, outline_island: np.ndarray
     if not twins.any():
         return _Copies(twins, [])
     own = outline_island[sub_outline]
-    tri_island = _vertex_islands(mesh["triangles"], own, len(mesh["vertices"]))[mesh["triangles"][:, 0]]
+    tri_island = vertex_islands(mesh["triangles"], own, len(mesh["vertices"]))[mesh["triangles"][:, 0]]
     after = group_minima(tri_island, min_angles(mesh["vertices"], mesh["triangles"]), len(before))
     covered = np.zeros(len(before), dtype=bool)
     pieces = []
@@ -173,7 +173,7 @@ def _twin_copies(mesh: dict, sub_outline: np.ndarray, outline_island: np.ndarray
     return _Copies(covered, pieces)
 
 
-def _vertex_islands(tris: np.ndarray, outline_island: np.ndarray, count: int) -> np.ndarray:
+def vertex_islands(tris: np.ndarray, outline_island: np.ndarray, count: int) -> np.ndarray:
     """``(count,) int``: the island of each vertex, from the connected parts of the mesh and the
     island of each outline vertex (each part holds outline vertices of one island)."""
     from pipelines.graph_components import components  # scipy.sparse: imported only for sheets

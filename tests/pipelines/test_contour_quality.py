@@ -180,13 +180,19 @@ def test_outline_steiner_splits_segments_for_quality_and_still_covers():
     assert md["min_angle_deg"] == pytest.approx(float(min_angles(v, t).min()), abs=2e-3)
 
 
+def pixel_art() -> np.ndarray:
+    """16 x 16 px alpha: four overlapping pixel rectangles."""
+    alpha = np.zeros((16, 16), np.uint8)
+    for y0, y1, x0, x1 in ((3, 6, 2, 7), (8, 11, 6, 11), (2, 7, 6, 9), (2, 5, 6, 11)):
+        alpha[y0:y1, x0:x1] = 255
+    return alpha
+
+
 def test_outline_steiner_never_meshes_worse_than_the_unsplit_outline():
     """16 px pixel art: Triangle's splits would make triangles under min_triangle_area, so its
     split ladder stops at 16.3 degrees where the unsplit pipeline reaches 26.6; a split outline
     allows every unsplit mesh, so asking for splits must not cost angle."""
-    alpha = np.zeros((16, 16), np.uint8)
-    for y0, y1, x0, x1 in ((3, 6, 2, 7), (8, 11, 6, 11), (2, 7, 6, 9), (2, 5, 6, 11)):
-        alpha[y0:y1, x0:x1] = 255
+    alpha = pixel_art()
     img = np.dstack([alpha] * 4)
     split_params = make_params({"outline_steiner": True})
     outline = contour.sprite_outline(alpha, split_params)
@@ -198,6 +204,31 @@ def test_outline_steiner_never_meshes_worse_than_the_unsplit_outline():
     assert split["metadata"]["min_angle_deg"] >= plain
     assert_covers(split, alpha)
     assert_hull_first(split)
+
+
+def test_outline_steiner_takes_each_island_from_the_better_mesh():
+    """The pixel art beside a 1 x 12 px bar: split, the bar gains (two 4.8 degree slivers unsplit)
+    and the pixel art loses; each island keeps its better mesh."""
+    alpha = np.zeros((16, 40), np.uint8)
+    alpha[:, :16] = pixel_art()
+    alpha[7, 24:36] = 255
+    img = np.dstack([alpha] * 4)
+    split = mesh_sprite(png(img), make_params({"outline_steiner": True}))
+    plain = mesh_sprite(png(img))
+    assert_covers(split, alpha)
+    assert_hull_first(split)
+
+    def worst(result: dict, right: bool) -> float:
+        v, t = np.array(result["vertices"]), np.array(result["triangles"])
+        side = (v[t].mean(axis=1)[:, 0] > 20) == right
+        return float(min_angles(v, t[side]).min())
+
+    assert worst(split, False) == pytest.approx(worst(plain, False)) and worst(plain, False) > 20
+    assert worst(split, True) > worst(plain, True) + 5
+    assert split["metadata"]["hull_vertex_count"] > plain["metadata"]["hull_vertex_count"]
+    fewer = len(split["vertices"]) - 1  # the pieces of two meshes still within max_vertices
+    tight = mesh_sprite(png(img), make_params({"outline_steiner": True, "max_vertices": fewer}))
+    assert len(tight["vertices"]) <= fewer
 
 
 def test_outline_steiner_validation():

@@ -457,7 +457,7 @@ def _crab_sheet(count: int) -> list[Ring]:
 
 def _island_angles(mesh, sizes: int, count: int) -> np.ndarray:
     """Each island's smallest angle in a mesh of ``count`` islands of ``sizes`` outline vertices each."""
-    tri_island = contour_refine._vertex_islands(mesh.triangles, np.repeat(np.arange(count), sizes),
+    tri_island = contour_refine.vertex_islands(mesh.triangles, np.repeat(np.arange(count), sizes),
                                                 len(mesh.vertices))[mesh.triangles[:, 0]]
     return np.array([min_angles(mesh.vertices, mesh.triangles[tri_island == k]).min() for k in range(count)])
 
@@ -469,7 +469,7 @@ def test_a_repeated_frame_is_refined_once_and_copied(monkeypatch):
     rings = _crab_sheet(17)
     mesh = triangulate(rings, ContourParams())
     assert _island_angles(mesh, len(CRAB), 17).min() >= 20.0
-    tri_island = contour_refine._vertex_islands(mesh.triangles, np.repeat(np.arange(17), len(CRAB)),
+    tri_island = contour_refine.vertex_islands(mesh.triangles, np.repeat(np.arange(17), len(CRAB)),
                                                 len(mesh.vertices))
     frames = [np.sort(np.round(mesh.vertices[tri_island == k] - np.array([20.0 * k, 0.0]), 6), axis=0)
               for k in range(17)]
