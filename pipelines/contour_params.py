@@ -43,8 +43,9 @@ Directions, so every knob does what its name says:
   hull is exactly the simplified outline and the smallest angle is limited by what that outline
   forces (``contour_metrics.forced_min_angle``, which ``bench.contour`` reports; too slow to compute per
   job, so it is not in the metadata); on, Triangle reaches 20 degrees except at sharp
-  corners, at the price of extra hull vertices (the split points lie on the outline, so coverage
-  is unchanged).
+  corners and sub-pixel features (where its splits would make triangles under
+  ``min_triangle_area``), at the price of extra hull vertices (the split points lie on the
+  outline, so coverage is unchanged); an island where the unsplit mesh does better keeps that.
 - ``max_vertices`` (3-20000): vertex budget; the tolerance grows and interior vertices are
   capped until the mesh fits. Where no tolerance fits (more islands than the budget has vertices
   for, or outlines whose outward simplification stops shrinking), the mask is closed with a disc
