@@ -25,7 +25,9 @@ and segment as it is:
    drops such points, it is tried again with them raised off the small triangle's far side to
    the height the area needs (``_pushed``), and both are smoothed.
 4. when that still falls short, on small meshes, removes an interior corner of the worst triangle
-   or adds a vertex at its centroid, and smooths again, for a round or two (``_local_changes``).
+   or adds a vertex at its centroid, and smooths again, for a round or two (``_local_changes``);
+   on a sheet, an island left just short of 20 degrees gets these on its own afterwards
+   (``_near_misses_alone``), as the sheet's worst triangle is often another island's.
 
 Islands with more than ``MAX_BAD`` bad triangles are left as they are (the cost grows with them
 and one left over keeps the smallest angle), and so is the whole mesh when the islands under that
@@ -74,11 +76,58 @@ PRUNE_ROUNDS = 1            # times a seeding drops the points its mesh blames a
 PUSH_ROUNDS = 2             # times the conforming seeding first moves them away from their small triangles
 LOCAL_ROUNDS = 2            # rounds of local changes at the worst triangle after the starts,
 LOCAL_MAX_VERTICES = 80     # on meshes this small (each change is a rebuild and its smoothing)
+NEAR_MISS_DEG = 18.0        # a sheet's island left this close to 20 degrees is refined again on its own,
+NEAR_MISS_ISLANDS = 2       # when the sheet has no more such islands than this (each costs ~0.4 ms)
 
 
 def improve_islands(result: dict, angles: np.ndarray, fixed: int, segments: np.ndarray, holes: np.ndarray | None,
                     params: ContourParams, area: float | None, outline_island: np.ndarray,
                     hole_island: np.ndarray) -> dict:
+    """``_improve_jointly``, then, on a mesh of several islands, each of the few islands left just
+    short of 20 degrees refined again on its own (``_near_misses_alone``)."""
+    if angles.min() >= TOL.min_angle_deg:
+        return result
+    mesh = _improve_jointly(result, angles, fixed, segments, holes, params, area, outline_island, hole_island)
+    if outline_island.max() == outline_island.min():  # one island: improve took it whole, local changes included
+        return mesh
+    return _near_misses_alone(mesh, fixed, segments, holes, params, area, outline_island, hole_island)
+
+
+def _near_misses_alone(mesh: dict, fixed: int, segments: np.ndarray, holes: np.ndarray | None,
+                       params: ContourParams, area: float | None, outline_island: np.ndarray,
+                       hole_island: np.ndarray) -> dict:
+    """``mesh`` with each island whose smallest angle is in ``[NEAR_MISS_DEG, 20)`` and that has at
+    most ``LOCAL_MAX_VERTICES`` vertices given the local changes on its own (``improve`` without its
+    starts: the island was refined with the others), when there are 1 to ``NEAR_MISS_ISLANDS`` such
+    islands. Refined together, a sheet's islands share one worst triangle for the local changes,
+    often another island's that no change helps, so the round gains nothing and they stop."""
+    if not len(mesh["triangles"]):
+        return mesh
+    labels = vertex_islands(mesh["triangles"], outline_island, len(mesh["vertices"]))
+    tri_island = labels[mesh["triangles"][:, 0]]
+    count = int(outline_island.max()) + 1
+    worst = group_minima(tri_island, min_angles(mesh["vertices"], mesh["triangles"]), count)
+    near = (worst >= NEAR_MISS_DEG) & (worst < TOL.min_angle_deg)
+    near &= np.bincount(labels, minlength=count) <= LOCAL_MAX_VERTICES
+    if not 0 < np.count_nonzero(near) <= NEAR_MISS_ISLANDS:
+        return mesh
+    pieces, redone = [], np.zeros(count, dtype=bool)
+    for island in np.flatnonzero(near).tolist():
+        sub = _Islands(mesh, labels == island, fixed, segments, holes, hole_island == island)
+        room = replace(params, max_vertices=params.max_vertices - len(mesh["vertices"]) + len(sub.result["vertices"]))
+        better = improve(sub.result, len(sub.outline), sub.segments, sub.holes, room, area, starts=False)
+        if better is not sub.result:
+            pieces.append((better, sub.outline, None))
+            redone[island] = True
+    if not pieces:
+        return mesh
+    whole = _assembled(mesh["vertices"][:fixed], segments, [(mesh, np.arange(fixed), ~redone[tri_island]), *pieces])
+    return whole if len(whole["vertices"]) <= params.max_vertices else mesh
+
+
+def _improve_jointly(result: dict, angles: np.ndarray, fixed: int, segments: np.ndarray, holes: np.ndarray | None,
+                     params: ContourParams, area: float | None, outline_island: np.ndarray,
+                     hole_island: np.ndarray) -> dict:
     """``improve`` on the islands that have bad triangles, taken out of the mesh (an island's
     constrained triangulation is the whole mesh's restricted to it: segments separate islands, so
     Triangle need not see the others). ``angles``: ``min_angles`` of ``result``'s triangles;
@@ -223,18 +272,20 @@ def _assembled(outline: np.ndarray, segments: np.ndarray,
 
 
 def improve(result: dict, fixed: int, segments: np.ndarray, holes: np.ndarray | None, params: ContourParams,
-            area: float | None, islands: np.ndarray | None = None, angles: np.ndarray | None = None) -> dict:
+            area: float | None, islands: np.ndarray | None = None, angles: np.ndarray | None = None, *,
+            starts: bool = True) -> dict:
     """``result`` or a better mesh of the same outline (first ``fixed`` vertices, ``segments``),
     better island by island (``_IslandBests``; ``islands``: each vertex's island, default one;
-    ``angles``: ``min_angles`` of ``result``, when the caller has them). Whether that is worth its
-    cost is the caller's call (``improve_islands``)."""
+    ``angles``: ``min_angles`` of ``result``, when the caller has them; ``starts=False``: the local
+    changes only, for a mesh refined before). Whether that is worth its cost is the caller's call
+    (``improve_islands``)."""
     target = TOL.min_angle_deg
     angles = _angles(result) if angles is None else angles
     if angles.min() >= target:
         return result
     best = _IslandBests(result, angles, fixed, segments, islands, params.max_vertices)
     ctx = _Context(fixed, segments, holes, params, area, best.regions)
-    for start, gain, per_share in _starts(ctx, result, angles < target):
+    for start, gain, per_share in _starts(ctx, result, angles < target) if starts else ():
         best.offer(list(_smoothed(ctx, start, angles if start is result else _angles(start))), gain, per_share)
         if best.worst >= target:
             return best.mesh()
