@@ -564,7 +564,8 @@ def _best_by_island(candidates: list[dict], outline_island: np.ndarray, budget: 
         tris = mesh["triangles"]
         tri_islands.append(vertex_islands(tris, outline_island, len(mesh["vertices"]))[tris[:, 0]])
         angles = np.minimum(min_angles(mesh["vertices"], tris), TOL.min_angle_deg)
-        worst.append(group_minima(tri_islands[-1], angles, count))
+        minima = group_minima(tri_islands[-1], angles, count)
+        worst.append(np.where(np.isfinite(minima), minima, -1.0))  # no triangles there: it cannot supply it
     source = np.argmax(np.stack(worst), axis=0)
     if (source == source[0]).all():
         return candidates[int(source[0])]

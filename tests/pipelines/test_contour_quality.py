@@ -231,6 +231,17 @@ def test_outline_steiner_takes_each_island_from_the_better_mesh():
     assert len(tight["vertices"]) <= fewer
 
 
+def test_an_island_is_never_taken_from_a_mesh_without_triangles_there():
+    """Two right triangles as two islands; a candidate mesh that lost the second one must not
+    supply it (its smallest angle there is that of no triangle, not the best)."""
+    vertices = np.array([[0, 0], [1, 0], [0, 1], [5, 0], [6, 0], [5, 1]], dtype=float)
+    whole = {"vertices": vertices, "triangles": np.array([[0, 1, 2], [3, 4, 5]])}
+    lost = {"vertices": vertices, "triangles": np.array([[0, 1, 2]])}
+    for candidates in ([lost, whole], [whole, lost]):
+        mesh = contour._best_by_island(candidates, np.array([0, 0, 0, 1, 1, 1]), 100)
+        assert len(mesh["triangles"]) == 2
+
+
 def test_outline_steiner_validation():
     assert make_params({"outline_steiner": True}).outline_steiner is True
     with pytest.raises(InputError):
