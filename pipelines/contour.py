@@ -546,9 +546,10 @@ def triangulate(outline: list[Ring], params: ContourParams) -> Mesh:
     if fewest is not None and np.count_nonzero(best_angles < TOL.min_angle_deg) > MAX_BAD:
         best, best_angles = fewest  # a lower rung's few wide angles gain less than refinement can
     island = np.unique([r.island for r in outline], return_inverse=True)[1]
+    outline_island = np.repeat(island, sizes)
     best = improve_islands(best, best_angles, len(vertices), segments, holes, params, area,
-                           np.repeat(island, sizes), island[[r.is_hole for r in outline]])
-    if params.outline_steiner and (chosen := _best_by_island([best, split], np.repeat(island, sizes),
+                           outline_island, island[[r.is_hole for r in outline]])
+    if params.outline_steiner and (chosen := _best_by_island([best, split], outline_island,
                                                              params.max_vertices)) is not best:
         return _hull_first(chosen["vertices"], chosen["triangles"])
     return _rings_first(best, sizes) or _hull_first(best["vertices"], best["triangles"])
