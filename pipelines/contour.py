@@ -526,42 +526,117 @@ def triangulate(outline: list[Ring], params: ContourParams) -> Mesh:
 
     Triangle's refinement runs at each rung of ``TOL.angle_ladder`` in turn (a rung whose Steiner
     points make a triangle under ``min_triangle_area`` is passed over) and the rung with the largest
-    smallest angle is kept; then ``contour_refine`` works on it, unless it has more than ``MAX_BAD``
-    triangles under 20 degrees and another rung has no more than that: the first such rung is
-    refined instead (a lower rung often gains a few degrees at its worst triangle by leaving many
-    more bad ones, which refinement then does not take on). With ``outline_steiner`` Triangle may
-    split segments; where that falls short of 20 degrees (its split points would make triangles
-    under ``min_triangle_area``, as on 16 px pixel art) the unsplit mesh is made too, and each
-    island taken from the one with the larger smallest angle there (``_best_by_island``): a split
-    outline allows every mesh the unsplit one does."""
+    smallest angle is kept; then ``contour_refine`` works on it (``_refined``). With
+    ``outline_steiner`` Triangle may split segments; where that falls short of 20 degrees (its
+    split points would make triangles under ``min_triangle_area``, as on 16 px pixel art and 1 px
+    lines) the outline is also meshed unsplit, and with the split points that leave no piece
+    shorter than the side of an equilateral triangle of that area (``_with_split_points``), each
+    by ``_refined``; each island is taken from the mesh with the larger smallest angle there
+    (``_best_by_island``): a split outline allows every mesh of those outlines."""
+    sizes = [len(r.points) for r in outline]
+    if not params.outline_steiner:
+        best = _refined(outline, params)[0]
+        return _rings_first(best, sizes) or _hull_first(best["vertices"], best["triangles"])
+    vertices, segments, holes = outline_pslg(outline)
+    area, budget = _max_area(outline, params), max(params.max_vertices - len(vertices), 0)
+    split, split_angles = _ladder(vertices, segments, holes, area, budget, params, True)[0]
+    if float(split_angles.min()) >= TOL.min_angle_deg:
+        return _hull_first(split["vertices"], split["triangles"])
+    best, outline_island = _refined(outline, params)
+    candidates = [(best, outline_island), (split, outline_island)]
+    conforming = _run_triangle(vertices, segments, holes, TOL.min_angle_deg, area, budget, True)
+    if (finer := _with_split_points(outline, conforming, params.min_triangle_area)) is not None:
+        candidates.insert(1, _refined(finer, params))
+    chosen = _best_by_island(candidates, params.max_vertices)
+    if chosen is best:
+        return _rings_first(best, sizes) or _hull_first(best["vertices"], best["triangles"])
+    return _hull_first(chosen["vertices"], chosen["triangles"])
+
+
+def _refined(outline: list[Ring], params: ContourParams) -> tuple[dict, np.ndarray]:
+    """The outline's mesh with its segments unsplit: the ladder's best rung improved by
+    ``contour_refine``, unless it has more than ``MAX_BAD`` triangles under 20 degrees and another
+    rung has no more than that: the first such rung is refined instead (a lower rung often gains a
+    few degrees at its worst triangle by leaving many more bad ones, which refinement then does
+    not take on). Also each outline vertex's island."""
     sizes = [len(r.points) for r in outline]
     vertices, segments, holes = outline_pslg(outline)
-    budget = max(params.max_vertices - len(vertices), 0)
-    area = _max_area(outline, params)
-    if params.outline_steiner:
-        split, split_angles = _ladder(vertices, segments, holes, area, budget, params, True)[0]
-        if float(split_angles.min()) >= TOL.min_angle_deg:
-            return _hull_first(split["vertices"], split["triangles"])
+    area, budget = _max_area(outline, params), max(params.max_vertices - len(vertices), 0)
     (best, best_angles), fewest = _ladder(vertices, segments, holes, area, budget, params, False)
     if fewest is not None and np.count_nonzero(best_angles < TOL.min_angle_deg) > MAX_BAD:
         best, best_angles = fewest  # a lower rung's few wide angles gain less than refinement can
     island = np.unique([r.island for r in outline], return_inverse=True)[1]
     outline_island = np.repeat(island, sizes)
-    best = improve_islands(best, best_angles, len(vertices), segments, holes, params, area,
-                           outline_island, island[[r.is_hole for r in outline]])
-    if params.outline_steiner and (chosen := _best_by_island([best, split], outline_island,
-                                                             params.max_vertices)) is not best:
-        return _hull_first(chosen["vertices"], chosen["triangles"])
-    return _rings_first(best, sizes) or _hull_first(best["vertices"], best["triangles"])
+    return improve_islands(best, best_angles, len(vertices), segments, holes, params, area,
+                           outline_island, island[[r.is_hole for r in outline]]), outline_island
 
 
-def _best_by_island(candidates: list[dict], outline_island: np.ndarray, budget: int) -> dict:
-    """One mesh taking each island from the candidate (meshes of the same outline, its vertices
-    first in each) whose smallest angle there is largest, counted up to 20 degrees (on ties the
-    first: fewer vertices); the best candidate whole when the pieces would exceed ``budget``."""
-    count = int(outline_island.max()) + 1
+def _with_split_points(outline: list[Ring], result: dict, min_area: float) -> list[Ring] | None:
+    """The outline with the points a Triangle ``result`` put on its segments, each kept where it
+    leaves no piece shorter than the side of an equilateral triangle of ``min_area`` (a piece
+    shorter than that has no room for a well-shaped triangle of that area); None when none is."""
+    count = sum(len(r.points) for r in outline)
+    beside = np.full((len(result["vertices"]), 2), -1, dtype=np.int64)  # each split point's two pieces
+    for a, b in result["segments"].tolist():
+        beside[a, int(beside[a, 0] >= 0)] = b
+        beside[b, int(beside[b, 0] >= 0)] = a
+    shortest = math.sqrt(4 * min_area / math.sqrt(3))
+    rings, added, start = [], 0, 0
+    for ring in outline:
+        n = len(ring.points)
+        points = []
+        for i in range(n):
+            points.append(ring.points[i])
+            along = _points_along(result["vertices"], beside, start + i, start + (i + 1) % n, count)
+            kept = _spaced(ring.points[i], ring.points[(i + 1) % n], along, shortest)
+            points.extend(kept)
+            added += len(kept)
+        rings.append(Ring(np.array(points), ring.is_hole, ring.island))
+        start += n
+    return rings if added else None
+
+
+def _points_along(vertices: np.ndarray, beside: np.ndarray, a: int, b: int, count: int) -> np.ndarray:
+    """The split points (index >= ``count``) on segment ``a``-``b``, from ``a`` to ``b``: the walk
+    along the split pieces from ``a`` that starts on the segment's line and ends at ``b``."""
+    walk, previous, here = [], a, _first_split(vertices, beside, a, b, count)
+    while here >= count and len(walk) < len(vertices):
+        walk.append(here)
+        previous, here = here, int(beside[here, 0] if beside[here, 0] != previous else beside[here, 1])
+    return vertices[walk] if here == b else np.empty((0, 2))
+
+
+def _first_split(vertices: np.ndarray, beside: np.ndarray, a: int, b: int, count: int) -> int:
+    """The split point next to ``a`` on segment ``a``-``b`` (on its line, ahead of ``a``), or -1."""
+    direction = vertices[b] - vertices[a]
+    for point in beside[a].tolist():
+        offset = vertices[point] - vertices[a]
+        off_line = abs(float(direction[0] * offset[1] - direction[1] * offset[0])) / float(np.hypot(*direction))
+        if point >= count and off_line <= TOL.geom_eps and float(direction @ offset) > 0:
+            return point
+    return -1
+
+
+def _spaced(a: np.ndarray, b: np.ndarray, along: np.ndarray, shortest: float) -> list[np.ndarray]:
+    """The points of ``along`` (in order from ``a`` to ``b``) kept so that no piece of ``a``-``b``
+    is shorter than ``shortest``."""
+    kept, last, end = [], 0.0, float(np.hypot(*(b - a)))
+    for point in along:
+        at = float(np.hypot(*(point - a)))
+        if at - last >= shortest and end - at >= shortest:
+            kept.append(point)
+            last = at
+    return kept
+
+
+def _best_by_island(candidates: list[tuple[dict, np.ndarray]], budget: int) -> dict:
+    """One mesh taking each island from the candidate whose smallest angle there is largest,
+    counted up to 20 degrees (on ties the first: fewer vertices); the best candidate whole when the
+    pieces would exceed ``budget``. Candidates are meshes of one outline, each with the island of
+    its first vertices (its outline's, which may hold split points)."""
+    count = int(candidates[0][1].max()) + 1
     tri_islands, worst = [], []
-    for mesh in candidates:
+    for mesh, outline_island in candidates:
         tris = mesh["triangles"]
         tri_islands.append(vertex_islands(tris, outline_island, len(mesh["vertices"]))[tris[:, 0]])
         angles = np.minimum(min_angles(mesh["vertices"], tris), TOL.min_angle_deg)
@@ -569,13 +644,13 @@ def _best_by_island(candidates: list[dict], outline_island: np.ndarray, budget: 
         worst.append(np.where(np.isfinite(minima), minima, -1.0))  # no triangles there: it cannot supply it
     source = np.argmax(np.stack(worst), axis=0)
     if (source == source[0]).all():
-        return candidates[int(source[0])]
-    offsets = np.cumsum([0] + [len(mesh["vertices"]) for mesh in candidates])
+        return candidates[int(source[0])][0]
+    offsets = np.cumsum([0] + [len(mesh["vertices"]) for mesh, _ in candidates])
     tris = np.concatenate([mesh["triangles"][source[tri_islands[k]] == k] + offsets[k]
-                           for k, mesh in enumerate(candidates)])
+                           for k, (mesh, _) in enumerate(candidates)])
     if len(np.unique(tris)) > budget:
-        return candidates[int(np.argmax([w.min() for w in worst]))]
-    return {"vertices": np.concatenate([mesh["vertices"] for mesh in candidates]), "triangles": tris}
+        return candidates[int(np.argmax([w.min() for w in worst]))][0]
+    return {"vertices": np.concatenate([mesh["vertices"] for mesh, _ in candidates]), "triangles": tris}
 
 
 _Rung = tuple[dict, np.ndarray]  # a Triangle result and the smallest angle of each of its triangles

@@ -16,7 +16,7 @@ from pipelines.contour_geometry import holds_ring
 from pipelines.contour_kernels import tidy
 from pipelines.contour_metrics import forced_min_angle, outline_rings
 from pipelines.contour_params import TOL, ContourParams, make_params
-from pipelines.contour_refine import min_angles
+from pipelines.contour_refine import min_angles, triangle_areas
 from pipelines.contour_rings import Ring, signed_area
 from pipelines.contour_tidy import tidy_outline
 from pipelines.errors import InputError
@@ -231,6 +231,31 @@ def test_outline_steiner_takes_each_island_from_the_better_mesh():
     assert len(tight["vertices"]) <= fewer
 
 
+def test_outline_steiner_meshes_a_one_pixel_line_on_split_pieces_its_triangles_can_hold():
+    """A 1 x 12 px bar: Triangle's splits (every half pixel) make triangles under 1 px^2 and its
+    ladder ends at 14 degrees; unsplit, the bar is two 4.8 degree slivers. Its outline with the
+    split points that leave no piece under 1.52 px (an equilateral triangle of 1 px^2) meshes
+    at 26.6 degrees, each triangle at least 1 px^2."""
+    alpha = np.zeros((16, 16), np.uint8)
+    alpha[7, 2:14] = 255
+    params = make_params({"outline_steiner": True})
+    outline = contour.sprite_outline(alpha, params)
+    vertices, segments, holes = contour.outline_pslg(outline)
+    split = contour._run_triangle(vertices, segments, holes, TOL.min_angle_deg, None, 5000, True)
+    finer = contour._with_split_points(outline, split, params.min_triangle_area)
+    points = finer[0].points
+    added = ~(points[:, None] == outline[0].points[None]).all(axis=2).any(axis=1)
+    pieces = np.hypot(*(np.roll(points, -1, axis=0) - points).T)[added | np.roll(added, -1)]
+    assert added.sum() > 4 and pieces.min() >= np.sqrt(4 / np.sqrt(3)) - 1e-9
+    assert holds_ring(finer[0].points, outline[0].points) and holds_ring(outline[0].points, finer[0].points)
+    result = mesh_sprite(png(np.dstack([alpha] * 4)), params)
+    v, t = np.array(result["vertices"]), np.array(result["triangles"])
+    assert result["metadata"]["min_angle_deg"] >= 26.5
+    assert triangle_areas(v, t).min() >= params.min_triangle_area - 1e-9
+    assert_covers(result, alpha)
+    assert_hull_first(result)
+
+
 def test_an_island_is_never_taken_from_a_mesh_without_triangles_there():
     """Two right triangles as two islands; a candidate mesh that lost the second one must not
     supply it (its smallest angle there is that of no triangle, not the best)."""
@@ -238,7 +263,7 @@ def test_an_island_is_never_taken_from_a_mesh_without_triangles_there():
     whole = {"vertices": vertices, "triangles": np.array([[0, 1, 2], [3, 4, 5]])}
     lost = {"vertices": vertices, "triangles": np.array([[0, 1, 2]])}
     for candidates in ([lost, whole], [whole, lost]):
-        mesh = contour._best_by_island(candidates, np.array([0, 0, 0, 1, 1, 1]), 100)
+        mesh = contour._best_by_island([(m, np.array([0, 0, 0, 1, 1, 1])) for m in candidates], 100)
         assert len(mesh["triangles"]) == 2
 
 
