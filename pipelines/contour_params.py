@@ -45,7 +45,8 @@ Directions, so every knob does what its name says:
   job, so it is not in the metadata); on, Triangle reaches 20 degrees except at sharp
   corners and sub-pixel features (where its splits would make triangles under
   ``min_triangle_area``), at the price of extra hull vertices (the split points lie on the
-  outline, so coverage is unchanged); an island where the unsplit mesh does better keeps that.
+  outline, so coverage is unchanged); an island where the unsplit outline, or one split into
+  pieces no shorter than an equilateral triangle of ``min_triangle_area``, meshes better keeps that.
 - ``max_vertices`` (3-20000): vertex budget; the tolerance grows and interior vertices are
   capped until the mesh fits. Where no tolerance fits (more islands than the budget has vertices
   for, or outlines whose outward simplification stops shrinking), the mask is closed with a disc
