@@ -76,7 +76,7 @@ PRUNE_ROUNDS = 1            # times a seeding drops the points its mesh blames a
 PUSH_ROUNDS = 2             # times the conforming seeding first moves them away from their small triangles
 LOCAL_ROUNDS = 2            # rounds of local changes at the worst triangle after the starts,
 LOCAL_MAX_VERTICES = 80     # on meshes this small (each change is a rebuild and its smoothing)
-NEAR_MISS_DEG = 18.0        # a sheet's island left this close to 20 degrees is refined again on its own,
+NEAR_MISS_DEG = 18.0        # a sheet's island left this close to 20 degrees gets the local changes alone,
 NEAR_MISS_ISLANDS = 2       # when the sheet has no more such islands than this (each takes 0.2-0.4 ms)
 
 
@@ -84,7 +84,7 @@ def improve_islands(result: dict, angles: np.ndarray, fixed: int, segments: np.n
                     params: ContourParams, area: float | None, outline_island: np.ndarray,
                     hole_island: np.ndarray) -> dict:
     """``_improve_jointly``, then, on a mesh of several islands, each of the few islands left just
-    short of 20 degrees refined again on its own (``_near_misses_alone``)."""
+    short of 20 degrees given the local changes on its own (``_near_misses_alone``)."""
     if angles.min() >= TOL.min_angle_deg:
         return result
     mesh = _improve_jointly(result, angles, fixed, segments, holes, params, area, outline_island, hole_island)
