@@ -49,6 +49,7 @@ from pipelines.contour_rings import (
     pack,
     ring_areas,
     ring_boxes,
+    roll_next,
     signed_area,
     unpack,
 )
@@ -58,6 +59,8 @@ from pipelines.errors import InputError, PipelineError
 from pipelines.image_io import load_rgba
 from pipelines.limits import LIMITS, Limits
 from pipelines.progress import Progress, no_progress
+
+FIRST_MARKER = 2  # segment markers this and up name input segments (Triangle gives 0 and 1 meanings)
 
 # ---------------------------------------------------------------- entry points
 
@@ -544,7 +547,7 @@ def triangulate(outline: list[Ring], params: ContourParams) -> Mesh:
         return _hull_first(split["vertices"], split["triangles"])
     best, outline_island = _refined(outline, params)
     candidates = [(best, outline_island), (split, outline_island)]
-    conforming = _run_triangle(vertices, segments, holes, TOL.min_angle_deg, area, budget, True)
+    conforming = _run_triangle(vertices, segments, holes, TOL.min_angle_deg, area, budget, True, labelled=True)
     if (finer := _with_split_points(outline, conforming, params.min_triangle_area)) is not None:
         candidates.insert(1, _refined(finer, params))
     chosen = _best_by_island(candidates, params.max_vertices)
@@ -572,61 +575,45 @@ def _refined(outline: list[Ring], params: ContourParams) -> tuple[dict, np.ndarr
 
 
 def _with_split_points(outline: list[Ring], result: dict, min_area: float) -> list[Ring] | None:
-    """The outline with the points a Triangle ``result`` put on its segments, each kept where it
-    leaves no piece shorter than the side of an equilateral triangle of ``min_area`` (a piece
-    shorter than that has no room for a well-shaped triangle of that area); None when none is."""
-    count = sum(len(r.points) for r in outline)
-    beside = np.full((len(result["vertices"]), 2), -1, dtype=np.int64)  # each split point's two pieces
-    for a, b in result["segments"].tolist():
-        beside[a, int(beside[a, 0] >= 0)] = b
-        beside[b, int(beside[b, 0] >= 0)] = a
-    shortest = math.sqrt(4 * min_area / math.sqrt(3))
-    rings, added, start = [], 0, 0
-    for ring in outline:
-        n = len(ring.points)
-        points = []
-        for i in range(n):
-            points.append(ring.points[i])
-            along = _points_along(result["vertices"], beside, start + i, start + (i + 1) % n, count)
-            kept = _spaced(ring.points[i], ring.points[(i + 1) % n], along, shortest)
-            points.extend(kept)
-            added += len(kept)
-        rings.append(Ring(np.array(points), ring.is_hole, ring.island))
-        start += n
-    return rings if added else None
+    """The outline with the points a ``labelled`` Triangle ``result`` put on its segments, each kept
+    where it leaves no piece shorter than the side of an equilateral triangle of ``min_area`` (a
+    piece shorter than that has no room for a well-shaped triangle of that area); None when none is."""
+    sizes = [len(r.points) for r in outline]
+    vertices, count = result["vertices"], sum(sizes)
+    pieces = result["segments"]
+    owner = np.repeat(result["segment_markers"].ravel() - FIRST_MARKER, 2)  # the outline segment of each piece end
+    on = pieces.ravel() >= count
+    point, owner = np.unique(np.stack([pieces.ravel()[on], owner[on]], axis=1), axis=0).T
+    if not len(point):
+        return None
+    start, end = np.concatenate([r.points for r in outline]), np.concatenate([roll_next(r.points) for r in outline])
+    at = np.hypot(*(vertices[point] - start[owner]).T)
+    order = np.lexsort((at, owner))
+    kept = _spaced(owner[order], at[order], np.hypot(*(end - start).T), math.sqrt(4 * min_area / math.sqrt(3)))
+    if not kept.any():
+        return None
+    point, owner, at = point[order][kept], owner[order][kept], at[order][kept]
+    every = np.concatenate([start, vertices[point]])  # each ring's corners and its kept points, in walk order
+    place = np.lexsort((np.concatenate([np.zeros(count), at]), np.concatenate([np.arange(count), owner])))
+    ring_of = np.repeat(np.arange(len(outline)), sizes)[np.concatenate([np.arange(count), owner])][place]
+    bounds = np.cumsum(np.bincount(ring_of, minlength=len(outline)))[:-1]
+    return [Ring(points, ring.is_hole, ring.island)
+            for ring, points in zip(outline, np.split(every[place], bounds), strict=True)]
 
 
-def _points_along(vertices: np.ndarray, beside: np.ndarray, a: int, b: int, count: int) -> np.ndarray:
-    """The split points (index >= ``count``) on segment ``a``-``b``, from ``a`` to ``b``: the walk
-    along the split pieces from ``a`` that starts on the segment's line and ends at ``b``."""
-    walk, previous, here = [], a, _first_split(vertices, beside, a, b, count)
-    while here >= count and len(walk) < len(vertices):
-        walk.append(here)
-        previous, here = here, int(beside[here, 0] if beside[here, 0] != previous else beside[here, 1])
-    return vertices[walk] if here == b else np.empty((0, 2))
-
-
-def _first_split(vertices: np.ndarray, beside: np.ndarray, a: int, b: int, count: int) -> int:
-    """The split point next to ``a`` on segment ``a``-``b`` (on its line, ahead of ``a``), or -1."""
-    direction = vertices[b] - vertices[a]
-    for point in beside[a].tolist():
-        offset = vertices[point] - vertices[a]
-        off_line = abs(float(direction[0] * offset[1] - direction[1] * offset[0])) / float(np.hypot(*direction))
-        if point >= count and off_line <= TOL.geom_eps and float(direction @ offset) > 0:
-            return point
-    return -1
-
-
-def _spaced(a: np.ndarray, b: np.ndarray, along: np.ndarray, shortest: float) -> list[np.ndarray]:
-    """The points of ``along`` (in order from ``a`` to ``b``) kept so that no piece of ``a``-``b``
-    is shorter than ``shortest``."""
-    kept, last, end = [], 0.0, float(np.hypot(*(b - a)))
-    for point in along:
-        at = float(np.hypot(*(point - a)))
-        if at - last >= shortest and end - at >= shortest:
-            kept.append(point)
-            last = at
-    return kept
+def _spaced(owner: np.ndarray, at: np.ndarray, length: np.ndarray, shortest: float) -> np.ndarray:
+    """Which points to keep (each at distance ``at`` along outline segment ``owner``, sorted by
+    segment then distance) so that no piece of a segment (``length`` long) is shorter than
+    ``shortest``: along each segment, greedily, each point far enough from the one kept before
+    and from the segment's end."""
+    keep = np.zeros(len(at), dtype=bool)
+    last, previous = 0.0, -1
+    for i, (segment, distance) in enumerate(zip(owner.tolist(), at.tolist(), strict=True)):
+        if segment != previous:
+            last, previous = 0.0, segment
+        if distance - last >= shortest and length[segment] - distance >= shortest:
+            keep[i], last = True, distance
+    return keep
 
 
 def _best_by_island(candidates: list[tuple[dict, np.ndarray]], budget: int) -> dict:
@@ -750,11 +737,15 @@ def _max_area(outline: list[Ring], params: ContourParams) -> float | None:
 
 
 def _run_triangle(vertices: np.ndarray, segments: np.ndarray, holes: np.ndarray | None, angle: float,
-                  area: float | None, budget: int, split_outline: bool = False) -> dict:
+                  area: float | None, budget: int, split_outline: bool = False, *, labelled: bool = False) -> dict:
     """One Triangle call: 'p' PSLG, 'YY' no Steiner points on segments (unless ``split_outline``),
-    'S' Steiner budget."""
+    'S' Steiner budget; with ``labelled``, each output segment's ``segment_markers`` is the index of
+    the input segment it is a piece of, plus ``FIRST_MARKER`` (Triangle sets 0 and 1 itself)."""
     opts = triangle_options(budget, angle, area, split_outline=split_outline)
-    result = triangle.triangulate(triangle_input(vertices, segments, holes), opts)
+    data = triangle_input(vertices, segments, holes)
+    if labelled:
+        data["segment_markers"] = np.arange(FIRST_MARKER, FIRST_MARKER + len(segments), dtype=np.int32)[:, None]
+    result = triangle.triangulate(data, opts)
     if "triangles" not in result or not len(result["triangles"]):
         raise InputError("TRIANGULATION_FAILED", "Triangle produced no triangles",
                          {"vertex_count": len(vertices), "options": opts})

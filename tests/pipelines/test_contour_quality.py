@@ -241,7 +241,7 @@ def test_outline_steiner_meshes_a_one_pixel_line_on_split_pieces_its_triangles_c
     params = make_params({"outline_steiner": True})
     outline = contour.sprite_outline(alpha, params)
     vertices, segments, holes = contour.outline_pslg(outline)
-    split = contour._run_triangle(vertices, segments, holes, TOL.min_angle_deg, None, 5000, True)
+    split = contour._run_triangle(vertices, segments, holes, TOL.min_angle_deg, None, 5000, True, labelled=True)
     finer = contour._with_split_points(outline, split, params.min_triangle_area)
     points = finer[0].points
     added = ~(points[:, None] == outline[0].points[None]).all(axis=2).any(axis=1)
