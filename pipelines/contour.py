@@ -537,33 +537,35 @@ def triangulate(outline: list[Ring], params: ContourParams) -> Mesh:
     by ``_refined``; each island is taken from the mesh with the larger smallest angle there
     (``_best_by_island``): a split outline allows every mesh of those outlines."""
     sizes = [len(r.points) for r in outline]
+    pslg = outline_pslg(outline)
     if not params.outline_steiner:
-        best = _refined(outline, params)[0]
+        best = _refined(outline, pslg, params)[0]
         return _rings_first(best, sizes) or _hull_first(best["vertices"], best["triangles"])
-    vertices, segments, holes = outline_pslg(outline)
+    vertices, segments, holes = pslg
     area, budget = _max_area(outline, params), max(params.max_vertices - len(vertices), 0)
     split, split_angles = _ladder(vertices, segments, holes, area, budget, params, True)[0]
     if float(split_angles.min()) >= TOL.min_angle_deg:
         return _hull_first(split["vertices"], split["triangles"])
-    best, outline_island = _refined(outline, params)
+    best, outline_island = _refined(outline, pslg, params)
     candidates = [(best, outline_island), (split, outline_island)]
     conforming = _run_triangle(vertices, segments, holes, TOL.min_angle_deg, area, budget, True, labelled=True)
     if (finer := _with_split_points(outline, conforming, params.min_triangle_area)) is not None:
-        candidates.insert(1, _refined(finer, params))
+        candidates.insert(1, _refined(finer, outline_pslg(finer), params))
     chosen = _best_by_island(candidates, params.max_vertices)
     if chosen is best:
         return _rings_first(best, sizes) or _hull_first(best["vertices"], best["triangles"])
     return _hull_first(chosen["vertices"], chosen["triangles"])
 
 
-def _refined(outline: list[Ring], params: ContourParams) -> tuple[dict, np.ndarray]:
-    """The outline's mesh with its segments unsplit: the ladder's best rung improved by
-    ``contour_refine``, unless it has more than ``MAX_BAD`` triangles under 20 degrees and another
-    rung has no more than that: the first such rung is refined instead (a lower rung often gains a
-    few degrees at its worst triangle by leaving many more bad ones, which refinement then does
-    not take on). Also each outline vertex's island."""
+def _refined(outline: list[Ring], pslg: tuple[np.ndarray, np.ndarray, np.ndarray | None],
+             params: ContourParams) -> tuple[dict, np.ndarray]:
+    """The outline's mesh (``pslg``: its ``outline_pslg``) with its segments unsplit: the ladder's
+    best rung improved by ``contour_refine``, unless it has more than ``MAX_BAD`` triangles under 20
+    degrees and another rung has no more than that: the first such rung is refined instead (a
+    lower rung often gains a few degrees at its worst triangle by leaving many more bad ones, which
+    refinement then does not take on). Also each outline vertex's island."""
     sizes = [len(r.points) for r in outline]
-    vertices, segments, holes = outline_pslg(outline)
+    vertices, segments, holes = pslg
     area, budget = _max_area(outline, params), max(params.max_vertices - len(vertices), 0)
     (best, best_angles), fewest = _ladder(vertices, segments, holes, area, budget, params, False)
     if fewest is not None and np.count_nonzero(best_angles < TOL.min_angle_deg) > MAX_BAD:
