@@ -14,6 +14,7 @@ from pipelines.contour_kernels import strided_coverage
 from pipelines.contour_params import TOL, ContourParams
 from pipelines.contour_refine import min_angles, triangle_areas
 from pipelines.contour_rings import Mesh, Ring, cross2, next_index, ring_edges, roll_next, roll_prev
+from pipelines.contour_strips import StripSide, pair_possible
 
 
 def outline_rings(result: dict) -> list[np.ndarray]:
@@ -42,7 +43,7 @@ def outline_loops(result: dict) -> list[list[int]]:
 
 
 def forced_min_angle(rings: list[np.ndarray], cap: float = 60.0, *, split_outline: bool = False,
-                     pairs: bool = True, shadows: bool = True, min_area: float = 0.0) -> float:
+                     pairs: bool = True, shadows: bool = True, strips: bool = True, min_area: float = 0.0) -> float:
     """Degrees: an upper bound on the smallest angle any triangulation of the outline can reach
     when outline segments are not split (interior Steiner points allowed), i.e. what the outline
     itself forces; ``cap`` when nothing forces less. The minimum over these necessary conditions:
@@ -104,7 +105,9 @@ def forced_min_angle(rings: list[np.ndarray], cap: float = 60.0, *, split_outlin
     if not pairs:
         return best
     best = min(best, _pair_bound(seg, cap))
-    return min(best, _shadow_bound(seg, prv, corner, best)) if shadows else best
+    if shadows:
+        best = min(best, _shadow_bound(seg, prv, corner, best))
+    return min(best, _strip_bound(seg, prv, corner, best)) if strips else best
 
 
 class _Segments(NamedTuple):
@@ -192,12 +195,12 @@ def _segment_bound(corner: np.ndarray, l_in: np.ndarray, l_out: np.ndarray, nidx
 
 
 def _bisect_segments(possible: Callable[[np.ndarray, float], np.ndarray], count: int, hi: float, cap: float,
-                     chunk: int) -> float:
+                     chunk: int, steps: int = 31) -> float:
     """Degrees: the smallest t (radians, bisected below ``hi``) at which ``possible(indices, t)`` found
     one of ``count`` segments impossible (``chunk`` segments a call); ``cap`` when all are possible at
     ``hi``. A segment possible at t stays possible below it, so only the others are tested further."""
     lo, todo = 0.0, np.arange(count)
-    for step in range(31):
+    for step in range(steps):
         t = hi if step == 0 else (lo + hi) / 2
         ok = np.concatenate([possible(todo[i:i + chunk], t) for i in range(0, len(todo), chunk)])
         if ok.all():
@@ -339,10 +342,29 @@ def _clearance_bound(seg: _Segments, cap: float) -> float:
 def _pair_bound(seg: _Segments, cap: float) -> float:
     """The pairs condition of ``forced_min_angle``: the largest t (bisection per pair) at which the
     isosceles triangles with base angles t on every two segments without a common vertex do not
-    overlap, over the pairs that may meet at ``cap`` (k-d tree on segment midpoints)."""
+    overlap, over the pairs that may meet at ``cap`` (``_near_pairs``)."""
+    si, sj = _near_pairs(seg, cap)
+    lo, hi = 0.0, math.radians(cap)
+    meet = _isosceles_overlap(seg.start, seg.end, si, sj, hi)
+    if not meet.any():
+        return cap
+    si, sj = si[meet], sj[meet]
+    for _ in range(40):  # on the smallest t over the pairs; a pair apart at some t cannot decide below it
+        mid_t = (lo + hi) / 2
+        over = _isosceles_overlap(seg.start, seg.end, si, sj, mid_t)
+        if over.any():
+            hi, si, sj = mid_t, si[over], sj[over]
+        else:
+            lo = mid_t
+    return math.degrees(lo)
+
+
+def _near_pairs(seg: _Segments, cap: float) -> tuple[np.ndarray, np.ndarray]:
+    """(i, j), i < j: the segments without a common vertex whose isosceles triangles with base
+    angles ``cap`` may meet (k-d tree on segment midpoints)."""
     from scipy.spatial import cKDTree
 
-    pts, nxt, nidx, length, mid = seg.start, seg.end, seg.end_index, seg.length, seg.mid
+    nidx, length, mid = seg.end_index, seg.length, seg.mid
     reach = length / 2 * max(1.0, math.tan(math.radians(cap)))  # the triangle at cap lies within this of mid
     group = np.floor(np.log2(np.maximum(reach, 1e-12))).astype(np.int64)
     found_i, found_j = [], []
@@ -354,20 +376,41 @@ def _pair_bound(seg: _Segments, cap: float) -> float:
     si, sj = np.concatenate(found_i), np.concatenate(found_j)
     keep = (si < sj) & (np.hypot(*(mid[si] - mid[sj]).T) < reach[si] + reach[sj])
     keep &= (nidx[si] != sj) & (nidx[sj] != si)
-    si, sj = si[keep], sj[keep]
-    lo, hi = 0.0, math.radians(cap)
-    meet = _isosceles_overlap(pts, nxt, si, sj, hi)
-    if not meet.any():
-        return cap
+    return si[keep], sj[keep]
+
+
+STRIP_REACH_DEG = 1.0  # the strips condition tests the pairs whose cores meet this far above the bound so far
+STRIP_CHUNK = 8         # pairs tested at once
+STRIP_STEPS = 21        # bisection steps (2e-5 degrees at 20)
+
+
+def _strip_bound(seg: _Segments, prv: np.ndarray, corner: np.ndarray, cap: float) -> float:
+    """The strips condition of ``forced_min_angle`` (``contour_strips``): the largest t (bisection)
+    at which every pair of segments whose isosceles cores meet at ``STRIP_REACH_DEG`` over ``cap``
+    may have its triangles; tested below ``TOL.min_angle_deg`` only."""
+    hi = min(cap, TOL.min_angle_deg)
+    si, sj = _near_pairs(seg, min(hi + STRIP_REACH_DEG, 60.0))
+    meet = _isosceles_overlap(seg.start, seg.end, si, sj, math.radians(min(hi + STRIP_REACH_DEG, 60.0)))
     si, sj = si[meet], sj[meet]
-    for _ in range(40):  # on the smallest t over the pairs; a pair apart at some t cannot decide below it
-        mid_t = (lo + hi) / 2
-        over = _isosceles_overlap(pts, nxt, si, sj, mid_t)
-        if over.any():
-            hi, si, sj = mid_t, si[over], sj[over]
-        else:
-            lo = mid_t
-    return math.degrees(lo)
+    if not len(si):
+        return cap
+    from scipy.spatial import cKDTree
+
+    phi = np.radians(np.stack([corner, corner[seg.end_index]], axis=1))
+    after = seg.end[seg.end_index]
+    tree = cKDTree(seg.start)
+    k = min(SHADOW_NEAR, len(seg.start))
+    near = np.concatenate([tree.query(seg.mid[si], k=k)[1].reshape(len(si), -1),
+                           tree.query(seg.mid[sj], k=k)[1].reshape(len(sj), -1)], axis=1)
+
+    def side(s: np.ndarray, o: np.ndarray) -> list[StripSide]:
+        pairs = enumerate(zip(s.tolist(), o.tolist(), strict=True))
+        return [StripSide(seg.start[a], seg.end[a], phi[a], np.stack([seg.start[b], seg.end[b], prv[a], after[a]]),
+                          seg.start[np.unique(near[x])]) for x, (a, b) in pairs]
+
+    one, two = side(si, sj), side(sj, si)
+    return _bisect_segments(lambda k, t: np.array([pair_possible(one[x], two[x], t) for x in k.tolist()], dtype=bool),
+                            len(si), math.radians(hi), cap, STRIP_CHUNK, STRIP_STEPS)
 
 
 def _isosceles_overlap(a: np.ndarray, b: np.ndarray, si: np.ndarray, sj: np.ndarray, t: float) -> np.ndarray:

@@ -74,7 +74,7 @@ def test_forced_angle_shadow_of_a_notch_tip_over_a_long_segment():
     it. (On the real sprite where this was found the bound was 19.3 degrees, the mesh 9.7.)"""
     ring = _orient(np.array(NOTCH, dtype=float), False)
     bound = forced_min_angle([ring])
-    assert bound < 12.0 < 18.0 < forced_min_angle([ring], shadows=False)
+    assert bound < 12.0 < 18.0 < forced_min_angle([ring], shadows=False, strips=False)
     mirrored = _orient(np.array([[100 - x, y] for x, y in NOTCH], dtype=float), False)
     assert forced_min_angle([mirrored]) == pytest.approx(bound, abs=1e-3)
     assert forced_min_angle([np.roll(ring, 3, axis=0)]) == pytest.approx(bound, abs=1e-3)  # another first vertex
@@ -123,8 +123,45 @@ def test_forced_angle_is_never_beaten_by_the_mesher_on_notched_bars():
         mesh = contour.triangulate([Ring(ring, False, 0)], make_params({}))
         bound = forced_min_angle([ring])
         assert min_angles(mesh.vertices, mesh.triangles).min() <= bound + 1e-9
-        lowered += bound < forced_min_angle([ring], shadows=False) - 1e-6
+        lowered += bound < forced_min_angle([ring], shadows=False, strips=False) - 1e-6
     assert lowered >= 15
+
+
+SPEAR = [[33.5161, 3.0323], [42.2632, 20.5263], [39.0, 122.4286], [25.8403, 124.3085], [20.8462, 16.9692]]
+ROD = [[9.8571, 0.0], [13.8966, 7.069], [12.9091, 26.8182], [14.0, 29.0], [14.0, 31.0], [12.0, 33.0], [8.0, 33.0],
+       [6.0, 31.0], [6.0, 28.6667], [12.0, 23.6667], [12.0, 8.75], [7.9756, 1.7073], [5.3077, 6.1538], [9.0, 8.0],
+       [9.0, 11.0], [0.0, 11.0], [0.0, 4.5], [1.75, 5.375], [5.3333, 0.0]]
+
+
+@pytest.mark.parametrize("ring", [SPEAR, ROD], ids=["spear", "rod"])
+def test_forced_angle_strips_bound_tapered_strips_where_the_mesher_meets_it(ring):
+    """On a tapered strip the pairs condition lets the two long sides' isosceles cores meet corner
+    to side, which no triangulation allows: the strips condition (the triangles past each
+    triangle's free sides kept apart too) brings the bound down to the shared apex the mesher
+    finds (the outlines of two corpus sprites; on the rod the triangle past the apex's sides at
+    one end is past both segments' triangles, which the condition must allow), and neither the
+    mesher nor a search beats it."""
+    ring = _orient(np.array(ring, dtype=float), False)
+    bound, pairs_only = forced_min_angle([ring]), forced_min_angle([ring], strips=False)
+    assert bound < pairs_only - 0.1
+    mesh = contour.triangulate([Ring(ring, False, 0)], make_params({}))
+    assert bound - 2e-3 <= min_angles(mesh.vertices, mesh.triangles).min() <= bound
+    if len(ring) == len(SPEAR):
+        assert _searched_best(ring, np.random.default_rng(1)) <= bound
+
+
+def test_strips_pair_possible_on_a_strip_only_up_to_its_width():
+    """Two long sides of a 100 x 4 strip: possible just under atan(4 / 100) (a vertex at the
+    centre), impossible just over it."""
+    from pipelines.contour_strips import StripSide, pair_possible
+
+    a, b, c, d = (np.array(p, dtype=float) for p in ((0, 0), (100, 0), (100, 4), (0, 4)))
+    right = np.radians([90.0, 90.0])
+    one = StripSide(a, b, right, np.stack([c, d, d, c]), np.stack([a, b, c, d]))
+    two = StripSide(c, d, right, np.stack([a, b, b, a]), np.stack([a, b, c, d]))
+    exact = np.arctan2(4, 100)
+    assert pair_possible(one, two, exact * (1 - 1e-4))
+    assert not pair_possible(one, two, exact * (1 + 1e-4))
 
 def _searched_best(ring: np.ndarray, rng: np.random.Generator) -> float:
     """The largest smallest angle of Triangle's constrained Delaunay meshes of ``ring`` with up to 4
