@@ -10,7 +10,7 @@ at a time and reports which one, lifted, makes it pass:
 - (c) ``contour_refine.MAX_BAD`` and ``MAX_BAD_TOTAL`` unlimited (refinement no longer skipped on
   islands or meshes with many bad triangles);
 - (d) the bound: passes against ``forced_min_angle`` (with ``min_triangle_area``) but not against
-  the bound without its pairs, shadow and area conditions (the clearance-only bound claimed angles
+  the bound without its pairs, shadow, strips and area conditions (the clearance-only bound claimed angles
   no mesh reaches);
 - (e) none of these: Triangle's 'YY' refinement and ``contour_refine`` stop short.
 
@@ -98,7 +98,7 @@ def main() -> None:
         if angle >= target:
             if angle < old:
                 causes["d"] += 1
-                print(f"{path.name[:44]:44}{angle:7.2f}{target:7.2f}{old:7.2f}  d      (passes with pairs, shadows)")
+                print(f"{path.name[:44]:44}{angle:7.2f}{target:7.2f}{old:7.2f}  d      (passes with the later ones)")
             continue
         if smallest(outline, replace(params, max_vertices=int(RANGES["max_vertices"][1]))) >= target:
             cause = "a"

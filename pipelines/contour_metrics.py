@@ -69,6 +69,13 @@ def forced_min_angle(rings: list[np.ndarray], cap: float = 60.0, *, split_outlin
       triangles past its other two sides, which bounds how far the apex can rise; tested below
       ``TOL.min_angle_deg`` only (``_shadow_bound``). The conditions above miss this: under a
       notch whose tip comes near a long segment they allowed 19.3 degrees where 10.4 is the most.
+    - strips (``contour_strips``): those two segments' triangles and the triangles past their free
+      sides are all different triangles unless the apexes meet (or one is an end of the other
+      segment), so the cores on those sides must stay apart too; where the pairs condition let
+      two cores meet corner to side (a T junction, on tapered strips) the apexes must meet, and
+      the bound falls to what a shared apex allows (the spear 9.45 -> 9.31 degrees, which the
+      mesher reaches). Tested below ``TOL.min_angle_deg`` only, on the pairs whose cores meet
+      within ``STRIP_REACH_DEG`` of the bound so far.
     - area (with ``min_area``, the mesh's ``min_triangle_area``, which binds every triangle with a
       Steiner vertex): a segment's triangle with a Steiner apex has at least that area, so on a
       segment of length L its apex angle is at most ``2 atan(L^2 / (4 min_area))`` (the apex at
@@ -79,9 +86,9 @@ def forced_min_angle(rings: list[np.ndarray], cap: float = 60.0, *, split_outlin
 
     With ``split_outline`` (segments may be split) only the corners and the area condition force
     anything (the area one without ``_no_room_above``: a split point is a Steiner apex too, and a
-    split segment's pieces are shorter, so bound lower); ``pairs=False``
-    leaves the pairs and shadow conditions out (the bound as it was first written, for comparisons),
-    ``shadows=False`` the shadow condition.
+    split segment's pieces are shorter, so bound lower); ``pairs=False`` leaves the pairs, shadow
+    and strips conditions out (the bound as it was first written, for comparisons), ``shadows=False``
+    and ``strips=False`` the shadow and the strips condition.
     """
     rings = [np.asarray(r, dtype=float) for r in rings if len(r) >= 3]
     if not rings:
