@@ -14,7 +14,7 @@ from pipelines.contour_kernels import strided_coverage
 from pipelines.contour_params import TOL, ContourParams
 from pipelines.contour_refine import min_angles, triangle_areas
 from pipelines.contour_rings import Mesh, Ring, cross2, next_index, ring_edges, roll_next, roll_prev
-from pipelines.contour_strips import StripSide, pair_possible
+from pipelines.contour_strips import StripSide, convex_overlap, isosceles, pair_possible
 
 
 def outline_rings(result: dict) -> list[np.ndarray]:
@@ -396,8 +396,9 @@ def _strip_bound(seg: _Segments, prv: np.ndarray, corner: np.ndarray, cap: float
     at which every pair of segments whose isosceles cores meet at ``STRIP_REACH_DEG`` over ``cap``
     may have its triangles; tested below ``TOL.min_angle_deg`` only."""
     hi = min(cap, TOL.min_angle_deg)
-    si, sj = _near_pairs(seg, min(hi + STRIP_REACH_DEG, 60.0))
-    meet = _isosceles_overlap(seg.start, seg.end, si, sj, math.radians(min(hi + STRIP_REACH_DEG, 60.0)))
+    reach = min(hi + STRIP_REACH_DEG, 60.0)
+    si, sj = _near_pairs(seg, reach)
+    meet = _isosceles_overlap(seg.start, seg.end, si, sj, math.radians(reach))
     si, sj = si[meet], sj[meet]
     if not len(si):
         return cap
@@ -423,22 +424,8 @@ def _strip_bound(seg: _Segments, prv: np.ndarray, corner: np.ndarray, cap: float
 def _isosceles_overlap(a: np.ndarray, b: np.ndarray, si: np.ndarray, sj: np.ndarray, t: float) -> np.ndarray:
     """``(k,) bool``: whether the isosceles triangles with base angles ``t`` (radians) on segments
     ``a[si] b[si]`` and ``a[sj] b[sj]`` (on their left, the solid's side) overlap with positive
-    area (separating axis test over the six edge normals, touching allowed)."""
-    def tri(s: np.ndarray) -> np.ndarray:
-        d = b[s] - a[s]
-        apex = (a[s] + b[s]) / 2 + np.stack([-d[:, 1], d[:, 0]], axis=1) * (0.5 * math.tan(t))
-        return np.stack([a[s], b[s], apex], axis=1)
-
-    p, q = tri(si), tri(sj)
-    eps = 1e-9 * np.maximum(np.abs(p).max(axis=(1, 2)), 1.0)
-    apart = np.zeros(len(si), dtype=bool)
-    for shape in (p, q):
-        for e in range(3):
-            d = shape[:, (e + 1) % 3] - shape[:, e]
-            n = np.stack([-d[:, 1], d[:, 0]], axis=1) / np.maximum(np.hypot(d[:, 0], d[:, 1]), 1e-300)[:, None]
-            pp, qq = (p * n[:, None]).sum(-1), (q * n[:, None]).sum(-1)
-            apart |= (pp.max(1) <= qq.min(1) + eps) | (qq.max(1) <= pp.min(1) + eps)
-    return ~apart
+    area (``contour_strips.convex_overlap``, touching allowed)."""
+    return convex_overlap(isosceles(a[si], b[si], t), isosceles(a[sj], b[sj], t))
 
 
 SHADOW_GRID = 8        # first apex-angle cells per end in the shadow condition,

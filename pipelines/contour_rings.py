@@ -60,8 +60,9 @@ def roll_prev(a: np.ndarray) -> np.ndarray:
 
 
 def cross2(u: np.ndarray, v: np.ndarray) -> np.ndarray:
-    """``(k,)`` z of the cross product of rows of ``u`` and ``v``: > 0 where v turns left of u."""
-    return u[:, 0] * v[:, 1] - u[:, 1] * v[:, 0]
+    """``(...)`` z of the cross product of the last-axis pairs of ``u`` and ``v`` (rows of ``(k, 2)``
+    arrays and the like): > 0 where v turns left of u."""
+    return u[..., 0] * v[..., 1] - u[..., 1] * v[..., 0]
 
 
 def signed_area(points: np.ndarray) -> float:

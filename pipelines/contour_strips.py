@@ -33,6 +33,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from pipelines.contour_rings import cross2
+
 STRIP_GRID = 8         # first angle cells per end and segment
 STRIP_DEPTH = 16       # halvings of a cell pair that may still hold the triangles,
 STRIP_CELLS = 512      # and open cell pairs past which the pair is taken as possible
@@ -116,9 +118,9 @@ def _cells(side: StripSide, bounds: tuple[np.ndarray, ...], t: float, other: Str
     a1, b1 = np.minimum(a1, math.pi - t - b0), np.minimum(b1, math.pi - t - a0)
     alive = (a0 <= a1) & (b0 <= b1) & (a0 + b0 <= math.pi - t) & (a0 <= side.corner[0]) & (b0 <= side.corner[1])
     low = _triangles(side, _apex(side, a0, b0))
-    core = _core(other.a[None], other.b[None], t)
+    core = isosceles(other.a[None], other.b[None], t)
     alive &= ~convex_overlap(low, np.broadcast_to(core, low.shape))
-    alive &= ~_strictly_inside(low, np.broadcast_to(side.obstacles, (len(low), *side.obstacles.shape))).any(axis=1)
+    alive &= ~_inside(low, np.broadcast_to(side.obstacles, (len(low), *side.obstacles.shape))).any(axis=1)
     bounded = a1 + b1 < math.pi - 1e-9
     quad = np.stack([_apex(side, a, b) for a, b in ((a0, b0), (a1, b0), (a1, b1), (a0, b1))], axis=1)
     quad = np.where(bounded[:, None, None], quad, 0.0)
@@ -139,8 +141,9 @@ def _triangles(side: StripSide, apex: np.ndarray) -> np.ndarray:
     return np.stack([np.broadcast_to(side.a, apex.shape), np.broadcast_to(side.b, apex.shape), apex], axis=1)
 
 
-def _core(p: np.ndarray, q: np.ndarray, t: float) -> np.ndarray:
-    """``(k, 3, 2)`` isosceles triangles with base angles t on p -> q, on its left."""
+def isosceles(p: np.ndarray, q: np.ndarray, t: float) -> np.ndarray:
+    """``(k, 3, 2)`` isosceles triangles with base angles t (radians) on p -> q, on its left (a
+    segment's or a side's *core*)."""
     d = q - p
     apex = (p + q) / 2 + np.stack([-d[:, 1], d[:, 0]], axis=1) * (0.5 * math.tan(t))
     return np.stack([p, q, apex], axis=1)
@@ -185,7 +188,7 @@ def _region_at_centre(region: tuple, k: np.ndarray, t: float) -> np.ndarray:
         return cells.low[index[k]]
     centre = cells.centre[index[k]]
     ends = np.broadcast_to(side.a if kind == "a" else side.b, centre.shape)
-    return _core(ends, centre, t) if kind == "a" else _core(centre, ends, t)
+    return isosceles(ends, centre, t) if kind == "a" else isosceles(centre, ends, t)
 
 
 def _meet_point(p: np.ndarray, q: np.ndarray) -> np.ndarray:
@@ -195,7 +198,7 @@ def _meet_point(p: np.ndarray, q: np.ndarray) -> np.ndarray:
     pts, ok = [], []
     for a, b in ((p, q), (q, p)):
         pts.append(a)
-        ok.append(_inside_closed(b, a))
+        ok.append(_inside(b, a, strict=False))
     for e in range(3):
         for f in range(3):
             x, hit = _crossing(p[:, e], p[:, (e + 1) % 3], q[:, f], q[:, (f + 1) % 3])
@@ -207,24 +210,12 @@ def _meet_point(p: np.ndarray, q: np.ndarray) -> np.ndarray:
     return np.where((count >= 3)[:, None], mean, np.nan)
 
 
-def _inside_closed(tri: np.ndarray, w: np.ndarray) -> np.ndarray:
-    """``(k, m) bool``: points ``w`` inside or on counter-clockwise triangles ``tri``."""
-    inside = np.ones(w.shape[:2], dtype=bool)
-    for e in range(3):
-        p, q = tri[:, e, None], tri[:, (e + 1) % 3, None]
-        cross = (q[..., 0] - p[..., 0]) * (w[..., 1] - p[..., 1]) - (q[..., 1] - p[..., 1]) * (w[..., 0] - p[..., 0])
-        inside &= cross >= 0
-    return inside
-
-
 def _crossing(a: np.ndarray, b: np.ndarray, c: np.ndarray, d: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(``(k, 2)`` crossing point, ``(k,) bool`` whether segments ab and cd cross)."""
-    r, s = b - a, d - c
-    den = r[:, 0] * s[:, 1] - r[:, 1] * s[:, 0]
+    r, s, ac = b - a, d - c, c - a
+    den = cross2(r, s)
     safe = np.where(den == 0, 1.0, den)
-    ac = c - a
-    u = (ac[:, 0] * s[:, 1] - ac[:, 1] * s[:, 0]) / safe
-    v = (ac[:, 0] * r[:, 1] - ac[:, 1] * r[:, 0]) / safe
+    u, v = cross2(ac, s) / safe, cross2(ac, r) / safe
     return a + u[:, None] * r, (den != 0) & (u >= 0) & (u <= 1) & (v >= 0) & (v <= 1)
 
 
@@ -233,7 +224,7 @@ def _holds(region: tuple, k: np.ndarray, w: np.ndarray, t: float) -> np.ndarray:
     kind, side, cells, index = region
     c = index[k]
     if kind == "low":
-        return _strictly_inside(cells.low[c], w)
+        return _inside(cells.low[c], w)
     d = side.b - side.a
     n = np.array([-d[1], d[0]])
     end, along = (side.a, d) if kind == "a" else (side.b, -d)
@@ -261,8 +252,9 @@ def _sees_under(end: np.ndarray, w: np.ndarray, quad: np.ndarray, centre: np.nda
 
 def convex_overlap(p: np.ndarray, q: np.ndarray) -> np.ndarray:
     """``(k,) bool``: whether convex polygons ``p`` and ``q`` (``(k, m, 2)``, either orientation)
-    overlap with positive area (separating axis test over their edge normals, touching allowed)."""
-    eps = STRIP_MARGIN * np.maximum(np.abs(np.concatenate([p, q], axis=1)).max(axis=(1, 2)), 1.0)
+    overlap with positive area (separating axis test over their unit edge normals, touching
+    allowed within ``STRIP_MARGIN`` of ``p``'s size)."""
+    eps = STRIP_MARGIN * np.maximum(np.abs(p).max(axis=(1, 2)), 1.0)
     apart = np.zeros(len(p), dtype=bool)
     for shape in (p, q):
         for e in range(shape.shape[1]):
@@ -273,14 +265,15 @@ def convex_overlap(p: np.ndarray, q: np.ndarray) -> np.ndarray:
     return ~apart
 
 
-def _strictly_inside(tri: np.ndarray, w: np.ndarray) -> np.ndarray:
-    """``(k, m) bool``: points ``w`` (``(k, m, 2)``) strictly inside counter-clockwise triangles."""
+def _inside(tri: np.ndarray, w: np.ndarray, *, strict: bool = True) -> np.ndarray:
+    """``(k, m) bool``: points ``w`` (``(k, m, 2)``) inside counter-clockwise triangles ``tri``:
+    farther than ``STRIP_MARGIN`` of the triangle's size from each side (``strict``), or inside or on it."""
     scale = np.maximum(np.abs(tri).max(axis=(1, 2)), 1.0)[:, None]
     inside = np.ones(w.shape[:2], dtype=bool)
     for e in range(3):
-        p, q = tri[:, e, None], tri[:, (e + 1) % 3, None]
-        cross = (q[..., 0] - p[..., 0]) * (w[..., 1] - p[..., 1]) - (q[..., 1] - p[..., 1]) * (w[..., 0] - p[..., 0])
-        inside &= cross > STRIP_MARGIN * scale * np.hypot(q[..., 0] - p[..., 0], q[..., 1] - p[..., 1])
+        side = (tri[:, (e + 1) % 3] - tri[:, e])[:, None]
+        cross = cross2(side, w - tri[:, e, None])
+        inside &= (cross > STRIP_MARGIN * scale * np.hypot(side[..., 0], side[..., 1])) if strict else (cross >= 0)
     return inside
 
 
@@ -296,7 +289,7 @@ def _distance_to_convex(poly: np.ndarray, w: np.ndarray) -> np.ndarray:
     nxt = np.roll(poly, -1, axis=1)
     d = (nxt - poly)[:, None]                      # (k, 1, e, 2)
     rel = w[:, :, None, :] - poly[:, None]         # (k, m, e, 2)
-    cross = d[..., 0] * rel[..., 1] - d[..., 1] * rel[..., 0]
+    cross = cross2(d, rel)
     inside = (cross >= 0).all(axis=2) | (cross <= 0).all(axis=2)
     f = np.clip((rel * d).sum(-1) / np.maximum((d * d).sum(-1), 1e-300), 0.0, 1.0)
     gap = rel - f[..., None] * d
