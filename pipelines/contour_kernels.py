@@ -1030,12 +1030,13 @@ def refined_check(vertices: np.ndarray, tris: np.ndarray, fixed: int) -> tuple[f
 
 @njit(cache=True)
 def optimal_smoothing(vertices: np.ndarray, tris: np.ndarray, angles: np.ndarray, fixed: int, threshold: float,
-                      min_area: float) -> tuple[bool, np.ndarray]:
+                      min_area: float, xtol: float, steps: int) -> tuple[bool, np.ndarray]:
     """Optimisation-based smoothing (after Freitag and Ollivier-Gooch): each interior vertex (index
     >= ``fixed``) that is a corner of a triangle sharing a vertex with one under ``threshold``
     degrees (``angles``), in index order and each seeing the moves before it, goes where the
-    smallest angle of its star is largest (``_best_spot``). It moves when that gains over 1e-6
-    degrees. Returns (whether any vertex moved, the vertices)."""
+    smallest angle of its star is largest (``_best_spot``, at most ``steps`` Nelder-Mead steps,
+    stopping at ``xtol`` nearest-neighbour distances). It moves when that gains over 1e-6 degrees.
+    Returns (whether any vertex moved, the vertices)."""
     n, t = len(vertices), len(tris)
     near = np.zeros(n, dtype=np.bool_)
     for k in range(t):
@@ -1063,19 +1064,17 @@ def optimal_smoothing(vertices: np.ndarray, tris: np.ndarray, angles: np.ndarray
     for v in range(fixed, n):
         if movable[v] and starts[v] < starts[v + 1]:
             moved |= _best_spot(out, v, ring_a[starts[v]:starts[v + 1]], ring_b[starts[v]:starts[v + 1]],
-                                2 * min_area)
+                                2 * min_area, xtol, steps)
     return moved, out
 
 
-SMOOTH_STEPS = 100   # Nelder-Mead steps per vertex at most
-SMOOTH_XTOL = 1e-3   # ... stopping when the simplex is this narrow, in nearest-neighbour distances
-
-
 @njit(cache=True)
-def _best_spot(points: np.ndarray, v: int, ring_a: np.ndarray, ring_b: np.ndarray, min_cross: float) -> bool:
+def _best_spot(points: np.ndarray, v: int, ring_a: np.ndarray, ring_b: np.ndarray, min_cross: float,
+               xtol: float, steps: int) -> bool:
     """Moves ``points[v]`` where the smallest angle of its star (triangles v, a, b) is largest:
     Nelder-Mead over ``_star_cot`` from a simplex a fifth of the nearest neighbour's distance wide,
-    at most ``SMOOTH_STEPS`` steps. Returns whether it moved (a gain over 1e-6 degrees)."""
+    at most ``steps`` steps, stopping when the simplex is ``xtol`` of that distance narrow.
+    Returns whether it moved (a gain over 1e-6 degrees)."""
     x0, y0 = points[v, 0], points[v, 1]
     size = np.inf
     for e in range(len(ring_a)):
@@ -1086,9 +1085,9 @@ def _best_spot(points: np.ndarray, v: int, ring_a: np.ndarray, ring_b: np.ndarra
     for s in range(3):
         sf[s] = _star_cot(points, sx[s], sy[s], ring_a, ring_b, min_cross)
     start = sf[0]
-    for _ in range(SMOOTH_STEPS):
+    for _ in range(steps):
         b, m, w = _ranked(sf)
-        if max(abs(sx[w] - sx[b]), abs(sy[w] - sy[b]), abs(sx[m] - sx[b]), abs(sy[m] - sy[b])) < SMOOTH_XTOL * size:
+        if max(abs(sx[w] - sx[b]), abs(sy[w] - sy[b]), abs(sx[m] - sx[b]), abs(sy[m] - sy[b])) < xtol * size:
             break
         cx, cy = (sx[b] + sx[m]) / 2, (sy[b] + sy[m]) / 2
         rx, ry = 2 * cx - sx[w], 2 * cy - sy[w]
@@ -1289,5 +1288,5 @@ def warm() -> None:
     ray_clearances(mesh[:1], mesh[:1], square, edges, np.ones(1))
     angle_terms(mesh, tris.astype(np.int64))  # int64 triangles: reordered or assembled meshes, lists
     for layout in (tris, tris.astype(np.int64)):  # islands taken out of a mesh have int64 triangles
-        optimal_smoothing(mesh, layout, np.zeros(3), 3, 20.0, 0.1)
+        optimal_smoothing(mesh, layout, np.zeros(3), 3, 20.0, 0.1, 1e-3, 100)
         delaunay_flips(mesh, layout, np.array([[0, 1], [1, 2], [2, 0]], dtype=np.int64))

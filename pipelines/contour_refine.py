@@ -27,7 +27,11 @@ and segment as it is:
 4. when that still falls short, on small meshes, removes an interior corner of the worst triangle
    or adds a vertex at its centroid, and smooths again, for a round or two (``_local_changes``);
    on a sheet, an island left just short of 20 degrees gets these on its own afterwards
-   (``_near_misses_alone``), as the sheet's worst triangle is often another island's.
+   (``_near_misses_alone``), as the sheet's worst triangle is often another island's;
+5. last, the islands worked on are polished: a couple of smoothing passes more, each vertex's
+   search run to a far finer tolerance, near each island's worst triangles (``_polished``). The
+   search's coarse stop leaves coupled vertices thousandths of a degree short of where they
+   can go, which is the whole gap on sprites whose bound the mesher otherwise meets.
 
 Islands with more than ``MAX_BAD`` bad triangles are left as they are (the cost grows with them
 and one left over keeps the smallest angle), and so is the whole mesh when the islands under that
@@ -67,6 +71,11 @@ SQRT3_2 = math.sqrt(3) / 2
 APEX_SHARE = 0.5            # an apex rises at most this share of the way to the opposite outline
 AREA_MARGIN = 1.01          # a point raised for min_triangle_area makes its triangle this much larger
 SMOOTH_PASSES = 6           # smoothing passes at most, each followed by a constrained Delaunay rebuild
+SMOOTH_XTOL = 1e-3          # each vertex's Nelder-Mead stops when its simplex is this narrow (in
+SMOOTH_STEPS = 100          # nearest-neighbour distances), or after this many steps
+POLISH_PASSES = 2           # polishing passes over the mesh kept (more gained no island of the corpus),
+POLISH_XTOL = 1e-6          # each vertex's search run this fine (the last thousandths of a degree),
+POLISH_BAND_DEG = 0.5       # moving the vertices near triangles this close to their island's smallest angle
 MAX_BAD = 24                # more bad triangles than this on an island: one is unlikely to fix them all,
 MAX_BAD_TOTAL = 48          # or than this on the islands taken: do not pay
 CONFORM_SHARE = 0.5         # a conforming split point moves inward this share of its spacing
@@ -84,34 +93,44 @@ def improve_islands(result: dict, angles: np.ndarray, fixed: int, segments: np.n
                     params: ContourParams, area: float | None, outline_island: np.ndarray,
                     hole_island: np.ndarray) -> dict:
     """``_improve_jointly``, then, on a mesh of several islands, each of the few islands left just
-    short of 20 degrees given the local changes on its own (``_near_misses_alone``)."""
+    short of 20 degrees given the local changes on its own (``_near_misses_alone``), then the
+    islands either worked on polished (``_polished``: last, as the local changes look for the worst
+    triangle, and a polished island has several)."""
     if angles.min() >= TOL.min_angle_deg:
         return result
-    mesh = _improve_jointly(result, angles, fixed, segments, holes, params, area, outline_island, hole_island)
-    if outline_island.max() == outline_island.min():  # one island: improve took it whole, local changes included
+    mesh, tried = _improve_jointly(result, angles, fixed, segments, holes, params, area, outline_island,
+                                   hole_island)
+    if outline_island.max() != outline_island.min():  # one island: improve took it whole, local changes included
+        mesh, redone = _near_misses_alone(mesh, fixed, segments, holes, params, area, outline_island, hole_island)
+        tried |= redone
+    if not tried.any():
         return mesh
-    return _near_misses_alone(mesh, fixed, segments, holes, params, area, outline_island, hole_island)
+    tri_island = vertex_islands(mesh["triangles"], outline_island, len(mesh["vertices"]))[mesh["triangles"][:, 0]]
+    ctx = _Context(fixed, segments, holes, params, area, _region_points(mesh, tri_island))
+    return _polished(ctx, mesh, tri_island, tried)
 
 
 def _near_misses_alone(mesh: dict, fixed: int, segments: np.ndarray, holes: np.ndarray | None,
                        params: ContourParams, area: float | None, outline_island: np.ndarray,
-                       hole_island: np.ndarray) -> dict:
+                       hole_island: np.ndarray) -> tuple[dict, np.ndarray]:
     """``mesh`` with each island whose smallest angle is in ``[NEAR_MISS_DEG, 20)`` and that has at
     most ``LOCAL_MAX_VERTICES`` vertices given the local changes on its own (``improve`` without its
     starts: the island was refined with the others), when there are 1 to ``NEAR_MISS_ISLANDS`` such
     islands. Refined together, a sheet's islands share one worst triangle for the local changes,
-    often another island's that no change helps, so the round gains nothing and they stop."""
+    often another island's that no change helps, so the round gains nothing and they stop. Also
+    which islands it changed."""
+    count = int(outline_island.max()) + 1
+    redone = np.zeros(count, dtype=bool)
     if not len(mesh["triangles"]):
-        return mesh
+        return mesh, redone
     labels = vertex_islands(mesh["triangles"], outline_island, len(mesh["vertices"]))
     tri_island = labels[mesh["triangles"][:, 0]]
-    count = int(outline_island.max()) + 1
     worst = group_minima(tri_island, min_angles(mesh["vertices"], mesh["triangles"]), count)
     near = (worst >= NEAR_MISS_DEG) & (worst < TOL.min_angle_deg)
     near &= np.bincount(labels, minlength=count) <= LOCAL_MAX_VERTICES
     if not 0 < np.count_nonzero(near) <= NEAR_MISS_ISLANDS:
-        return mesh
-    pieces, redone = [], np.zeros(count, dtype=bool)
+        return mesh, redone
+    pieces = []
     for island in np.flatnonzero(near).tolist():
         sub = _Islands(mesh, labels == island, fixed, segments, holes, hole_island == island)
         room = replace(params, max_vertices=params.max_vertices - len(mesh["vertices"]) + len(sub.result["vertices"]))
@@ -120,14 +139,14 @@ def _near_misses_alone(mesh: dict, fixed: int, segments: np.ndarray, holes: np.n
             pieces.append((better, sub.outline, None))
             redone[island] = True
     if not pieces:
-        return mesh
+        return mesh, redone
     whole = _assembled(mesh["vertices"][:fixed], segments, [(mesh, np.arange(fixed), ~redone[tri_island]), *pieces])
-    return whole if len(whole["vertices"]) <= params.max_vertices else mesh
+    return (whole, redone) if len(whole["vertices"]) <= params.max_vertices else (mesh, np.zeros_like(redone))
 
 
 def _improve_jointly(result: dict, angles: np.ndarray, fixed: int, segments: np.ndarray, holes: np.ndarray | None,
                      params: ContourParams, area: float | None, outline_island: np.ndarray,
-                     hole_island: np.ndarray) -> dict:
+                     hole_island: np.ndarray) -> tuple[dict, np.ndarray]:
     """``improve`` on the islands that have bad triangles, taken out of the mesh (an island's
     constrained triangulation is the whole mesh's restricted to it: segments separate islands, so
     Triangle need not see the others). ``angles``: ``min_angles`` of ``result``'s triangles;
@@ -135,35 +154,34 @@ def _improve_jointly(result: dict, angles: np.ndarray, fixed: int, segments: np.
     The islands taken are those with 1 to ``MAX_BAD`` bad triangles, when they hold at most
     ``MAX_BAD_TOTAL`` in all. An island the same shape as one before it (a sheet's repeated frame,
     ``_first_twins``) is not refined itself: it takes a translated copy of that one's refined
-    triangles where they are better than its own, and its bad triangles are not counted again."""
+    triangles where they are better than its own, and its bad triangles are not counted again.
+    Also which islands were refined or copied."""
     bad = angles < TOL.min_angle_deg
-    if not bad.any():
-        return result
     labels = vertex_islands(result["triangles"], outline_island, len(result["vertices"]))
     tri_island = labels[result["triangles"][:, 0]]
-    count = np.bincount(tri_island[bad], minlength=int(labels.max()) + 1)
+    count = np.bincount(tri_island[bad], minlength=int(outline_island.max()) + 1)
     taken = (count > 0) & (count <= MAX_BAD)
     first = _first_twins(result["vertices"][:fixed], segments, outline_island, taken)
     refined = taken & (first == np.arange(len(count)))
     if not refined.any() or count[refined].sum() > MAX_BAD_TOTAL:
-        return result
+        return result, np.zeros_like(refined)
     if refined.all():
-        return improve(result, fixed, segments, holes, params, area, labels, angles)
+        return improve(result, fixed, segments, holes, params, area, labels, angles), refined
     sub = _Islands(result, refined[labels], fixed, segments, holes, refined[hole_island])
     room = replace(params, max_vertices=params.max_vertices - len(result["vertices"]) + len(sub.result["vertices"]))
     mesh = improve(sub.result, len(sub.outline), sub.segments, sub.holes, room, area,
                    np.unique(labels[refined[labels]], return_inverse=True)[1])
     if mesh is sub.result:
-        return result
+        return result, refined
     pieces = [(mesh, sub.outline, None)]
     copies = _twin_copies(mesh, sub.outline, outline_island, taken & ~refined, first,
                           group_minima(tri_island, angles, len(count)), result["vertices"])
     whole = _assembled(result["vertices"][:fixed], segments,
                        [(result, np.arange(fixed), ~(refined | copies.islands)[tri_island]), *pieces, *copies.pieces])
     if len(whole["vertices"]) <= params.max_vertices:
-        return whole
+        return whole, refined | copies.islands
     return _assembled(result["vertices"][:fixed], segments,  # the copies over the budget: the twins as they were
-                      [(result, np.arange(fixed), ~refined[tri_island]), *pieces])
+                      [(result, np.arange(fixed), ~refined[tri_island]), *pieces]), refined
 
 
 def _first_twins(outline: np.ndarray, segments: np.ndarray, outline_island: np.ndarray,
@@ -294,6 +312,44 @@ def improve(result: dict, fixed: int, segments: np.ndarray, holes: np.ndarray | 
     return best.mesh()
 
 
+def _region_points(mesh: dict, tri_island: np.ndarray) -> np.ndarray | None:
+    """Triangle's regions ('A'): a point in a triangle of each island with its number (``tri_island``:
+    each triangle's), so its triangles come labelled; None for one island."""
+    present, first = np.unique(tri_island, return_index=True)
+    if len(present) < 2:
+        return None
+    centres = mesh["vertices"][mesh["triangles"][first]].mean(axis=1)
+    return np.column_stack([centres, present, np.zeros(len(present))])
+
+
+def _polished(ctx: _Context, mesh: dict, tri_island: np.ndarray, islands: np.ndarray) -> dict:
+    """``mesh`` after up to ``POLISH_PASSES`` smoothing passes with each vertex's search run to
+    ``POLISH_XTOL``, moving the vertices near triangles within ``POLISH_BAND_DEG`` of their island's
+    smallest angle; it stops when a pass moves nothing or would lower an island's smallest angle
+    (the constrained Delaunay rebuild of the moved points never does; Triangle's, under an area
+    cap, may add points). Two vertices of one sliver each stop where the other blocks it, and a
+    coarse search stops a little short of that spot, so the search's passes end thousandths of a
+    degree under what the vertices reach. ``tri_island``: the island of each triangle; ``islands``:
+    which to polish (a mask)."""
+    angles, count = _angles(mesh), len(islands)
+    worst = group_minima(tri_island, angles, count)
+    work = mesh if ctx.regions is None else {**mesh, "triangle_attributes": tri_island[:, None].astype(float)}
+    for _ in range(POLISH_PASSES):  # work: the labelled copy the rebuilds keep labels on
+        ceiling = np.where(islands, np.minimum(worst + POLISH_BAND_DEG, TOL.min_angle_deg), -np.inf)
+        polished = _smooth_pass(ctx, work, angles, angles - ceiling[tri_island], 0.0, POLISH_XTOL)
+        if polished is None:
+            break
+        polished_angles = _angles(polished)
+        polished_island = (np.zeros(len(polished_angles), dtype=np.int64) if ctx.regions is None
+                           else np.rint(polished["triangle_attributes"][:, 0]).astype(np.int64))
+        polished_worst = group_minima(polished_island, polished_angles, count)
+        if (polished_worst < worst).any():
+            break
+        mesh = work = polished
+        angles, tri_island, worst = polished_angles, polished_island, polished_worst
+    return mesh
+
+
 class _IslandBests:
     """For each island of a mesh (islands share no vertex and segments separate them, so each can
     take its triangles from a different candidate mesh of the same outline), the best candidate so
@@ -308,11 +364,7 @@ class _IslandBests:
         self.meshes = [(result, islands, islands[result["triangles"][:, 0]])]
         self.angle, self.size = self._measure(0, angles)
         self.source = np.zeros(self.count, dtype=np.int64)
-        self.regions = None  # a point in a triangle of each island, for Triangle to label them ('A')
-        if self.count > 1:
-            present, first = np.unique(self.meshes[0][2], return_index=True)
-            centres = result["vertices"][result["triangles"][first]].mean(axis=1)
-            self.regions = np.column_stack([centres, present, np.zeros(len(present))])
+        self.regions = _region_points(result, self.meshes[0][2]) if self.count > 1 else None
 
     @property
     def worst(self) -> float:
@@ -521,19 +573,29 @@ def _smoothed(ctx: _Context, mesh: dict, angles: np.ndarray) -> Iterator[tuple[d
     yield mesh, angles
     best = float(angles.min())
     for _ in range(SMOOTH_PASSES):
-        if not (mesh["triangles"][angles < TOL.min_angle_deg] >= ctx.fixed).any():  # nothing to move there
-            return
-        moved = smooth_step(mesh["vertices"], mesh["triangles"], angles, ctx.fixed, ctx.params.min_triangle_area)
-        if moved is None:
-            return
-        mesh = ctx.rebuilt(mesh, moved)
-        if not ctx.valid(mesh):
+        mesh = _smooth_pass(ctx, mesh, angles, angles, TOL.min_angle_deg, SMOOTH_XTOL)
+        if mesh is None:
             return
         angles = _angles(mesh)
         yield mesh, angles
         if float(angles.min()) <= best + TOL.ladder_gain_deg:
             return
         best = float(angles.min())
+
+
+def _smooth_pass(ctx: _Context, mesh: dict, angles: np.ndarray, marks: np.ndarray, under: float,
+                 xtol: float) -> dict | None:
+    """One smoothing pass (``smooth_step`` on the vertices near triangles whose ``marks`` are under
+    ``under``) and the rebuild after it; None when no bad triangle (``angles``) has a vertex to
+    move, nothing moved, or the rebuilt mesh is not valid."""
+    if not (mesh["triangles"][angles < TOL.min_angle_deg] >= ctx.fixed).any():  # nothing to move there
+        return None
+    moved = smooth_step(mesh["vertices"], mesh["triangles"], marks, ctx.fixed, ctx.params.min_triangle_area,
+                        xtol, SMOOTH_STEPS, under)
+    if moved is None:
+        return None
+    rebuilt = ctx.rebuilt(mesh, moved)
+    return rebuilt if ctx.valid(rebuilt) else None
 
 
 def triangle_options(budget: int, angle: float = 0.0, area: float | None = None, *,
@@ -705,10 +767,12 @@ def _means_at(index: np.ndarray, values: np.ndarray, count: int) -> tuple[np.nda
 
 
 def smooth_step(vertices: np.ndarray, tris: np.ndarray, angles: np.ndarray, fixed: int,
-                min_area: float) -> np.ndarray | None:
-    """One pass moving the interior vertices (index >= ``fixed``) around the triangles under 20
-    degrees (``angles``: per triangle) each where the smallest angle of its star is largest, its
-    triangles kept counter-clockwise and at least ``min_area`` (``contour_kernels.optimal_smoothing``).
-    None when nothing moves."""
-    moved, out = optimal_smoothing(vertices, tris, angles, fixed, TOL.min_angle_deg, min_area)
+                min_area: float, xtol: float = SMOOTH_XTOL, steps: int = SMOOTH_STEPS,
+                under: float = TOL.min_angle_deg) -> np.ndarray | None:
+    """One pass moving the interior vertices (index >= ``fixed``) around the triangles whose
+    ``angles`` (per triangle) are under ``under`` each where the smallest angle of its star is
+    largest, its triangles kept counter-clockwise and at least ``min_area``
+    (``contour_kernels.optimal_smoothing``: each vertex's search ``steps`` long at most, stopping
+    at ``xtol``). None when nothing moves."""
+    moved, out = optimal_smoothing(vertices, tris, angles, fixed, under, min_area, xtol, steps)
     return out if moved else None
