@@ -180,7 +180,8 @@ def run_one(path: Path, params: ContourParams) -> Sprite:
     ours = measure(result["vertices"], result["triangles"], alpha, 0.0, timings)
     ours["forced_min_angle"] = forced_min_angle(outline_rings(result), split_outline=params.outline_steiner,
                                                 min_area=params.min_triangle_area)
-    ours["islands"], ours["islands_ok"] = islands_reaching_target(result, params)
+    bounds: dict[bytes, float] = {}
+    ours["islands"], ours["islands_ok"] = islands_reaching_target(result, params, bounds)
     ours.update(stage_ms(rgba, params))
     outline = sprite_outline(alpha, params)
     _, ours["triangulate_ms"], _ = timed(lambda: triangulate(outline, params), 1)
@@ -188,7 +189,8 @@ def run_one(path: Path, params: ContourParams) -> Sprite:
     plain = measure(alone.vertices, alone.triangles, alpha, 0.0, {"triangulate_ms": alone_ms})
     plain["forced_min_angle"] = ours["forced_min_angle"]  # the same outline
     plain["islands"], plain["islands_ok"] = islands_reaching_target(
-        {"vertices": alone.vertices, "triangles": alone.triangles, "boundary_edges": mesh_edges(alone)[0]}, params)
+        {"vertices": alone.vertices, "triangles": alone.triangles, "boundary_edges": mesh_edges(alone)[0]}, params,
+        bounds)
     (base_v, base_t), base_ms, _ = timed(lambda: baseline_mesh(rgba), 1)
     base = measure(base_v, base_t, alpha, 0.0, {"mesh_ms": base_ms})
     sprite = Sprite(data, rgba, result, outline, ours, base, plain)
@@ -237,19 +239,35 @@ def triangle_alone(outline: list[Ring], params: ContourParams) -> Mesh:
     return _hull_first(result["vertices"], result["triangles"])
 
 
-def islands_reaching_target(result: dict, params: ContourParams) -> tuple[int, int]:
+def islands_reaching_target(result: dict, params: ContourParams,
+                            bounds: dict[bytes, float] | None = None) -> tuple[int, int]:
     """(islands, islands whose smallest angle reaches min(20, the angle their own outline forces)):
-    a sheet's smallest angle is one island's, and it misses when any does; this counts them."""
+    a sheet's smallest angle is one island's, and it misses when any does; this counts them.
+    ``bounds``: each island's forced angle by ``_island_key``, filled as they are computed (two
+    meshes of one outline share them: the bound is the outline's, and the costliest step here)."""
     vertices, tris = np.asarray(result["vertices"], dtype=float), np.asarray(result["triangles"])
     part = components(len(vertices), tris.ravel(), np.roll(tris, 1, axis=1).ravel())
     worst = group_minima(part[tris[:, 0]], min_angles(vertices, tris), int(part.max()) + 1)
     rings: dict[int, list[np.ndarray]] = {}
     for loop in outline_loops(result):
         rings.setdefault(int(part[loop[0]]), []).append(vertices[loop])
-    ok = sum(worst[k] >= min(QUALITY_ANGLE, forced_min_angle(r, split_outline=params.outline_steiner,
-                                                             min_area=params.min_triangle_area)) - ANGLE_SLACK
-             for k, r in rings.items())
+    bounds = {} if bounds is None else bounds
+    ok = 0
+    for k, island in rings.items():
+        key = _island_key(island)
+        if key not in bounds:
+            bounds[key] = forced_min_angle(island, split_outline=params.outline_steiner,
+                                           min_area=params.min_triangle_area)
+        ok += worst[k] >= min(QUALITY_ANGLE, bounds[key]) - ANGLE_SLACK
     return len(rings), int(ok)
+
+
+def _island_key(rings: list[np.ndarray]) -> bytes:
+    """An island's outline points, sorted and rounded to 0.01 px: the same for two meshes of one
+    outline whatever their loop order, start and output rounding (a point on a rounding edge only
+    costs a second computation)."""
+    points = np.round(np.concatenate(rings), 2) + 0.0  # + 0.0: no -0.0
+    return points[np.lexsort(points.T[::-1])].tobytes()
 
 
 def summarise(rows: list[dict]) -> dict:

@@ -25,10 +25,27 @@ def two_squares(centre: tuple[float, float]) -> dict:
 
 
 def test_an_island_counts_when_its_own_smallest_angle_reaches_its_target():
-    """The fanned square reaches 45 degrees from its centre and 5.7 from a point by a corner, where
+    """The fanned square reaches 45 degrees from its centre and 0.6 from a point by a corner, where
     its outline forces nothing under 20: one island of two misses, then none."""
     assert islands_reaching_target(two_squares((5.0, 5.0)), ContourParams()) == (2, 2)
     assert islands_reaching_target(two_squares((1.0, 0.1)), ContourParams()) == (2, 1)
+
+
+def test_two_meshes_of_one_outline_share_each_islands_bound():
+    """The bounds filled by one mesh serve another of the same outline (loops started elsewhere,
+    vertices rounded differently), and a bound put there is the one used: told its outline forces
+    0.1 degrees, the square fanned from near a corner (0.64 degrees) counts as reaching it."""
+    bounds: dict[bytes, float] = {}
+    first = two_squares((5.0, 5.0))
+    assert islands_reaching_target(first, ContourParams(), bounds) == (2, 2)
+    assert len(bounds) == 2
+    second = {**first, "vertices": first["vertices"] + 1e-5,
+              "boundary_edges": first["boundary_edges"][1:] + first["boundary_edges"][:1]}
+    assert islands_reaching_target(second, ContourParams(), bounds) == (2, 2)
+    assert len(bounds) == 2
+    near_corner = two_squares((1.0, 0.1))
+    assert islands_reaching_target(near_corner, ContourParams(), dict(bounds)) == (2, 1)
+    assert islands_reaching_target(near_corner, ContourParams(), dict.fromkeys(bounds, 0.1)) == (2, 2)
 
 
 def test_triangle_alone_keeps_the_outline_and_its_hole_and_is_what_refinement_improves_on():
