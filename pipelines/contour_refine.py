@@ -25,9 +25,11 @@ and segment as it is:
    drops such points, it is tried again with them raised off the small triangle's far side to
    the height the area needs (``_pushed``), and both are smoothed.
 4. when that still falls short, on small meshes, removes an interior corner of the worst triangle
-   or adds a vertex at its centroid, and smooths again, for a round or two (``_local_changes``);
-   on a sheet, an island left just short of 20 degrees gets these on its own afterwards
-   (``_near_misses_alone``), as the sheet's worst triangle is often another island's;
+   or adds a vertex at its centroid, and smooths again, for a round or two (``_local_changes``),
+   then tries one more start: the outline seeded with flatter apex points too
+   (``_low_apex_start``); on a sheet, an island left just short of 20 degrees gets the local
+   changes on its own afterwards (``_near_misses_alone``), as the sheet's worst triangle is often
+   another island's;
 5. last, the islands worked on are polished: a couple of smoothing passes more, each vertex's
    search run to a far finer tolerance, near each island's worst triangles (``_polished``). The
    search's coarse stop leaves coupled vertices thousandths of a degree short of where they
@@ -69,6 +71,8 @@ from pipelines.errors import InputError
 
 SQRT3_2 = math.sqrt(3) / 2
 APEX_SHARE = 0.5            # an apex rises at most this share of the way to the opposite outline
+APEX_MIN_DEG = 10.0         # an apex's base angle at least this (a flatter apex pins slivers to the segment),
+LOW_APEX_DEG = 0.0          # but a last start takes them all (``_low_apex_start``)
 AREA_MARGIN = 1.01          # a point raised for min_triangle_area makes its triangle this much larger
 SMOOTH_PASSES = 6           # smoothing passes at most, each followed by a constrained Delaunay rebuild
 SMOOTH_XTOL = 1e-3          # each vertex's Nelder-Mead stops when its simplex is this narrow (in
@@ -309,7 +313,23 @@ def improve(result: dict, fixed: int, segments: np.ndarray, holes: np.ndarray | 
             return best.mesh()
     if len(result["vertices"]) <= LOCAL_MAX_VERTICES:
         _local_changes(ctx, best)
+    if starts and best.worst < target and (low := _low_apex_start(ctx, result, angles < target)) is not None:
+        best.offer(list(_smoothed(ctx, low, _angles(low))), TOL.ladder_gain_deg, 0.0)
     return best.mesh()
+
+
+def _low_apex_start(ctx: _Context, result: dict, bad: np.ndarray) -> dict | None:
+    """The outline alone seeded with every apex point down to ``LOW_APEX_DEG`` (``apex_points``
+    keeps those under ``APEX_MIN_DEG`` out of its starts); None when that adds none. Beside a long
+    segment whose far end comes near another vertex only a flat apex is possible (the fence: 2.49
+    -> 2.70 degrees, its bound). Tried last, after the local changes: taken earlier, its small gain
+    became the local changes' starting point where the usual one led them further (a crow sheet
+    island 5.20 -> 5.02 degrees)."""
+    args = (result["vertices"], result["triangles"], bad, ctx.segments, ctx.params.min_triangle_area)
+    low = apex_points(*args, LOW_APEX_DEG)
+    if len(low) <= len(apex_points(*args)):
+        return None
+    return _with_points(ctx, result["vertices"][:ctx.fixed], low)
 
 
 def _region_points(mesh: dict, tri_island: np.ndarray) -> np.ndarray | None:
@@ -460,11 +480,10 @@ def _starts(ctx: _Context, result: dict, bad: np.ndarray) -> Iterator[tuple[dict
     conformed = _with_points(ctx, result["vertices"][:ctx.fixed], points)
     if conformed is not None:
         yield conformed, CONFORM_GAIN_DEG, CONFORM_DEG_PER_SHARE
-    if conformed is not None and len(conformed["vertices"]) >= ctx.fixed + len(points):
-        return  # no point was dropped: pushing would change nothing
-    pushed = _with_points(ctx, result["vertices"][:ctx.fixed], points, push=PUSH_ROUNDS)
-    if pushed is not None and (conformed is None or not _same_points(pushed["vertices"], conformed["vertices"])):
-        yield pushed, CONFORM_GAIN_DEG, CONFORM_DEG_PER_SHARE
+    if conformed is None or len(conformed["vertices"]) < ctx.fixed + len(points):  # else pushing changes nothing
+        pushed = _with_points(ctx, result["vertices"][:ctx.fixed], points, push=PUSH_ROUNDS)
+        if pushed is not None and (conformed is None or not _same_points(pushed["vertices"], conformed["vertices"])):
+            yield pushed, CONFORM_GAIN_DEG, CONFORM_DEG_PER_SHARE
 
 
 def _local_changes(ctx: _Context, best: _IslandBests) -> None:
@@ -692,11 +711,12 @@ def _degrees(area2: np.ndarray, dots: np.ndarray) -> np.ndarray:
 
 
 def apex_points(vertices: np.ndarray, tris: np.ndarray, bad: np.ndarray, segments: np.ndarray,
-                min_area: float) -> np.ndarray:
+                min_area: float, min_deg: float = APEX_MIN_DEG) -> np.ndarray:
     """``(k, 2)`` interior points for the ``bad`` triangles (counter-clockwise): one per outline
     segment (directed, solid on its left) of a bad triangle, on the segment's bisector on the
     solid's side, as high as an equilateral triangle but at most ``APEX_SHARE`` of the way to the
-    outline the bisector meets first and high enough for ``min_area``; and the circumcentre of a
+    outline the bisector meets first and high enough for ``min_area``, its base angles at least
+    ``min_deg`` with that (and under 90 % of the way there); and the circumcentre of a
     bad triangle with neither a segment nor an interior vertex (what smoothing cannot reach) when
     the way there from its centroid crosses no segment. None closer than half its height (half the
     circumradius) to a vertex or a point kept before it (``contour_kernels.apex_candidates`` and
@@ -704,7 +724,7 @@ def apex_points(vertices: np.ndarray, tris: np.ndarray, bad: np.ndarray, segment
     mid, inward, length, clear, centres, radius = apex_candidates(vertices, tris[bad], segments.astype(np.int64),
                                                                   SQRT3_2)
     height = np.maximum(np.minimum(SQRT3_2 * length, APEX_SHARE * clear), _area_height(min_area, length))
-    ok = (height < 0.9 * clear) & (np.degrees(np.arctan2(2 * height, length)) >= TOL.min_angle_deg / 2)
+    ok = (height < 0.9 * clear) & (np.degrees(np.arctan2(2 * height, length)) >= min_deg)
     points = np.concatenate([mid[ok] + inward[ok] * height[ok, None], centres])
     return spread_points(points, np.concatenate([height[ok], radius]), vertices)
 

@@ -178,6 +178,36 @@ def test_polishing_takes_the_smoothing_to_the_bound_on_a_ring(passes, theme_ring
     assert (reached >= bound - 1e-3) == (passes > 0)
 
 
+FENCE = ([[63.3333, 0.0], [67.0, 5.5], [67.0, 62.0], [0.0, 62.0], [0.0, 0.0]],
+         [[2.0, 53.0], [7.5, 53.0], [9.0, 56.0], [11.5, 51.0], [16.3438, 54.875], [19.1429, 51.1429],
+          [23.3333, 55.3333], [25.5, 51.0], [30.5, 55.0], [32.5, 51.0], [37.5, 55.0], [39.5, 51.0], [44.5, 55.0],
+          [46.5, 51.0], [51.5, 55.0], [53.5, 51.0], [58.5, 55.0], [59.8889, 52.2222], [64.0169, 53.2542],
+          [65.0, 10.0], [3.0, 9.0]])
+
+
+@pytest.fixture(scope="module")
+def fence() -> tuple[list[Ring], float]:
+    """The fence's outline and its forced angle (computed once: ~3.5 s)."""
+    outer, hole = (_orient(np.array(r, dtype=float), k == 1) for k, r in enumerate(FENCE))
+    return [Ring(outer, False, 0), Ring(hole, True, 0)], forced_min_angle([outer, hole])
+
+
+@pytest.mark.parametrize("low", [contour_refine.APEX_MIN_DEG, contour_refine.LOW_APEX_DEG], ids=["without", "with"])
+def test_a_last_start_with_flat_apexes_meets_the_bound_beside_a_long_segment(low, fence, monkeypatch):
+    """bevy's fence (a frame round a picket hole, a corpus sprite's outline): between the frame and
+    the hole the solid is 1 to 3 px wide along sides 44 to 67 px long, so the triangles on those
+    sides can only have flat apexes (2.7 degrees, what the outline forces). The usual starts keep
+    apexes of 10 degrees and more, and the mesh stays at 2.49; the last start, with the flat ones
+    too, reaches the bound."""
+    monkeypatch.setattr(contour_refine, "LOW_APEX_DEG", low)
+    outline, bound = fence
+    mesh = contour.triangulate(outline, make_params({}))
+    reached = min_angles(mesh.vertices, mesh.triangles).min()
+    assert reached <= bound
+    assert (reached >= bound - 1e-3) == (low < contour_refine.APEX_MIN_DEG)
+    assert reached > 2.4  # the usual starts' mesh is not made worse
+
+
 def test_strips_pair_possible_on_a_strip_only_up_to_its_width():
     """Two long sides of a 100 x 4 strip: possible just under atan(4 / 100) (a vertex at the
     centre), impossible just over it."""
