@@ -97,14 +97,14 @@ def improve_islands(result: dict, angles: np.ndarray, fixed: int, segments: np.n
                     params: ContourParams, area: float | None, outline_island: np.ndarray,
                     hole_island: np.ndarray) -> dict:
     """``_improve_jointly``, then, on a mesh of several islands, each of the few islands left just
-    short of 20 degrees given the local changes on its own (``_near_misses_alone``), then the
-    islands either worked on polished (``_polished``: last, as the local changes look for the worst
-    triangle, and a polished island has several)."""
+    short of 20 degrees given the local changes on its own (``_near_misses_alone``); last, the
+    islands either step worked on are polished (``_polished``: after the local changes, which look
+    for the worst triangle, where a polished island has several at one angle)."""
     if angles.min() >= TOL.min_angle_deg:
         return result
     mesh, tried = _improve_jointly(result, angles, fixed, segments, holes, params, area, outline_island,
                                    hole_island)
-    if outline_island.max() != outline_island.min():  # one island: improve took it whole, local changes included
+    if outline_island.max() != outline_island.min():  # (one island: improve took it whole, local changes included)
         mesh, redone = _near_misses_alone(mesh, fixed, segments, holes, params, area, outline_island, hole_island)
         tried |= redone
     if not tried.any():
@@ -480,10 +480,11 @@ def _starts(ctx: _Context, result: dict, bad: np.ndarray) -> Iterator[tuple[dict
     conformed = _with_points(ctx, result["vertices"][:ctx.fixed], points)
     if conformed is not None:
         yield conformed, CONFORM_GAIN_DEG, CONFORM_DEG_PER_SHARE
-    if conformed is None or len(conformed["vertices"]) < ctx.fixed + len(points):  # else pushing changes nothing
-        pushed = _with_points(ctx, result["vertices"][:ctx.fixed], points, push=PUSH_ROUNDS)
-        if pushed is not None and (conformed is None or not _same_points(pushed["vertices"], conformed["vertices"])):
-            yield pushed, CONFORM_GAIN_DEG, CONFORM_DEG_PER_SHARE
+    if conformed is not None and len(conformed["vertices"]) >= ctx.fixed + len(points):
+        return  # no point was dropped: pushing would change nothing
+    pushed = _with_points(ctx, result["vertices"][:ctx.fixed], points, push=PUSH_ROUNDS)
+    if pushed is not None and (conformed is None or not _same_points(pushed["vertices"], conformed["vertices"])):
+        yield pushed, CONFORM_GAIN_DEG, CONFORM_DEG_PER_SHARE
 
 
 def _local_changes(ctx: _Context, best: _IslandBests) -> None:
