@@ -89,6 +89,11 @@ def forced_min_angle(rings: list[np.ndarray], cap: float = 60.0, *, split_outlin
     split segment's pieces are shorter, so bound lower); ``pairs=False`` leaves the pairs, shadow
     and strips conditions out (the bound as it was first written, for comparisons), ``shadows=False``
     and ``strips=False`` the shadow and the strips condition.
+
+    Given the rings of several islands it stays an upper bound but may be looser than the smallest
+    of the islands' own (the area condition takes any outline vertex as a possible apex, another
+    island's too: 18.9 against 11.3 degrees on the corpus's hair sheet): bound each island on its
+    own and take the smallest.
     """
     rings = [np.asarray(r, dtype=float) for r in rings if len(r) >= 3]
     if not rings:
