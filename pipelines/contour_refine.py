@@ -342,6 +342,14 @@ def _region_points(mesh: dict, tri_island: np.ndarray) -> np.ndarray | None:
     return np.column_stack([centres, present, np.zeros(len(present))])
 
 
+def _triangle_islands(mesh: dict, labelled: bool) -> np.ndarray:
+    """``(t,) int`` the island of each triangle of a Triangle result: the region label Triangle gave
+    it when run with regions ('A', ``labelled``), else 0 (one island)."""
+    if not labelled:
+        return np.zeros(len(mesh["triangles"]), dtype=np.int64)
+    return np.rint(mesh["triangle_attributes"][:, 0]).astype(np.int64)
+
+
 def _polished(ctx: _Context, mesh: dict, tri_island: np.ndarray, islands: np.ndarray) -> dict:
     """``mesh`` after up to ``POLISH_PASSES`` smoothing passes with each vertex's search run to
     ``POLISH_XTOL``, moving the vertices near triangles within ``POLISH_BAND_DEG`` of their island's
@@ -360,8 +368,7 @@ def _polished(ctx: _Context, mesh: dict, tri_island: np.ndarray, islands: np.nda
         if polished is None:
             break
         polished_angles = _angles(polished)
-        polished_island = (np.zeros(len(polished_angles), dtype=np.int64) if ctx.regions is None
-                           else np.rint(polished["triangle_attributes"][:, 0]).astype(np.int64))
+        polished_island = _triangle_islands(polished, ctx.regions is not None)
         polished_worst = group_minima(polished_island, polished_angles, count)
         if (polished_worst < worst).any():
             break
@@ -397,9 +404,7 @@ class _IslandBests:
         tris = mesh["triangles"]
         if mesh is self.meshes[0][0]:  # the input again (a start that added nothing)
             return self.meshes[0][1], self.meshes[0][2]
-        if self.count == 1:
-            return np.zeros(len(mesh["vertices"]), dtype=np.int64), np.zeros(len(tris), dtype=np.int64)
-        tri_island = np.rint(mesh["triangle_attributes"][:, 0]).astype(np.int64)
+        tri_island = _triangle_islands(mesh, self.count > 1)
         vertex_island = np.zeros(len(mesh["vertices"]), dtype=np.int64)
         vertex_island[tris] = tri_island[:, None]
         return vertex_island, tri_island
