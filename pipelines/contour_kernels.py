@@ -1012,6 +1012,37 @@ def group_minima(group: np.ndarray, values: np.ndarray, count: int) -> np.ndarra
 
 
 @njit(cache=True)
+def _root(parent: np.ndarray, x: int) -> int:
+    """The root of ``x`` in a union-find forest, halving the path on the way."""
+    while parent[x] != x:
+        parent[x] = parent[parent[x]]
+        x = parent[x]
+    return x
+
+
+@njit(cache=True)
+def mesh_islands(tris: np.ndarray, outline_island: np.ndarray, count: int) -> np.ndarray:
+    """``(count,) int``: the island of each vertex of a mesh whose first vertices are the outline's
+    (``outline_island``: each one's island), 0 in a part with no outline vertex: union-find over
+    the triangles (``graph_components.components`` and a lookup, without numpy's per-call cost)."""
+    parent = np.arange(count)
+    for t in range(len(tris)):
+        a = _root(parent, tris[t, 0])
+        for k in (1, 2):
+            b = _root(parent, tris[t, k])
+            if a != b:
+                parent[max(a, b)] = min(a, b)
+                a = min(a, b)
+    island = np.zeros(count, dtype=np.int64)
+    for v in range(len(outline_island)):
+        island[_root(parent, v)] = outline_island[v]
+    out = np.empty(count, dtype=np.int64)
+    for v in range(count):
+        out[v] = island[_root(parent, v)]
+    return out
+
+
+@njit(cache=True)
 def refined_check(vertices: np.ndarray, tris: np.ndarray, fixed: int) -> tuple[float, bool]:
     """(smallest area of the triangles with a vertex at index >= ``fixed``, inf when none; whether
     every vertex is used), the area as ``contour_refine.triangle_areas`` computes it."""
@@ -1282,6 +1313,8 @@ def warm() -> None:
     angle_terms(mesh, tris)
     refined_check(mesh, tris, 3)
     group_minima(np.zeros(3, dtype=np.int64), np.ones(3), 1)
+    for layout in (tris, tris.astype(np.int64)):  # Triangle's triangles, and assembled meshes
+        mesh_islands(layout, np.zeros(3, dtype=np.int64), 4)
     for layout in (tris, tris.astype(np.int64)):  # Triangle's triangles, and islands taken out of a mesh
         apex_candidates(mesh, layout, np.array([[0, 1], [1, 2], [2, 0]]), 0.5)
     spread_points(mesh, np.ones(4), mesh[:2])

@@ -61,6 +61,7 @@ from pipelines.contour_kernels import (
     apex_candidates,
     delaunay_flips,
     group_minima,
+    mesh_islands,
     optimal_smoothing,
     ray_clearances,
     refined_check,
@@ -199,18 +200,16 @@ def _first_twins(outline: np.ndarray, segments: np.ndarray, outline_island: np.n
     following = np.empty(len(outline), dtype=np.int64)
     following[segments[:, 0]] = segments[:, 1]
     order = np.argsort(outline_island, kind="stable")  # each island's outline vertices, in their order
-    island, starts = np.unique(outline_island[order], return_index=True)
-    ends = np.append(starts[1:], len(order))
+    island, starts, sizes = np.unique(outline_island[order], return_index=True, return_counts=True)
     place = np.empty(len(outline), dtype=np.int64)
-    place[order] = np.arange(len(order)) - np.repeat(starts, ends - starts)  # position within its island
+    place[order] = np.arange(len(order)) - np.repeat(starts, sizes)  # position within its island
+    # every island's points from its first and its links, at once: each key below is two slices
+    shape = np.round(outline[order] - outline[order[np.repeat(starts, sizes)]], 6) + 0.0  # + 0.0: no -0.0
+    link = place[following[order]]
     seen: dict[bytes, int] = {}
-    for i, a, b in zip(island.tolist(), starts.tolist(), ends.tolist(), strict=True):
-        if not among[i]:
-            continue
-        mine = order[a:b]
-        shape = np.round(outline[mine] - outline[mine[0]], 6) + 0.0  # + 0.0: no -0.0
-        key = shape.tobytes() + place[following[mine]].tobytes()
-        first[i] = seen.setdefault(key, i)
+    for i, a, b in zip(island.tolist(), starts.tolist(), (starts + sizes).tolist(), strict=True):
+        if among[i]:
+            first[i] = seen.setdefault(shape[a:b].tobytes() + link[a:b].tobytes(), i)
     return first
 
 
@@ -247,12 +246,7 @@ def _twin_copies(mesh: dict, sub_outline: np.ndarray, outline_island: np.ndarray
 def vertex_islands(tris: np.ndarray, outline_island: np.ndarray, count: int) -> np.ndarray:
     """``(count,) int``: the island of each vertex, from the connected parts of the mesh and the
     island of each outline vertex (each part holds outline vertices of one island)."""
-    from pipelines.graph_components import components  # scipy.sparse: imported only for sheets
-
-    part = components(count, tris[:, [0, 1, 2]].ravel(), tris[:, [1, 2, 0]].ravel())
-    island = np.zeros(int(part.max()) + 1, dtype=np.int64)
-    island[part[:len(outline_island)]] = outline_island
-    return island[part]
+    return mesh_islands(tris, np.asarray(outline_island, dtype=np.int64), count)
 
 
 class _Islands:
