@@ -34,8 +34,11 @@ from pipelines.contour_metrics import mesh_metadata
 from pipelines.contour_params import TOL, ContourParams
 from pipelines.contour_refine import (
     MAX_BAD,
+    Islands,
+    assembled,
     improve_islands,
     min_angles,
+    triangle_areas,
     triangle_input,
     triangle_options,
     vertex_islands,
@@ -527,9 +530,10 @@ def _orient(points: np.ndarray, hole: bool) -> np.ndarray:
 def triangulate(outline: list[Ring], params: ContourParams) -> Mesh:
     """Constrained quality triangulation of the outline; boundary loops first, in ring order.
 
-    Triangle's refinement runs at each rung of ``TOL.angle_ladder`` in turn (a rung whose Steiner
-    points make a triangle under ``min_triangle_area`` is passed over) and the rung with the largest
-    smallest angle is kept; then ``contour_refine`` works on it (``_refined``). With
+    Triangle's refinement runs at each rung of ``TOL.angle_ladder`` in turn and each island keeps the
+    rung with the largest smallest angle there (a rung whose Steiner points make a triangle under
+    ``min_triangle_area`` on an island is passed over there, not on the others: ``_ladder``); then
+    ``contour_refine`` works on that mesh (``_refined``). With
     ``outline_steiner`` Triangle may split segments; where that falls short of 20 degrees (its
     split points would make triangles under ``min_triangle_area``, as on 16 px pixel art and 1 px
     lines) the outline is also meshed unsplit, and with the split points that leave no piece
@@ -543,7 +547,8 @@ def triangulate(outline: list[Ring], params: ContourParams) -> Mesh:
         return _rings_first(best, sizes) or _hull_first(best["vertices"], best["triangles"])
     vertices, segments, holes = pslg
     area, budget = _max_area(outline, params), max(params.max_vertices - len(vertices), 0)
-    split, split_angles = _ladder(vertices, segments, holes, area, budget, params, True)[0]
+    split, split_angles = _by_island(_ladder(vertices, segments, holes, area, budget, params, True), len(vertices),
+                                     segments, params.max_vertices)
     if float(split_angles.min()) >= TOL.min_angle_deg:
         return _hull_first(split["vertices"], split["triangles"])
     best, outline_island = _refined(outline, pslg, params)
@@ -560,20 +565,24 @@ def triangulate(outline: list[Ring], params: ContourParams) -> Mesh:
 def _refined(outline: list[Ring], pslg: tuple[np.ndarray, np.ndarray, np.ndarray | None],
              params: ContourParams) -> tuple[dict, np.ndarray]:
     """The outline's mesh (``pslg``: its ``outline_pslg``) with its segments unsplit: the ladder's
-    best rung improved by ``contour_refine``, unless it has more than ``MAX_BAD`` triangles under 20
-    degrees and another rung has no more than that: the first such rung is refined instead (a
-    lower rung often gains a few degrees at its worst triangle by leaving many more bad ones, which
-    refinement then does not take on). Also each outline vertex's island."""
+    rungs taken island by island (``_ladder``), each island's best rung unless that leaves more than
+    ``MAX_BAD`` triangles under 20 degrees there and another rung leaves no more than that: the first
+    such rung is taken there instead (a lower rung often gains a few degrees at its worst triangle
+    by leaving many more bad ones, which refinement then does not take on); then improved by
+    ``contour_refine``. Also each outline vertex's island."""
     sizes = [len(r.points) for r in outline]
     vertices, segments, holes = pslg
     area, budget = _max_area(outline, params), max(params.max_vertices - len(vertices), 0)
-    (best, best_angles), fewest = _ladder(vertices, segments, holes, area, budget, params, False)
-    if fewest is not None and np.count_nonzero(best_angles < TOL.min_angle_deg) > MAX_BAD:
-        best, best_angles = fewest  # a lower rung's few wide angles gain less than refinement can
     island = np.unique([r.island for r in outline], return_inverse=True)[1]
     outline_island = np.repeat(island, sizes)
+    hole_island = island[[r.is_hole for r in outline]]
+    best, best_angles = _by_island(_ladder(vertices, segments, holes, area, budget, params, False,
+                                           (outline_island, hole_island)), len(vertices), segments, params.max_vertices)
+    if best is None:  # the islands' rungs together exceed max_vertices: one rung for all
+        best, best_angles = _by_island(_ladder(vertices, segments, holes, area, budget, params, False),
+                                       len(vertices), segments, params.max_vertices)
     return improve_islands(best, best_angles, len(vertices), segments, holes, params, area,
-                           outline_island, island[[r.is_hole for r in outline]]), outline_island
+                           outline_island, hole_island), outline_island
 
 
 def _with_split_points(outline: list[Ring], result: dict, min_area: float) -> list[Ring] | None:
@@ -645,31 +654,95 @@ def _best_by_island(candidates: list[tuple[dict, np.ndarray]], budget: int) -> d
 _Rung = tuple[dict, np.ndarray]  # a Triangle result and the smallest angle of each of its triangles
 
 
+class _Ladder(NamedTuple):
+    """The rungs ``_ladder`` ran, where each one's outline vertices are in the whole outline (None: it
+    meshes the whole), the island of each of their triangles, and for each island the rung to take
+    there (its index in ``rungs``)."""
+
+    rungs: list[_Rung]
+    at: list[np.ndarray | None]
+    tri_islands: list[np.ndarray]
+    choice: np.ndarray
+
+
 def _ladder(vertices: np.ndarray, segments: np.ndarray, holes: np.ndarray | None, area: float | None,
-            budget: int, params: ContourParams, split: bool) -> tuple[_Rung, _Rung | None]:
-    """Triangle down ``TOL.angle_ladder``: (the rung with the largest smallest angle, the first rung
-    with at most ``MAX_BAD`` triangles under 20 degrees or None), each with its angles."""
-    best, best_angle, best_angles = None, -1.0, None
-    fewest = None
-    for angle in TOL.angle_ladder:  # each rung whose refinement respects min_triangle_area, then 0
-        if angle == 0 and best is not None:  # unrefined never beats an accepted refined rung
+            budget: int, params: ContourParams, split: bool,
+            islands: tuple[np.ndarray, np.ndarray] | None = None) -> _Ladder:
+    """Triangle down ``TOL.angle_ladder``, island by island (``islands``: the island of each outline
+    vertex and of each hole point; None: the mesh as one). Islands are meshed apart by their
+    segments, so each can take its triangles from a different rung: a rung serves an island when
+    its refinement respects ``min_triangle_area`` there (the unrefined rung 0 only where no refined
+    rung serves); each island takes the rung with the largest smallest angle there or, when that
+    leaves more than ``MAX_BAD`` triangles under 20 degrees there, the first that leaves at most
+    that (unless ``split``). An island is settled when a rung meets its own target there, or
+    (unsplit) when a rung that became its best leaves more than ``MAX_BAD`` bad triangles with the
+    worst on the outline alone (``_outline_bound``); each rung meshes the islands not yet settled,
+    and the ladder stops when every island is."""
+    count = 1 if islands is None else int(islands[0].max()) + 1
+    ladder = _Ladder([], [], [], np.full(count, -1))
+    best, fewest = ladder.choice, np.full(count, -1)
+    best_angle, best_bad = np.full(count, -1.0), np.zeros(count, dtype=np.int64)
+    settled = np.zeros(count, dtype=bool)
+    for angle in TOL.angle_ladder:
+        if angle == 0 and ((best >= 0) | settled).all():  # unrefined never beats an accepted refined rung
             break
-        result = _run_triangle(vertices, segments, holes, angle, area, budget, split)
-        if _smallest_refined(result, len(vertices)) < params.min_triangle_area and angle != 0:
-            continue
-        angles = min_angles(result["vertices"], result["triangles"])
-        worst = float(angles.min())
-        if fewest is None and np.count_nonzero(angles < TOL.min_angle_deg) <= MAX_BAD:
-            fewest = result, angles
-        if worst > best_angle + TOL.ladder_gain_deg:
-            best, best_angle, best_angles = result, worst, angles
-        if worst >= angle:  # this rung met its own target: lower rungs cannot do better on purpose
-            break
-        if result is best and not split and _outline_bound(result, angles, len(vertices)):
+        if settled.any():  # the islands left, as a problem of their own
+            sub = Islands({"vertices": vertices, "triangles": np.zeros((0, 3), dtype=np.int64)},
+                          ~settled[islands[0]], len(vertices), segments, holes, ~settled[islands[1]])
+            pslg, at = (sub.result["vertices"], sub.segments, sub.holes), sub.outline
+        else:
+            pslg, at = (vertices, segments, holes), None
+        result = _run_triangle(*pslg, angle, area, budget, split)
+        tris, k, fixed = result["triangles"], len(ladder.rungs), len(pslg[0])
+        tri_island = (np.zeros(len(tris), dtype=np.int64) if islands is None else
+                      vertex_islands(tris, islands[0] if at is None else islands[0][at],
+                                     len(result["vertices"]))[tris[:, 0]])
+        angles = min_angles(result["vertices"], tris)
+        ladder.rungs.append((result, angles))
+        ladder.at.append(at)
+        ladder.tri_islands.append(tri_island)
+        worst = group_minima(tri_island, angles, count)
+        bad = np.bincount(tri_island[angles < TOL.min_angle_deg], minlength=count)
+        serves = ~settled & (best < 0 if angle == 0 else _respects_area(result, tri_island, count, fixed,
+                                                                          params.min_triangle_area))
+        fewest[serves & (fewest < 0) & (bad <= MAX_BAD)] = k
+        up = serves & (worst > best_angle + TOL.ladder_gain_deg)
+        best[up], best_angle[up], best_bad[up] = k, worst[up], bad[up]
+        settled |= serves & (worst >= angle)  # this rung met its own target: lower rungs cannot do better on purpose
+        if not split:
             # the outline's own slivers decide the worst angle and refinement will not run: a lower rung
             # would cost a Triangle call for the same result
+            settled |= up & _outline_bound(result, angles, tri_island, bad, count, fixed)
+        if settled.all():
             break
-    return (best, best_angles), fewest
+    if not split:
+        best[:] = np.where((best_bad > MAX_BAD) & (fewest >= 0), fewest, best)
+    return ladder
+
+
+def _respects_area(result: dict, tri_island: np.ndarray, count: int, fixed: int, min_area: float) -> np.ndarray:
+    """``(count,) bool``: which islands of a Triangle result have no refined triangle (a vertex past the
+    first ``fixed``) under ``min_area``."""
+    if count == 1:
+        return np.array([refined_check(result["vertices"], result["triangles"], fixed)[0] >= min_area])
+    tris = result["triangles"]
+    refined = (tris >= fixed).any(axis=1)
+    return group_minima(tri_island[refined], triangle_areas(result["vertices"], tris[refined]), count) >= min_area
+
+
+def _by_island(ladder: _Ladder, fixed: int, segments: np.ndarray, budget: int) -> _Rung | tuple[None, None]:
+    """The mesh with each island's triangles from its chosen rung, and their angles; (None, None) when
+    the pieces together exceed ``budget`` vertices."""
+    choice = ladder.choice
+    if (choice == choice[0]).all() and ladder.at[int(choice[0])] is None:
+        return ladder.rungs[int(choice[0])]
+    taken = [(k, choice[ladder.tri_islands[k]] == k) for k in np.unique(choice).tolist()]
+    whole = np.arange(fixed)
+    mesh = assembled(ladder.rungs[0][0]["vertices"][:fixed], segments,
+                     [(ladder.rungs[k][0], whole if ladder.at[k] is None else ladder.at[k], take) for k, take in taken])
+    if len(mesh["vertices"]) > budget:
+        return None, None
+    return mesh, np.concatenate([ladder.rungs[k][1][take] for k, take in taken])
 
 
 def outline_pslg(outline: list[Ring]) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
@@ -681,17 +754,26 @@ def outline_pslg(outline: list[Ring]) -> tuple[np.ndarray, np.ndarray, np.ndarra
     return vertices, segments, holes
 
 
-def _outline_bound(result: dict, angles: np.ndarray, fixed: int) -> bool:
-    """Whether a lower rung is not worth its Triangle call after ``result`` missed its target: the
-    worst triangle has outline vertices only (a sliver Triangle left because splitting it would
-    encroach an unsplittable segment; a lower rung leaves it too) and there are more than
-    ``MAX_BAD`` triangles under 20 degrees (more than ``improve_islands`` takes on one island).
-    Measured over the sprite corpus, a lower rung never did better under both conditions (nor
-    with ``MAX_BAD_TOTAL`` in place of ``MAX_BAD``); these are the large sheets, where each rung
-    costs the most."""
-    if np.count_nonzero(angles < TOL.min_angle_deg) <= MAX_BAD:
-        return False
-    return bool((result["triangles"][int(np.argmin(angles))] < fixed).all())
+def _outline_bound(result: dict, angles: np.ndarray, tri_island: np.ndarray, bad: np.ndarray, count: int,
+                   fixed: int) -> np.ndarray:
+    """``(count,) bool``: the islands where a lower rung is not worth its Triangle call after
+    ``result`` missed its target there: their worst triangle has outline vertices only (a sliver
+    Triangle left because splitting it would encroach an unsplittable segment; a lower rung leaves it
+    too) and there are more than ``MAX_BAD`` triangles under 20 degrees there (``bad``: per island;
+    more than ``improve_islands`` takes on one island). Measured over the sprite corpus with the
+    whole mesh as one island, a lower rung never did better under both conditions (nor with
+    ``MAX_BAD_TOTAL`` in place of ``MAX_BAD``); these are the large sheets, where each rung costs
+    the most."""
+    many = bad > MAX_BAD
+    if not many.any():
+        return many
+    order = np.lexsort((angles, tri_island))  # each island's triangles, its worst first
+    present, first = np.unique(tri_island[order], return_index=True)
+    worst_tri = np.full(count, -1)
+    worst_tri[present] = order[first]
+    on_outline = np.zeros(count, dtype=bool)
+    on_outline[present] = (result["triangles"][worst_tri[present]] < fixed).all(axis=1)
+    return many & on_outline
 
 
 def _rings_first(result: dict, sizes: list[int]) -> Mesh | None:
@@ -752,11 +834,6 @@ def _run_triangle(vertices: np.ndarray, segments: np.ndarray, holes: np.ndarray 
         raise InputError("TRIANGULATION_FAILED", "Triangle produced no triangles",
                          {"vertex_count": len(vertices), "options": opts})
     return result
-
-
-def _smallest_refined(result: dict, fixed: int) -> float:
-    """Smallest area among triangles that use a Steiner (refinement) vertex; inf when none."""
-    return refined_check(result["vertices"], result["triangles"], fixed)[0]
 
 
 def _hull_first(vertices: np.ndarray, triangles: np.ndarray) -> Mesh:

@@ -1,7 +1,7 @@
 """Compiled loops (numba) of the sprite mesher: pooling's island boxes, Douglas-Peucker (as
 OpenCV runs it) and the outward simplification, the pixel and crossing checks, the strided
-coverage estimate, hole points, triangle angles, the refinement's validity check, apex points,
-smoothing and the edge flips that make a smoothed mesh constrained Delaunay again.
+coverage estimate, hole points, triangle angles, each vertex's island, the refinement's validity
+check, apex points, smoothing and the edge flips that make a smoothed mesh constrained Delaunay again.
 
 Why compiled: those stages were vectorised numpy over a few hundred points per call, so their cost
 was numpy's per-call overhead (~30 calls of a few microseconds per step), not arithmetic. The same

@@ -137,7 +137,7 @@ def _near_misses_alone(mesh: dict, fixed: int, segments: np.ndarray, holes: np.n
         return mesh, redone
     pieces = []
     for island in np.flatnonzero(near).tolist():
-        sub = _Islands(mesh, labels == island, fixed, segments, holes, hole_island == island)
+        sub = Islands(mesh, labels == island, fixed, segments, holes, hole_island == island)
         room = replace(params, max_vertices=params.max_vertices - len(mesh["vertices"]) + len(sub.result["vertices"]))
         better = improve(sub.result, len(sub.outline), sub.segments, sub.holes, room, area, starts=False)
         if better is not sub.result:
@@ -145,7 +145,7 @@ def _near_misses_alone(mesh: dict, fixed: int, segments: np.ndarray, holes: np.n
             redone[island] = True
     if not pieces:
         return mesh, redone
-    whole = _assembled(mesh["vertices"][:fixed], segments, [(mesh, np.arange(fixed), ~redone[tri_island]), *pieces])
+    whole = assembled(mesh["vertices"][:fixed], segments, [(mesh, np.arange(fixed), ~redone[tri_island]), *pieces])
     return (whole, redone) if len(whole["vertices"]) <= params.max_vertices else (mesh, np.zeros_like(redone))
 
 
@@ -172,7 +172,7 @@ def _improve_jointly(result: dict, angles: np.ndarray, fixed: int, segments: np.
         return result, np.zeros_like(refined)
     if refined.all():
         return improve(result, fixed, segments, holes, params, area, labels, angles), refined
-    sub = _Islands(result, refined[labels], fixed, segments, holes, refined[hole_island])
+    sub = Islands(result, refined[labels], fixed, segments, holes, refined[hole_island])
     room = replace(params, max_vertices=params.max_vertices - len(result["vertices"]) + len(sub.result["vertices"]))
     mesh = improve(sub.result, len(sub.outline), sub.segments, sub.holes, room, area,
                    np.unique(labels[refined[labels]], return_inverse=True)[1])
@@ -181,11 +181,11 @@ def _improve_jointly(result: dict, angles: np.ndarray, fixed: int, segments: np.
     pieces = [(mesh, sub.outline, None)]
     copies = _twin_copies(mesh, sub.outline, outline_island, taken & ~refined, first,
                           group_minima(tri_island, angles, len(count)), result["vertices"])
-    whole = _assembled(result["vertices"][:fixed], segments,
+    whole = assembled(result["vertices"][:fixed], segments,
                        [(result, np.arange(fixed), ~(refined | copies.islands)[tri_island]), *pieces, *copies.pieces])
     if len(whole["vertices"]) <= params.max_vertices:
         return whole, refined | copies.islands
-    return _assembled(result["vertices"][:fixed], segments,  # the copies over the budget: the twins as they were
+    return assembled(result["vertices"][:fixed], segments,  # the copies over the budget: the twins as they were
                       [(result, np.arange(fixed), ~refined[tri_island]), *pieces]), refined
 
 
@@ -215,7 +215,7 @@ def _first_twins(outline: np.ndarray, segments: np.ndarray, outline_island: np.n
 
 class _Copies(NamedTuple):
     """Translated copies of refined islands for their twins: which islands they cover, and the
-    ``_assembled`` pieces that hold them."""
+    ``assembled`` pieces that hold them."""
     islands: np.ndarray
     pieces: list
 
@@ -249,7 +249,7 @@ def vertex_islands(tris: np.ndarray, outline_island: np.ndarray, count: int) -> 
     return mesh_islands(tris, np.asarray(outline_island, dtype=np.int64), count)
 
 
-class _Islands:
+class Islands:
     """Some islands of a Triangle result as a problem of their own: their outline vertices first
     (``outline``: in their order in the whole), then their other vertices; their segments, holes
     and triangles renumbered."""
@@ -268,7 +268,7 @@ class _Islands:
                        "triangles": local[tris[mine[tris[:, 0]]]], "segments": self.segments}
 
 
-def _assembled(outline: np.ndarray, segments: np.ndarray,
+def assembled(outline: np.ndarray, segments: np.ndarray,
                pieces: list[tuple[dict, np.ndarray, np.ndarray | None]]) -> dict:
     """One mesh of ``outline`` from pieces of meshes of it: each piece is (a mesh whose first
     vertices are the outline vertices at the given indices, those indices, which of its triangles
@@ -453,7 +453,7 @@ class _IslandBests:
         if (self.source == self.source[0]).all():
             return self.meshes[int(self.source[0])][0]
         outline = np.arange(self.fixed)
-        return _assembled(self.meshes[0][0]["vertices"][:self.fixed], self.segments,
+        return assembled(self.meshes[0][0]["vertices"][:self.fixed], self.segments,
                           [(self.meshes[k][0], outline, self.meshes[k][2] == island)
                            for island, k in enumerate(self.source.tolist())])
 

@@ -8,10 +8,11 @@ import pytest
 
 from pipelines import contour
 from pipelines.contour import _hole_points, _ring_segments, sprite_outline, triangulate
+from pipelines.contour_kernels import group_minima
 from pipelines.contour_params import TOL, ContourParams
-from pipelines.contour_refine import min_angles
+from pipelines.contour_refine import min_angles, vertex_islands
 from pipelines.contour_rings import Ring
-from tests.pipelines.test_contour_refine import holes_sprite, long_short_sprite, sliver_sprite
+from tests.pipelines.test_contour_refine import CRAB, SHADOW, holes_sprite, long_short_sprite, sliver_sprite
 
 WHITE = (255, 255, 255, 255)
 CLEAR = (0, 0, 0, 0)
@@ -36,6 +37,16 @@ def sheet_sprite(n: int = 6, cell: int = 40) -> np.ndarray:
     return img
 
 
+def joined_sheet(n: int = 6, cell: int = 40) -> np.ndarray:
+    """``sheet_sprite`` with its cells joined by a bar along each row and one down the left: one
+    island with the sheet's many slivers (a rung's stop is decided island by island)."""
+    img = sheet_sprite(n, cell)
+    for i in range(n):
+        cv2.rectangle(img, (0, i * cell + 19), (n * cell - 1, i * cell + 21), WHITE, -1)
+    cv2.rectangle(img, (0, 0), (2, n * cell - 1), WHITE, -1)
+    return img
+
+
 def rungs_run(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     """The angles of the Triangle ladder calls ``triangulate`` makes from now on."""
     calls: list[float] = []
@@ -49,8 +60,9 @@ def rungs_run(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     return calls
 
 
-SPRITES = {"sheet6": lambda: sheet_sprite(6), "sheet5": lambda: sheet_sprite(5, 48), "sliver": sliver_sprite,
-           "long_short": long_short_sprite, "holes": holes_sprite}
+SPRITES = {"sheet6": lambda: sheet_sprite(6), "sheet5": lambda: sheet_sprite(5, 48), "joined6": joined_sheet,
+           "joined5": lambda: joined_sheet(5, 48), "sliver": sliver_sprite, "long_short": long_short_sprite,
+           "holes": holes_sprite}
 
 
 @pytest.mark.parametrize("name", list(SPRITES))
@@ -66,9 +78,9 @@ def test_ladder_stop_gives_the_full_ladder_mesh(name, monkeypatch):
     assert np.array_equal(direct.vertices, full.vertices)
     assert np.array_equal(direct.triangles, full.triangles)
     assert all(np.array_equal(a, b) for a, b in zip(direct.loops, full.loops, strict=True))
-    if name.startswith("sheet"):  # the stop fired: one Triangle call instead of two
+    if name.startswith("joined"):  # the stop fired: one Triangle call instead of two
         assert stopped == [TOL.angle_ladder[0]] and calls == list(TOL.angle_ladder[:2])
-    else:
+    else:  # a sheet's cells each hold too few slivers for the stop: the next rung meshes those short of 20
         assert stopped == calls
 
 
@@ -136,3 +148,30 @@ def test_refinement_starts_from_a_rung_it_can_take(monkeypatch):
     monkeypatch.setattr(contour, "MAX_BAD", 10**9)  # every rung counts as one refinement takes: the best angle wins
     kept = triangulate(outline, ContourParams())
     assert min_angles(kept.vertices, kept.triangles).min() < 11.0
+
+
+def ladder_minima(outline: list[Ring], params: ContourParams) -> tuple[np.ndarray, np.ndarray]:
+    """(each island's smallest angle in the ladder's mesh of ``outline``, each island's rung)."""
+    vertices, segments, holes = contour.outline_pslg(outline)
+    outline_island = np.repeat([r.island for r in outline], [len(r.points) for r in outline])
+    ladder = contour._ladder(vertices, segments, holes, None, params.max_vertices, params, False,
+                             (outline_island, np.zeros(0, dtype=np.int64)))
+    mesh, angles = contour._by_island(ladder, len(vertices), segments, params.max_vertices)
+    tri_island = vertex_islands(mesh["triangles"], outline_island, len(mesh["vertices"]))[mesh["triangles"][:, 0]]
+    assert np.allclose(angles, min_angles(mesh["vertices"], mesh["triangles"]))
+    return group_minima(tri_island, angles, int(outline_island.max()) + 1), ladder.choice
+
+
+def test_each_island_takes_its_own_rung():
+    """The 16 px crab's 20-degree rung makes triangles under min_triangle_area; the shadow's does not
+    (16.1 degrees there, 10.1 at the 10-degree rung). Side by side on one sheet, the crab no longer
+    costs the shadow its 20-degree rung (the whole mesh took the 10-degree one): each island meshes
+    as it does alone."""
+    params = ContourParams()
+    crab, shadow = np.array(CRAB), np.array(SHADOW) + np.array([30.0, 0.0])
+    (crab_alone,), (crab_rung,) = ladder_minima([Ring(crab, False, 0)], params)
+    (shadow_alone,), (shadow_rung,) = ladder_minima([Ring(shadow, False, 0)], params)
+    together, rungs = ladder_minima([Ring(crab, False, 0), Ring(shadow, False, 1)], params)
+    assert (crab_rung, shadow_rung) == (1, 0) and rungs.tolist() == [1, 0]
+    assert together.tolist() == pytest.approx([crab_alone, shadow_alone], abs=1e-9)
+    assert shadow_alone > 16.0

@@ -292,7 +292,8 @@ def test_outline_steiner_never_meshes_worse_than_the_unsplit_outline():
     split_params = make_params({"outline_steiner": True})
     outline = contour.sprite_outline(alpha, split_params)
     vertices, segments, holes = contour.outline_pslg(outline)
-    (_, split_only), _ = contour._ladder(vertices, segments, holes, None, 5000, split_params, True)
+    _, split_only = contour._by_island(contour._ladder(vertices, segments, holes, None, 5000, split_params, True),
+                                       len(vertices), segments, 5000)
     plain = mesh_sprite(png(img))["metadata"]["min_angle_deg"]
     assert float(split_only.min()) < plain - 5  # the case: Triangle's split mesh alone is worse
     split = mesh_sprite(png(img), split_params)
