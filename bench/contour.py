@@ -24,7 +24,7 @@ metadata, as numpy arrays), ``time_ms`` their sum (what ``mesh_sprite`` costs a 
 is writing its ``mesh.json`` and ``spine.json`` (``tasks.json_codec``: orjson over the arrays), and
 ``output_stdlib_ms`` the same with ``tolist`` and ``json.dumps`` (how they were written before
 2026-11-24, when ``mesh_rgba`` built the lists itself). Each is the fastest of
-``--repeat`` runs (default 3) in wall-clock time (``perf_counter``), so other processes on a
+``--repeat`` runs (default 5) in wall-clock time (``perf_counter``), so other processes on a
 shared machine inflate it less; the runs are passes over the whole corpus (``timing_pass``), not
 back to back, so a burst of load on the machine reaches one run of a sprite, not all of them.
 Process CPU time (``process_time``) is recorded too. One more run
@@ -386,7 +386,7 @@ def main() -> None:
     """Run both meshers over the corpus, write the JSON and print a table."""
     parser = argparse.ArgumentParser(description="Sprite mesher benchmark over the shared corpus.")
     parser.add_argument("sprites", nargs="?", help="folder of PNG sprites (default: the shared corpus)")
-    parser.add_argument("--repeat", type=int, default=3, help="runs per sprite; the fastest is kept")
+    parser.add_argument("--repeat", type=int, default=5, help="runs per sprite; the fastest is kept")
     args = parser.parse_args()
     folder = sprites_dir(args.sprites)
     paths = corpus_files(folder, "*.png")
