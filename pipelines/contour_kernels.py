@@ -1023,6 +1023,25 @@ def group_minima(group: np.ndarray, values: np.ndarray, count: int) -> np.ndarra
 
 
 @njit(cache=True)
+def island_tallies(tris: np.ndarray, tri_island: np.ndarray, angles: np.ndarray, count: int,
+                   islands: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For a mesh of ``count`` vertices whose triangles' islands are ``tri_island``: (the island of each
+    vertex, 0 for one in no triangle; the smallest of ``angles`` in each island, inf for none; the
+    vertices in each island), as a fancy assignment, ``group_minima`` and a bincount give them."""
+    vertex_island = np.zeros(count, dtype=np.int64)
+    smallest = np.full(islands, np.inf)
+    for t in range(len(tris)):
+        island = tri_island[t]
+        smallest[island] = min(smallest[island], angles[t])
+        for k in range(3):
+            vertex_island[tris[t, k]] = island
+    size = np.zeros(islands, dtype=np.int64)
+    for v in range(count):
+        size[vertex_island[v]] += 1
+    return vertex_island, smallest, size
+
+
+@njit(cache=True)
 def _root(parent: np.ndarray, x: int) -> int:
     """The root of ``x`` in a union-find forest, halving the path on the way."""
     while parent[x] != x:
@@ -1327,6 +1346,7 @@ def warm() -> None:
     group_minima(np.zeros(3, dtype=np.int64), np.ones(3), 1)
     for layout in (tris, tris.astype(np.int64)):  # Triangle's triangles, and assembled meshes
         mesh_islands(layout, np.zeros(3, dtype=np.int64), 4)
+        island_tallies(layout, np.zeros(3, dtype=np.int64), np.ones(3), 4, 1)
     for layout in (tris, tris.astype(np.int64)):  # Triangle's triangles, and islands taken out of a mesh
         apex_candidates(mesh, layout, np.array([[0, 1], [1, 2], [2, 0]]), 0.5)
     spread_points(mesh, np.ones(4), mesh[:2])

@@ -61,6 +61,7 @@ from pipelines.contour_kernels import (
     apex_candidates,
     delaunay_flips,
     group_minima,
+    island_tallies,
     mesh_islands,
     optimal_smoothing,
     ray_clearances,
@@ -269,14 +270,16 @@ class Islands:
 
 
 def assembled(outline: np.ndarray, segments: np.ndarray,
-               pieces: list[tuple[dict, np.ndarray, np.ndarray | None]]) -> dict:
+              pieces: list[tuple[dict, np.ndarray, np.ndarray | None]]) -> dict:
     """One mesh of ``outline`` from pieces of meshes of it: each piece is (a mesh whose first
     vertices are the outline vertices at the given indices, those indices, which of its triangles
     to take (None: all)). The outline vertices come first, then each piece's other vertices."""
     verts, tris, start = [outline], [], len(outline)
     for mesh, at, take in pieces:
         chosen = mesh["triangles"] if take is None else mesh["triangles"][take]
-        inner = np.unique(chosen[chosen >= len(at)])
+        used = np.zeros(len(mesh["vertices"]), dtype=bool)
+        used[chosen.ravel()] = True
+        inner = np.flatnonzero(used[len(at):]) + len(at)  # the sorted unique non-outline vertices
         index = np.zeros(len(mesh["vertices"]), dtype=np.int64)
         index[:len(at)] = at
         index[inner] = np.arange(start, start + len(inner))
@@ -392,16 +395,15 @@ class _IslandBests:
         """The smallest angle of the best mesh."""
         return float(self.angle.min())
 
-    def _islands(self, mesh: dict) -> tuple[np.ndarray, np.ndarray]:
-        """(island of each vertex, island of each triangle) of a candidate mesh, from the region
-        labels Triangle gave its triangles."""
-        tris = mesh["triangles"]
+    def _measured(self, mesh: dict, angles: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(island of each vertex, island of each triangle, smallest angle and vertex count in each
+        island) of a candidate mesh, its triangles' islands from the region labels Triangle gave them."""
         if mesh is self.meshes[0][0]:  # the input again (a start that added nothing)
-            return self.meshes[0][1], self.meshes[0][2]
+            return *self.meshes[0][1:], *self._measure(0, angles)
         tri_island = _triangle_islands(mesh, self.count > 1)
-        vertex_island = np.zeros(len(mesh["vertices"]), dtype=np.int64)
-        vertex_island[tris] = tri_island[:, None]
-        return vertex_island, tri_island
+        vertex_island, smallest, size = island_tallies(mesh["triangles"], tri_island, angles, len(mesh["vertices"]),
+                                                       self.count)
+        return vertex_island, tri_island, smallest, size
 
     def _measure(self, k: int, angles: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(smallest angle, vertex count) in each island of candidate ``k``."""
@@ -416,9 +418,9 @@ class _IslandBests:
         best so far does not (the issue's target: not a trade against vertices, within the budget)."""
         chain_angle = chain_size = chain_at = None
         for mesh, angles in chain:
-            self.meshes.append((mesh, *self._islands(mesh)))
+            vertex_island, tri_island, angle, size = self._measured(mesh, angles)
+            self.meshes.append((mesh, vertex_island, tri_island))
             k = len(self.meshes) - 1
-            angle, size = self._measure(k, angles)
             if chain_at is None:
                 chain_angle, chain_size, chain_at = angle, size, np.full(self.count, k)
                 continue
