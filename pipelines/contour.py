@@ -677,10 +677,11 @@ def _ladder(vertices: np.ndarray, segments: np.ndarray, holes: np.ndarray | None
     that (unless ``split``). An island is settled when a rung meets its own target there, or
     (unsplit) when a rung that became its best leaves more than ``MAX_BAD`` bad triangles with the
     worst on the outline alone (``_outline_bound``); each rung meshes the islands not yet settled,
-    and the ladder stops when every island is."""
+    and the ladder stops when every island is. A rung without triangles on an island cannot serve it
+    (an island no rung meshes takes the last rung run: it has no triangles to take)."""
     count = 1 if islands is None else int(islands[0].max()) + 1
-    ladder = _Ladder([], [], [], np.full(count, -1))
-    best, fewest = ladder.choice, np.full(count, -1)
+    rungs, ats, tri_islands = [], [], []
+    best, fewest = np.full(count, -1), np.full(count, -1)
     best_angle, best_bad = np.full(count, -1.0), np.zeros(count, dtype=np.int64)
     settled = np.zeros(count, dtype=bool)
     for angle in TOL.angle_ladder:
@@ -693,18 +694,18 @@ def _ladder(vertices: np.ndarray, segments: np.ndarray, holes: np.ndarray | None
         else:
             pslg, at = (vertices, segments, holes), None
         result = _run_triangle(*pslg, angle, area, budget, split)
-        tris, k, fixed = result["triangles"], len(ladder.rungs), len(pslg[0])
+        tris, k, fixed = result["triangles"], len(rungs), len(pslg[0])
         tri_island = (np.zeros(len(tris), dtype=np.int64) if islands is None else
                       vertex_islands(tris, islands[0] if at is None else islands[0][at],
                                      len(result["vertices"]))[tris[:, 0]])
         angles = min_angles(result["vertices"], tris)
-        ladder.rungs.append((result, angles))
-        ladder.at.append(at)
-        ladder.tri_islands.append(tri_island)
+        rungs.append((result, angles))
+        ats.append(at)
+        tri_islands.append(tri_island)
         worst = group_minima(tri_island, angles, count)
         bad = np.bincount(tri_island[angles < TOL.min_angle_deg], minlength=count)
-        serves = ~settled & (best < 0 if angle == 0 else _respects_area(result, tri_island, count, fixed,
-                                                                          params.min_triangle_area))
+        serves = ~settled & np.isfinite(worst) & (best < 0 if angle == 0 else _respects_area(
+            result, tri_island, count, fixed, params.min_triangle_area))
         fewest[serves & (fewest < 0) & (bad <= MAX_BAD)] = k
         up = serves & (worst > best_angle + TOL.ladder_gain_deg)
         best[up], best_angle[up], best_bad[up] = k, worst[up], bad[up]
@@ -715,9 +716,10 @@ def _ladder(vertices: np.ndarray, segments: np.ndarray, holes: np.ndarray | None
             settled |= up & _outline_bound(result, angles, tri_island, bad, count, fixed)
         if settled.all():
             break
+    choice = np.where(best >= 0, best, len(rungs) - 1)
     if not split:
-        best[:] = np.where((best_bad > MAX_BAD) & (fewest >= 0), fewest, best)
-    return ladder
+        choice = np.where((best_bad > MAX_BAD) & (fewest >= 0), fewest, choice)
+    return _Ladder(rungs, ats, tri_islands, choice)
 
 
 def _respects_area(result: dict, tri_island: np.ndarray, count: int, fixed: int, min_area: float) -> np.ndarray:

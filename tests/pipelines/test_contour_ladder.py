@@ -175,3 +175,24 @@ def test_each_island_takes_its_own_rung():
     assert (crab_rung, shadow_rung) == (1, 0) and rungs.tolist() == [1, 0]
     assert together.tolist() == pytest.approx([crab_alone, shadow_alone], abs=1e-9)
     assert shadow_alone > 16.0
+
+
+def test_a_rung_without_an_islands_triangles_cannot_supply_it(monkeypatch):
+    """Triangle leaving an island bare (a misplaced hole point would) must not make that rung the
+    island's best (its smallest angle there reads inf); the other island keeps what it gets alone."""
+    params = ContourParams()
+    crab, shadow = np.array(CRAB), np.array(SHADOW) + np.array([30.0, 0.0])
+    (crab_alone,), _ = ladder_minima([Ring(crab, False, 0)], params)
+    run = contour._run_triangle
+
+    def bare_shadow(*args, **kwargs):
+        result = run(*args, **kwargs)
+        if args[3] == TOL.angle_ladder[0]:  # the top rung loses the shadow's triangles
+            corners = result["vertices"][result["triangles"]].mean(axis=1)
+            result["triangles"] = result["triangles"][corners[:, 0] < 30.0]
+        return result
+
+    monkeypatch.setattr(contour, "_run_triangle", bare_shadow)
+    together, rungs = ladder_minima([Ring(crab, False, 0), Ring(shadow, False, 1)], params)
+    assert rungs[1] != 0 and np.isfinite(together[1])  # the shadow from a rung that meshes it
+    assert together[0] == pytest.approx(crab_alone, abs=1e-9)
