@@ -79,7 +79,8 @@ def label_sizes(labels: np.ndarray, count: int) -> np.ndarray:
 @njit(cache=True)
 def labels_in(table: np.ndarray, labels: np.ndarray) -> np.ndarray:
     """``table[labels]`` for a bool ``table`` over a label image's labels: which pixels have a label the
-    table keeps (``np.take`` first widens the labels to 64 bits: ~5x this on a sheet's label image)."""
+    table keeps (``np.take`` first widens the labels to 64 bits: 0.6-2.1 ms against 0.26-0.31 ms here
+    on the theme atlas's two label images, inside ``mesh_rgba``)."""
     out = np.empty(labels.shape, dtype=np.bool_)
     for y in range(labels.shape[0]):
         for x in range(labels.shape[1]):

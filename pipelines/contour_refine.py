@@ -183,11 +183,11 @@ def _improve_jointly(result: dict, angles: np.ndarray, fixed: int, segments: np.
     copies = _twin_copies(mesh, sub.outline, outline_island, taken & ~refined, first,
                           group_minima(tri_island, angles, len(count)), result["vertices"])
     whole = assembled(result["vertices"][:fixed], segments,
-                       [(result, np.arange(fixed), ~(refined | copies.islands)[tri_island]), *pieces, *copies.pieces])
+                      [(result, np.arange(fixed), ~(refined | copies.islands)[tri_island]), *pieces, *copies.pieces])
     if len(whole["vertices"]) <= params.max_vertices:
         return whole, refined | copies.islands
     return assembled(result["vertices"][:fixed], segments,  # the copies over the budget: the twins as they were
-                      [(result, np.arange(fixed), ~refined[tri_island]), *pieces]), refined
+                     [(result, np.arange(fixed), ~refined[tri_island]), *pieces]), refined
 
 
 def _first_twins(outline: np.ndarray, segments: np.ndarray, outline_island: np.ndarray,
@@ -456,8 +456,8 @@ class _IslandBests:
             return self.meshes[int(self.source[0])][0]
         outline = np.arange(self.fixed)
         return assembled(self.meshes[0][0]["vertices"][:self.fixed], self.segments,
-                          [(self.meshes[k][0], outline, self.meshes[k][2] == island)
-                           for island, k in enumerate(self.source.tolist())])
+                         [(self.meshes[k][0], outline, self.meshes[k][2] == island)
+                          for island, k in enumerate(self.source.tolist())])
 
 
 def _starts(ctx: _Context, result: dict, bad: np.ndarray) -> Iterator[tuple[dict, float, float]]:
