@@ -684,17 +684,17 @@ def _ladder(vertices: np.ndarray, segments: np.ndarray, holes: np.ndarray | None
     best, fewest = np.full(count, -1), np.full(count, -1)
     best_angle, best_bad = np.full(count, -1.0), np.zeros(count, dtype=np.int64)
     settled = np.zeros(count, dtype=bool)
+    cdt = _run_triangle(vertices, segments, holes, 0.0, None, 0, split)  # each rung refines it ('r')
     for angle in TOL.angle_ladder:
         if angle == 0 and ((best >= 0) | settled).all():  # unrefined never beats an accepted refined rung
             break
         if settled.any():  # the islands left, as a problem of their own
-            sub = Islands({"vertices": vertices, "triangles": np.zeros((0, 3), dtype=np.int64)},
-                          ~settled[islands[0]], len(vertices), segments, holes, ~settled[islands[1]])
-            pslg, at = (sub.result["vertices"], sub.segments, sub.holes), sub.outline
+            sub = Islands(cdt, ~settled[islands[0]], len(vertices), segments, holes, ~settled[islands[1]])
+            base, at = sub.result, sub.outline
         else:
-            pslg, at = (vertices, segments, holes), None
-        result = _run_triangle(*pslg, angle, area, budget, split)
-        tris, k, fixed = result["triangles"], len(rungs), len(pslg[0])
+            base, at = cdt, None
+        result = _refine_triangle(base, angle, area, budget, split)
+        tris, k, fixed = result["triangles"], len(rungs), len(base["vertices"])
         tri_island = (np.zeros(len(tris), dtype=np.int64) if islands is None else
                       vertex_islands(tris, islands[0] if at is None else islands[0][at],
                                      len(result["vertices"]))[tris[:, 0]])
@@ -835,6 +835,22 @@ def _run_triangle(vertices: np.ndarray, segments: np.ndarray, holes: np.ndarray 
     if "triangles" not in result or not len(result["triangles"]):
         raise InputError("TRIANGULATION_FAILED", "Triangle produced no triangles",
                          {"vertex_count": len(vertices), "options": opts})
+    return result
+
+
+def _refine_triangle(cdt: dict, angle: float, area: float | None, budget: int, split_outline: bool = False) -> dict:
+    """Triangle's refinement ('r') of a constrained Delaunay triangulation of the outline (its
+    vertices, segments and triangles: holes already eaten), as ``_run_triangle`` with the same
+    switches on the outline would refine it, without building the triangulation again; ``cdt``
+    itself when nothing would refine it (no angle, no area)."""
+    if angle <= 0 and area is None:
+        return cdt
+    data = {"vertices": cdt["vertices"], "segments": np.ascontiguousarray(cdt["segments"], dtype=np.int32),
+            "triangles": np.ascontiguousarray(cdt["triangles"], dtype=np.int32)}
+    result = triangle.triangulate(data, "r" + triangle_options(budget, angle, area, split_outline=split_outline))
+    if "triangles" not in result or not len(result["triangles"]):
+        raise InputError("TRIANGULATION_FAILED", "Triangle's refinement produced no triangles",
+                         {"vertex_count": len(cdt["vertices"])})
     return result
 
 

@@ -48,15 +48,16 @@ def joined_sheet(n: int = 6, cell: int = 40) -> np.ndarray:
 
 
 def rungs_run(monkeypatch: pytest.MonkeyPatch) -> list[float]:
-    """The angles of the Triangle ladder calls ``triangulate`` makes from now on."""
+    """The angles of the ladder's rungs (each a refinement of the outline's triangulation) that
+    ``triangulate`` runs from now on."""
     calls: list[float] = []
-    run = contour._run_triangle
+    run = contour._refine_triangle
 
     def counting(*args, **kwargs):
-        calls.append(args[3])
+        calls.append(args[1])
         return run(*args, **kwargs)
 
-    monkeypatch.setattr(contour, "_run_triangle", counting)
+    monkeypatch.setattr(contour, "_refine_triangle", counting)
     return calls
 
 
@@ -78,10 +79,28 @@ def test_ladder_stop_gives_the_full_ladder_mesh(name, monkeypatch):
     assert np.array_equal(direct.vertices, full.vertices)
     assert np.array_equal(direct.triangles, full.triangles)
     assert all(np.array_equal(a, b) for a, b in zip(direct.loops, full.loops, strict=True))
-    if name.startswith("joined"):  # the stop fired: one Triangle call instead of two
+    if name.startswith("joined"):  # the stop fired: one rung instead of two
         assert stopped == [TOL.angle_ladder[0]] and calls == list(TOL.angle_ladder[:2])
     else:  # a sheet's cells each hold too few slivers for the stop: the next rung meshes those short of 20
         assert stopped == calls
+
+
+@pytest.mark.parametrize("name", list(SPRITES))
+@pytest.mark.parametrize("area", [None, 6.0])
+def test_a_rung_refines_the_outlines_triangulation_as_triangle_refines_the_outline(name, area):
+    """Each rung refines the outline's constrained Delaunay triangulation ('r') instead of building
+    it again: the same vertices and as many triangles, with the same smallest angle, as Triangle on
+    the outline with the same switches (holes, eaten once in the triangulation, stay empty)."""
+    params = ContourParams()
+    vertices, segments, holes = contour.outline_pslg(sprite_outline(SPRITES[name]()[..., 3], params))
+    cdt = contour._run_triangle(vertices, segments, holes, 0.0, None, 0)
+    for angle in TOL.angle_ladder:
+        direct = contour._run_triangle(vertices, segments, holes, angle, area, 5000)
+        refined = contour._refine_triangle(cdt, angle, area, 5000)
+        assert len(refined["triangles"]) == len(direct["triangles"])
+        assert np.allclose(np.sort(refined["vertices"], axis=0), np.sort(direct["vertices"], axis=0), atol=1e-9)
+        assert min_angles(refined["vertices"], refined["triangles"]).min() == pytest.approx(
+            min_angles(direct["vertices"], direct["triangles"]).min(), abs=1e-9)
 
 
 def dense_hole_points(vertices: np.ndarray, segments: np.ndarray, outline: list[Ring]) -> np.ndarray:
@@ -183,16 +202,16 @@ def test_a_rung_without_an_islands_triangles_cannot_supply_it(monkeypatch):
     params = ContourParams()
     crab, shadow = np.array(CRAB), np.array(SHADOW) + np.array([30.0, 0.0])
     (crab_alone,), _ = ladder_minima([Ring(crab, False, 0)], params)
-    run = contour._run_triangle
+    run = contour._refine_triangle
 
     def bare_shadow(*args, **kwargs):
         result = run(*args, **kwargs)
-        if args[3] == TOL.angle_ladder[0]:  # the top rung loses the shadow's triangles
+        if args[1] == TOL.angle_ladder[0]:  # the top rung loses the shadow's triangles
             corners = result["vertices"][result["triangles"]].mean(axis=1)
             result["triangles"] = result["triangles"][corners[:, 0] < 30.0]
         return result
 
-    monkeypatch.setattr(contour, "_run_triangle", bare_shadow)
+    monkeypatch.setattr(contour, "_refine_triangle", bare_shadow)
     together, rungs = ladder_minima([Ring(crab, False, 0), Ring(shadow, False, 1)], params)
     assert rungs[1] != 0 and np.isfinite(together[1])  # the shadow from a rung that meshes it
     assert together[0] == pytest.approx(crab_alone, abs=1e-9)
