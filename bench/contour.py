@@ -31,8 +31,9 @@ Process CPU time (``process_time``) is recorded too. One more run
 per sprite is split into stages by its progress reports (``STAGES``): ``stage_*_share`` is each
 stage's share of the corpus's mesh time, and ``stage_rest_ms_p95`` the p95 of what is left without
 simplification and triangulation (the floor those two stages leave for the p95 target). The start-up
-heap, with the compiled kernels loaded, is frozen (``gc.freeze``) before timing, as a worker freezes
-its own (tasks/app.py). The
+heap, with the compiled kernels loaded, is frozen (``gc.freeze``) before timing, and the C allocator
+keeps the pages of large arrays between sprites (``tasks.memory.keep_heap``), as a worker does at
+start (tasks/app.py). The
 baseline is timed the same way and shares our decode time. ``*_over_10ms`` counts the sprites
 over the issue's 10 ms target. Each preset then meshes the corpus once (``presets``: sprites meshed
 and failed, how many needed the vertex budget's closing, vertex and waste medians). Writes
@@ -76,6 +77,7 @@ from pipelines.graph_components import components
 from pipelines.image_io import load_rgba
 from pipelines.spine_export import spine_mesh_attachment
 from tasks.json_codec import to_json
+from tasks.memory import keep_heap
 
 OPAQUE_ALPHA = 128
 SAMPLES_BUDGET = 16_000_000   # supersampled points per image for the coverage raster
@@ -395,6 +397,7 @@ def main() -> None:
     mesh_sprite(paths[0].read_bytes(), params)  # warm imports and caches once
     warm()  # every compiled kernel, as a contour worker loads them at start
     gc.freeze()  # then freeze, as the worker does before its pool forks (tasks/app.py)
+    keep_heap()  # and keep the allocator's pages between sprites, as the worker does (tasks/memory.py)
     for path in paths:
         try:
             sprites.append((path.name, run_one(path, params)))

@@ -12,7 +12,7 @@ import structlog
 from celery import Celery, signals
 
 import tasks
-from tasks import connections
+from tasks import connections, memory
 from tasks.logs import configure_logging
 from tasks.outcome_writer import writer as outcome_writer
 from tasks.settings import get_settings
@@ -56,6 +56,13 @@ def _setup_logging(**_kwargs) -> None:
 @signals.worker_init.connect
 def _warm_connections(**_kwargs) -> None:
     connections.warm()
+
+
+@signals.worker_init.connect
+def _keep_heap(**_kwargs) -> None:
+    """The allocator keeps the pages of a job's large arrays for the next one (``tasks.memory``);
+    set in the parent, so every pool child inherits it."""
+    memory.keep_heap()
 
 
 @signals.worker_init.connect
