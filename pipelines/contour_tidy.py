@@ -13,14 +13,14 @@ widened (``_widened``).
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
 import numpy as np
 
 from pipelines.contour_geometry import inside_ring, recheck_crossing
+from pipelines.contour_kernels import short_merges
 from pipelines.contour_params import TOL
-from pipelines.contour_rings import Packed, Ring, cross2, pack, pack_rings, ring_areas, ring_boxes, unpack
+from pipelines.contour_rings import Packed, Ring, pack, pack_rings, ring_areas, ring_boxes, unpack
 
 
 def tidy_outline(rings: list[Ring], width: int, height: int, tolerances: Sequence[float] | None = None) -> list[Ring]:
@@ -82,24 +82,11 @@ def _merged_short(packed: Packed, room: np.ndarray, reach: np.ndarray, width: in
     moves; rings keep at least 3 points."""
     p, nxt, prv, ring = packed.points, packed.nxt, packed.prv, packed.ring
     unchanged = packed, np.ones(len(p), dtype=bool), np.zeros(len(room))
-    b = np.arange(len(p))
-    ab, bc, cd = p - p[prv], p[nxt] - p, p[nxt[nxt]] - p[nxt]
-    length_ab, length_bc, length_cd = (np.hypot(v[:, 0], v[:, 1]) for v in (ab, bc, cd))
-    short = (np.diff(packed.starts)[ring] >= 4) & (length_bc < TOL.merge_short_ratio * np.minimum(length_ab, length_cd))
-    if not short.any():
+    b, way, x, added = short_merges(p, nxt, prv, ring, np.diff(packed.starts), reach, float(width), float(height))
+    if not len(b):
         return unchanged
-    b, ab, bc, cd = b[short], ab[short], bc[short], cd[short]
     a, c = prv[b], nxt[b]
     d = nxt[c]
-    turn_b, turn_c = cross2(ab, bc), cross2(bc, cd)  # > 0: the ring turns inward (a convex corner of the solid)
-    x, extend = _extended(p[a], ab, p[d], cd, turn_b, turn_c, width, height)
-    gain = np.stack([np.where(turn_c < 0, -0.5 * turn_c, np.inf),        # drop C: B C D
-                     np.where(turn_b < 0, -0.5 * turn_b, np.inf),        # drop B: A B C
-                     np.where(extend, 0.5 * np.abs(cross2(x - p[b], bc)), np.inf)])  # extend: B X C
-    chord = np.stack([p[d] - p[b], p[c] - p[a], bc])  # each way's new segment, or B -> C for X
-    shift = 2 * gain / np.maximum(np.hypot(chord[..., 0], chord[..., 1]), TOL.geom_eps)  # the triangle's height
-    gain[shift > reach[ring[b]]] = np.inf
-    way, added = np.argmin(gain, axis=0), np.min(gain, axis=0)
     take = _taken(np.stack([a, b, c, d], axis=1), ring[b], added, room)
     if not take.any():
         return unchanged
@@ -110,24 +97,6 @@ def _merged_short(packed: Packed, room: np.ndarray, reach: np.ndarray, width: in
     moved[b[way == 2]] = x[way == 2]
     merged = pack(moved[kept], ring[kept], len(room))
     return merged, kept, np.bincount(ring[b], weights=added, minlength=len(room))
-
-
-def _extended(a: np.ndarray, ab: np.ndarray, d: np.ndarray, cd: np.ndarray, turn_b: np.ndarray,
-              turn_c: np.ndarray, width: int, height: int) -> tuple[np.ndarray, np.ndarray]:
-    """(X, whether it serves): where the lines A -> B and D -> C extended past B and C meet, for rings
-    that turn inward at both B and C, inside the image and with a corner of at least
-    ``TOL.merge_corner_deg`` between X -> A and X -> D."""
-    denom = cross2(ab, cd)
-    safe = np.where(np.abs(denom) > TOL.geom_eps, denom, 1.0)
-    t = cross2(d - a, cd) / safe   # X = A + t (B - A)
-    u = cross2(ab, d - a) / safe   # X = D - u (D - C)
-    x = a + t[:, None] * ab
-    to_a, to_d = a - x, d - x
-    cos = np.sum(to_a * to_d, axis=1) / np.maximum(np.hypot(*to_a.T) * np.hypot(*to_d.T), TOL.geom_eps)
-    serves = ((turn_b > 0) & (turn_c > 0) & (np.abs(denom) > TOL.geom_eps) & (t >= 1) & (u >= 1) &
-              (cos <= math.cos(math.radians(TOL.merge_corner_deg))) &
-              (x[:, 0] >= 0) & (x[:, 0] <= width) & (x[:, 1] >= 0) & (x[:, 1] <= height))
-    return x, serves
 
 
 def _taken(touched: np.ndarray, ring: np.ndarray, added: np.ndarray, room: np.ndarray) -> np.ndarray:
