@@ -33,8 +33,6 @@ TIDY_PASSES = TOL.tidy_passes
 TIDY_SIN = TOL.tidy_sin
 TIDY_SHORT = TOL.tidy_short_ratio
 TIDY_CHORD = TOL.tidy_notch_chord
-MERGE_SHORT = TOL.merge_short_ratio
-MERGE_CORNER_COS = math.cos(math.radians(TOL.merge_corner_deg))
 
 
 # ---------------------------------------------------------------- rings
@@ -609,12 +607,13 @@ def near_segments(points: np.ndarray, reach: np.ndarray, order: np.ndarray, firs
 
 @njit(cache=True)
 def short_merges(points: np.ndarray, nxt: np.ndarray, prv: np.ndarray, ring: np.ndarray, ring_size: np.ndarray,
-                 reach: np.ndarray, width: float, height: float) -> tuple[np.ndarray, np.ndarray, np.ndarray,
-                                                                          np.ndarray]:
+                 reach: np.ndarray, width: float, height: float, ratio: float,
+                 cos_max: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """``contour_tidy._merged_short``'s candidates: each point B whose segment B -> C is under
-    ``TOL.merge_short_ratio`` of both neighbours (on a ring of at least 4 points), the way to merge
-    it that adds the least area (0: drop C, 1: drop B, 2: move B to X), that X, and the area added
-    (inf when no way serves, or each moves the outline farther than its ring's ``reach``)."""
+    ``ratio`` of both neighbours (on a ring of at least 4 points), the way to merge it that adds the
+    least area (0: drop C, 1: drop B, 2: move B to X, where the corner's cosine is at most
+    ``cos_max``), that X, and the area added (inf when no way serves, or each moves the outline
+    farther than its ring's ``reach``)."""
     n = len(points)
     picked = np.empty(n, dtype=np.int64)
     way = np.empty(n, dtype=np.int64)
@@ -627,7 +626,7 @@ def short_merges(points: np.ndarray, nxt: np.ndarray, prv: np.ndarray, ring: np.
         abx, aby = points[b, 0] - points[a, 0], points[b, 1] - points[a, 1]
         bcx, bcy = points[c, 0] - points[b, 0], points[c, 1] - points[b, 1]
         cdx, cdy = points[d, 0] - points[c, 0], points[d, 1] - points[c, 1]
-        if not (ring_size[ring[b]] >= 4 and np.hypot(bcx, bcy) < MERGE_SHORT * min(
+        if not (ring_size[ring[b]] >= 4 and np.hypot(bcx, bcy) < ratio * min(
                 np.hypot(abx, aby), np.hypot(cdx, cdy))):
             continue
         turn_b, turn_c = abx * bcy - aby * bcx, bcx * cdy - bcy * cdx
@@ -640,7 +639,7 @@ def short_merges(points: np.ndarray, nxt: np.ndarray, prv: np.ndarray, ring: np.
         xx, xy = points[a, 0] + t * abx, points[a, 1] + t * aby
         tax, tay, tdx, tdy = points[a, 0] - xx, points[a, 1] - xy, points[d, 0] - xx, points[d, 1] - xy
         cos = (tax * tdx + tay * tdy) / max(np.hypot(tax, tay) * np.hypot(tdx, tdy), GEOM_EPS)
-        serves = (turn_b > 0 and turn_c > 0 and abs(denom) > GEOM_EPS and t >= 1 and u >= 1 and cos <= MERGE_CORNER_COS
+        serves = (turn_b > 0 and turn_c > 0 and abs(denom) > GEOM_EPS and t >= 1 and u >= 1 and cos <= cos_max
                   and 0 <= xx <= width and 0 <= xy <= height)
         gains = (-0.5 * turn_c if turn_c < 0 else np.inf,
                  -0.5 * turn_b if turn_b < 0 else np.inf,
@@ -1389,7 +1388,8 @@ def warm() -> None:
     offset_rings(square, np.array([0, 4]), index, np.ones(4), 2.0, 2.0)
     dp_anchors(square.astype(np.float32), np.array([0, 4]), np.ones(1))
     label_sizes(np.ones((2, 2), dtype=np.int32), 2)
-    short_merges(square, np.array([1, 2, 3, 0]), np.array([3, 0, 1, 2]), owner, np.array([4]), np.ones(1), 2.0, 2.0)
+    short_merges(square, np.array([1, 2, 3, 0]), np.array([3, 0, 1, 2]), owner, np.array([4]), np.ones(1), 2.0, 2.0,
+                 0.3, 0.9)
     labels_in(np.ones(2, dtype=np.bool_), np.ones((2, 2), dtype=np.int32))
     drop_repeats(square, owner, 1)
     near_segments(square, np.ones(4), index, np.array([0]), np.array([4]), square[:1], square[1:2])

@@ -13,6 +13,7 @@ widened (``_widened``).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -82,7 +83,8 @@ def _merged_short(packed: Packed, room: np.ndarray, reach: np.ndarray, width: in
     moves; rings keep at least 3 points."""
     p, nxt, prv, ring = packed.points, packed.nxt, packed.prv, packed.ring
     unchanged = packed, np.ones(len(p), dtype=bool), np.zeros(len(room))
-    b, way, x, added = short_merges(p, nxt, prv, ring, np.diff(packed.starts), reach, float(width), float(height))
+    b, way, x, added = short_merges(p, nxt, prv, ring, np.diff(packed.starts), reach, float(width), float(height),
+                                    TOL.merge_short_ratio, math.cos(math.radians(TOL.merge_corner_deg)))
     if not len(b):
         return unchanged
     a, c = prv[b], nxt[b]

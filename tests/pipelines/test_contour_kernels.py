@@ -82,14 +82,15 @@ def test_offset_of_a_square_whose_points_are_its_anchors_is_the_square():
 def test_short_merges_take_the_least_area_way_within_reach_on_rings_of_four_points_or_more():
     step = np.array([[0, 0], [10, 0], [10, 10], [5, 10], [5, 10.5], [0, 10.5]], dtype=float)  # a 0.5 px step
     nxt, prv, one = np.roll(np.arange(6), -1), np.roll(np.arange(6), 1), np.zeros(6, dtype=np.int64)
-    b, way, _, added = short_merges(step, nxt, prv, one, np.array([6]), np.array([np.inf]), 20.0, 20.0)
+    limits = 0.34, np.cos(np.radians(20.0))  # TOL.merge_short_ratio, the cosine of TOL.merge_corner_deg
+    b, way, _, added = short_merges(step, nxt, prv, one, np.array([6]), np.array([np.inf]), 20.0, 20.0, *limits)
     # B (5, 10) -> C (5, 10.5): the ring turns outward at B only, so B is dropped: triangle A B C
     assert b.tolist() == [3] and way.tolist() == [1] and added.tolist() == [pytest.approx(1.25)]
     # that moves the outline 2 * 1.25 / |A C| = 0.497 px off the chord: past a reach of 0.4, no way serves
-    assert np.isinf(short_merges(step, nxt, prv, one, np.array([6]), np.array([0.4]), 20.0, 20.0)[3]).all()
+    assert np.isinf(short_merges(step, nxt, prv, one, np.array([6]), np.array([0.4]), 20.0, 20.0, *limits)[3]).all()
     sliver = np.array([[0, 0], [10, 0], [10, 0.1]])  # its short side, but three points must stay three
     three = np.roll(np.arange(3), -1), np.roll(np.arange(3), 1), np.zeros(3, dtype=np.int64)
-    assert not len(short_merges(sliver, *three, np.array([3]), np.array([np.inf]), 20.0, 20.0)[0])
+    assert not len(short_merges(sliver, *three, np.array([3]), np.array([np.inf]), 20.0, 20.0, *limits)[0])
 
 
 def test_cutting_edges_through_a_pixel_and_along_a_border_between_two():
