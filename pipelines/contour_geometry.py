@@ -7,10 +7,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import NamedTuple
 
-import cv2
 import numpy as np
 
-from pipelines.contour_kernels import crossing_edges, cutting_edges, winding_numbers
+from pipelines.contour_kernels import corner_pixels, crossing_edges, cutting_edges, winding_numbers
 from pipelines.contour_params import TOL
 from pipelines.contour_rings import Ring, expand_runs, ring_boxes, ring_edges, signed_area
 
@@ -54,12 +53,8 @@ class SolidIndex:
 
 
 def solid_index(solid: np.ndarray) -> SolidIndex:
-    """``SolidIndex`` of a ``(h, w) bool`` solid."""
-    corner = solid.copy()
-    corner[1:] &= ~solid[:-1]
-    corner[:, 1:] &= ~solid[:, :-1]
-    found = cv2.findNonZero(corner.view(np.uint8))  # (x, y) in row order, as np.nonzero
-    return SolidIndex(solid, np.zeros((0, 2), np.int64) if found is None else found.reshape(-1, 2).astype(np.int64))
+    """``SolidIndex`` of a ``(h, w) bool`` solid (``contour_kernels.corner_pixels``: its probes)."""
+    return SolidIndex(solid, corner_pixels(np.ascontiguousarray(solid)))
 
 
 class Faults(NamedTuple):
