@@ -10,6 +10,7 @@ import triangle
 
 from pipelines.contour_kernels import (
     clip_to_box,
+    corner_pixels,
     crossing_edges,
     cutting_edges,
     delaunay_flips,
@@ -91,6 +92,16 @@ def test_short_merges_take_the_least_area_way_within_reach_on_rings_of_four_poin
     sliver = np.array([[0, 0], [10, 0], [10, 0.1]])  # its short side, but three points must stay three
     three = np.roll(np.arange(3), -1), np.roll(np.arange(3), 1), np.zeros(3, dtype=np.int64)
     assert not len(short_merges(sliver, *three, np.array([3]), np.array([np.inf]), 20.0, 20.0, *limits)[0])
+
+
+def test_corner_pixels_are_the_set_pixels_with_none_above_or_left_in_row_order():
+    solid = np.random.default_rng(3).random((40, 50)) < 0.4
+    corner = solid.copy()
+    corner[1:] &= ~solid[:-1]
+    corner[:, 1:] &= ~solid[:, :-1]
+    ys, xs = np.nonzero(corner)
+    assert np.array_equal(corner_pixels(solid), np.stack([xs, ys], axis=1))
+    assert corner_pixels(np.zeros((3, 4), dtype=bool)).shape == (0, 2)
 
 
 def test_cutting_edges_through_a_pixel_and_along_a_border_between_two():
