@@ -1,5 +1,6 @@
-"""Compiled loops (numba) of the sprite mesher: pooling's island boxes, label lookups, Douglas-Peucker (as
-OpenCV runs it) and the outward simplification, the pixel and crossing checks, the strided
+"""Compiled loops (numba) of the sprite mesher: pooling's island boxes, label lookups, the solid's probe
+pixels, Douglas-Peucker (as OpenCV runs it) and the outward simplification, the outline tidying's
+merge candidates, the pixel and crossing checks, the strided
 coverage estimate, hole points, triangle angles, each vertex's island, the refinement's validity
 check, apex points, smoothing and the edge flips that make a smoothed mesh constrained Delaunay again.
 
@@ -651,7 +652,7 @@ def short_merges(points: np.ndarray, nxt: np.ndarray, prv: np.ndarray, ring: np.
                 np.hypot(abx, aby), np.hypot(cdx, cdy))):
             continue
         turn_b, turn_c = abx * bcy - aby * bcx, bcx * cdy - bcy * cdx
-        # where A -> B and D -> C extended meet (contour_tidy._extended)
+        # X, where A -> B and D -> C extended meet: it serves past both ends, inside the image, with cos <= cos_max
         denom = abx * cdy - aby * cdx
         safe = denom if abs(denom) > GEOM_EPS else 1.0
         dax, day = points[d, 0] - points[a, 0], points[d, 1] - points[a, 1]
