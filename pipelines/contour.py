@@ -831,11 +831,7 @@ def _run_triangle(vertices: np.ndarray, segments: np.ndarray, holes: np.ndarray 
     data = triangle_input(vertices, segments, holes)
     if labelled:
         data["segment_markers"] = np.arange(FIRST_MARKER, FIRST_MARKER + len(segments), dtype=np.int32)[:, None]
-    result = triangle.triangulate(data, opts)
-    if "triangles" not in result or not len(result["triangles"]):
-        raise InputError("TRIANGULATION_FAILED", "Triangle produced no triangles",
-                         {"vertex_count": len(vertices), "options": opts})
-    return result
+    return _triangulated(data, opts)
 
 
 def _refine_triangle(cdt: dict, angle: float, area: float | None, budget: int, split_outline: bool = False) -> dict:
@@ -847,10 +843,15 @@ def _refine_triangle(cdt: dict, angle: float, area: float | None, budget: int, s
         return cdt
     data = {"vertices": cdt["vertices"], "segments": np.ascontiguousarray(cdt["segments"], dtype=np.int32),
             "triangles": np.ascontiguousarray(cdt["triangles"], dtype=np.int32)}
-    result = triangle.triangulate(data, "r" + triangle_options(budget, angle, area, split_outline=split_outline))
+    return _triangulated(data, "r" + triangle_options(budget, angle, area, split_outline=split_outline))
+
+
+def _triangulated(data: dict, opts: str) -> dict:
+    """``triangle.triangulate(data, opts)``; ``TRIANGULATION_FAILED`` when it makes no triangles."""
+    result = triangle.triangulate(data, opts)
     if "triangles" not in result or not len(result["triangles"]):
-        raise InputError("TRIANGULATION_FAILED", "Triangle's refinement produced no triangles",
-                         {"vertex_count": len(cdt["vertices"])})
+        raise InputError("TRIANGULATION_FAILED", "Triangle produced no triangles",
+                         {"vertex_count": len(data["vertices"]), "options": opts})
     return result
 
 
