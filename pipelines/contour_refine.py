@@ -509,8 +509,11 @@ def _local_changes(ctx: _Context, best: _IslandBests) -> None:
 
 def _same_points(a: np.ndarray, b: np.ndarray) -> bool:
     """Whether two ``(n, 2)`` point arrays hold the same points (to ``TOL.geom_eps``), in any order:
-    Triangle's refinement often puts back the very Steiner points it made before, up to rounding."""
-    return a.shape == b.shape and np.allclose(a[np.lexsort(a.T)], b[np.lexsort(b.T)], rtol=0, atol=TOL.geom_eps)
+    Triangle's refinement often puts back the very Steiner points it made before, up to rounding.
+    (The largest difference against the tolerance: ``np.allclose`` took 16 us here, this 2 us.)"""
+    if a.shape != b.shape:
+        return False
+    return not len(a) or float(np.abs(a[np.lexsort(a.T)] - b[np.lexsort(b.T)]).max()) <= TOL.geom_eps
 
 
 def _with_points(ctx: _Context, vertices: np.ndarray, points: np.ndarray, *, push: int = 0) -> dict | None:
