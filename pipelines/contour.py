@@ -576,10 +576,10 @@ def _refined(outline: list[Ring], pslg: tuple[np.ndarray, np.ndarray, np.ndarray
     island = np.unique([r.island for r in outline], return_inverse=True)[1]
     outline_island = np.repeat(island, sizes)
     hole_island = island[[r.is_hole for r in outline]]
-    best, best_angles = _by_island(_ladder(vertices, segments, holes, area, budget, params, False,
-                                           (outline_island, hole_island)), len(vertices), segments, params.max_vertices)
-    if best is None:  # the islands' rungs together exceed max_vertices: one rung for all
-        best, best_angles = _by_island(_ladder(vertices, segments, holes, area, budget, params, False),
+    ladder = _ladder(vertices, segments, holes, area, budget, params, False, (outline_island, hole_island))
+    best, best_angles = _by_island(ladder, len(vertices), segments, params.max_vertices)
+    if best is None:  # the islands' rungs together exceed max_vertices: one rung for all, on the same triangulation
+        best, best_angles = _by_island(_ladder(vertices, segments, holes, area, budget, params, False, cdt=ladder.cdt),
                                        len(vertices), segments, params.max_vertices)
     return improve_islands(best, best_angles, len(vertices), segments, holes, params, area,
                            outline_island, hole_island), outline_island
@@ -657,17 +657,18 @@ _Rung = tuple[dict, np.ndarray]  # a Triangle result and the smallest angle of e
 class _Ladder(NamedTuple):
     """The rungs ``_ladder`` ran, where each one's outline vertices are in the whole outline (None: it
     meshes the whole), the island of each of their triangles, and for each island the rung to take
-    there (its index in ``rungs``)."""
+    there (its index in ``rungs``), and the outline's triangulation every rung refined."""
 
     rungs: list[_Rung]
     at: list[np.ndarray | None]
     tri_islands: list[np.ndarray]
     choice: np.ndarray
+    cdt: dict
 
 
 def _ladder(vertices: np.ndarray, segments: np.ndarray, holes: np.ndarray | None, area: float | None,
             budget: int, params: ContourParams, split: bool,
-            islands: tuple[np.ndarray, np.ndarray] | None = None) -> _Ladder:
+            islands: tuple[np.ndarray, np.ndarray] | None = None, cdt: dict | None = None) -> _Ladder:
     """Triangle down ``TOL.angle_ladder``, island by island (``islands``: the island of each outline
     vertex and of each hole point; None: the mesh as one). Islands are meshed apart by their
     segments, so each can take its triangles from a different rung: a rung serves an island when
@@ -678,13 +679,15 @@ def _ladder(vertices: np.ndarray, segments: np.ndarray, holes: np.ndarray | None
     (unsplit) when a rung that became its best leaves more than ``MAX_BAD`` bad triangles with the
     worst on the outline alone (``_outline_bound``); each rung meshes the islands not yet settled,
     and the ladder stops when every island is. A rung without triangles on an island cannot serve it
-    (an island no rung meshes takes the last rung run: it has no triangles to take)."""
+    (an island no rung meshes takes the last rung run: it has no triangles to take). ``cdt``: the
+    outline's triangulation (``_Ladder.cdt`` of a ladder on the same outline), when already built."""
     count = 1 if islands is None else int(islands[0].max()) + 1
     rungs, ats, tri_islands = [], [], []
     best, fewest = np.full(count, -1), np.full(count, -1)
     best_angle, best_bad = np.full(count, -1.0), np.zeros(count, dtype=np.int64)
     settled = np.zeros(count, dtype=bool)
-    cdt = _run_triangle(vertices, segments, holes, 0.0, None, 0, split)  # each rung refines it ('r')
+    if cdt is None:  # each rung refines it ('r')
+        cdt = _run_triangle(vertices, segments, holes, 0.0, None, 0, split)
     for angle in TOL.angle_ladder:
         if angle == 0 and ((best >= 0) | settled).all():  # unrefined never beats an accepted refined rung
             break
@@ -719,7 +722,7 @@ def _ladder(vertices: np.ndarray, segments: np.ndarray, holes: np.ndarray | None
     choice = np.where(best >= 0, best, len(rungs) - 1)
     if not split:
         choice = np.where((best_bad > MAX_BAD) & (fewest >= 0), fewest, choice)
-    return _Ladder(rungs, ats, tri_islands, choice)
+    return _Ladder(rungs, ats, tri_islands, choice, cdt)
 
 
 def _respects_area(result: dict, tri_island: np.ndarray, count: int, fixed: int, min_area: float) -> np.ndarray:

@@ -215,3 +215,34 @@ def test_a_rung_without_an_islands_triangles_cannot_supply_it(monkeypatch):
     together, rungs = ladder_minima([Ring(crab, False, 0), Ring(shadow, False, 1)], params)
     assert rungs[1] != 0 and np.isfinite(together[1])  # the shadow from a rung that meshes it
     assert together[0] == pytest.approx(crab_alone, abs=1e-9)
+
+
+def test_the_one_rung_fallback_refines_the_same_triangulation(monkeypatch):
+    """When the islands' rungs together exceed ``max_vertices``, ``_refined`` takes one rung for the
+    whole sheet: that ladder refines the triangulation the first one built (one build, not two) and
+    gives what a ladder on the whole sheet as one island gives."""
+    params = ContourParams()
+    crab, shadow = np.array(CRAB), np.array(SHADOW) + np.array([30.0, 0.0])
+    outline = [Ring(crab, False, 0), Ring(shadow, False, 1)]
+    vertices, segments, holes = contour.outline_pslg(outline)
+    whole, _ = contour._by_island(contour._ladder(vertices, segments, holes, None, params.max_vertices, params, False),
+                                  len(vertices), segments, params.max_vertices)
+    builds: list[float] = []
+    run, by_island = contour._run_triangle, contour._by_island
+
+    def counting(*args, **kwargs):
+        builds.append(args[3])
+        return run(*args, **kwargs)
+
+    def over_budget_once(ladder, *args):
+        if ladder.choice.tolist() == [1, 0]:  # the islands' own rungs (as in the test above): say they do not fit
+            return None, None
+        return by_island(ladder, *args)
+
+    monkeypatch.setattr(contour, "_run_triangle", counting)
+    monkeypatch.setattr(contour, "_by_island", over_budget_once)
+    monkeypatch.setattr(contour, "improve_islands", lambda best, *args: best)  # the ladder's mesh, unimproved
+    mesh, _ = contour._refined(outline, (vertices, segments, holes), params)
+    assert builds == [0.0]
+    assert np.array_equal(mesh["vertices"], whole["vertices"]) and np.array_equal(mesh["triangles"], whole["triangles"])
+
