@@ -33,7 +33,9 @@ PARAM_DOCS = {
     "detail_factor": "higher keeps more outline detail, so more vertices",
     "alpha_threshold": "pixels with alpha >= this form the mask; higher drops faint pixels",
     "concave_factor": "closing radius in px; higher bridges wider concavities (fewer vertices, more wasted area)",
-    "internal_vertex_density": "interior vertices for deformation; 0 adds none beyond quality refinement",
+    "internal_vertex_density": "interior vertices for deformation; 0 adds none beyond quality refinement; "
+                               "no denser than about one per 4 x min_triangle_area, and none that makes a "
+                               "triangle under min_triangle_area",
     "blur_kernel_size": "Gaussian blur of the mask before binary_threshold (odd; even -> next odd)",
     "binary_threshold": "threshold on the blurred mask; lower grows the outline",
     "min_contour_area": "islands smaller than this (px) are dropped, holes enclosing less (px^2) are filled",
@@ -42,7 +44,7 @@ PARAM_DOCS = {
     "min_hole_width": "holes narrower than this (px, on average) and under 5 % of their island are filled too; "
                       "2 px slots force narrow triangles all round them; 0 keeps them",
     "density_scaling_factor": "px of area per interior vertex at density 1; higher gives fewer",
-    "min_triangle_area": "smallest triangle (px^2) quality refinement may create",
+    "min_triangle_area": "smallest triangle (px^2) quality refinement or internal_vertex_density may create",
     "padding_px": "extra outward margin in px (clamped to the image)",
     "max_vertices": "vertex budget; simplification coarsens until the mesh fits, then, if no tolerance "
                     "fits, the mask is closed with a growing radius (islands merge; metadata.budget_closing_px), "

@@ -36,6 +36,7 @@ from pipelines.contour_refine import (
     MAX_BAD,
     Islands,
     assembled,
+    capped_kept_valid,
     improve_islands,
     min_angles,
     triangle_areas,
@@ -669,16 +670,17 @@ class _Ladder(NamedTuple):
 def _ladder(vertices: np.ndarray, segments: np.ndarray, holes: np.ndarray | None, area: float | None,
             budget: int, params: ContourParams, split: bool,
             islands: tuple[np.ndarray, np.ndarray] | None = None, cdt: dict | None = None) -> _Ladder:
-    """Triangle down ``TOL.angle_ladder``, island by island (``islands``: the island of each outline
-    vertex and of each hole point; None: the mesh as one). Islands are meshed apart by their
-    segments, so each can take its triangles from a different rung: a rung serves an island when
-    its refinement respects ``min_triangle_area`` there (the unrefined rung 0 only where no refined
-    rung serves); each island takes the rung with the largest smallest angle there or, when that
-    leaves more than ``MAX_BAD`` triangles under 20 degrees there, the first that leaves at most
-    that (unless ``split``). An island is settled when a rung meets its own target there, or
-    (unsplit) when a rung that became its best leaves more than ``MAX_BAD`` bad triangles with the
-    worst on the outline alone (``_outline_bound``); each rung meshes the islands not yet settled,
-    and the ladder stops when every island is. A rung without triangles on an island cannot serve it
+    """Triangle down ``TOL.angle_ladder`` (``_rungs``), island by island (``islands``: the island of
+    each outline vertex and of each hole point; None: the mesh as one). Islands are meshed apart by
+    their segments, so each can take its triangles from a different rung: a rung serves an island
+    when its refinement respects ``min_triangle_area`` there (the unrefined rungs only where no
+    refined rung serves, and under an area cap only where its points respect it too); each island
+    takes the rung with the largest smallest angle there or, when that leaves more than ``MAX_BAD``
+    triangles under 20 degrees there, the first that leaves at most that (unless ``split``). An
+    island is settled when a rung meets its own target there, or (unsplit) when a rung that became
+    its best leaves more than ``MAX_BAD`` bad triangles with the worst on the outline alone
+    (``_outline_bound``); each rung meshes the islands not yet settled, and the ladder stops when
+    every island is. A rung without triangles on an island cannot serve it
     (an island no rung meshes takes the last rung run: it has no triangles to take). ``cdt``: the
     outline's triangulation (``_Ladder.cdt`` of a ladder on the same outline), when already built."""
     count = 1 if islands is None else int(islands[0].max()) + 1
@@ -688,15 +690,17 @@ def _ladder(vertices: np.ndarray, segments: np.ndarray, holes: np.ndarray | None
     settled = np.zeros(count, dtype=bool)
     if cdt is None:  # each rung refines it ('r')
         cdt = _run_triangle(vertices, segments, holes, 0.0, None, 0, split)
-    for angle in TOL.angle_ladder:
+    for angle, cap in _rungs(area, split):
         if angle == 0 and ((best >= 0) | settled).all():  # unrefined never beats an accepted refined rung
             break
         if settled.any():  # the islands left, as a problem of their own
             sub = Islands(cdt, ~settled[islands[0]], len(vertices), segments, holes, ~settled[islands[1]])
-            base, at = sub.result, sub.outline
+            base, at, base_segments, base_holes = sub.result, sub.outline, sub.segments, sub.holes
         else:
-            base, at = cdt, None
-        result = _refine_triangle(base, angle, area, budget, split)
+            base, at, base_segments, base_holes = cdt, None, segments, holes
+        result = _refine_triangle(base, angle, cap, budget, split)
+        if angle == 0 and cap is not None and not split:  # the cap's points, less those under min_triangle_area
+            result = capped_kept_valid(result, len(base["vertices"]), base_segments, base_holes, params)
         tris, k, fixed = result["triangles"], len(rungs), len(base["vertices"])
         tri_island = (np.zeros(len(tris), dtype=np.int64) if islands is None else
                       vertex_islands(tris, islands[0] if at is None else islands[0][at],
@@ -707,8 +711,11 @@ def _ladder(vertices: np.ndarray, segments: np.ndarray, holes: np.ndarray | None
         tri_islands.append(tri_island)
         worst = group_minima(tri_island, angles, count)
         bad = np.bincount(tri_island[angles < TOL.min_angle_deg], minlength=count)
-        serves = ~settled & np.isfinite(worst) & (best < 0 if angle == 0 else _respects_area(
-            result, tri_island, count, fixed, params.min_triangle_area))
+        serves = ~settled & np.isfinite(worst)
+        if angle == 0:
+            serves &= best < 0
+        if angle > 0 or cap is not None:  # it has Steiner points: they must respect min_triangle_area
+            serves &= _respects_area(result, tri_island, count, fixed, params.min_triangle_area)
         fewest[serves & (fewest < 0) & (bad <= MAX_BAD)] = k
         up = serves & (worst > best_angle + TOL.ladder_gain_deg)
         best[up], best_angle[up], best_bad[up] = k, worst[up], bad[up]
@@ -723,6 +730,18 @@ def _ladder(vertices: np.ndarray, segments: np.ndarray, holes: np.ndarray | None
     if not split:
         choice = np.where((best_bad > MAX_BAD) & (fewest >= 0), fewest, choice)
     return _Ladder(rungs, ats, tri_islands, choice, cdt)
+
+
+def _rungs(area: float | None, split: bool) -> list[tuple[float, float | None]]:
+    """The ladder's rungs, (angle, area cap): ``TOL.angle_ladder`` under ``area``. The unrefined rung
+    under a cap has the cap's points that make triangles under ``min_triangle_area`` dropped
+    (``capped_kept_valid``). With ``split`` (split segments, which that does not handle) it serves only
+    the islands where its points respect that, and one more rung, the outline's triangulation
+    itself, serves the rest."""
+    rungs = [(angle, area) for angle in TOL.angle_ladder]
+    if area is not None and split:
+        rungs.append((0.0, None))
+    return rungs
 
 
 def _respects_area(result: dict, tri_island: np.ndarray, count: int, fixed: int, min_area: float) -> np.ndarray:
@@ -819,10 +838,13 @@ def _hole_points(vertices: np.ndarray, segments: np.ndarray, outline: list[Ring]
 
 
 def _max_area(outline: list[Ring], params: ContourParams) -> float | None:
-    """Triangle's area constraint for interior vertices, or None when density is 0."""
+    """Triangle's area constraint for interior vertices, or None when density is 0; never under
+    ``TOL.cap_per_min_area`` times ``min_triangle_area``, since a cap makes triangles of a fraction of
+    it (``capped_kept_valid`` drops the points of those under ``min_triangle_area``)."""
     if params.internal_vertex_density <= 0:
         return None
-    return max(params.density_scaling_factor / params.internal_vertex_density, params.min_triangle_area)
+    return max(params.density_scaling_factor / params.internal_vertex_density,
+               TOL.cap_per_min_area * params.min_triangle_area)
 
 
 def _run_triangle(vertices: np.ndarray, segments: np.ndarray, holes: np.ndarray | None, angle: float,

@@ -11,7 +11,9 @@ Directions, so every knob does what its name says:
 - ``concave_factor`` (0-100): radius in pixels of a morphological closing of the mask; higher
   bridges wider concavities and gaps (fewer vertices, more wasted area). 0 follows the outline.
 - ``internal_vertex_density`` (0-100): interior vertices for deformation, about
-  ``density * mesh area / density_scaling_factor``; 0 adds none beyond quality refinement.
+  ``density * mesh area / density_scaling_factor``; 0 adds none beyond quality refinement. No
+  denser than about one per 4 x ``min_triangle_area`` (the area cap is at least that), and no
+  vertex that would make a triangle under ``min_triangle_area`` is kept.
 - ``blur_kernel_size`` (1-21, odd; even -> next odd): Gaussian blur of the mask before
   ``binary_threshold``; larger smooths the outline. It only ever grows the mask.
 - ``binary_threshold`` (0-255): threshold on the blurred mask (0-255); lower grows the outline.
@@ -35,7 +37,7 @@ Directions, so every knob does what its name says:
   slots then has few enough bad triangles to be refined (6 -> 12 ms; mesh p95 8.5 -> 9.0 ms).
 - ``density_scaling_factor`` (100-10000): pixels of area per interior vertex at density 1;
   higher gives fewer interior vertices.
-- ``min_triangle_area`` (0.1-100): smallest triangle (px^2) quality refinement may create;
+- ``min_triangle_area`` (0.1-100): smallest triangle (px^2) with an interior vertex the mesh may have;
   higher lowers the refinement angle sooner (fewer, larger triangles near sharp corners).
 - ``padding_px`` (0-64): extra outward margin in pixels (clamped to the image).
 - ``all_islands`` / ``holes``: mesh every island (else the largest) / cut holes out.
@@ -84,6 +86,8 @@ class ContourTol:
     # the outward offset of a concave ring crosses itself and is retried at a smaller tolerance)
     min_angle_deg: float = 20.0       # Triangle quality refinement
     angle_ladder: tuple[float, ...] = (20.0, 10.0, 0.0)
+    cap_per_min_area: float = 4.0     # the density's area cap is at least this many min_triangle_area (2, 4, 8
+    # tried on dense requests: 4 kept the most interior vertices once those under min_triangle_area were dropped)
     ladder_gain_deg: float = 0.01     # a lower rung replaces a higher one only when its min angle is this much better
     bevel_ratio: float = 2.0          # miter longer than this * (tol + offset) is bevelled
     parallel_sin: float = 1e-3        # lines closer to parallel than this are bevelled

@@ -88,6 +88,7 @@ CONFORM_SHARE = 0.5         # a conforming split point moves inward this share o
 CONFORM_GAIN_DEG = 1.0      # smallest-angle gain the conforming points' start must bring,
 CONFORM_DEG_PER_SHARE = 10.0  # and this many per 100 % more vertices (a degree per 10 %)
 PRUNE_ROUNDS = 1            # times a seeding drops the points its mesh blames and tries again
+DENSITY_PRUNE_ROUNDS = 10   # the same for the points an area cap made (capped_kept_valid)
 PUSH_ROUNDS = 2             # times the conforming seeding first moves them away from their small triangles
 LOCAL_ROUNDS = 2            # rounds of local changes at the worst triangle after the starts,
 LOCAL_MAX_VERTICES = 80     # on meshes this small (each change is a rebuild and its smoothing)
@@ -542,6 +543,52 @@ def _with_points(ctx: _Context, vertices: np.ndarray, points: np.ndarray, *, pus
         if keep is None or keep.all() or not keep.any():
             return None
         every, drops = np.concatenate([vertices, every[len(vertices):][keep]]), drops - 1
+
+
+def capped_kept_valid(result: dict, fixed: int, segments: np.ndarray, holes: np.ndarray | None,
+                      params: ContourParams) -> dict:
+    """An area-capped refinement ``result`` of an outline (its first ``fixed`` vertices, ``segments``
+    unsplit, ``holes``) valid for ``min_triangle_area``: itself when it is; else its Steiner points
+    less those to blame (``_blameless``), dropped round by round (``DENSITY_PRUNE_ROUNDS`` at most)
+    and triangulated with the outline; else the outline's triangulation alone. Triangle meets an area
+    cap by inserting circumcentres, and one beside a short segment makes a sliver of any size (0.0004
+    px^2 under a cap of 56 px^2 on a corpus sheet), and under a cap near ``min_triangle_area`` most
+    of its triangles are smaller than that."""
+    ctx = _Context(fixed, segments, holes, params, None)
+    if ctx.valid(result):
+        return result
+    outline = result["vertices"][:fixed]
+    points = _clear_of_short_segments(result["vertices"][fixed:], outline, segments, params.min_triangle_area)
+    for _ in range(DENSITY_PRUNE_ROUNDS):
+        mesh = ctx.mesh(np.concatenate([outline, points]))
+        if ctx.valid(mesh):
+            return mesh
+        keep = _blameless(ctx, mesh, fixed, len(mesh["vertices"]))
+        if keep is None or keep.all() or not keep.any():
+            break
+        points = points[keep]
+    return ctx.mesh(outline)
+
+
+def _clear_of_short_segments(points: np.ndarray, outline: np.ndarray, segments: np.ndarray,
+                             min_area: float) -> np.ndarray:
+    """``points`` less those a short outline segment's triangle could take as its apex under
+    ``min_area``: a segment of length L needs its apex ``2 min_area / L`` from its line, so a point
+    nearer the line than that and within that reach (plus L) of the segment's middle goes. Only
+    segments shorter than an equilateral triangle of ``min_area``'s side are looked at (each has a
+    reach past its own length; blame finds the rest): beside a 0.2 px segment that reach is 20 px
+    at 2 px^2, and dropping the points there one blamed triangle at a time takes dozens of rounds."""
+    start, end = outline[segments[:, 0]], outline[segments[:, 1]]
+    length = np.hypot(*(end - start).T)
+    keep = np.ones(len(points), dtype=bool)
+    for i in np.flatnonzero(length < math.sqrt(2 * min_area / SQRT3_2)).tolist():
+        reach = 2 * min_area / max(length[i], TOL.geom_eps)
+        along = (end[i] - start[i]) / max(length[i], TOL.geom_eps)
+        rel = points - start[i]
+        off_line = np.abs(rel[:, 0] * along[1] - rel[:, 1] * along[0])
+        from_middle = np.hypot(*(points - (start[i] + end[i]) / 2).T)
+        keep &= (off_line >= reach) | (from_middle >= reach + length[i])
+    return points[keep]
 
 
 def _small_refined(ctx: _Context, mesh: dict, count: int) -> np.ndarray | None:

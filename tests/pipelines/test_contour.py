@@ -12,6 +12,7 @@ import pytest
 from pipelines.contour import _fitted_outline, mesh_sprite, mesh_sprite_batch
 from pipelines.contour_geometry import swallowed_islands
 from pipelines.contour_params import ContourParams, make_params
+from pipelines.contour_refine import triangle_areas
 from pipelines.contour_rings import Ring
 from pipelines.errors import InputError
 
@@ -310,6 +311,26 @@ def test_parameter_directions():
     assert count(img, internal_vertex_density=100, max_vertices=60) <= 60
     small = mesh_sprite(png(star), make_params({"min_triangle_area": 100, "internal_vertex_density": 0}))
     assert small["metadata"]["vertex_count"] <= count(star, min_triangle_area=0.1)
+
+
+
+@pytest.mark.parametrize("sprite", [ring_sprite, star_sprite, thin_sprite, islands_sprite])
+@pytest.mark.parametrize("min_area", [4.0, 20.0])
+@pytest.mark.parametrize("split", [False, True])
+def test_density_never_makes_triangles_under_min_triangle_area(sprite, min_area, split):
+    """``internal_vertex_density``'s area cap near ``min_triangle_area``: Triangle meets a cap by inserting
+    circumcentres, and one beside a short outline segment makes a sliver of any size (a 0.0004 px^2
+    triangle, zero once rounded, on a corpus sheet). No triangle with an interior vertex is under
+    ``min_triangle_area``, none is flat, and the density still adds interior vertices; with the
+    outline split too."""
+    params = make_params({"internal_vertex_density": 100, "density_scaling_factor": 100, "min_triangle_area": min_area,
+                          "outline_steiner": split})
+    result = mesh_sprite(png(sprite()), params)
+    vertices, tris = np.asarray(result["vertices"], dtype=float), np.asarray(result["triangles"])
+    areas = triangle_areas(vertices, tris)
+    interior = (tris >= result["hull"]).any(axis=1)
+    assert areas.min() > 0
+    assert interior.any() and areas[interior].min() >= min_area - 1e-3
 
 
 def dots_sprite(rows: int = 6, cols: int = 6, pitch: int = 24) -> np.ndarray:

@@ -10,7 +10,7 @@ from pipelines import contour
 from pipelines.contour import _hole_points, _ring_segments, sprite_outline, triangulate
 from pipelines.contour_kernels import group_minima
 from pipelines.contour_params import TOL, ContourParams
-from pipelines.contour_refine import min_angles, vertex_islands
+from pipelines.contour_refine import min_angles, triangle_areas, vertex_islands
 from pipelines.contour_rings import Ring
 from tests.pipelines.test_contour_refine import CRAB, SHADOW, holes_sprite, long_short_sprite, sliver_sprite
 
@@ -246,3 +246,31 @@ def test_the_one_rung_fallback_refines_the_same_triangulation(monkeypatch):
     assert builds == [0.0]
     assert np.array_equal(mesh["vertices"], whole["vertices"]) and np.array_equal(mesh["triangles"], whole["triangles"])
 
+
+SHORT_SEGMENT = [[43.8, 50.82], [40.65, 55.14], [38.91, 65.24], [26.94, 60.08], [27.9, 36.59], [28.1, 36.54],
+                 [46.48, 23.72], [58.41, 39.55]]  # 0.21 px from 4 to 5
+
+
+@pytest.mark.parametrize("split", [False, True])
+def test_an_area_cap_keeps_only_points_that_respect_min_triangle_area(split):
+    """Triangle meets the density's area cap (8 px^2 here) by inserting circumcentres; one beside the
+    0.21 px segment makes a 0.61 px^2 triangle, and so do the 20 and 10 degree rungs under the cap
+    (0.48, 0.12 px^2), so the unrefined rung is the one taken. It keeps the cap's other
+    points (unsplit: ``capped_kept_valid``; split: the outline's own triangulation where the points
+    fail), so no triangle with an interior vertex is under ``min_triangle_area``."""
+    params = ContourParams(internal_vertex_density=100, density_scaling_factor=100, min_triangle_area=2.0,
+                           outline_steiner=split)
+    outline = [Ring(contour._orient(np.array(SHORT_SEGMENT), False), False, 0)]
+    vertices, segments, holes = contour.outline_pslg(outline)
+    area = contour._max_area(outline, params)
+    assert area == 8.0
+    capped = contour._refine_triangle(contour._run_triangle(vertices, segments, holes, 0.0, None, 0), 0.0, area, 5000)
+    refined = (capped["triangles"] >= len(vertices)).any(axis=1)
+    assert triangle_areas(capped["vertices"], capped["triangles"][refined]).min() < 1.0  # the sliver Triangle makes
+    ladder, _ = contour._by_island(contour._ladder(vertices, segments, holes, area, 5000, params, split),
+                                   len(vertices), segments, 5000)
+    steiner = (ladder["triangles"] >= len(vertices)).any(axis=1)
+    assert not steiner.any() or triangle_areas(ladder["vertices"], ladder["triangles"][steiner]).min() >= 2.0
+    mesh = triangulate(outline, params)
+    steiner = (mesh.triangles >= len(mesh.hull)).any(axis=1)  # split, the hull holds the points kept on segments
+    assert steiner.any() and triangle_areas(mesh.vertices, mesh.triangles[steiner]).min() >= params.min_triangle_area
