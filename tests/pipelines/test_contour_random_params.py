@@ -15,7 +15,14 @@ from pipelines.contour import mesh_rgba
 from pipelines.contour_params import PRESETS, RANGES, ContourParams, make_params
 from pipelines.contour_refine import triangle_areas
 from pipelines.errors import InputError
-from tests.pipelines.test_contour import islands_sprite, noisy_sprite, ring_sprite, soft_sprite, star_sprite, thin_sprite
+from tests.pipelines.test_contour import (
+    islands_sprite,
+    noisy_sprite,
+    ring_sprite,
+    soft_sprite,
+    star_sprite,
+    thin_sprite,
+)
 from tests.pipelines.test_contour_refine import holes_sprite, long_short_sprite
 
 SPRITES = [ring_sprite, islands_sprite, thin_sprite, noisy_sprite, soft_sprite, star_sprite, holes_sprite,
