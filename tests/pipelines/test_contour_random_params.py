@@ -45,8 +45,8 @@ def test_random_valid_parameters_mesh_or_fail_with_a_code(seed):
 
 def test_broken_promises_are_reported():
     """Each check can fail: a flat triangle, an interior one under min_triangle_area, the budget."""
-    result = mesh_rgba(ring_sprite(), ContourParams(internal_vertex_density=10))
     params = ContourParams(internal_vertex_density=10)
+    result = mesh_rgba(ring_sprite(), params)
     assert broken_promises(result, params) == []
     flat = {**result, "vertices": result["vertices"].copy()}
     a, _, c = result["triangles"][0]
