@@ -37,6 +37,7 @@ from pipelines.contour_refine import (
     Islands,
     assembled,
     capped_kept_valid,
+    equilateral_side,
     improve_islands,
     min_angles,
     triangle_areas,
@@ -601,7 +602,7 @@ def _with_split_points(outline: list[Ring], result: dict, min_area: float) -> li
     start, end = np.concatenate([r.points for r in outline]), np.concatenate([roll_next(r.points) for r in outline])
     at = np.hypot(*(vertices[point] - start[owner]).T)
     order = np.lexsort((at, owner))
-    kept = _spaced(owner[order], at[order], np.hypot(*(end - start).T), math.sqrt(4 * min_area / math.sqrt(3)))
+    kept = _spaced(owner[order], at[order], np.hypot(*(end - start).T), equilateral_side(min_area))
     if not kept.any():
         return None
     point, owner, at = point[order][kept], owner[order][kept], at[order][kept]

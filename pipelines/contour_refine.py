@@ -88,7 +88,7 @@ CONFORM_SHARE = 0.5         # a conforming split point moves inward this share o
 CONFORM_GAIN_DEG = 1.0      # smallest-angle gain the conforming points' start must bring,
 CONFORM_DEG_PER_SHARE = 10.0  # and this many per 100 % more vertices (a degree per 10 %)
 PRUNE_ROUNDS = 1            # times a seeding drops the points its mesh blames and tries again
-DENSITY_PRUNE_ROUNDS = 10   # the same for the points an area cap made (capped_kept_valid)
+DENSITY_PRUNE_ROUNDS = 9    # the same for the points an area cap made (capped_kept_valid)
 PUSH_ROUNDS = 2             # times the conforming seeding first moves them away from their small triangles
 LOCAL_ROUNDS = 2            # rounds of local changes at the worst triangle after the starts,
 LOCAL_MAX_VERTICES = 80     # on meshes this small (each change is a rebuild and its smoothing)
@@ -517,21 +517,21 @@ def _same_points(a: np.ndarray, b: np.ndarray) -> bool:
     return not len(a) or float(np.abs(a[np.lexsort(a.T)] - b[np.lexsort(b.T)]).max()) <= TOL.geom_eps
 
 
-def _with_points(ctx: _Context, vertices: np.ndarray, points: np.ndarray, *, push: int = 0) -> dict | None:
+def _with_points(ctx: _Context, vertices: np.ndarray, points: np.ndarray, *, push: int = 0,
+                 quality: bool = True, drops: int | None = None) -> dict | None:
     """Triangle's mesh of ``vertices`` and the interior ``points`` (refined to 20 degrees unless
-    that goes under ``min_triangle_area``); when the points alone do not make a valid mesh, the
-    ones to blame (unused: outside the solid; or a corner of a refined triangle under
-    ``min_triangle_area``) are dropped and the rest tried again, ``PRUNE_ROUNDS`` times at most.
-    With ``push``, up to that many times first, the points in such small triangles are moved
-    away from them instead (``_pushed``). None when no points are left, they exceed the vertex
-    budget, or no mesh is valid."""
+    that goes under ``min_triangle_area``, or not at all without ``quality``); when the points alone
+    do not make a valid mesh, the ones to blame (unused: outside the solid; or a corner of a refined
+    triangle under ``min_triangle_area``) are dropped and the rest tried again, ``drops`` times at
+    most (default ``PRUNE_ROUNDS``, read at the call). With ``push``, up to that many times first,
+    the points in such small triangles are moved away from them instead (``_pushed``). None when no
+    points are left, they exceed the vertex budget, or no mesh is valid."""
     if not len(points) or len(vertices) + len(points) > ctx.params.max_vertices:
         return None
     every = np.concatenate([vertices, points])
-    seeded = ctx.mesh(every, quality=True)
-    if ctx.valid(seeded):
+    if quality and ctx.valid(seeded := ctx.mesh(every, quality=True)):
         return seeded
-    drops = PRUNE_ROUNDS
+    drops = PRUNE_ROUNDS if drops is None else drops
     while True:  # Triangle's own refinement went under min_triangle_area: the points alone
         seeded = ctx.mesh(every)
         if ctx.valid(seeded):
@@ -549,8 +549,8 @@ def capped_kept_valid(result: dict, fixed: int, segments: np.ndarray, holes: np.
                       params: ContourParams) -> dict:
     """An area-capped refinement ``result`` of an outline (its first ``fixed`` vertices, ``segments``
     unsplit, ``holes``) valid for ``min_triangle_area``: itself when it is; else its Steiner points
-    less those to blame (``_blameless``), dropped round by round (``DENSITY_PRUNE_ROUNDS`` at most)
-    and triangulated with the outline; else the outline's triangulation alone. Triangle meets an area
+    less those to blame, dropped round by round (``_with_points`` unrefined, ``DENSITY_PRUNE_ROUNDS``
+    drops at most) and triangulated with the outline; else the outline's triangulation alone. Triangle meets an area
     cap by inserting circumcentres, and one beside a short segment makes a sliver of any size (0.0004
     px^2 under a cap of 56 px^2 on a corpus sheet), and under a cap near ``min_triangle_area`` most
     of its triangles are smaller than that."""
@@ -559,15 +559,8 @@ def capped_kept_valid(result: dict, fixed: int, segments: np.ndarray, holes: np.
         return result
     outline = result["vertices"][:fixed]
     points = _clear_of_short_segments(result["vertices"][fixed:], outline, segments, params.min_triangle_area)
-    for _ in range(DENSITY_PRUNE_ROUNDS):
-        mesh = ctx.mesh(np.concatenate([outline, points]))
-        if ctx.valid(mesh):
-            return mesh
-        keep = _blameless(ctx, mesh, fixed, len(mesh["vertices"]))
-        if keep is None or keep.all() or not keep.any():
-            break
-        points = points[keep]
-    return ctx.mesh(outline)
+    return (_with_points(ctx, outline, points, quality=False, drops=DENSITY_PRUNE_ROUNDS)
+            or ctx.mesh(outline))
 
 
 def _clear_of_short_segments(points: np.ndarray, outline: np.ndarray, segments: np.ndarray,
@@ -581,7 +574,7 @@ def _clear_of_short_segments(points: np.ndarray, outline: np.ndarray, segments: 
     start, end = outline[segments[:, 0]], outline[segments[:, 1]]
     length = np.hypot(*(end - start).T)
     keep = np.ones(len(points), dtype=bool)
-    for i in np.flatnonzero(length < math.sqrt(2 * min_area / SQRT3_2)).tolist():
+    for i in np.flatnonzero(length < equilateral_side(min_area)).tolist():
         reach = 2 * min_area / max(length[i], TOL.geom_eps)
         along = (end[i] - start[i]) / max(length[i], TOL.geom_eps)
         rel = points - start[i]
@@ -779,6 +772,12 @@ def apex_points(vertices: np.ndarray, tris: np.ndarray, bad: np.ndarray, segment
     ok = (height < 0.9 * clear) & (np.degrees(np.arctan2(2 * height, length)) >= min_deg)
     points = np.concatenate([mid[ok] + inward[ok] * height[ok, None], centres])
     return spread_points(points, np.concatenate([height[ok], radius]), vertices)
+
+
+def equilateral_side(area: float) -> float:
+    """The side of the equilateral triangle of ``area``: a segment shorter than it has no room for
+    a well-shaped triangle that large."""
+    return math.sqrt(4 * area / math.sqrt(3))
 
 
 def _area_height(min_area: float, base: np.ndarray) -> np.ndarray:
